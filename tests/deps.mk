@@ -1,0 +1,9 @@
+# Module objects each unit test links (names relative to build/obj/, no .o).
+test_b64_DEPS     := b64
+test_ws_DEPS      := ws b64
+test_http_DEPS    := http
+test_json_DEPS    := json jsonw
+test_jwt_DEPS     := jwt b64 json
+test_timefmt_DEPS := timefmt
+test_tw_DEPS      := tw
+test_pool_DEPS    := pool outq
