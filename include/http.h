@@ -75,7 +75,9 @@ const char *http_reason(int status);
  * Write a response head: status line, Content-Type (omitted when ctype is
  * NULL), Content-Length, Connection: keep-alive or close, and extra (a block
  * of complete "Name: value\r\n" lines, or NULL), then the blank line.
- * Returns its length, or 0 when cap is too small.
+ * Returns its length, or 0 when cap is too small (or status is not 3 digits).
+ * Per RFC 9110, 1xx and 204 get no Content-Length, and 101 gets
+ * "Connection: Upgrade" instead of keep-alive/close.
  */
 size_t http_response_head(char *dst, size_t cap, int status, const char *ctype,
 			  uint64_t content_length, int keep_alive,
@@ -123,6 +125,8 @@ size_t http_request_write(char *dst, size_t cap, const char *method,
  * now at buf[0..*len); *consumed_extra (on return 1) tells how many input
  * bytes after the body belong to the next message and were left after the
  * decoded data, at buf[*len .. *len + *consumed_extra).
+ * Start each body with a zeroed struct http_chunked. An error is latched:
+ * later calls return HTTP_E_BAD. consumed_extra may be NULL.
  */
 struct http_chunked {
 	int state;
