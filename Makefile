@@ -10,7 +10,7 @@ PREFIX  ?= /usr/local
 CSTD    := -std=gnu11
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 OPT     ?= -O2 -g
-CPPFLAGS += -Iinclude -I/usr/include/bearssl -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Isrc -I/usr/include/bearssl -D_GNU_SOURCE
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS  += -luring -lbearssl -lm
 LDFLAGS += $(EXTRA_LDFLAGS)

@@ -1,0 +1,563 @@
+/*
+ * messenger: serve's WebSocket protocol (SPEC.md §4). See serve.h.
+ */
+#include "serve.h"
+#include "store.h"
+#include "json.h"
+#include "jsonw.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKENS 128
+
+/* Start an envelope {"type":type,"payload": in the frame scratch buffer;
+ * the payload is written by the caller, then frame_finish. */
+static void env_begin(struct serve *s, struct jw *w, const char *type)
+{
+	jw_init(w, (char *)s->scratch + WS_HDR_MAX,
+		s->scratch_cap - WS_HDR_MAX);
+	jw_obj_begin(w);
+	jw_key(w, "type");
+	jw_cstr(w, type);
+	jw_key(w, "payload");
+}
+
+/* Close the envelope and turn it into a frame: returns its length and the
+ * frame start in *frame, or 0 when it did not fit. */
+static size_t env_frame(struct serve *s, struct jw *w, uint8_t **frame)
+{
+	long n;
+
+	jw_obj_end(w);
+	n = jw_finish(w);
+	if (n < 0)
+		return 0;
+	*frame = ws_frame_prepend(s->scratch + WS_HDR_MAX, (uint64_t)n, 1,
+				  WS_OP_TEXT, NULL);
+	return (size_t)(s->scratch + WS_HDR_MAX + n - *frame);
+}
+
+static int send_frame(struct serve *s, struct conn *c, const uint8_t *f,
+		      size_t n)
+{
+	return conn_write(s, c, f, n, 1);
+}
+
+/* Send one frame to every connection of a user. Returns how many took it. */
+static unsigned fan_out(struct serve *s, uint32_t head, const uint8_t *f,
+			size_t n, int is_msg)
+{
+	unsigned ok = 0;
+
+	for (uint32_t i = head; i != NIL;) {
+		struct conn *c = &s->conns[i];
+
+		i = c->unext; /* c may be closed (and unlinked) by the write */
+		if (send_frame(s, c, f, n) == 0)
+			ok++;
+		else if (is_msg)
+			s->stats.msg_dropped++;
+	}
+	if (is_msg)
+		s->stats.msg_sent += ok;
+	return ok;
+}
+
+static uint32_t *conn_head_of(struct serve *s, enum role role, uint32_t u)
+{
+	return role == ROLE_ORG ? &store_org(s->st, u)->conn_head :
+				  &store_part(s->st, u)->conn_head;
+}
+
+/* see serve.h */
+void msgr_send_json(struct serve *s, struct conn *c, const char *json,
+		    size_t n)
+{
+	uint8_t *p = s->scratch + WS_HDR_MAX, *f;
+
+	if (n > s->scratch_cap - WS_HDR_MAX)
+		return;
+	memcpy(p, json, n);
+	f = ws_frame_prepend(p, n, 1, WS_OP_TEXT, NULL);
+	send_frame(s, c, f, (size_t)(p + n - f));
+}
+
+static void send_simple(struct serve *s, struct conn *c, const char *type,
+			const char *msg)
+{
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	env_begin(s, &w, type);
+	jw_obj_begin(&w);
+	jw_key(&w, "message");
+	jw_cstr(&w, msg);
+	jw_obj_end(&w);
+	n = env_frame(s, &w, &f);
+	if (n)
+		send_frame(s, c, f, n);
+}
+
+static void send_error(struct serve *s, struct conn *c, enum serve_err kind,
+		       const char *msg)
+{
+	s->stats.err[kind]++;
+	send_simple(s, c, "error", msg);
+}
+
+static void no_access(struct serve *s, struct conn *c, const struct chat *ch)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "you have no access to chat %.24s", ch->id);
+	send_error(s, c, E_NO_ACCESS, msg);
+}
+
+/* Send a close frame and close once it is out. */
+static void ws_fail(struct serve *s, struct conn *c, uint16_t code,
+		    const char *reason)
+{
+	uint8_t buf[WS_HDR_MAX + 125];
+	uint8_t *p = buf + WS_HDR_MAX, *f;
+	size_t n = ws_close_encode(p, code, reason);
+
+	f = ws_frame_prepend(p, n, 1, WS_OP_CLOSE, NULL);
+	conn_write(s, c, f, (size_t)(p + n - f), 0);
+	conn_linger(s, c);
+}
+
+static void attach(struct serve *s, struct conn *c, enum role role,
+		   uint32_t u)
+{
+	uint32_t *head = conn_head_of(s, role, u);
+	uint32_t idx = conn_idx(s, c);
+
+	c->role = (uint8_t)role;
+	c->user = u;
+	c->uprev = NIL;
+	c->unext = *head;
+	if (*head != NIL)
+		s->conns[*head].uprev = idx;
+	*head = idx;
+}
+
+/* see serve.h */
+void msgr_detach(struct serve *s, struct conn *c)
+{
+	uint32_t *head;
+
+	if (c->role == ROLE_NONE || c->user == NIL)
+		return;
+	head = conn_head_of(s, (enum role)c->role, c->user);
+	if (c->uprev != NIL)
+		s->conns[c->uprev].unext = c->unext;
+	else
+		*head = c->unext;
+	if (c->unext != NIL)
+		s->conns[c->unext].uprev = c->uprev;
+	c->unext = c->uprev = NIL;
+	/* role stays: the closing path counts the connection by it */
+}
+
+/* see serve.h */
+void msgr_timeout(struct serve *s, struct conn *c)
+{
+	send_error(s, c, E_IDLE_TIMEOUT, "timeout");
+	conn_linger(s, c);
+}
+
+static void authorize(struct serve *s, struct conn *c, const char *p,
+		      size_t n)
+{
+	jsmntok_t toks[16];
+	struct json_doc d;
+	char tok[1024];
+	size_t tn;
+	enum role role;
+	uint32_t u;
+	int t;
+
+	if (json_parse(&d, p, n, toks, 16) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "Authorization")) < 0 ||
+	    json_get_str(&d, t, tok, sizeof(tok), &tn) < 0 || tn < 8 ||
+	    strncmp(tok, "Bearer ", 7) != 0 ||
+	    auth_token(s, tok + 7, tn - 7, &role, &u) < 0)
+		goto denied;
+	if (role == ROLE_ORG) {
+		unsigned r = store_org(s->st, u)->role;
+
+		if (r < 2 || r > 4)
+			goto denied;
+	}
+	s->stats.conns[1]--;
+	c->state = CS_WS;
+	attach(s, c, role, u);
+	s->stats.conns[role == ROLE_ORG ? 2 : 3]++;
+	tw_del(&s->tw, &c->timer);
+	tw_add(&s->tw, &c->timer, s->now_ms + s->o.idle_timeout_ms);
+	return;
+denied:
+	s->stats.err[E_AUTH]++;
+	ws_fail(s, c, 1008, "unauthorized");
+}
+
+/* The chatId of a payload object, into id (24 chars); 0 or -EINVAL. */
+static int payload_chat_id(const struct json_doc *d, int pl, char id[32],
+			   size_t *n)
+{
+	int t;
+
+	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT)
+		return -EINVAL;
+	t = json_find(d, pl, "chatId");
+	if (t < 0 || json_type(d, t) != JSMN_STRING ||
+	    json_get_str(d, t, id, 32, n) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int member(const struct conn *c, const struct chat *ch)
+{
+	return c->role == ROLE_ORG ? ch->org == c->user : ch->part == c->user;
+}
+
+static void get_chats(struct serve *s, struct conn *c)
+{
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+	uint32_t i = c->role == ROLE_ORG ? store_org(s->st, c->user)->chat_head :
+					   store_part(s->st, c->user)->chat_head;
+
+	env_begin(s, &w, "chats");
+	jw_obj_begin(&w);
+	jw_key(&w, "chats");
+	jw_arr_begin(&w);
+	while (i != NIL) {
+		struct chat *ch = store_chat(s->st, i);
+
+		if (!ch->ended)
+			render_chat(s, &w, ch, 0);
+		i = c->role == ROLE_ORG ? ch->next_of_org : ch->next_of_part;
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	n = env_frame(s, &w, &f);
+	if (n)
+		send_frame(s, c, f, n);
+	else
+		send_error(s, c, E_NO_MEMORY, "could not get chats");
+}
+
+static void get_history(struct serve *s, struct conn *c,
+			const struct json_doc *d, int pl)
+{
+	char id[32];
+	size_t idn;
+	struct chat *ch;
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	if (payload_chat_id(d, pl, id, &idn) < 0)
+		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+	ch = store_chat_find(s->st, id, idn);
+	if (!ch)
+		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
+	if (!member(c, ch))
+		return no_access(s, c, ch);
+	env_begin(s, &w, "chat_history");
+	jw_obj_begin(&w);
+	jw_key(&w, "chatId");
+	jw_str(&w, ch->id, 24);
+	jw_key(&w, "messages");
+	jw_arr_begin(&w);
+	for (uint32_t k = 0; k < ch->hist_n; k++) {
+		const struct msgrec *m = store_msg_at(s->st, ch, k);
+
+		if (m)
+			render_msg(s, &w, m);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	n = env_frame(s, &w, &f);
+	if (n)
+		send_frame(s, c, f, n);
+	else
+		send_error(s, c, E_NO_MEMORY, "could not get messages");
+}
+
+/* Store a message and push user_message to both sides of the chat. */
+static int post(struct serve *s, struct chat *ch, uint32_t author_id,
+		int from_org, const char *text, size_t tn, int has_loc,
+		double lat, double lng)
+{
+	const struct msgrec *m;
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	if (tn > s->o.max_message)
+		return -EINVAL;
+	m = store_msg_add(s->st, ch, author_id, from_org, text, tn, has_loc,
+			  lat, lng, serve_real_ns());
+	if (!m)
+		return -EINVAL;
+	s->stats.msg_stored++;
+	env_begin(s, &w, "user_message");
+	render_msg(s, &w, m);
+	n = env_frame(s, &w, &f);
+	if (!n)
+		return -EINVAL;
+	fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
+	fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 1);
+	return 0;
+}
+
+static void send_message(struct serve *s, struct conn *c,
+			 const struct json_doc *d, int pl)
+{
+	char id[32];
+	size_t idn, tn;
+	struct chat *ch;
+	double lat = 0, lng = 0;
+	int t, tl, tg, has_loc = 0;
+	/* The message text is unescaped into the second scratch buffer. */
+	char *text = (char *)s->scratch2;
+
+	s->stats.msg_received++;
+	if (payload_chat_id(d, pl, id, &idn) < 0 ||
+	    (t = json_find(d, pl, "message")) < 0 ||
+	    json_type(d, t) != JSMN_STRING)
+		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+	tl = json_find(d, pl, "lat");
+	tg = json_find(d, pl, "lng");
+	if ((tl >= 0 && !json_is_null(d, tl) && json_get_f64(d, tl, &lat) < 0) ||
+	    (tg >= 0 && !json_is_null(d, tg) && json_get_f64(d, tg, &lng) < 0))
+		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+	has_loc = tl >= 0 && tg >= 0 && !json_is_null(d, tl) &&
+		  !json_is_null(d, tg);
+	ch = store_chat_find(s->st, id, idn);
+	if (!ch)
+		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
+	if (!member(c, ch))
+		return no_access(s, c, ch);
+	if (ch->ended ||
+	    json_get_str(d, t, text, s->scratch_cap, &tn) < 0 ||
+	    post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, has_loc,
+		 lat, lng) < 0)
+		return send_error(s, c, E_NOT_SAVED, "message could not be saved");
+}
+
+static void start_chat(struct serve *s, struct conn *c)
+{
+	struct request r;
+	struct chat *ch;
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	if (!store_request_pop(s->st, store_org(s->st, c->user)->agency, &r)) {
+		send_simple(s, c, "info", "no new chats");
+		return;
+	}
+	ch = store_chat_new(s->st, c->user, &r, serve_real_ns());
+	if (!ch) {
+		store_request_release(s->st, r.part, (int)r.event);
+		send_error(s, c, E_NO_MEMORY, "chat could not be created");
+		goto out;
+	}
+	env_begin(s, &w, "new_chat");
+	render_chat(s, &w, ch, 1);
+	n = env_frame(s, &w, &f);
+	if (n) {
+		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 0);
+		fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 0);
+	}
+	if (r.desc) {
+		char *text = (char *)s->scratch2;
+		int tn = snprintf(text, s->scratch_cap,
+				  "Problem description: %s", r.desc);
+
+		post(s, ch, ch->part + 1, 0, text, (size_t)tn, 0, 0, 0);
+	}
+out:
+	free(r.desc);
+}
+
+static void close_chat(struct serve *s, struct conn *c,
+		       const struct json_doc *d, int pl)
+{
+	char id[32];
+	size_t idn;
+	struct chat *ch;
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	if (payload_chat_id(d, pl, id, &idn) < 0)
+		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+	ch = store_chat_find(s->st, id, idn);
+	if (!ch)
+		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
+	if (!member(c, ch))
+		return no_access(s, c, ch);
+	if (ch->ended)
+		return send_error(s, c, E_NOT_CLOSED, "chat could not be closed");
+	store_chat_end(s->st, ch, serve_real_ns());
+	env_begin(s, &w, "closed_chat");
+	jw_obj_begin(&w);
+	jw_key(&w, "chatId");
+	jw_str(&w, ch->id, 24);
+	jw_obj_end(&w);
+	n = env_frame(s, &w, &f);
+	if (n) {
+		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 0);
+		fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 0);
+	}
+}
+
+static int type_is(const struct json_doc *d, int t, const char *name)
+{
+	return json_str_eq(d, t, name);
+}
+
+static void dispatch(struct serve *s, struct conn *c, const char *p,
+		     size_t n)
+{
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	int t, pl;
+
+	if (json_parse(&d, p, n, toks, MAX_TOKENS) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "type")) < 0 ||
+	    json_type(&d, t) != JSMN_STRING)
+		return send_error(s, c, E_MALFORMED, "malformed message");
+	pl = json_find(&d, 0, "payload");
+	if (type_is(&d, t, "send_message"))
+		return send_message(s, c, &d, pl);
+	if (type_is(&d, t, "get_chats"))
+		return get_chats(s, c);
+	if (type_is(&d, t, "get_chat_history"))
+		return get_history(s, c, &d, pl);
+	if (c->role == ROLE_ORG && type_is(&d, t, "start_chat"))
+		return start_chat(s, c);
+	if (c->role == ROLE_ORG && type_is(&d, t, "close_chat"))
+		return close_chat(s, c, &d, pl);
+	send_error(s, c, E_BAD_TYPE, "invalid message type");
+}
+
+static void on_message(struct serve *s, struct conn *c, uint8_t *p, size_t n,
+		       uint8_t opcode)
+{
+	if (opcode != WS_OP_TEXT || !ws_utf8_valid(p, n)) {
+		if (c->state == CS_WS_AUTH) {
+			s->stats.err[E_AUTH]++;
+			ws_fail(s, c, 1008, "unauthorized");
+			return;
+		}
+		if (opcode == WS_OP_TEXT) {
+			s->stats.err[E_PROTOCOL]++;
+			ws_fail(s, c, 1007, "invalid utf-8");
+			return;
+		}
+		send_error(s, c, E_MALFORMED, "malformed message");
+		return;
+	}
+	if (c->state == CS_WS_AUTH)
+		authorize(s, c, (const char *)p, n);
+	else
+		dispatch(s, c, (const char *)p, n);
+}
+
+static void on_control(struct serve *s, struct conn *c,
+		       const struct ws_frame *f)
+{
+	uint8_t buf[WS_HDR_MAX + 125], *p = buf + WS_HDR_MAX, *fr;
+	uint16_t code;
+	const uint8_t *reason;
+	size_t rn;
+
+	switch (f->opcode) {
+	case WS_OP_PING:
+		memcpy(p, f->payload, f->payload_len);
+		fr = ws_frame_prepend(p, f->payload_len, 1, WS_OP_PONG, NULL);
+		conn_write(s, c, fr, (size_t)(p + f->payload_len - fr), 0);
+		break;
+	case WS_OP_CLOSE:
+		if (ws_close_parse(f->payload, f->payload_len, &code, &reason,
+				   &rn) < 0) {
+			s->stats.err[E_PROTOCOL]++;
+			ws_fail(s, c, 1002, "bad close frame");
+			break;
+		}
+		ws_fail(s, c, code == 1005 ? 1000 : code, "");
+		break;
+	default:
+		break; /* pong */
+	}
+}
+
+/* see serve.h */
+long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
+{
+	size_t off = 0;
+
+	c->last_ms = s->now_ms;
+	while (off < n && !(c->flags & CF_LINGER) && c->state != CS_CLOSING) {
+		struct ws_frame f;
+		uint8_t *out, opcode;
+		size_t olen;
+		long r = ws_frame_parse(&f, p + off, n - off, WS_ROLE_SERVER,
+					s->o.max_frame);
+		int st;
+
+		if (r == WS_PARTIAL)
+			break;
+		if (r < 0) {
+			s->stats.err[r == WS_E_TOO_BIG ? E_TOO_BIG : E_PROTOCOL]++;
+			ws_fail(s, c, r == WS_E_TOO_BIG ? 1009 : 1002,
+				r == WS_E_TOO_BIG ? "message too big" :
+						    "protocol error");
+			return (long)n;
+		}
+		off += (size_t)r;
+		s->stats.frames_in++;
+		if (!f.fin && f.opcode != WS_OP_CONT && !c->msg.buf) {
+			c->msg.buf = pool_get(&s->in_pool);
+			c->msg.cap = s->o.max_frame;
+			if (!c->msg.buf) {
+				s->stats.err[E_NO_MEMORY]++;
+				return -ENOMEM;
+			}
+		}
+		st = ws_msg_feed(&c->msg, &f, &out, &olen, &opcode);
+		if (st == WS_MSG_DATA) {
+			on_message(s, c, out, olen, opcode);
+		} else if (st == WS_MSG_CONTROL) {
+			on_control(s, c, &f);
+		} else if (st < 0) {
+			s->stats.err[st == WS_MSG_E_TOO_BIG ? E_TOO_BIG : E_PROTOCOL]++;
+			ws_fail(s, c, st == WS_MSG_E_TOO_BIG ? 1009 : 1002,
+				"bad fragmentation");
+			return (long)n;
+		}
+		if (c->msg.buf && c->msg.opcode == 0) {
+			/* Fragmented message done: keep idle connections
+			 * free of blocks. */
+			pool_put(&s->in_pool, c->msg.buf);
+			c->msg.buf = NULL;
+			c->msg.cap = 0;
+		}
+	}
+	if ((c->flags & CF_LINGER) || c->state == CS_CLOSING)
+		return (long)n; /* the rest is never read */
+	return (long)off;
+}

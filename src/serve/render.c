@@ -1,0 +1,154 @@
+/*
+ * render: the JSON objects serve sends (SPEC.md §3-§4). See serve.h.
+ */
+#include "serve.h"
+#include "store.h"
+#include "http.h"
+#include "jsonw.h"
+#include "timefmt.h"
+
+#include <stdio.h>
+
+/* see serve.h */
+void render_time(struct jw *w, int64_t ns)
+{
+	char buf[TIMEFMT_RFC3339_MAX];
+	size_t n;
+
+	if (ns == 0) {
+		/* Go's zero time, which ESME shows for "not yet". */
+		jw_cstr(w, "0001-01-01T00:00:00Z");
+		return;
+	}
+	n = timefmt_rfc3339(buf, sizeof(buf), ns / 1000000000,
+			    (int32_t)(ns % 1000000000 / 1000000 * 1000000), 0,
+			    TIMEFMT_NANO_TRIM);
+	jw_str(w, buf, n);
+}
+
+/* see serve.h */
+void render_org(struct serve *s, struct jw *w, uint32_t org)
+{
+	const struct organizer *o = store_org(s->st, org);
+
+	jw_obj_begin(w);
+	jw_key(w, "id");
+	jw_u64(w, org + 1);
+	jw_key(w, "email");
+	jw_cstr(w, o->email);
+	jw_key(w, "firstName");
+	jw_cstr(w, o->first);
+	jw_key(w, "lastName");
+	jw_cstr(w, o->last);
+	jw_key(w, "phoneNumber");
+	jw_cstr(w, o->phone);
+	jw_key(w, "timeCreated");
+	render_time(w, o->created_ns);
+	jw_key(w, "timeSignOut");
+	render_time(w, o->signout_ns);
+	jw_key(w, "role");
+	jw_u64(w, o->role);
+	jw_key(w, "agencyId");
+	jw_u64(w, o->agency);
+	jw_obj_end(w);
+}
+
+/* see serve.h */
+void render_part(struct serve *s, struct jw *w, uint32_t part, int brief)
+{
+	const struct participant *p = store_part(s->st, part);
+
+	jw_obj_begin(w);
+	jw_key(w, "id");
+	jw_u64(w, part + 1);
+	jw_key(w, "email");
+	jw_cstr(w, p->email);
+	jw_key(w, "phoneNumber");
+	jw_cstr(w, p->phone);
+	if (!brief) {
+		jw_key(w, "timeCreated");
+		render_time(w, p->created_ns);
+		jw_key(w, "timeSignOut");
+		render_time(w, p->signout_ns);
+	}
+	jw_obj_end(w);
+}
+
+/* see serve.h */
+void render_chat(struct serve *s, struct jw *w, const struct chat *c,
+		 int with_participant)
+{
+	jw_obj_begin(w);
+	jw_key(w, "id");
+	jw_str(w, c->id, 24);
+	jw_key(w, "agencyId");
+	jw_u64(w, c->agency);
+	jw_key(w, "eventId");
+	jw_u64(w, c->event_id);
+	jw_key(w, "organizerId");
+	jw_u64(w, c->org + 1);
+	jw_key(w, "participantId");
+	jw_u64(w, c->part + 1);
+	jw_key(w, "ended");
+	jw_u64(w, c->ended);
+	if (c->has_loc) {
+		jw_key(w, "latStart");
+		jw_f64(w, c->lat);
+		jw_key(w, "lngStart");
+		jw_f64(w, c->lng);
+	}
+	jw_key(w, "timeStart");
+	render_time(w, c->start_ns);
+	jw_key(w, "timeEnd");
+	render_time(w, c->ended ? c->end_ns : 0);
+	if (with_participant) {
+		jw_key(w, "participant");
+		render_part(s, w, c->part, 1);
+	}
+	jw_obj_end(w);
+}
+
+/* see serve.h */
+void render_msg(struct serve *s, struct jw *w, const struct msgrec *m)
+{
+	char id[25];
+
+	store_msg_id(s->st, m, id);
+	jw_obj_begin(w);
+	jw_key(w, "id");
+	jw_str(w, id, 24);
+	jw_key(w, "chatId");
+	jw_str(w, store_chat(s->st, m->chat)->id, 24);
+	jw_key(w, "authorId");
+	jw_u64(w, m->author);
+	jw_key(w, "fromOrganizer");
+	jw_u64(w, m->from_org);
+	jw_key(w, "content");
+	jw_str(w, m->content, m->len);
+	jw_key(w, "timeSent");
+	render_time(w, m->ts_ns);
+	if (m->has_loc) {
+		jw_key(w, "lat");
+		jw_f64(w, m->lat);
+		jw_key(w, "lng");
+		jw_f64(w, m->lng);
+	}
+	jw_obj_end(w);
+}
+
+/* see serve.h */
+long render_http_error(char *buf, size_t cap, int status, const char *msg)
+{
+	struct jw w;
+
+	jw_init(&w, buf, cap);
+	jw_obj_begin(&w);
+	jw_key(&w, "statusCode");
+	jw_i64(&w, status);
+	jw_key(&w, "message");
+	jw_cstr(&w, msg);
+	jw_key(&w, "error");
+	jw_cstr(&w, http_reason(status));
+	jw_obj_end(&w);
+	return jw_finish(&w);
+}

@@ -1,0 +1,455 @@
+/*
+ * serve: options, setup, signals and the exit report of `esmeload serve`.
+ * See serve.h.
+ */
+#include "serve.h"
+#include "store.h"
+#include "jsonw.h"
+#include "opt.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* see serve.h */
+uint64_t serve_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* see serve.h */
+int64_t serve_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char usage[] =
+"usage: esmeload serve [options]\n"
+"\n"
+"The reference ESME backend: organizer API, participant API and messenger\n"
+"(WebSocket) in one process, in memory. A test target, not a production\n"
+"server. Stops on SIGINT/SIGTERM and prints its counters as JSON.\n"
+"\n"
+"  --host ADDR               bind address (default 127.0.0.1)\n"
+"  --organizer-port N        organizer API port (default 8000; 0 = any free)\n"
+"  --participant-port N      participant API port (default 8100; 0 = any)\n"
+"  --messenger-port N        messenger port (default 8300; 0 = any)\n"
+"  --write-config FILE       write a config.json for the ESME Go tool and\n"
+"                            esmeload run, once the ports are bound\n"
+"  --organizer E:P[:ROLE[:AGENCY]]  seed an organizer account (repeatable;\n"
+"                            default jan@kowalski.com:performance:2:1)\n"
+"  --event ID[:AGENCY]       seed an event (repeatable; default 1:1)\n"
+"  --jwt-secret S            token signing secret (default random)\n"
+"  --api-key K               service key for DELETE /chat-requests, sent as\n"
+"                            X-Api-Key (default random)\n"
+"  --max-conns N             connection limit (default 10000)\n"
+"  --out-limit BYTES         outbound backlog per connection (default 256K)\n"
+"  --out-memory BYTES        outbound backlog of all connections (default 512M)\n"
+"  --slow drop|close         a connection over its backlog: drop the frame\n"
+"                            and count it, or close it (default drop)\n"
+"  --history N               messages kept per chat (default 100)\n"
+"  --log-memory BYTES        message log size (default 64M)\n"
+"  --max-message BYTES       longest chat message (default 4096)\n"
+"  --auth-timeout DUR        deadline of the authorization frame (60s)\n"
+"  --idle-timeout DUR        silent WebSocket connections close (30m)\n"
+"  --http-timeout DUR        idle HTTP connections close (60s)\n"
+"  --quiet                   print nothing but the bound ports and stats\n";
+
+static int bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "esmeload serve: %s %s: %s\n", opt, val ? val : "",
+		why);
+	return 2;
+}
+
+static int add_organizer(struct store *st, const char *spec)
+{
+	char buf[512];
+	char *email, *pw, *role, *agency;
+	uint64_t r = 2, a = 1;
+
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	email = strtok(buf, ":");
+	pw = strtok(NULL, ":");
+	role = strtok(NULL, ":");
+	agency = strtok(NULL, ":");
+	if (!email || !pw || strtok(NULL, ":") ||
+	    (role && opt_u64(role, 0, 4, &r) < 0) ||
+	    (agency && opt_u64(agency, 1, UINT32_MAX, &a) < 0))
+		return -EINVAL;
+	return store_add_organizer(st, email, pw, (unsigned)r, (uint32_t)a);
+}
+
+static int add_event(struct store *st, const char *spec)
+{
+	char buf[64];
+	char *id, *agency;
+	uint64_t e, a = 1;
+
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	id = strtok(buf, ":");
+	agency = strtok(NULL, ":");
+	if (!id || opt_u64(id, 0, UINT32_MAX, &e) < 0 ||
+	    (agency && opt_u64(agency, 1, UINT32_MAX, &a) < 0))
+		return -EINVAL;
+	return store_add_event(st, (uint32_t)e, (uint32_t)a);
+}
+
+static int write_config(struct serve *s, const char *path)
+{
+	char buf[2048], url[3][96], tmp[4096];
+	const struct organizer *o = store_org(s->st, 0);
+	const char *host = s->o.host;
+	int v6 = strchr(host, ':') != NULL;
+	struct jw w;
+	long n;
+	FILE *f;
+
+	for (int p = 0; p < NPORTS; p++)
+		snprintf(url[p], sizeof(url[p]), "%s://%s%s%s:%u",
+			 p == PORT_MSG ? "ws" : "http", v6 ? "[" : "", host,
+			 v6 ? "]" : "", s->bound[p]);
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin(&w);
+	jw_key(&w, "event_id");
+	jw_u64(&w, store_event(s->st, 0)->id);
+	jw_key(&w, "messenger_ws_url");
+	jw_cstr(&w, url[PORT_MSG]);
+	jw_key(&w, "organizer_api_url");
+	jw_cstr(&w, url[PORT_ORG]);
+	jw_key(&w, "organizer_email");
+	jw_cstr(&w, o->email);
+	jw_key(&w, "organizer_password");
+	jw_cstr(&w, o->password);
+	jw_key(&w, "participant_api_url");
+	jw_cstr(&w, url[PORT_PART]);
+	jw_obj_end(&w);
+	n = jw_finish(&w);
+	if (n < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path,
+			      (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	if (fwrite(buf, 1, (size_t)n, f) != (size_t)n || fputc('\n', f) < 0 ||
+	    fclose(f) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+static void defaults(struct serve_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = "127.0.0.1";
+	o->port[PORT_ORG] = 8000;
+	o->port[PORT_PART] = 8100;
+	o->port[PORT_MSG] = 8300;
+	o->max_conns = 10000;
+	o->out_limit = 256 << 10;
+	o->out_memory = (size_t)512 << 20;
+	o->history = 100;
+	o->log_bytes = (size_t)64 << 20;
+	o->auth_timeout_ms = 60000;
+	o->idle_timeout_ms = 30 * 60000;
+	o->http_timeout_ms = 60000;
+	o->max_frame = 16384;
+	o->max_head = 8192;
+	o->max_body = 16384;
+	o->max_message = 4096;
+	o->nbufs = 4096;
+	o->buf_size = 4096;
+}
+
+/* Parse options into s->o; organizers and events go to the store later. */
+static int parse(struct serve *s, int argc, char **argv, const char **orgs,
+		 int *norgs, const char **events, int *nevents)
+{
+	struct serve_opts *o = &s->o;
+
+	for (int i = 0; i < argc; i++) {
+		static const char *const port_opt[NPORTS] = {
+			"organizer-port", "participant-port", "messenger-port"
+		};
+		const char *v;
+		uint64_t x;
+		int64_t ns;
+		int r, on, matched = 0;
+
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
+		    !strcmp(argv[i], "-help")) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (opt_bool(argv, i, "quiet", &on) == 1) {
+			o->quiet = on;
+			continue;
+		}
+#define VALUE(name) \
+	((r = opt_value(argc, argv, &i, name, &v)) < 0 ? \
+	 (bad("--" name, NULL, "needs a value"), -1) : r)
+		for (int p = 0; p < NPORTS; p++) {
+			const char *name = port_opt[p];
+
+			r = opt_value(argc, argv, &i, name, &v);
+			if (r < 0)
+				return bad(argv[i], NULL, "needs a value");
+			if (r == 1) {
+				if (opt_u64(v, 0, 65535, &x) < 0)
+					return bad(argv[i - 1], v, "not a port number (0-65535)");
+				o->port[p] = (uint16_t)x;
+				matched = 1;
+			}
+		}
+		if (matched)
+			continue;
+		if ((r = VALUE("host")) < 0) return 2;
+		if (r) { o->host = v; continue; }
+		if ((r = VALUE("write-config")) < 0) return 2;
+		if (r) { o->write_config = v; continue; }
+		if ((r = VALUE("jwt-secret")) < 0) return 2;
+		if (r) {
+			if (!*v || strlen(v) > 64)
+				return bad("--jwt-secret", NULL, "must be 1 to 64 bytes");
+			o->jwt_secret = v;
+			continue;
+		}
+		if ((r = VALUE("api-key")) < 0) return 2;
+		if (r) {
+			if (!*v || strlen(v) > 64)
+				return bad("--api-key", NULL, "must be 1 to 64 bytes");
+			o->api_key = v;
+			continue;
+		}
+		if ((r = VALUE("organizer")) < 0) return 2;
+		if (r) { orgs[(*norgs)++ % 64] = v; continue; }
+		if ((r = VALUE("event")) < 0) return 2;
+		if (r) { events[(*nevents)++ % 64] = v; continue; }
+		if ((r = VALUE("max-conns")) < 0) return 2;
+		if (r) {
+			if (opt_u64(v, 1, 1u << 20, &x) < 0)
+				return bad("--max-conns", v, "not a number from 1 to 1048576");
+			o->max_conns = (unsigned)x;
+			continue;
+		}
+		if ((r = VALUE("out-limit")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < 1024)
+				return bad("--out-limit", v, "not a size of at least 1K");
+			o->out_limit = x;
+			continue;
+		}
+		if ((r = VALUE("out-memory")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < (1 << 20))
+				return bad("--out-memory", v, "not a size of at least 1M");
+			o->out_memory = x;
+			continue;
+		}
+		if ((r = VALUE("log-memory")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < (1 << 16))
+				return bad("--log-memory", v, "not a size of at least 64K");
+			o->log_bytes = x;
+			continue;
+		}
+		if ((r = VALUE("max-message")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < 1 || x > 12000)
+				return bad("--max-message", v, "not a size from 1 to 12000");
+			o->max_message = x;
+			continue;
+		}
+		if ((r = VALUE("slow")) < 0) return 2;
+		if (r) {
+			if (strcmp(v, "drop") && strcmp(v, "close"))
+				return bad("--slow", v, "must be drop or close");
+			o->slow_close = !strcmp(v, "close");
+			continue;
+		}
+		if ((r = VALUE("history")) < 0) return 2;
+		if (r) {
+			if (opt_u64(v, 1, 100000, &x) < 0)
+				return bad("--history", v, "not a number from 1 to 100000");
+			o->history = (unsigned)x;
+			continue;
+		}
+		{
+			static const struct { const char *name; size_t off; } durs[] = {
+				{ "auth-timeout", offsetof(struct serve_opts, auth_timeout_ms) },
+				{ "idle-timeout", offsetof(struct serve_opts, idle_timeout_ms) },
+				{ "http-timeout", offsetof(struct serve_opts, http_timeout_ms) },
+			};
+			for (size_t k = 0; k < 3 && !matched; k++) {
+				r = opt_value(argc, argv, &i, durs[k].name, &v);
+				if (r < 0)
+					return bad(argv[i], NULL, "needs a value");
+				if (r == 0)
+					continue;
+				if (timefmt_duration_parse(v, strlen(v), &ns) < 0 ||
+				    ns < 1000000)
+					return bad(argv[i - 1], v, "not a duration of at least 1ms (e.g. 60s, 30m)");
+				*(uint64_t *)((char *)o + durs[k].off) =
+					(uint64_t)ns / 1000000;
+				matched = 1;
+			}
+		}
+		if (matched)
+			continue;
+#undef VALUE
+		fprintf(stderr, "esmeload serve: unknown option %s (see --help)\n",
+			argv[i]);
+		return 2;
+	}
+	if (*norgs > 64 || *nevents > 64)
+		return bad("--organizer/--event", NULL, "at most 64 of each");
+	return 0;
+}
+
+static void random_text(char *dst, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t r[32];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0x42, sizeof(r));
+	for (size_t i = 0; i + 1 < n && i < 64; i++)
+		dst[i] = hex[(r[i / 2] >> ((i & 1) * 4)) & 15];
+	dst[n - 1 < 64 ? n - 1 : 64] = 0;
+}
+
+/* see serve.h */
+int serve_main(int argc, char **argv)
+{
+	static struct serve srv;
+	struct serve *s = &srv;
+	const char *orgs[64], *events[64];
+	int norgs = 0, nevents = 0, ret;
+	char err[256];
+	uint8_t seed[16];
+	struct sigaction sa;
+
+	defaults(&s->o);
+	ret = parse(s, argc, argv, orgs, &norgs, events, &nevents);
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		fprintf(stderr, "esmeload serve: getrandom: %s\n", strerror(errno));
+		return 1;
+	}
+	memcpy(&s->instance, seed, sizeof(s->instance));
+	if (s->o.jwt_secret) {
+		s->jwt_key_len = strlen(s->o.jwt_secret);
+		memcpy(s->jwt_key, s->o.jwt_secret, s->jwt_key_len);
+	} else {
+		s->jwt_key_len = 32;
+		if (getrandom(s->jwt_key, 32, 0) != 32)
+			return 1;
+	}
+	if (s->o.api_key)
+		snprintf(s->api_key, sizeof(s->api_key), "%s", s->o.api_key);
+	else
+		random_text(s->api_key, 33);
+	s->st = store_new(s->o.history, s->o.log_bytes, s->instance, seed);
+	s->scratch_cap = 2u << 20;
+	s->scratch = malloc(s->scratch_cap);
+	s->scratch2 = malloc(s->scratch_cap);
+	if (!s->st || !s->scratch || !s->scratch2) {
+		fprintf(stderr, "esmeload serve: out of memory\n");
+		return 1;
+	}
+	if (norgs == 0)
+		orgs[norgs++] = "jan@kowalski.com:performance:2:1";
+	if (nevents == 0)
+		events[nevents++] = "1:1";
+	for (int i = 0; i < norgs; i++)
+		if (add_organizer(s->st, orgs[i]) < 0)
+			return bad("--organizer", orgs[i],
+				   "expected EMAIL:PASSWORD[:ROLE 0-4[:AGENCY]]");
+	for (int i = 0; i < nevents; i++)
+		if (add_event(s->st, events[i]) < 0)
+			return bad("--event", events[i],
+				   "expected a new ID[:AGENCY]");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s->stop = &stop_flag;
+	s->now_ms = serve_mono_ms();
+
+	ret = serve_net_init(s, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "esmeload serve: %s\n", err);
+		serve_net_exit(s);
+		return 1;
+	}
+	if (s->o.write_config) {
+		ret = write_config(s, s->o.write_config);
+		if (ret < 0) {
+			fprintf(stderr, "esmeload serve: --write-config %s: %s\n",
+				s->o.write_config, strerror(-ret));
+			serve_net_exit(s);
+			return 1;
+		}
+	}
+	{
+		int v6 = strchr(s->o.host, ':') != NULL;
+		const char *l = v6 ? "[" : "", *r = v6 ? "]" : "";
+
+		printf("esmeload serve: organizer http://%s%s%s:%u participant "
+		       "http://%s%s%s:%u messenger ws://%s%s%s:%u\n",
+		       l, s->o.host, r, s->bound[PORT_ORG], l, s->o.host, r,
+		       s->bound[PORT_PART], l, s->o.host, r, s->bound[PORT_MSG]);
+		fflush(stdout);
+	}
+	if (!s->o.quiet)
+		fprintf(stderr, "esmeload serve: io_uring %s, up to %u "
+			"connections as direct descriptors\n",
+			ring_mode(&s->ring), s->o.max_conns);
+	ret = serve_net_run(s);
+	{
+		long n = serve_stats_json(s, (char *)s->scratch, s->scratch_cap);
+
+		if (n > 0)
+			printf("%.*s\n", (int)n, (const char *)s->scratch);
+		fflush(stdout);
+	}
+	serve_net_exit(s);
+	store_free(s->st);
+	free(s->scratch);
+	free(s->scratch2);
+	return ret < 0 ? 1 : 0;
+}
