@@ -7,6 +7,10 @@
  * the last day of the year; that keeps the month arithmetic free of
  * special cases (H. Hinnant's well-known formulation of the calendar).
  *
+ * The conversions are exact for any day count or year whose magnitude is
+ * far below 2^63 / 146097 (the era arithmetic multiplies by that); callers
+ * here stay within a few thousand years.
+ *
  * Durations follow Go's time package: String() prints h, m and s with a
  * trimmed fraction, or one sub-second unit (ns, µs, ms) below one second;
  * ParseDuration accumulates an unsigned magnitude up to 1<<63 so that the
@@ -99,7 +103,10 @@ size_t timefmt_rfc3339(char *dst, size_t cap, int64_t sec, int32_t nsec,
 	if (__builtin_add_overflow(sec, (int64_t)utc_offset_s, &local))
 		return 0;
 	days = floor_div(local, SECS_PER_DAY);
-	sod = local - days * SECS_PER_DAY;
+	/* Not local - days * 86400: that product overflows near INT64_MIN. */
+	sod = local % SECS_PER_DAY;
+	if (sod < 0)
+		sod += SECS_PER_DAY;
 	/* Bound days before the calendar math so nothing in it can overflow. */
 	if (days < -800000 || days > 3000000)
 		return 0;
@@ -137,13 +144,18 @@ size_t timefmt_rfc3339(char *dst, size_t cap, int64_t sec, int32_t nsec,
 	if (utc_offset_s == 0) {
 		*p++ = 'Z';
 	} else {
-		/* Go prints whole minutes of the offset and drops seconds. */
-		int32_t a = utc_offset_s < 0 ? -utc_offset_s : utc_offset_s;
+		/*
+		 * Go prints the offset's whole minutes, truncated toward
+		 * zero, and takes the sign from them: -59 s is "+00:00".
+		 */
+		int32_t zone = utc_offset_s / 60;
 
-		*p++ = utc_offset_s < 0 ? '-' : '+';
-		p = put_digits(p, (uint64_t)(a / 3600), 2);
+		*p++ = zone < 0 ? '-' : '+';
+		if (zone < 0)
+			zone = -zone;
+		p = put_digits(p, (uint64_t)(zone / 60), 2);
 		*p++ = ':';
-		p = put_digits(p, (uint64_t)(a / 60 % 60), 2);
+		p = put_digits(p, (uint64_t)(zone % 60), 2);
 	}
 
 	n = (size_t)(p - tmp);
