@@ -12,7 +12,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OPT     ?= -O2 -g
 CPPFLAGS += -Iinclude -Isrc -I/usr/include/bearssl -D_GNU_SOURCE
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS)
-LDLIBS  += -luring -lbearssl -lm
+LDLIBS  += -luring -lbearssl -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Every module in src/ and src/serve/ goes into one archive; main.c is the binary.

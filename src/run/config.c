@@ -1,0 +1,595 @@
+/*
+ * run/config: the command line of `esmeload run` (the Go tool's flags plus
+ * ours) and config.json. See src/run/run.h, SPEC.md §5.
+ */
+#include "run/run.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "opt.h"
+#include "timefmt.h"
+
+#define CONFIG_MAX (64 << 10)
+#define MAX_CONNS_CAP (1u << 20)
+/* Largest interval in ms whose nanoseconds still fit an int64_t, so later
+ * ms -> ns conversions cannot overflow. */
+#define MS_MAX (INT64_MAX / 1000000)
+
+static const char usage[] =
+"usage: esmeload run [options]\n"
+"\n"
+"The ESME performance test (the Go tool of tests/performance) on io_uring:\n"
+"organizers sign in and send start_chat every -sci ms; every -cpi ms a new\n"
+"participant signs up, posts a chat request, connects to the messenger,\n"
+"waits for its chat and then sends a message every -smi ms. Unlike the Go\n"
+"tool, every connection is read, and delivered messages are counted.\n"
+"\n"
+"The Go tool's flags, in its syntax (-sci 10, --sci 10, -sci=10, --sci=10):\n"
+"  -sci MS                   start-chat interval (default 1000)\n"
+"  -cpi MS                   create-participant interval (default 1000)\n"
+"  -smi MS                   send-message interval (default 1000)\n"
+"  -logWs                    log every WebSocket text message to stderr;\n"
+"                            -logWs or -logWs=true|false (default false)\n"
+"\n"
+"Targets:\n"
+"  --config FILE             config.json of the Go tool: event_id,\n"
+"                            messenger_ws_url, organizer_api_url,\n"
+"                            organizer_email, organizer_password,\n"
+"                            participant_api_url (default ./config.json)\n"
+"  --serve-bin PATH          esmeload binary started in embedded mode\n"
+"                            (default: this program)\n"
+"\n"
+"  With no --config and no ./config.json in the current directory, the run\n"
+"  is embedded: a short demonstration against an `esmeload serve` started\n"
+"  on loopback (targets and organizer account from it, stopped at the\n"
+"  end), with -sci 10 -cpi 20 -smi 100 unless given, and --duration 10s\n"
+"  (at most 30s).\n"
+"\n"
+"When to stop (the Go tool stops at the first error or a signal):\n"
+"  --duration DUR            stop after DUR, e.g. 90s, 10m (default: never)\n"
+"  --max-participants N      create at most N participants (default 0,\n"
+"                            no limit)\n"
+"  --max-errors N            stop after N errors (default 1)\n"
+"\n"
+"Resources:\n"
+"  --threads N               worker threads, 1-64 (default 1)\n"
+"  --organizers N            organizer connections, 1-1000 (default 1)\n"
+"  --http-conns N            keep-alive REST connections per thread, 1-256\n"
+"                            (default 4)\n"
+"  --max-conns N             connections per thread, 1-1048576 (default: the\n"
+"                            open-files soft limit, at most 1048576)\n"
+"  --source-ip A.B.C.D[-A.B.C.D]\n"
+"                            bind connections to these local IPv4 addresses\n"
+"                            in turn (default: the kernel chooses)\n"
+"  --connect-timeout DUR     TCP connect deadline (default 10s)\n"
+"  --handshake-timeout DUR   WebSocket handshake deadline, the Go tool's\n"
+"                            (default 45s)\n"
+"\n"
+"Output:\n"
+"  --out-dir DIR             where the files go (default .)\n"
+"  --quiet                   no progress lines\n"
+"  -h, --help                this text\n"
+"\n"
+"At the end the summary is printed and two files are written, as the Go\n"
+"tool does, <unix> being the Unix time of the end:\n"
+"  <unix>_performance_test_summary.json        the Go tool's summary, plus\n"
+"                                              an \"esmeload\" object with\n"
+"                                              delivered messages and errors\n"
+"  <unix>_performance_test_message_rates.json  messages sent per Unix second\n";
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print one "esmeload: ..." line; returns 2, the exit code of bad input. */
+static int fail(const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "esmeload: %s\n", line);
+	return 2;
+}
+
+static int bad_value(const char *dashes, const char *name, const char *v,
+		     const char *why)
+{
+	return fail("invalid value \"%s\" for flag %s%s: %s", v, dashes, name,
+		    why);
+}
+
+static void defaults(struct run_opts *o)
+{
+	struct rlimit rl;
+
+	memset(o, 0, sizeof(*o));
+	o->sci_ms = o->cpi_ms = o->smi_ms = 1000;
+	o->max_errors = 1;
+	o->threads = 1;
+	o->organizers = 1;
+	o->http_conns = 4;
+	o->max_conns = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		o->max_conns = rl.rlim_cur == RLIM_INFINITY ||
+				       rl.rlim_cur > MAX_CONNS_CAP
+			? MAX_CONNS_CAP : (unsigned)rl.rlim_cur;
+	if (o->max_conns == 0)
+		o->max_conns = 1;
+	o->connect_timeout_ms = 10000;
+	o->handshake_timeout_ms = 45000;
+	o->out_dir = ".";
+}
+
+/* "A.B.C.D" or "A.B.C.D-A.B.C.D" into host-order lo/hi. */
+static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	const char *dash = strchr(s, '-');
+	struct in_addr x, y;
+	size_t n = dash ? (size_t)(dash - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(a))
+		return -EINVAL;
+	memcpy(a, s, n);
+	a[n] = 0;
+	if (dash) {
+		if (strlen(dash + 1) >= sizeof(b))
+			return -EINVAL;
+		strcpy(b, dash + 1);
+	} else {
+		strcpy(b, a);
+	}
+	if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, b, &y) != 1)
+		return -EINVAL;
+	*lo = ntohl(x.s_addr);
+	*hi = ntohl(y.s_addr);
+	/* 0 means "no pool" in run_opts, and 0.0.0.0 binds to nothing. */
+	if (*lo == 0 || *lo > *hi)
+		return -EINVAL;
+	return 0;
+}
+
+/* The Go tool's integer millisecond flags. */
+static const struct {
+	const char *name;
+	size_t off;
+} go_ms[] = {
+	{ "sci", offsetof(struct run_opts, sci_ms) },
+	{ "cpi", offsetof(struct run_opts, cpi_ms) },
+	{ "smi", offsetof(struct run_opts, smi_ms) },
+};
+
+/* Our duration flags, stored in ms, at least 1 ms. */
+static const struct {
+	const char *name;
+	size_t off;
+} dur_opt[] = {
+	{ "duration", offsetof(struct run_opts, duration_ms) },
+	{ "connect-timeout", offsetof(struct run_opts, connect_timeout_ms) },
+	{ "handshake-timeout", offsetof(struct run_opts, handshake_timeout_ms) },
+};
+
+/* Our unsigned flags with their ranges. */
+enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, NU };
+static const struct {
+	const char *name;
+	uint64_t min, max;
+} u_opt[NU] = {
+	[U_MAXP] = { "max-participants", 0, UINT64_MAX },
+	[U_MAXERR] = { "max-errors", 1, UINT64_MAX },
+	[U_THREADS] = { "threads", 1, 64 },
+	[U_ORGS] = { "organizers", 1, 1000 },
+	[U_HTTP] = { "http-conns", 1, 256 },
+	[U_CONNS] = { "max-conns", 1, MAX_CONNS_CAP },
+};
+
+static void set_u(struct run_opts *o, int k, uint64_t x)
+{
+	switch (k) {
+	case U_MAXP: o->max_participants = x; break;
+	case U_MAXERR: o->max_errors = x; break;
+	case U_THREADS: o->threads = (unsigned)x; break;
+	case U_ORGS: o->organizers = (unsigned)x; break;
+	case U_HTTP: o->http_conns = (unsigned)x; break;
+	case U_CONNS: o->max_conns = (unsigned)x; break;
+	default: break;
+	}
+}
+
+/*
+ * Match argv[*i] against one value option. Returns 1 with *v set (and *i
+ * advanced when the value was the next argument), 0 when it is another
+ * option, 2 after printing Go's "flag needs an argument" error.
+ */
+static int value(int argc, char **argv, int *i, const char *dashes,
+		 const char *name, const char **v)
+{
+	int r = opt_value(argc, argv, i, name, v);
+
+	if (r < 0)
+		return fail("flag needs an argument: %s%s (see esmeload run --help)",
+			    dashes, name);
+	return r;
+}
+
+/* One option at argv[*i]: 0 matched and applied, 1 help, 2 error. */
+static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v;
+	uint64_t x;
+	int64_t ns;
+	int r, on;
+
+	if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
+		fputs(usage, stdout);
+		return 1;
+	}
+	r = opt_bool(argv, *i, "logWs", &on);
+	if (r < 0)
+		return bad_value("-", "logWs", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->log_ws = on;
+		return 0;
+	}
+	r = opt_bool(argv, *i, "quiet", &on);
+	if (r < 0)
+		return bad_value("--", "quiet", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->quiet = on;
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(go_ms) / sizeof(go_ms[0]); k++) {
+		r = value(argc, argv, i, "-", go_ms[k].name, &v);
+		if (r != 1) {
+			if (r)
+				return r;
+			continue;
+		}
+		if (opt_u64(v, 0, MS_MAX, &x) < 0)
+			return bad_value("-", go_ms[k].name, v,
+					 "not a whole number of milliseconds >= 0");
+		*(int64_t *)(void *)((char *)o + go_ms[k].off) = (int64_t)x;
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(dur_opt) / sizeof(dur_opt[0]); k++) {
+		r = value(argc, argv, i, "--", dur_opt[k].name, &v);
+		if (r != 1) {
+			if (r)
+				return r;
+			continue;
+		}
+		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 ||
+		    ns < 1000000)
+			return bad_value("--", dur_opt[k].name, v,
+					 "not a duration of at least 1ms (e.g. 500ms, 90s, 10m)");
+		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
+		return 0;
+	}
+	for (int k = 0; k < NU; k++) {
+		r = value(argc, argv, i, "--", u_opt[k].name, &v);
+		if (r != 1) {
+			if (r)
+				return r;
+			continue;
+		}
+		if (opt_u64(v, u_opt[k].min, u_opt[k].max, &x) < 0) {
+			char why[96];
+
+			if (u_opt[k].max == UINT64_MAX)
+				snprintf(why, sizeof(why),
+					 "not a whole number >= %llu",
+					 (unsigned long long)u_opt[k].min);
+			else
+				snprintf(why, sizeof(why),
+					 "not a whole number from %llu to %llu",
+					 (unsigned long long)u_opt[k].min,
+					 (unsigned long long)u_opt[k].max);
+			return bad_value("--", u_opt[k].name, v, why);
+		}
+		set_u(o, k, x);
+		return 0;
+	}
+	if ((r = value(argc, argv, i, "--", "source-ip", &v)) > 1)
+		return r;
+	if (r == 1) {
+		if (parse_range(v, &o->src_lo, &o->src_hi) < 0)
+			return bad_value("--", "source-ip", v,
+					 "not an IPv4 address or range A.B.C.D-A.B.C.D (low <= high, not 0.0.0.0)");
+		return 0;
+	}
+	{
+		static const struct {
+			const char *name;
+			size_t off;
+		} str_opt[] = {
+			{ "config", offsetof(struct run_opts, config_path) },
+			{ "out-dir", offsetof(struct run_opts, out_dir) },
+			{ "serve-bin", offsetof(struct run_opts, serve_bin) },
+		};
+
+		for (size_t k = 0; k < sizeof(str_opt) / sizeof(str_opt[0]); k++) {
+			r = value(argc, argv, i, "--", str_opt[k].name, &v);
+			if (r != 1) {
+				if (r)
+					return r;
+				continue;
+			}
+			if (!*v)
+				return bad_value("--", str_opt[k].name, v,
+						 "must not be empty");
+			*(const char **)(void *)((char *)o + str_opt[k].off) = v;
+			return 0;
+		}
+	}
+	if (a[0] == '-' && a[1] != 0)
+		return fail("unknown flag %s (see esmeload run --help)", a);
+	return fail("unexpected argument \"%s\" (see esmeload run --help)", a);
+}
+
+/* see run.h */
+int run_parse(struct run_opts *o, int argc, char **argv)
+{
+	int r;
+
+	defaults(o);
+	for (int i = 0; i < argc; i++) {
+		/* Go's flag package ends the flags at "--"; the tool takes no
+		 * arguments, so whatever follows is refused below. */
+		if (!strcmp(argv[i], "--")) {
+			if (i + 1 < argc)
+				return fail("unexpected argument \"%s\" (see esmeload run --help)",
+					    argv[i + 1]);
+			break;
+		}
+		r = parse_one(o, argc, argv, &i);
+		if (r)
+			return r;
+	}
+	if (o->config_path)
+		return run_load_config(o, o->config_path);
+	if (access("config.json", F_OK) == 0) {
+		o->config_path = "config.json";
+		return run_load_config(o, o->config_path);
+	}
+	o->embedded = 1;
+	return 0;
+}
+
+/* Read the whole file into a NUL-terminated heap buffer. 0 or 2. */
+static int slurp(const char *path, char **out, size_t *len)
+{
+	char *buf;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail("%s: %s", path, strerror(errno));
+	/* One byte over the limit tells "too big" from "exactly 64 KiB". */
+	buf = malloc(CONFIG_MAX + 2);
+	if (!buf) {
+		close(fd);
+		return fail("%s: %s", path, strerror(ENOMEM));
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + n, CONFIG_MAX + 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = errno;
+
+			close(fd);
+			free(buf);
+			return fail("%s: %s", path, strerror(e));
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n > CONFIG_MAX) {
+			close(fd);
+			free(buf);
+			return fail("%s: larger than 64 KiB, not a config.json",
+				    path);
+		}
+	}
+	close(fd);
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* The string value of key into dst; 0 or 2 after the error. */
+static int get_str(const struct json_doc *d, const char *path,
+		   const char *key, char *dst, size_t cap)
+{
+	int t = json_find(d, 0, key);
+	size_t n;
+	int r;
+
+	if (t < 0)
+		return fail("%s: key \"%s\" missing", path, key);
+	if (json_type(d, t) != JSMN_STRING)
+		return fail("%s: key \"%s\" must be a string", path, key);
+	r = json_get_str(d, t, dst, cap, &n);
+	if (r == -ENOSPC)
+		return fail("%s: key \"%s\" is longer than %zu bytes", path,
+			    key, cap - 1);
+	if (r < 0)
+		return fail("%s: key \"%s\" must be a string", path, key);
+	if (strlen(dst) != n)
+		return fail("%s: key \"%s\" contains a NUL character", path,
+			    key);
+	return 0;
+}
+
+/* see run.h */
+int run_load_config(struct run_opts *o, const char *path)
+{
+	static const struct {
+		const char *key;
+		int target;
+	} urls[] = {
+		{ "organizer_api_url", T_ORG },
+		{ "participant_api_url", T_PART },
+		{ "messenger_ws_url", T_MSG },
+	};
+	char url[RUN_URL_MAX + 16], what[RUN_URL_MAX];
+	struct json_doc d;
+	jsmntok_t *tok;
+	char *js = NULL;
+	size_t len = 0;
+	int64_t ev;
+	int r, t;
+
+	r = slurp(path, &js, &len);
+	if (r)
+		return r;
+	/* A token takes at least one byte of input, so len + 1 tokens is
+	 * always enough; the allocation happens once per run. */
+	tok = malloc((len + 1) * sizeof(*tok));
+	if (!tok) {
+		r = fail("%s: %s", path, strerror(ENOMEM));
+		goto out_js;
+	}
+	if (json_parse(&d, js, len, tok, (unsigned)(len + 1)) < 0) {
+		r = fail("%s: not valid JSON", path);
+		goto out_tok;
+	}
+	if (json_type(&d, 0) != JSMN_OBJECT) {
+		r = fail("%s: not a JSON object", path);
+		goto out_tok;
+	}
+	t = json_find(&d, 0, "event_id");
+	if (t < 0) {
+		r = fail("%s: key \"event_id\" missing", path);
+		goto out_tok;
+	}
+	if (json_type(&d, t) != JSMN_PRIMITIVE || json_get_i64(&d, t, &ev) < 0 ||
+	    ev < 0 || ev > UINT32_MAX) {
+		r = fail("%s: key \"event_id\" must be an integer from 0 to %u",
+			 path, UINT32_MAX);
+		goto out_tok;
+	}
+	o->event_id = (uint32_t)ev;
+	if ((r = get_str(&d, path, "organizer_email", o->org_email,
+			 sizeof(o->org_email))) ||
+	    (r = get_str(&d, path, "organizer_password", o->org_password,
+			 sizeof(o->org_password))))
+		goto out_tok;
+	/* Check every key before resolving any host: a missing key is the
+	 * more useful error. */
+	for (size_t k = 0; k < 3; k++)
+		if ((r = get_str(&d, path, urls[k].key, url, RUN_URL_MAX)))
+			goto out_tok;
+	for (size_t k = 0; k < 3; k++) {
+		if ((r = get_str(&d, path, urls[k].key, url, RUN_URL_MAX)))
+			goto out_tok;
+		/* The Go tool dials messenger_ws_url + "/connect", plain
+		 * string concatenation, and so do we. */
+		if (urls[k].target == T_MSG)
+			strcat(url, "/connect");
+		snprintf(what, sizeof(what), "%s: %s", path, urls[k].key);
+		if ((r = run_set_target(o, urls[k].target, url, what)))
+			goto out_tok;
+	}
+	r = 0;
+out_tok:
+	free(tok);
+out_js:
+	free(js);
+	return r;
+}
+
+/* see run.h */
+int run_set_target(struct run_opts *o, int i, const char *url,
+		   const char *what)
+{
+	struct run_target *t;
+	struct addrinfo hints, *res, *ai;
+	/* Room for "[" host "]:65535" in hostport. */
+	char host[RUN_URL_MAX - 16], port[8];
+	const char *want = i == T_MSG ? "ws://" : "http://";
+	size_t n = strlen(url);
+	int r;
+
+	if (i < 0 || i >= NTARGETS)
+		return fail("%s: no such target %d", what, i);
+	t = &o->t[i];
+	if (n >= sizeof(t->url))
+		return fail("%s: URL longer than %d bytes", what,
+			    RUN_URL_MAX - 1);
+	memcpy(t->url, url, n + 1);
+	/* The spans of t->u point into t->url. */
+	if (http_url_parse(&t->u, t->url, n) < 0)
+		return fail("%s: \"%s\" is not a URL (%shost[:port][/path])",
+			    what, url, want);
+	if (t->u.tls)
+		return fail("%s: \"%s\": TLS (%s) is not supported yet, use %s",
+			    what, url, t->u.websocket ? "wss://" : "https://",
+			    want);
+	if (t->u.websocket != (i == T_MSG))
+		return fail("%s: \"%s\" must be a %s URL", what, url, want);
+	if (t->u.host_len >= sizeof(host))
+		return fail("%s: host name longer than %zu bytes", what,
+			    sizeof(host) - 1);
+	memcpy(host, t->u.host, t->u.host_len);
+	host[t->u.host_len] = 0;
+	snprintf(port, sizeof(port), "%u", (unsigned)t->u.port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0)
+		return fail("%s: cannot resolve host %s: %s", what, host,
+			    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	/* The first IPv4 result, else the first IPv6 one: "localhost" often
+	 * resolves to ::1 first while the ESME services and our serve listen
+	 * on 127.0.0.1, and we dial one address only (no fallback like Go's
+	 * dialer has). */
+	for (ai = res; ai; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET && ai->ai_addrlen <= sizeof(t->addr))
+			break;
+	for (struct addrinfo *a6 = res; !ai && a6; a6 = a6->ai_next)
+		if (a6->ai_family == AF_INET6 &&
+		    a6->ai_addrlen <= sizeof(t->addr))
+			ai = a6;
+	if (!ai) {
+		freeaddrinfo(res);
+		return fail("%s: host %s has no IPv4 or IPv6 address", what,
+			    host);
+	}
+	memset(&t->addr, 0, sizeof(t->addr));
+	memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+	t->addr_len = ai->ai_addrlen;
+	freeaddrinfo(res);
+	/* Host header: an IPv6 literal keeps its brackets (RFC 9110 §7.2,
+	 * RFC 3986 §3.2.2); the port only when it is not the default. */
+	{
+		int v6 = memchr(host, ':', t->u.host_len) != NULL;
+
+		if (t->u.port == 80)
+			snprintf(t->hostport, sizeof(t->hostport), "%s%s%s",
+				 v6 ? "[" : "", host, v6 ? "]" : "");
+		else
+			snprintf(t->hostport, sizeof(t->hostport), "%s%s%s:%u",
+				 v6 ? "[" : "", host, v6 ? "]" : "",
+				 (unsigned)t->u.port);
+	}
+	return 0;
+}

@@ -1,0 +1,435 @@
+/*
+ * run/output: the Go tool's two result files and its printed summary, plus
+ * what only esmeload measures. See src/run/run.h, SPEC.md §5.
+ */
+#include "run/run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonw.h"
+#include "timefmt.h"
+
+/* see run.h; the order of enum run_err */
+const char *const run_err_names[RE_COUNT] = {
+	[RE_CONNECT] = "connect",
+	[RE_HTTP] = "http_status",
+	[RE_HANDSHAKE] = "ws_handshake",
+	[RE_TIMEOUT] = "timeout",
+	[RE_RECV] = "recv",
+	[RE_SEND] = "send",
+	[RE_PROTOCOL] = "protocol",
+	[RE_NO_CHAT] = "no_chat",
+	[RE_CLOSED] = "closed",
+	[RE_SERVER] = "server",
+};
+
+/* run_sum walks the counters as an array of uint64_t. */
+_Static_assert(sizeof(struct run_counters) % sizeof(uint64_t) == 0,
+	       "struct run_counters must hold only uint64_t");
+
+/* see run.h */
+void run_sum(const struct run *r, struct run_counters *t)
+{
+	enum { N = sizeof(struct run_counters) / sizeof(uint64_t) };
+	uint64_t *dst = (uint64_t *)(void *)t;
+
+	memset(t, 0, sizeof(*t));
+	/* Relaxed loads: the coordinator may sum while the workers still
+	 * count (progress ticks); each counter has a single writer. */
+	for (unsigned i = 0; i < r->nw; i++) {
+		const uint64_t *src = (const uint64_t *)(const void *)&r->w[i].c;
+
+		for (unsigned k = 0; k < N; k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+}
+
+static const char *stop_name(int reason)
+{
+	switch (reason) {
+	case STOP_SIGNAL: return "signal";
+	case STOP_ERROR: return "error";
+	case STOP_DURATION: return "duration";
+	case STOP_DONE: return "done";
+	default: return "none";
+	}
+}
+
+/* Go's time.Duration text of a millisecond count. */
+static void jw_ms(struct jw *w, int64_t ms)
+{
+	char d[TIMEFMT_DURATION_MAX];
+
+	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ms * 1000000) ? d : "");
+}
+
+/* An instant as Go marshals a time.Time: RFC 3339, nanoseconds with
+ * trailing zeros cut, in the local zone. */
+static void jw_time(struct jw *w, int64_t ns)
+{
+	char s[TIMEFMT_RFC3339_MAX];
+	int64_t sec = ns / 1000000000;
+	int32_t nsec = (int32_t)(ns % 1000000000);
+	time_t tt;
+	struct tm tm;
+	long off = 0;
+
+	if (nsec < 0) {
+		nsec += 1000000000;
+		sec--;
+	}
+	tt = (time_t)sec;
+	if (localtime_r(&tt, &tm))
+		off = tm.tm_gmtoff;
+	jw_cstr(w, timefmt_rfc3339(s, sizeof(s), sec, nsec, (int32_t)off,
+				   TIMEFMT_NANO_TRIM) ? s : "");
+}
+
+/* Go's duration text of end - start. The real clock can step back during
+ * a run; a negative duration would only confuse, so it is clamped. */
+static void jw_span(struct jw *w, int64_t start, int64_t end)
+{
+	char d[TIMEFMT_DURATION_MAX];
+	int64_t ns = end > start ? end - start : 0;
+
+	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ns) ? d : "");
+}
+
+static void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+/* The summary as compact JSON; returns its length or a negative error. */
+static long summary_json(const struct run *r, char *buf, size_t cap)
+{
+	const struct run_opts *o = &r->o;
+	struct run_counters c;
+	struct jw w;
+	int64_t org = r->org_start_real_ns ? r->org_start_real_ns : r->t0_real_ns;
+	int64_t part = r->part_start_real_ns ? r->part_start_real_ns
+					     : r->t0_real_ns;
+
+	run_sum(r, &c);
+	jw_init(&w, buf, cap);
+	jw_obj_begin(&w);
+	jw_key(&w, "constants");
+	jw_obj_begin(&w);
+	jw_key(&w, "start_chat_interval");
+	jw_ms(&w, o->sci_ms);
+	jw_key(&w, "create_participant_interval");
+	jw_ms(&w, o->cpi_ms);
+	jw_key(&w, "send_message_interval");
+	jw_ms(&w, o->smi_ms);
+	jw_key(&w, "log_ws");
+	jw_bool(&w, o->log_ws);
+	jw_obj_end(&w);
+	jw_key(&w, "description");
+	jw_cstr(&w, "performance test summary");
+	jw_key(&w, "organizer_time_started");
+	jw_time(&w, org);
+	jw_key(&w, "organizer_duration");
+	jw_span(&w, org, r->end_real_ns);
+	jw_key(&w, "participants_time_started");
+	jw_time(&w, part);
+	jw_key(&w, "participants_duration");
+	jw_span(&w, part, r->end_real_ns);
+	jw_kv_u64(&w, "messages_sent", c.sent);
+	jw_kv_u64(&w, "chats_count", c.chats);
+	jw_kv_u64(&w, "created_participants_count", c.created);
+
+	/* Ours: what the Go tool cannot see. */
+	jw_key(&w, "esmeload");
+	jw_obj_begin(&w);
+	jw_kv_u64(&w, "sent", c.sent);
+	jw_kv_u64(&w, "delivered", c.delivered);
+	jw_kv_u64(&w, "organizer_received", c.org_received);
+	jw_kv_u64(&w, "start_chats", c.start_chats);
+	jw_kv_u64(&w, "new_chats", c.new_chats);
+	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
+	jw_kv_u64(&w, "server_errors", c.server_errors);
+	jw_kv_u64(&w, "connected", c.connected);
+	jw_key(&w, "errors");
+	jw_obj_begin(&w);
+	for (int k = 0; k < RE_COUNT; k++)
+		jw_kv_u64(&w, run_err_names[k], c.err[k]);
+	jw_obj_end(&w);
+	jw_key(&w, "stop_reason");
+	jw_cstr(&w, stop_name(r->stop_reason));
+	jw_key(&w, "first_error");
+	if (r->has_first_err)
+		jw_str(&w, r->first_err, strnlen(r->first_err,
+						 sizeof(r->first_err)));
+	else
+		jw_null(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	return jw_finish(&w);
+}
+
+static void put_indent(char *dst, size_t *o, unsigned depth)
+{
+	dst[(*o)++] = '\n';
+	for (unsigned i = 0; i < depth; i++) {
+		dst[(*o)++] = ' ';
+		dst[(*o)++] = ' ';
+	}
+}
+
+/*
+ * Re-indent compact JSON the way Go's json.MarshalIndent(v, "", "  ")
+ * lays it out: one member per line, ": " after keys, empty {} and []
+ * kept on one line. dst needs room for indent_room(n, depth) bytes.
+ * Returns the output length.
+ */
+static size_t indent(char *dst, const char *s, size_t n)
+{
+	size_t o = 0;
+	unsigned depth = 0;
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (in_str) {
+			dst[o++] = ch;
+			if (ch == '\\' && i + 1 < n)
+				dst[o++] = s[++i];
+			else if (ch == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = 1;
+			dst[o++] = ch;
+			break;
+		case '{':
+		case '[':
+			dst[o++] = ch;
+			if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
+				dst[o++] = s[++i];
+				break;
+			}
+			put_indent(dst, &o, ++depth);
+			break;
+		case '}':
+		case ']':
+			put_indent(dst, &o, --depth);
+			dst[o++] = ch;
+			break;
+		case ',':
+			dst[o++] = ch;
+			put_indent(dst, &o, depth);
+			break;
+		case ':':
+			dst[o++] = ':';
+			dst[o++] = ' ';
+			break;
+		default:
+			dst[o++] = ch;
+			break;
+		}
+	}
+	return o;
+}
+
+/* Worst case of indent(): every byte a structural one at depth d gets a
+ * newline and 2 * d spaces. */
+static size_t indent_room(size_t n)
+{
+	return n * (2 + 2 * JW_MAX_DEPTH) + 1;
+}
+
+/*
+ * Open a temporary file next to path: "<path>.tmp.<pid>". Renamed over
+ * path only when complete, so readers never see half a file.
+ */
+static FILE *open_tmp(const char *path, char *tmp, size_t cap)
+{
+	if (snprintf(tmp, cap, "%s.tmp.%d", path, (int)getpid()) >= (int)cap) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return fopen(tmp, "w");
+}
+
+/* Flush, sync and close f; 0 or -errno. The file is unlinked on error. */
+static int close_tmp(FILE *f, const char *tmp)
+{
+	int e = 0;
+
+	if (fflush(f) != 0 || ferror(f))
+		e = errno ? errno : EIO;
+	else if (fsync(fileno(f)) < 0)
+		e = errno;
+	if (fclose(f) != 0 && !e)
+		e = errno ? errno : EIO;
+	if (e)
+		unlink(tmp);
+	return -e;
+}
+
+static int write_file_tmp(const char *path, char *tmp, size_t cap,
+			  const char *data, size_t n)
+{
+	FILE *f = open_tmp(path, tmp, cap);
+
+	if (!f)
+		return -errno;
+	errno = 0;
+	if (fwrite(data, 1, n, f) != n || fputc('\n', f) == EOF) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	errno = 0;
+	return close_tmp(f, tmp);
+}
+
+/*
+ * The message rates of every worker, merged by Unix second, in ascending
+ * order (Go sorts map keys as strings; for the 10-digit seconds of these
+ * decades that is the same). Zero seconds are left out, as the Go tool
+ * records only seconds in which something was sent.
+ */
+static int write_rates_tmp(const struct run *r, const char *path, char *tmp,
+			   size_t cap)
+{
+	/* A merge of the workers' tables with one cursor each, so the cost
+	 * follows the entries, not the span between the workers' bases. */
+	uint32_t *cur = calloc(r->nw ? r->nw : 1, sizeof(*cur));
+	FILE *f;
+	int first = 1;
+
+	if (!cur)
+		return -ENOMEM;
+	f = open_tmp(path, tmp, cap);
+	if (!f) {
+		int e = errno;
+
+		free(cur);
+		return -e;
+	}
+	errno = 0;
+	fputc('{', f);
+	for (;;) {
+		int64_t s = INT64_MAX;
+		uint64_t sum = 0;
+
+		for (unsigned i = 0; i < r->nw; i++) {
+			const struct worker *w = &r->w[i];
+
+			if (!w->rates)
+				continue;
+			while (cur[i] < w->rates_cap && !w->rates[cur[i]])
+				cur[i]++;
+			if (cur[i] < w->rates_cap && w->rate_base + cur[i] < s)
+				s = w->rate_base + cur[i];
+		}
+		if (s == INT64_MAX)
+			break;
+		for (unsigned i = 0; i < r->nw; i++) {
+			const struct worker *w = &r->w[i];
+
+			if (w->rates && cur[i] < w->rates_cap &&
+			    w->rate_base + cur[i] == s)
+				sum += w->rates[cur[i]++];
+		}
+		fprintf(f, "%s\n  \"%lld\": %llu", first ? "" : ",",
+			(long long)s, (unsigned long long)sum);
+		first = 0;
+	}
+	free(cur);
+	fputs(first ? "}\n" : "\n}\n", f);
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	return close_tmp(f, tmp);
+}
+
+static int file_err(const char *what, const char *path, int e)
+{
+	fprintf(stderr, "esmeload: cannot write %s %s: %s\n", what, path,
+		strerror(-e));
+	return e;
+}
+
+/* see run.h */
+int run_write_outputs(struct run *r, char *summary_path, size_t cap)
+{
+	char sum_path[4096], rate_path[4096], sum_tmp[4200], rate_tmp[4200];
+	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
+	long long unix_s = (long long)(r->end_real_ns / 1000000000);
+	char json[8192];
+	char *pretty;
+	long n;
+	size_t pn;
+	int e;
+
+	if (snprintf(sum_path, sizeof(sum_path),
+		     "%s/%lld_performance_test_summary.json", dir, unix_s) >=
+		    (int)sizeof(sum_path) ||
+	    snprintf(rate_path, sizeof(rate_path),
+		     "%s/%lld_performance_test_message_rates.json", dir,
+		     unix_s) >= (int)sizeof(rate_path))
+		return file_err("into", dir, -ENAMETOOLONG);
+	if (summary_path && cap)
+		snprintf(summary_path, cap, "%s", sum_path);
+
+	/* first_err is at most 255 bytes, 6 bytes each when escaped: the
+	 * summary always fits json[]. */
+	n = summary_json(r, json, sizeof(json));
+	if (n < 0)
+		return file_err("summary", sum_path, (int)n);
+	pretty = malloc(indent_room((size_t)n));
+	if (!pretty)
+		return file_err("summary", sum_path, -ENOMEM);
+	pn = indent(pretty, json, (size_t)n);
+	pretty[pn] = 0;
+
+	e = write_file_tmp(sum_path, sum_tmp, sizeof(sum_tmp), pretty, pn);
+	if (e < 0) {
+		file_err("summary", sum_path, e);
+		goto out_free;
+	}
+	e = write_rates_tmp(r, rate_path, rate_tmp, sizeof(rate_tmp));
+	if (e < 0) {
+		unlink(sum_tmp);
+		file_err("message rates", rate_path, e);
+		goto out_free;
+	}
+	/* Both complete: make them visible. */
+	if (rename(sum_tmp, sum_path) < 0) {
+		e = -errno;
+		unlink(sum_tmp);
+		unlink(rate_tmp);
+		file_err("summary", sum_path, e);
+		goto out_free;
+	}
+	if (rename(rate_tmp, rate_path) < 0) {
+		e = -errno;
+		unlink(rate_tmp);
+		file_err("message rates", rate_path, e);
+		goto out_free;
+	}
+	fwrite(pretty, 1, pn, stdout);
+	printf("\nwrote %s and %s\n", sum_path, rate_path);
+	fflush(stdout);
+	e = 0;
+out_free:
+	free(pretty);
+	return e;
+}

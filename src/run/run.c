@@ -1,0 +1,337 @@
+/*
+ * run: `esmeload run`: threads, signals, progress, and the embedded serve
+ * child used when no config.json is given. See run.h.
+ */
+#include "run.h"
+#include "opt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	got_signal = 1;
+}
+
+/* see run.h */
+int64_t run_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see run.h */
+int64_t run_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see run.h */
+void run_request_stop(struct run *r, int reason)
+{
+	int none = STOP_NONE;
+
+	__atomic_compare_exchange_n(&r->stop_reason, &none, reason, 0,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* see run.h */
+int run_stopping(const struct run *r)
+{
+	return __atomic_load_n(&r->stop_reason, __ATOMIC_RELAXED) != STOP_NONE;
+}
+
+/* ---- the embedded target ---- */
+
+struct child {
+	pid_t pid;
+	char dir[64];
+	char config[128];
+};
+
+static int start_serve(struct run_opts *o, struct child *ch)
+{
+	char self[4096];
+	const char *bin = o->serve_bin;
+	int64_t deadline;
+	ssize_t n;
+
+	if (!bin) {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0) {
+			fprintf(stderr, "esmeload: cannot find my own binary to "
+				"start serve: %s\n", strerror(errno));
+			return -1;
+		}
+		self[n] = 0;
+		bin = self;
+	}
+	snprintf(ch->dir, sizeof(ch->dir), "/tmp/esmeload-serve-XXXXXX");
+	if (!mkdtemp(ch->dir)) {
+		fprintf(stderr, "esmeload: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(ch->config, sizeof(ch->config), "%s/config.json", ch->dir);
+	ch->pid = fork();
+	if (ch->pid < 0) {
+		fprintf(stderr, "esmeload: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ch->pid == 0) {
+		char out[160];
+		int fd;
+
+		snprintf(out, sizeof(out), "%s/serve.out", ch->dir);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			dup2(fd, 1);
+		execl(bin, bin, "serve", "--organizer-port", "0",
+		      "--participant-port", "0", "--messenger-port", "0",
+		      "--write-config", ch->config, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	/* Wait, bounded, for the child to bind and write its config. */
+	deadline = run_mono_ns() + 5000000000LL;
+	while (access(ch->config, R_OK) != 0) {
+		int st;
+
+		if (waitpid(ch->pid, &st, WNOHANG) == ch->pid) {
+			ch->pid = 0;
+			fprintf(stderr, "esmeload: the embedded serve exited "
+				"before it was ready (see %s/serve.out)\n",
+				ch->dir);
+			return -1;
+		}
+		if (run_mono_ns() > deadline) {
+			fprintf(stderr, "esmeload: the embedded serve did not "
+				"start within 5 s\n");
+			return -1;
+		}
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
+static void stop_serve(struct child *ch, int quiet)
+{
+	char path[160], line[4096];
+	FILE *f;
+
+	if (ch->pid > 0) {
+		int st;
+		int64_t deadline = run_mono_ns() + 3000000000LL;
+
+		kill(ch->pid, SIGTERM);
+		while (waitpid(ch->pid, &st, WNOHANG) == 0) {
+			if (run_mono_ns() > deadline) {
+				kill(ch->pid, SIGKILL);
+				waitpid(ch->pid, &st, 0);
+				break;
+			}
+			poll(NULL, 0, 10);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/serve.out", ch->dir);
+	f = fopen(path, "r");
+	if (f) {
+		/* The last line is serve's counters, for the reader. */
+		char last[4096] = "";
+
+		while (fgets(line, sizeof(line), f))
+			if (line[0] == '{')
+				snprintf(last, sizeof(last), "%s", line);
+		fclose(f);
+		if (last[0] && !quiet)
+			fprintf(stderr, "esmeload: embedded serve counters: %s",
+				last);
+		unlink(path);
+	}
+	unlink(ch->config);
+	rmdir(ch->dir);
+}
+
+static int flag_given(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *v;
+		int k = i;
+
+		if (opt_value(argc, argv, &k, name, &v) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- progress ---- */
+
+static void progress(struct run *r, int64_t now, int tty, int final)
+{
+	static uint64_t last_sent, last_delivered;
+	static int64_t last_t;
+	struct run_counters t;
+	uint64_t errs = 0;
+	double dt, el = (double)(now - r->t0_ns) / 1e9;
+
+	run_sum(r, &t);
+	for (int k = 0; k < RE_COUNT; k++)
+		errs += t.err[k];
+	dt = last_t ? (double)(now - last_t) / 1e9 : el;
+	if (dt <= 0)
+		dt = 1;
+	fprintf(stderr, "%s%6.1fs  participants %llu  connected %llu  chats %llu"
+		"  sent/s %.0f  delivered/s %.0f  org recv %llu  errors %llu%s",
+		tty ? "\r" : "", el, (unsigned long long)t.created,
+		(unsigned long long)t.connected, (unsigned long long)t.chats,
+		(double)(t.sent - last_sent) / dt,
+		(double)(t.delivered - last_delivered) / dt,
+		(unsigned long long)t.org_received, (unsigned long long)errs,
+		tty && !final ? "\033[K" : "\n");
+	fflush(stderr);
+	last_sent = t.sent;
+	last_delivered = t.delivered;
+	last_t = now;
+}
+
+/* see run.h */
+int run_main(int argc, char **argv)
+{
+	static struct run run;
+	struct run *r = &run;
+	struct run_opts *o = &r->o;
+	struct child ch = { 0 };
+	struct sigaction sa;
+	sigset_t block, old;
+	char summary[4096];
+	int ret, tty = isatty(2), rc = 0;
+	int64_t last_progress;
+
+	ret = run_parse(o, argc, argv);
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (o->embedded) {
+		/* No target given: a short, bounded demonstration against our
+		 * own serve, with the thesis's intervals unless overridden. */
+		if (!flag_given(argc, argv, "sci"))
+			o->sci_ms = 10;
+		if (!flag_given(argc, argv, "cpi"))
+			o->cpi_ms = 20;
+		if (!flag_given(argc, argv, "smi"))
+			o->smi_ms = 100;
+		if (!o->duration_ms || o->duration_ms > 30000)
+			o->duration_ms = o->duration_ms ? 30000 : 10000;
+		if (!o->quiet)
+			fprintf(stderr, "esmeload: no config.json here: starting "
+				"esmeload serve on loopback for a %llds run "
+				"(sci %lld, cpi %lld, smi %lld ms)\n",
+				(long long)o->duration_ms / 1000,
+				(long long)o->sci_ms, (long long)o->cpi_ms,
+				(long long)o->smi_ms);
+		if (start_serve(o, &ch) < 0) {
+			stop_serve(&ch, 1);
+			return 1;
+		}
+		ret = run_load_config(o, ch.config);
+		if (ret) {
+			stop_serve(&ch, 1);
+			return ret;
+		}
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_mutex_init(&r->err_lock, NULL);
+
+	r->nw = o->threads;
+	r->w = calloc(r->nw, sizeof(*r->w));
+	if (!r->w) {
+		fprintf(stderr, "esmeload: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	/* Each worker sets up its ring on its own thread: a SINGLE_ISSUER
+	 * ring accepts submissions only from the thread that created it. */
+	r->t0_ns = run_mono_ns() + 20000000; /* rings are up by then */
+	r->t0_real_ns = run_real_ns() + 20000000;
+	pthread_barrier_init(&r->ready, NULL, r->nw + 1);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned i = 0; i < r->nw; i++) {
+		r->w[i].run = r;
+		r->w[i].id = i;
+		r->w[i].o = o;
+		r->w[i].t0_ns = r->t0_ns;
+		pthread_create(&r->w[i].thread, NULL, worker_main, &r->w[i]);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_barrier_wait(&r->ready);
+	for (unsigned i = 0; i < r->nw; i++)
+		if (r->w[i].init_err[0]) {
+			fprintf(stderr, "esmeload: %s\n", r->w[i].init_err);
+			run_request_stop(r, STOP_ERROR);
+			rc = 1;
+			break;
+		}
+	/* Workers that failed to set up exit; the others see the stop. */
+	pthread_barrier_wait(&r->ready);
+
+	last_progress = r->t0_ns;
+	while (!run_stopping(r)) {
+		int64_t now;
+
+		poll(NULL, 0, 50);
+		now = run_mono_ns();
+		if (got_signal)
+			run_request_stop(r, STOP_SIGNAL);
+		if (o->duration_ms && now - r->t0_ns >= o->duration_ms * 1000000)
+			run_request_stop(r, STOP_DURATION);
+		if (!o->quiet && now - last_progress >= (tty ? 1 : 5) * 1000000000LL) {
+			progress(r, now, tty, 0);
+			last_progress = now;
+		}
+	}
+	for (unsigned i = 0; i < r->nw; i++)
+		pthread_join(r->w[i].thread, NULL);
+	r->end_real_ns = run_real_ns();
+	if (rc) {
+		for (unsigned i = 0; i < r->nw; i++)
+			worker_exit(&r->w[i]);
+		goto out;
+	}
+	if (!o->quiet)
+		progress(r, run_mono_ns(), tty, 1);
+	if (r->stop_reason == STOP_ERROR && r->has_first_err)
+		fprintf(stderr, "esmeload: %s\n", r->first_err);
+	if (run_write_outputs(r, summary, sizeof(summary)) < 0)
+		rc = 1;
+	if (r->stop_reason == STOP_ERROR)
+		rc = 1;
+	for (unsigned i = 0; i < r->nw; i++)
+		worker_exit(&r->w[i]);
+out:
+	if (o->embedded)
+		stop_serve(&ch, o->quiet);
+	free(r->w);
+	return rc;
+}

@@ -1,0 +1,275 @@
+/*
+ * run: `esmeload run`, the load scenario of ESME's Go performance test done
+ * on io_uring (SPEC.md §5).
+ *
+ * Internal contract between the run modules:
+ *   config.c    command line (Go flag syntax) and config.json
+ *   worker.c    one thread's ring: connections, connect, recv, send, timers
+ *   scenario.c  what participants and organizers do on those connections
+ *   output.c    the summary and message-rate files, the printed summary
+ *   run.c       threads, signals, progress, the embedded serve child
+ *
+ * IMPLEMENTATION NOTES
+ * - Participants are sharded over workers by number: participant n (from 1)
+ *   belongs to worker (n - 1) % threads. Organizers live on worker 0.
+ *   Nothing on the hot path is shared; the coordinator reads each worker's
+ *   counters with relaxed atomic loads once per progress tick.
+ * - A connection's slot index is its index in the ring's direct-descriptor
+ *   table. A socket is created and connected as an ordinary descriptor
+ *   (so the local address can be read for the message text), then moved
+ *   into the table and closed: the process holds a descriptor only while
+ *   a connect is in flight.
+ * - Every connection has a fixed slot in a registered send arena; frames
+ *   are encoded into it directly. At most one send is in flight; frames
+ *   encoded meanwhile wait behind it and leave together.
+ * - Schedules are open loop: arrival n is due at start + (n - 1) * cpi,
+ *   message k of a participant at chat + k * smi, whatever happened before.
+ */
+#ifndef ESMELOAD_RUN_H
+#define ESMELOAD_RUN_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "pool.h"
+#include "ring.h"
+#include "tw.h"
+
+#define NIL UINT32_MAX
+#define RUN_URL_MAX 512
+
+/* ---- options (config.c) ---- */
+
+struct run_target {
+	char url[RUN_URL_MAX];
+	struct http_url u;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char hostport[RUN_URL_MAX]; /* Host header value */
+};
+
+enum { T_ORG = 0, T_PART = 1, T_MSG = 2, NTARGETS = 3 };
+
+struct run_opts {
+	int64_t sci_ms, cpi_ms, smi_ms;
+	int log_ws;
+	const char *config_path;     /* NULL: ./config.json if present */
+	int embedded;                /* no config: start our own serve */
+	uint32_t event_id;
+	char org_email[256], org_password[256];
+	struct run_target t[NTARGETS];
+	int64_t duration_ms;         /* 0: until the first error or a signal */
+	uint64_t max_participants;   /* 0: unbounded */
+	uint64_t max_errors;         /* stop when this many errors happened */
+	unsigned threads;
+	unsigned organizers;
+	unsigned http_conns;         /* keep-alive REST connections per worker */
+	unsigned max_conns;          /* per worker, direct descriptor table */
+	uint32_t src_lo, src_hi;     /* IPv4 source pool, host order; 0 = none */
+	int64_t connect_timeout_ms;
+	int64_t handshake_timeout_ms;
+	const char *out_dir;
+	int quiet;
+	const char *serve_bin;       /* for the embedded target */
+};
+
+/* Parse argv (without the subcommand) into o. Returns 0, 1 when --help was
+ * printed, or 2 after printing a one-line error. */
+int run_parse(struct run_opts *o, int argc, char **argv);
+/* Load a config.json into o (targets, email, password, event). Returns 0
+ * or 2 after printing a one-line error naming the file and the key. */
+int run_load_config(struct run_opts *o, const char *path);
+/* Resolve a target URL into o->t[i]; 0 or 2 after printing an error. */
+int run_set_target(struct run_opts *o, int i, const char *url,
+		   const char *what);
+
+/* ---- counters, per worker, merged by the coordinator ---- */
+
+enum run_err {
+	RE_CONNECT, RE_HTTP, RE_HANDSHAKE, RE_TIMEOUT, RE_RECV, RE_SEND,
+	RE_PROTOCOL, RE_NO_CHAT, RE_CLOSED, RE_SERVER, RE_COUNT
+};
+extern const char *const run_err_names[RE_COUNT];
+
+struct run_counters {
+	uint64_t created;        /* participants signed up + request accepted */
+	uint64_t connected;      /* participants authorized on the messenger */
+	uint64_t chats;          /* participants that found their chat */
+	uint64_t sent;           /* send_message frames the kernel took */
+	uint64_t delivered;      /* own messages echoed back */
+	uint64_t org_received;   /* user_message frames read by organizers */
+	uint64_t start_chats;    /* start_chat frames sent */
+	uint64_t new_chats;      /* new_chat frames read by organizers */
+	uint64_t no_new_chats;   /* info "no new chats" read by organizers */
+	uint64_t server_errors;  /* error frames from the server */
+	uint64_t err[RE_COUNT];
+	uint64_t enobufs;
+};
+
+/* ---- worker (worker.c) ---- */
+
+enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_HTTP };
+
+enum cstate {
+	C_FREE = 0,
+	C_CONNECTING,
+	C_OPEN,
+	C_CLOSING,
+};
+
+struct cconn {
+	uint32_t gen;
+	uint8_t state;        /* enum cstate */
+	uint8_t kind;         /* enum owner_kind */
+	uint8_t flags;
+	uint8_t target;       /* T_* */
+	uint32_t owner;       /* index in the owner's table */
+	int fd;               /* ordinary descriptor while connecting, else -1 */
+	uint32_t in_len;
+	uint8_t *in;          /* partial input, a block of in_pool, or NULL */
+	uint16_t out_len;     /* bytes encoded in the send slot */
+	uint16_t out_off;     /* first byte not yet sent */
+	uint16_t inflight;    /* end of the bytes of the send in flight */
+	uint16_t msgs_pending;  /* send_message frames in [inflight, out_len) */
+	uint16_t msgs_inflight; /* send_message frames in the send in flight */
+	uint32_t next_free;   /* free slot list */
+	uint8_t local[18];    /* local address: family-less ip (16) + port */
+	uint8_t local_v6;
+};
+
+/* Bytes of a connection's slot in the send arena. */
+#define RUN_SLOT 512
+
+struct part;
+struct org;
+struct httpc;
+
+/* A scenario timer: the wheel node and what it belongs to. */
+struct run_timer {
+	struct tw_node node;
+	uint32_t idx;
+	uint8_t kind;
+};
+
+struct worker {
+	unsigned id;
+	const struct run_opts *o;
+	struct run *run;
+	pthread_t thread;
+	struct ring ring;
+	struct tw tw;
+	struct cconn *conns;
+	uint32_t nconns;
+	uint32_t free_head;   /* free connection slots */
+	uint8_t *arena;       /* registered send arena: nconns * SLOT bytes */
+	struct pool in_pool;    /* partial input of any connection */
+	struct pool tok_pool;   /* tokens held between sign-up and auth */
+	struct __kernel_timespec connect_ts;
+	uint64_t rng;           /* xorshift state: masks */
+	uint64_t key_seed;      /* WebSocket keys derive from it */
+	uint8_t *scratch;       /* scenario.c: decoded bodies */
+	uint32_t *dirty;
+	uint32_t ndirty;
+	int64_t t0_ns;        /* the run's start (monotonic) */
+	int64_t now_ns;
+	uint64_t src_next;    /* round robin over the source pool */
+	/* participants of this worker, in chunks so pointers stay valid */
+	struct part **pchunks;
+	uint32_t nparts, pchunks_cap;
+	uint64_t next_arrival; /* next participant number of this worker */
+	struct run_timer arrival;
+	int arrivals_done;
+	/* organizers (worker 0 only) */
+	struct org *orgs;
+	unsigned norgs;
+	/* REST client connections and their queue of jobs */
+	struct httpc *http;
+	unsigned nhttp;
+	uint32_t *jobs;       /* ring of participant indexes (or org | bit31) */
+	uint32_t jobs_cap, jobs_head, jobs_len;
+	/* message rates: per Unix second since rate_base */
+	uint32_t *rates;
+	uint32_t rates_cap;
+	int64_t rate_base;    /* Unix second of rates[0] */
+	struct run_counters c;
+	/* the first error of this worker */
+	char err_text[256];
+	int has_err;
+	char init_err[256];   /* worker_init failed: why */
+	int draining;         /* stop: no new work, finish sends */
+	int stopped;
+};
+
+int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
+		char *err, size_t errlen);
+void worker_exit(struct worker *w);
+void *worker_main(void *arg);
+
+/* Connection services used by scenario.c. */
+/* Start a connection to target for an owner; returns the slot or NIL with
+ * an error counted. */
+uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
+		    uint32_t owner);
+/* The send slot of a connection and its room. */
+uint8_t *wk_slot(struct worker *w, uint32_t c, size_t *room);
+/* n bytes were written at wk_slot(); msgs of them are send_message frames. */
+void wk_commit(struct worker *w, uint32_t c, size_t n, unsigned msgs);
+void wk_close(struct worker *w, uint32_t c);
+/* Record an error; stops the run when the limit is reached. */
+void wk_error(struct worker *w, enum run_err kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Count a sent message in the rate table at the current Unix second. */
+void wk_rate(struct worker *w, unsigned n);
+
+/* ---- scenario (scenario.c) ---- */
+void sc_start(struct worker *w);
+void sc_connected(struct worker *w, struct cconn *c, uint32_t idx);
+/* Returns bytes consumed, or < 0 when the connection must close. */
+long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *p,
+	      size_t n);
+void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err);
+/* A send completed and the slot has room again. */
+void sc_writable(struct worker *w, struct cconn *c, uint32_t idx);
+void sc_drain(struct worker *w);
+/* A timer of the scenario's expired. */
+void sc_timer(struct worker *w, struct tw_node *n);
+void sc_free(struct worker *w);
+
+/* ---- the whole run (run.c) ---- */
+
+struct run {
+	struct run_opts o;
+	struct worker *w;
+	unsigned nw;
+	volatile sig_atomic_t *stop;   /* signal */
+	int stop_reason;               /* 0 running, else why */
+	pthread_mutex_t err_lock;      /* first error across workers */
+	pthread_barrier_t ready;       /* workers' rings are set up */
+	char first_err[256];
+	int has_first_err;
+	int64_t t0_ns;                 /* monotonic start */
+	int64_t t0_real_ns;
+	int64_t org_start_real_ns, part_start_real_ns;
+	int64_t end_real_ns;
+};
+
+enum { STOP_NONE = 0, STOP_SIGNAL, STOP_ERROR, STOP_DURATION, STOP_DONE };
+
+int run_main(int argc, char **argv);
+int64_t run_mono_ns(void);
+int64_t run_real_ns(void);
+/* Ask every worker to stop (first reason wins). */
+void run_request_stop(struct run *r, int reason);
+int run_stopping(const struct run *r);
+
+/* ---- output (output.c) ---- */
+/* Sum the workers' counters. */
+void run_sum(const struct run *r, struct run_counters *t);
+/* Write both files into o.out_dir, print the summary; returns 0 or -errno
+ * (the error is printed). */
+int run_write_outputs(struct run *r, char *summary_path, size_t cap);
+
+#endif

@@ -1,0 +1,1101 @@
+/*
+ * scenario: what the participants and organizers of `esmeload run` do
+ * (SPEC.md §5), as state machines over worker.c's connections.
+ * See run.h.
+ *
+ * A participant: sign-up and chat request over a shared pool of keep-alive
+ * REST connections, then its own WebSocket: upgrade, authorization, its
+ * chat (from a new_chat push or up to 10 get_chats, smi apart), then
+ * send_message every smi on a fixed schedule. An organizer: sign-in, its
+ * WebSocket, start_chat every sci. Every connection reads all it is sent.
+ */
+#include "run.h"
+#include "http.h"
+#include "json.h"
+#include "ws.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCHUNK 1024
+#define MAX_TOKENS 256
+#define GET_CHATS_TRIES 10
+
+enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL };
+
+#define timer run_timer
+
+enum pstate {
+	P_SIGNUP_Q = 0, P_SIGNUP, P_REQUEST_Q, P_REQUEST, P_CONNECT, P_UPGRADE,
+	P_WAIT_CHAT, P_CHAT, P_DONE,
+};
+
+struct part {
+	uint64_t n;          /* participant number, from 1 */
+	uint32_t user_id;    /* the server's id */
+	uint32_t conn;       /* WebSocket slot or NIL */
+	uint8_t state;       /* enum pstate */
+	uint8_t tries;       /* get_chats sent */
+	uint8_t addr_len;
+	char addr[48];       /* local "ip:port", for the message text */
+	char chat[24];
+	uint32_t k;          /* last message number encoded */
+	int64_t chat_ns;     /* schedule base: when the chat was found */
+	struct timer t;
+	char *token;         /* tok_pool block until authorized */
+	uint16_t token_len;
+};
+
+enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_OPEN, O_DONE };
+
+struct org {
+	uint32_t conn;
+	uint8_t state;
+	char token[768];
+	size_t token_len;
+	int64_t start_ns;
+	uint64_t j;          /* start_chat frames sent */
+	struct timer t;
+};
+
+enum hstate { H_DOWN = 0, H_CONNECTING, H_IDLE, H_BUSY };
+
+struct httpc {
+	uint32_t conn;
+	uint8_t state;
+	uint32_t job;        /* participant index while busy */
+};
+
+static struct part *part_at(struct worker *w, uint32_t i)
+{
+	return &w->pchunks[i / PCHUNK][i % PCHUNK];
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void mask_bytes(struct worker *w, uint8_t m[4])
+{
+	uint32_t v = (uint32_t)splitmix(&w->rng);
+
+	memcpy(m, &v, 4);
+}
+
+/* The Sec-WebSocket-Key of connection `who`: derived, so it need not be
+ * stored between the request and the response. */
+static void ws_key_for(struct worker *w, uint64_t who, char key[WS_KEY_LEN + 1])
+{
+	uint64_t x = w->key_seed ^ who, r[2];
+
+	r[0] = splitmix(&x);
+	r[1] = splitmix(&x);
+	ws_client_key(key, (const uint8_t *)r);
+}
+
+static int64_t ms_ns(int64_t ms) { return ms * 1000000; }
+
+static void timer_at(struct worker *w, struct timer *t, int64_t at_ns)
+{
+	tw_del(&w->tw, &t->node);
+	tw_add(&w->tw, &t->node,
+	       at_ns <= w->t0_ns ? 0 : (uint64_t)(at_ns - w->t0_ns) / 1000000);
+}
+
+/* ---- errors ---- */
+
+static void perr(struct worker *w, const struct part *p, enum run_err kind,
+		 const char *phase, const char *cause, int target)
+{
+	if (w->draining)
+		return;
+	wk_error(w, kind, "%s: participant %llu: %s (%s)", phase,
+		 (unsigned long long)p->n, cause, w->o->t[target].url);
+}
+
+static void oerr(struct worker *w, unsigned i, enum run_err kind,
+		 const char *phase, const char *cause, int target)
+{
+	if (w->draining)
+		return;
+	wk_error(w, kind, "%s: organizer %u: %s (%s)", phase, i + 1, cause,
+		 w->o->t[target].url);
+}
+
+/* ---- sending ---- */
+
+/* Encode a masked text frame into a connection's slot; -ENOSPC if full. */
+static int send_text(struct worker *w, uint32_t conn, const char *txt,
+		     size_t n, unsigned msgs)
+{
+	size_t room;
+	uint8_t *dst = wk_slot(w, conn, &room), mask[4];
+	size_t fl;
+
+	mask_bytes(w, mask);
+	fl = ws_frame_encode(dst, room, 1, WS_OP_TEXT, txt, n, mask);
+	if (!fl)
+		return -ENOSPC;
+	wk_commit(w, conn, fl, msgs);
+	if (w->o->log_ws) {
+		/* Tokens never reach a log: the authorization frame is
+		 * shown without its value. */
+		if (n > 17 && memcmp(txt, "{\"Authorization\":", 17) == 0)
+			fprintf(stderr, "ws send [%u]: {\"Authorization\":"
+				"\"Bearer <redacted>\"}\n", conn);
+		else
+			fprintf(stderr, "ws send [%u]: %.*s\n", conn, (int)n,
+				txt);
+	}
+	return 0;
+}
+
+static int send_raw(struct worker *w, uint32_t conn, const char *p, size_t n)
+{
+	size_t room;
+	uint8_t *dst = wk_slot(w, conn, &room);
+
+	if (n > room)
+		return -ENOSPC;
+	memcpy(dst, p, n);
+	wk_commit(w, conn, n, 0);
+	return 0;
+}
+
+static int send_upgrade(struct worker *w, uint32_t conn, uint64_t who)
+{
+	const struct run_target *t = &w->o->t[T_MSG];
+	char key[WS_KEY_LEN + 1], path[RUN_URL_MAX], req[1024];
+	size_t n;
+
+	ws_key_for(w, who, key);
+	snprintf(path, sizeof(path), "%.*s", (int)t->u.path_len, t->u.path);
+	n = ws_client_request(req, sizeof(req), t->hostport, path, key);
+	if (!n)
+		return -ENOSPC;
+	return send_raw(w, conn, req, n);
+}
+
+/* Parse the 101 response; returns bytes consumed, 0 for more, or < 0. */
+static long upgrade_response(struct worker *w, uint64_t who, uint8_t *p,
+			     size_t n, char *why, size_t whylen)
+{
+	struct http_response r;
+	long hl = http_response_parse(&r, (const char *)p, n, 8192);
+	const struct http_header *acc;
+	char key[WS_KEY_LEN + 1];
+
+	if (hl == HTTP_PARTIAL)
+		return 0;
+	if (hl < 0) {
+		snprintf(why, whylen, "malformed handshake response");
+		return -EPROTO;
+	}
+	if (r.status != 101) {
+		snprintf(why, whylen, "handshake answered HTTP %d, not 101",
+			 r.status);
+		return -EPROTO;
+	}
+	acc = http_header_find(r.headers, r.num_headers, "sec-websocket-accept");
+	ws_key_for(w, who, key);
+	if (!acc || !ws_client_accept_ok(key, acc->value, acc->value_len)) {
+		snprintf(why, whylen, "wrong Sec-WebSocket-Accept in handshake");
+		return -EPROTO;
+	}
+	return hl;
+}
+
+/*
+ * A complete HTTP response at p: returns bytes consumed (> 0) and the
+ * status and body (decoded into w->scratch when chunked); 0 when more is
+ * needed; < 0 when malformed.
+ */
+static long http_response(struct worker *w, uint8_t *p, size_t n, int *status,
+			  const char **body, size_t *blen, int *keep_alive)
+{
+	struct http_response r;
+	long hl = http_response_parse(&r, (const char *)p, n, 16384);
+
+	if (hl == HTTP_PARTIAL)
+		return 0;
+	if (hl < 0)
+		return -EPROTO;
+	*status = r.status;
+	*keep_alive = r.keep_alive;
+	if (r.chunked) {
+		struct http_chunked d = { 0 };
+		size_t len = n - (size_t)hl, extra = 0;
+		int ret;
+
+		if (len > 65536)
+			return -EMSGSIZE;
+		memcpy(w->scratch, p + hl, len);
+		ret = http_chunked_decode(&d, (char *)w->scratch, &len, 65536,
+					  &extra);
+		if (ret == 0)
+			return 0;
+		if (ret < 0)
+			return -EPROTO;
+		*body = (const char *)w->scratch;
+		*blen = len;
+		return (long)(n - extra);
+	}
+	if (r.content_length < 0) {
+		/* Without a length the body ends with the connection; the
+		 * ESME APIs always send one. */
+		*body = (const char *)p + hl;
+		*blen = 0;
+		*keep_alive = 0;
+		return hl;
+	}
+	if ((uint64_t)r.content_length > n - (size_t)hl)
+		return r.content_length > 65536 ? -EMSGSIZE : 0;
+	*body = (const char *)p + hl;
+	*blen = (size_t)r.content_length;
+	return hl + (long)r.content_length;
+}
+
+/* "HTTP 400 \"email already exists\"" from an error response. */
+static void http_cause(int status, const char *body, size_t blen, char *out,
+		       size_t cap)
+{
+	jsmntok_t toks[32];
+	struct json_doc d;
+	char msg[160];
+	size_t mn;
+	int t;
+
+	if (json_parse(&d, body, blen, toks, 32) > 0 &&
+	    json_type(&d, 0) == JSMN_OBJECT &&
+	    (t = json_find(&d, 0, "message")) >= 0 &&
+	    json_get_str(&d, t, msg, sizeof(msg), &mn) == 0)
+		snprintf(out, cap, "HTTP %d \"%s\"", status, msg);
+	else
+		snprintf(out, cap, "HTTP %d", status);
+}
+
+/* The token (and user id) of a sign-up or sign-in response. */
+static int token_of(const char *body, size_t blen, char *tok, size_t cap,
+		    size_t *tn, uint32_t *uid)
+{
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	int t, u, id;
+	int64_t v;
+
+	if (json_parse(&d, body, blen, toks, MAX_TOKENS) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "token")) < 0 ||
+	    json_get_str(&d, t, tok, cap, tn) < 0 || *tn == 0)
+		return -EINVAL;
+	if (uid) {
+		if ((u = json_find(&d, 0, "user")) < 0 ||
+		    (id = json_find(&d, u, "id")) < 0 ||
+		    json_get_i64(&d, id, &v) < 0 || v < 0 || v > UINT32_MAX)
+			return -EINVAL;
+		*uid = (uint32_t)v;
+	}
+	return 0;
+}
+
+/* ---- REST jobs (participants) ---- */
+
+static void job_push(struct worker *w, uint32_t pi)
+{
+	if (w->jobs_len == w->jobs_cap) {
+		uint32_t ncap = w->jobs_cap ? w->jobs_cap * 2 : 256;
+		uint32_t *nj = malloc(ncap * sizeof(*nj));
+
+		if (!nj) {
+			wk_error(w, RE_HTTP, "out of memory for REST jobs");
+			return;
+		}
+		for (uint32_t k = 0; k < w->jobs_len; k++)
+			nj[k] = w->jobs[(w->jobs_head + k) % w->jobs_cap];
+		free(w->jobs);
+		w->jobs = nj;
+		w->jobs_cap = ncap;
+		w->jobs_head = 0;
+	}
+	w->jobs[(w->jobs_head + w->jobs_len) % w->jobs_cap] = pi;
+	w->jobs_len++;
+}
+
+static int job_request(struct worker *w, struct httpc *h, struct part *p)
+{
+	const struct run_target *t = &w->o->t[T_PART];
+	char path[RUN_URL_MAX + 32], body[512], extra[1024];
+	size_t room, n;
+	uint8_t *dst = wk_slot(w, h->conn, &room);
+	int bn;
+
+	if (p->state == P_SIGNUP_Q) {
+		snprintf(path, sizeof(path), "%.*s/auth/sign-up",
+			 (int)t->u.path_len, t->u.path);
+		bn = snprintf(body, sizeof(body),
+			      "{\"email\":\"participant_%lld_%llu@performance.com\","
+			      "\"password\":\"performance\","
+			      "\"confirmPassword\":\"performance\","
+			      "\"phoneNumber\":\"+48100200300\"}",
+			      (long long)(w->run->t0_real_ns / 1000000000),
+			      (unsigned long long)p->n);
+		n = http_request_write((char *)dst, room, "POST", t->hostport,
+				       path, NULL, body, (size_t)bn);
+		p->state = P_SIGNUP;
+	} else {
+		snprintf(path, sizeof(path), "%.*s/chat-requests",
+			 (int)t->u.path_len, t->u.path);
+		bn = snprintf(body, sizeof(body),
+			      "{\"eventId\":%u,\"description\":"
+			      "\"Performance test chat request\"}",
+			      w->o->event_id);
+		snprintf(extra, sizeof(extra), "Authorization: Bearer %.*s\r\n",
+			 (int)p->token_len, p->token);
+		n = http_request_write((char *)dst, room, "POST", t->hostport,
+				       path, extra, body, (size_t)bn);
+		p->state = P_REQUEST;
+	}
+	if (!n)
+		return -ENOSPC;
+	wk_commit(w, h->conn, n, 0);
+	return 0;
+}
+
+static void http_pump(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nhttp && w->jobs_len; i++) {
+		struct httpc *h = &w->http[i];
+
+		if (h->state == H_DOWN) {
+			h->conn = wk_connect(w, T_PART, OWN_HTTP, i);
+			if (h->conn != NIL)
+				h->state = H_CONNECTING;
+			continue;
+		}
+		if (h->state != H_IDLE)
+			continue;
+		h->job = w->jobs[w->jobs_head];
+		w->jobs_head = (w->jobs_head + 1) % w->jobs_cap;
+		w->jobs_len--;
+		h->state = H_BUSY;
+		if (job_request(w, h, part_at(w, h->job)) < 0) {
+			perr(w, part_at(w, h->job), RE_HTTP, "sign-up",
+			     "request too large", T_PART);
+			h->state = H_IDLE;
+		}
+	}
+}
+
+static void part_connect(struct worker *w, uint32_t pi)
+{
+	struct part *p = part_at(w, pi);
+
+	p->state = P_CONNECT;
+	p->conn = wk_connect(w, T_MSG, OWN_PART, pi);
+	if (p->conn == NIL)
+		p->state = P_DONE;
+}
+
+static void http_done(struct worker *w, struct httpc *h, int status,
+		      const char *body, size_t blen)
+{
+	struct part *p = part_at(w, h->job);
+	char cause[256];
+
+	h->state = H_IDLE;
+	if (p->state == P_SIGNUP) {
+		char tok[1024];
+		size_t tn;
+
+		if (status != 201) {
+			http_cause(status, body, blen, cause, sizeof(cause));
+			perr(w, p, RE_HTTP, "sign-up", cause, T_PART);
+			p->state = P_DONE;
+			return;
+		}
+		if (token_of(body, blen, tok, sizeof(tok), &tn, &p->user_id) < 0 ||
+		    tn > 1000) {
+			perr(w, p, RE_PROTOCOL, "sign-up",
+			     "response without a token and user id", T_PART);
+			p->state = P_DONE;
+			return;
+		}
+		p->token = pool_get(&w->tok_pool);
+		if (!p->token) {
+			perr(w, p, RE_HTTP, "sign-up", "out of memory", T_PART);
+			p->state = P_DONE;
+			return;
+		}
+		memcpy(p->token, tok, tn);
+		p->token_len = (uint16_t)tn;
+		p->state = P_REQUEST_Q;
+		job_push(w, h->job);
+		return;
+	}
+	if (p->state == P_REQUEST) {
+		if (status != 200) {
+			http_cause(status, body, blen, cause, sizeof(cause));
+			perr(w, p, RE_HTTP, "chat request", cause, T_PART);
+			p->state = P_DONE;
+			return;
+		}
+		w->c.created++;
+		part_connect(w, h->job);
+	}
+}
+
+static long http_input(struct worker *w, struct httpc *h, uint32_t idx,
+		       uint8_t *data, size_t n)
+{
+	const char *body = NULL;
+	size_t blen = 0;
+	int status = 0, ka = 1;
+	long r;
+
+	(void)idx;
+	if (h->state != H_BUSY) {
+		wk_error(w, RE_PROTOCOL, "REST: unexpected bytes from the "
+			 "server (%s)", w->o->t[T_PART].url);
+		return -EPROTO;
+	}
+	r = http_response(w, data, n, &status, &body, &blen, &ka);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		perr(w, part_at(w, h->job), RE_PROTOCOL,
+		     part_at(w, h->job)->state == P_SIGNUP ? "sign-up" :
+		     "chat request", "malformed HTTP response", T_PART);
+		return r;
+	}
+	http_done(w, h, status, body, blen);
+	if (!ka) {
+		/* The server closes: reconnect for the next job. */
+		wk_close(w, h->conn);
+		h->state = H_DOWN;
+		h->conn = NIL;
+	}
+	http_pump(w);
+	return r;
+}
+
+/* ---- participants ---- */
+
+static void arrival(struct worker *w)
+{
+	const struct run_opts *o = w->o;
+	uint32_t pi = w->nparts;
+	struct part *p;
+
+	if (o->max_participants && w->next_arrival > o->max_participants) {
+		w->arrivals_done = 1;
+		return;
+	}
+	if (pi / PCHUNK >= w->pchunks_cap) {
+		uint32_t ncap = w->pchunks_cap ? w->pchunks_cap * 2 : 16;
+		struct part **nc = realloc(w->pchunks, ncap * sizeof(*nc));
+
+		if (!nc) {
+			wk_error(w, RE_HTTP, "out of memory for participants");
+			return;
+		}
+		memset(nc + w->pchunks_cap, 0,
+		       (ncap - w->pchunks_cap) * sizeof(*nc));
+		w->pchunks = nc;
+		w->pchunks_cap = ncap;
+	}
+	if (!w->pchunks[pi / PCHUNK]) {
+		w->pchunks[pi / PCHUNK] = calloc(PCHUNK, sizeof(struct part));
+		if (!w->pchunks[pi / PCHUNK]) {
+			wk_error(w, RE_HTTP, "out of memory for participants");
+			return;
+		}
+	}
+	if (w->run->part_start_real_ns == 0 && w->id == 0)
+		w->run->part_start_real_ns = run_real_ns();
+	p = part_at(w, pi);
+	memset(p, 0, sizeof(*p));
+	p->n = w->next_arrival;
+	p->conn = NIL;
+	p->state = P_SIGNUP_Q;
+	p->t.kind = TK_PART;
+	p->t.idx = pi;
+	w->nparts++;
+	job_push(w, pi);
+	http_pump(w);
+	/* Open loop: the next arrival is due on the fixed schedule. */
+	w->next_arrival += w->run->nw;
+	timer_at(w, &w->arrival,
+		 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)(w->next_arrival - 1));
+}
+
+static void send_get_chats(struct worker *w, struct part *p)
+{
+	static const char msg[] = "{\"type\":\"get_chats\",\"payload\":\"\"}";
+
+	if (p->tries >= GET_CHATS_TRIES) {
+		perr(w, p, RE_NO_CHAT, "waiting for chat",
+		     "no chat after 10 get_chats", T_MSG);
+		p->state = P_DONE;
+		wk_close(w, p->conn);
+		p->conn = NIL;
+		return;
+	}
+	p->tries++;
+	send_text(w, p->conn, msg, sizeof(msg) - 1, 0);
+	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
+}
+
+/* Encode every message that is due and fits; arm the timer for the next. */
+static void send_due(struct worker *w, struct part *p)
+{
+	const int64_t smi = ms_ns(w->o->smi_ms);
+	char txt[256];
+
+	while (p->chat_ns + smi * (int64_t)(p->k + 1) <= w->now_ns) {
+		int n = snprintf(txt, sizeof(txt),
+				 "{\"type\":\"send_message\",\"payload\":"
+				 "{\"chatId\":\"%.24s\",\"message\":\"connection "
+				 "%.*s: message number %u\"}}",
+				 p->chat, p->addr_len, p->addr, p->k + 1);
+
+		if (send_text(w, p->conn, txt, (size_t)n, 1) < 0)
+			return; /* slot full: sc_writable resumes */
+		p->k++;
+	}
+	timer_at(w, &p->t, p->chat_ns + smi * (int64_t)(p->k + 1));
+}
+
+static int hex24(const char *s, size_t n)
+{
+	if (n != 24)
+		return 0;
+	for (size_t i = 0; i < 24; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+static void chat_found(struct worker *w, struct part *p, const char *id)
+{
+	memcpy(p->chat, id, 24);
+	p->state = P_CHAT;
+	p->chat_ns = w->now_ns;
+	w->c.chats++;
+	send_due(w, p);
+}
+
+/* A text frame for a participant. */
+static int part_text(struct worker *w, struct part *p, const char *js,
+		     size_t n)
+{
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	int t, pl, k;
+	char id[32];
+	size_t idn;
+
+	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "type")) < 0)
+		return 0; /* not ours to judge: read and discarded */
+	pl = json_find(&d, 0, "payload");
+	if (json_str_eq(&d, t, "user_message")) {
+		int64_t author;
+
+		if (pl >= 0 && (k = json_find(&d, pl, "authorId")) >= 0 &&
+		    json_get_i64(&d, k, &author) == 0 &&
+		    author == p->user_id &&
+		    (k = json_find(&d, pl, "content")) >= 0 &&
+		    d.tok[k].end - d.tok[k].start > 11 &&
+		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
+			w->c.delivered++;
+		return 0;
+	}
+	if (json_str_eq(&d, t, "error")) {
+		w->c.server_errors++;
+		return 0;
+	}
+	if (p->state != P_WAIT_CHAT || pl < 0)
+		return 0;
+	if (json_str_eq(&d, t, "new_chat")) {
+		k = json_find(&d, pl, "id");
+	} else if (json_str_eq(&d, t, "chats")) {
+		int arr = json_find(&d, pl, "chats");
+
+		if (arr < 0 || json_type(&d, arr) != JSMN_ARRAY ||
+		    d.tok[arr].size < 1)
+			return 0;
+		k = json_find(&d, arr + 1, "id");
+	} else {
+		return 0;
+	}
+	if (k < 0 || json_get_str(&d, k, id, sizeof(id), &idn) < 0 ||
+	    !hex24(id, idn)) {
+		perr(w, p, RE_PROTOCOL, "waiting for chat",
+		     "chat without a 24-hex id", T_MSG);
+		return -EPROTO;
+	}
+	chat_found(w, p, id);
+	return 0;
+}
+
+/* ---- organizers ---- */
+
+static void org_text(struct worker *w, struct org *o, const char *js,
+		     size_t n)
+{
+	static const char um[] = "{\"type\":\"user_message\"";
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	int t;
+
+	(void)o;
+	/* Most frames an organizer reads are user_message: skip the parse
+	 * when the type leads, as every ESME server writes it. */
+	if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
+		w->c.org_received++;
+		return;
+	}
+	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "type")) < 0)
+		return;
+	if (json_str_eq(&d, t, "user_message"))
+		w->c.org_received++;
+	else if (json_str_eq(&d, t, "new_chat"))
+		w->c.new_chats++;
+	else if (json_str_eq(&d, t, "info"))
+		w->c.no_new_chats++;
+	else if (json_str_eq(&d, t, "error"))
+		w->c.server_errors++;
+}
+
+static void org_signin(struct worker *w, unsigned i)
+{
+	struct org *o = &w->orgs[i];
+
+	o->state = O_SIGNIN;
+	o->conn = wk_connect(w, T_ORG, OWN_ORG, i);
+	if (o->conn == NIL)
+		o->state = O_DONE;
+}
+
+static void org_start_chat(struct worker *w, struct org *o)
+{
+	static const char msg[] = "{\"type\":\"start_chat\",\"payload\":\"\"}";
+	const int64_t sci = ms_ns(w->o->sci_ms);
+
+	while (o->start_ns + sci * (int64_t)(o->j + 1) <= w->now_ns) {
+		if (send_text(w, o->conn, msg, sizeof(msg) - 1, 0) < 0)
+			break;
+		o->j++;
+		w->c.start_chats++;
+	}
+	timer_at(w, &o->t, o->start_ns + sci * (int64_t)(o->j + 1));
+}
+
+/* ---- WebSocket frames (both roles of ours) ---- */
+
+static long ws_input(struct worker *w, struct cconn *c, uint32_t idx,
+		     uint8_t *data, size_t n, struct part *p, struct org *o,
+		     unsigned oi)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		struct ws_frame f;
+		long r = ws_frame_parse(&f, data + off, n - off, WS_ROLE_CLIENT,
+					64 * 1024);
+
+		if (r == WS_PARTIAL)
+			break;
+		if (r < 0) {
+			if (p)
+				perr(w, p, RE_PROTOCOL, "messenger",
+				     "invalid WebSocket frame", T_MSG);
+			else
+				oerr(w, oi, RE_PROTOCOL, "messenger",
+				     "invalid WebSocket frame", T_MSG);
+			return -EPROTO;
+		}
+		off += (size_t)r;
+		if (w->o->log_ws && f.opcode == WS_OP_TEXT)
+			fprintf(stderr, "ws recv [%u]: %.*s\n", idx,
+				(int)f.payload_len, (const char *)f.payload);
+		if (f.opcode == WS_OP_PING) {
+			size_t room;
+			uint8_t *dst = wk_slot(w, idx, &room), m[4];
+			size_t fl;
+
+			mask_bytes(w, m);
+			fl = ws_frame_encode(dst, room, 1, WS_OP_PONG,
+					     f.payload, f.payload_len, m);
+			if (fl)
+				wk_commit(w, idx, fl, 0);
+			continue;
+		}
+		if (f.opcode == WS_OP_CLOSE) {
+			if (p)
+				perr(w, p, RE_CLOSED, "messenger",
+				     "the server closed the WebSocket", T_MSG);
+			else
+				oerr(w, oi, RE_CLOSED, "messenger",
+				     "the server closed the WebSocket", T_MSG);
+			return -ECONNRESET;
+		}
+		if (f.opcode != WS_OP_TEXT || !f.fin)
+			continue; /* binary, pong, fragments: read, discarded */
+		if (p) {
+			if (part_text(w, p, (const char *)f.payload,
+				      f.payload_len) < 0)
+				return -EPROTO;
+		} else {
+			org_text(w, o, (const char *)f.payload, f.payload_len);
+		}
+		if (c->state != C_OPEN)
+			return (long)n;
+	}
+	return (long)off;
+}
+
+/* ---- worker callbacks ---- */
+
+/* see run.h */
+void sc_start(struct worker *w)
+{
+	const struct run_opts *o = w->o;
+
+	w->scratch = malloc(65536 + 64);
+	w->key_seed = splitmix(&w->rng);
+	w->nhttp = o->http_conns;
+	w->http = calloc(w->nhttp, sizeof(*w->http));
+	if (!w->scratch || !w->http) {
+		wk_error(w, RE_HTTP, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < w->nhttp; i++)
+		w->http[i].conn = NIL;
+	if (w->id == 0) {
+		w->norgs = o->organizers;
+		w->orgs = calloc(w->norgs, sizeof(*w->orgs));
+		if (!w->orgs) {
+			wk_error(w, RE_HTTP, "out of memory");
+			return;
+		}
+		w->run->org_start_real_ns = run_real_ns();
+		for (unsigned i = 0; i < w->norgs; i++) {
+			w->orgs[i].t.kind = TK_ORG;
+			w->orgs[i].t.idx = i;
+			org_signin(w, i);
+		}
+	}
+	(&w->arrival)->kind = TK_ARRIVAL;
+	w->next_arrival = w->id + 1;
+	timer_at(w, &w->arrival,
+		 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)w->id);
+}
+
+/* see run.h */
+void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	if (c->kind == OWN_HTTP) {
+		w->http[c->owner].state = H_IDLE;
+		http_pump(w);
+	} else if (c->kind == OWN_PART) {
+		struct part *p = part_at(w, c->owner);
+		char ip[INET6_ADDRSTRLEN];
+		uint16_t port;
+
+		inet_ntop(c->local_v6 ? AF_INET6 : AF_INET, c->local, ip,
+			  sizeof(ip));
+		memcpy(&port, c->local + 16, 2);
+		p->addr_len = (uint8_t)snprintf(p->addr, sizeof(p->addr),
+						c->local_v6 ? "[%s]:%u" : "%s:%u",
+						ip, ntohs(port));
+		p->state = P_UPGRADE;
+		send_upgrade(w, idx, p->n);
+		timer_at(w, &p->t, w->now_ns + ms_ns(w->o->handshake_timeout_ms));
+	} else if (c->kind == OWN_ORG) {
+		struct org *o = &w->orgs[c->owner];
+		const struct run_target *t = &w->o->t[T_ORG];
+
+		if (o->state == O_SIGNIN) {
+			char path[RUN_URL_MAX + 32], body[1024], req[2048];
+			int bn;
+			size_t n;
+
+			snprintf(path, sizeof(path), "%.*s/auth/sign-in",
+				 (int)t->u.path_len, t->u.path);
+			/* The password goes through the JSON writer's rules:
+			 * escape what JSON needs. */
+			{
+				char esc[600];
+				size_t e = 0;
+
+				for (const char *s = w->o->org_password; *s && e < sizeof(esc) - 7; s++) {
+					unsigned char ch = (unsigned char)*s;
+
+					if (ch == '"' || ch == '\\') {
+						esc[e++] = '\\';
+						esc[e++] = (char)ch;
+					} else if (ch < 0x20) {
+						e += (size_t)snprintf(esc + e, 7, "\\u%04x", ch);
+					} else {
+						esc[e++] = (char)ch;
+					}
+				}
+				esc[e] = 0;
+				bn = snprintf(body, sizeof(body),
+					      "{\"email\":\"%s\",\"password\":\"%s\"}",
+					      w->o->org_email, esc);
+			}
+			n = http_request_write(req, sizeof(req), "POST",
+					       t->hostport, path, NULL, body,
+					       (size_t)bn);
+			if (!n || send_raw(w, idx, req, n) < 0) {
+				oerr(w, c->owner, RE_HTTP, "sign-in",
+				     "request too large", T_ORG);
+				return;
+			}
+		} else {
+			o->state = O_UPGRADE;
+			send_upgrade(w, idx, ~(uint64_t)c->owner);
+			timer_at(w, &o->t,
+				 w->now_ns + ms_ns(w->o->handshake_timeout_ms));
+		}
+	}
+}
+
+static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
+		      uint8_t *p, size_t n)
+{
+	unsigned oi = c->owner;
+	struct org *o = &w->orgs[oi];
+	char why[160];
+	long r;
+
+	if (o->state == O_SIGNIN) {
+		const char *body = NULL;
+		size_t blen = 0;
+		int status = 0, ka;
+
+		r = http_response(w, p, n, &status, &body, &blen, &ka);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			oerr(w, oi, RE_PROTOCOL, "sign-in",
+			     "malformed HTTP response", T_ORG);
+			return r;
+		}
+		if (status != 200) {
+			http_cause(status, body, blen, why, sizeof(why));
+			oerr(w, oi, RE_HTTP, "sign-in", why, T_ORG);
+			o->state = O_DONE;
+			return -EACCES;
+		}
+		if (token_of(body, blen, o->token, sizeof(o->token),
+			     &o->token_len, NULL) < 0) {
+			oerr(w, oi, RE_PROTOCOL, "sign-in",
+			     "response without a token", T_ORG);
+			o->state = O_DONE;
+			return -EPROTO;
+		}
+		/* Done with the organizer API: on to the messenger. */
+		wk_close(w, idx);
+		o->state = O_CONNECT;
+		o->conn = wk_connect(w, T_MSG, OWN_ORG, oi);
+		if (o->conn == NIL)
+			o->state = O_DONE;
+		return (long)n;
+	}
+	if (o->state == O_UPGRADE) {
+		char auth[1024];
+		int an;
+
+		r = upgrade_response(w, ~(uint64_t)oi, p, n, why, sizeof(why));
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			oerr(w, oi, RE_HANDSHAKE, "messenger handshake", why,
+			     T_MSG);
+			return r;
+		}
+		an = snprintf(auth, sizeof(auth),
+			      "{\"Authorization\":\"Bearer %.*s\"}",
+			      (int)o->token_len, o->token);
+		send_text(w, idx, auth, (size_t)an, 0);
+		o->state = O_OPEN;
+		o->start_ns = w->now_ns;
+		tw_del(&w->tw, &o->t.node);
+		org_start_chat(w, o);
+		return r;
+	}
+	return ws_input(w, c, idx, p, n, NULL, o, oi);
+}
+
+/* see run.h */
+long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
+	      size_t n)
+{
+	if (c->kind == OWN_HTTP)
+		return http_input(w, &w->http[c->owner], idx, data, n);
+	if (c->kind == OWN_ORG)
+		return org_input(w, c, idx, data, n);
+	if (c->kind == OWN_PART) {
+		struct part *p = part_at(w, c->owner);
+
+		if (p->state == P_UPGRADE) {
+			char why[160], auth[1100];
+			long r = upgrade_response(w, p->n, data, n, why,
+						  sizeof(why));
+			int an;
+
+			if (r == 0)
+				return 0;
+			if (r < 0) {
+				perr(w, p, RE_HANDSHAKE, "messenger handshake",
+				     why, T_MSG);
+				p->state = P_DONE;
+				return r;
+			}
+			an = snprintf(auth, sizeof(auth),
+				      "{\"Authorization\":\"Bearer %.*s\"}",
+				      (int)p->token_len, p->token);
+			send_text(w, idx, auth, (size_t)an, 0);
+			pool_put(&w->tok_pool, p->token);
+			p->token = NULL;
+			p->state = P_WAIT_CHAT;
+			w->c.connected++;
+			p->tries = 0;
+			timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
+			return r;
+		}
+		return ws_input(w, c, idx, data, n, p, NULL, 0);
+	}
+	return -EINVAL;
+}
+
+/* see run.h */
+void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
+{
+	char cause[160];
+
+	(void)idx;
+	snprintf(cause, sizeof(cause), "%s",
+		 err == -ETIMEDOUT ? "connect timed out" :
+		 err == -ECONNRESET ? "connection closed by the server" :
+		 strerror(-err));
+	if (c->kind == OWN_HTTP) {
+		struct httpc *h = &w->http[c->owner];
+
+		if (h->state == H_BUSY)
+			perr(w, part_at(w, h->job), RE_RECV,
+			     part_at(w, h->job)->state == P_SIGNUP ?
+			     "sign-up" : "chat request", cause, T_PART);
+		else if (h->state == H_CONNECTING && w->jobs_len)
+			perr(w, part_at(w, w->jobs[w->jobs_head]), RE_CONNECT,
+			     "sign-up", cause, T_PART);
+		h->state = H_DOWN;
+		h->conn = NIL;
+	} else if (c->kind == OWN_PART) {
+		struct part *p = part_at(w, c->owner);
+		const char *phase = p->state == P_CONNECT ? "connect" :
+				    p->state == P_UPGRADE ? "messenger handshake" :
+				    "messenger";
+
+		perr(w, p, p->state == P_CONNECT ? RE_CONNECT : RE_CLOSED,
+		     phase, cause, T_MSG);
+		tw_del(&w->tw, &p->t.node);
+		p->state = P_DONE;
+		p->conn = NIL;
+	} else if (c->kind == OWN_ORG) {
+		struct org *o = &w->orgs[c->owner];
+
+		oerr(w, c->owner, o->state == O_OPEN ? RE_CLOSED : RE_CONNECT,
+		     o->state == O_SIGNIN ? "sign-in" : "messenger", cause,
+		     o->state == O_SIGNIN ? T_ORG : T_MSG);
+		tw_del(&w->tw, &o->t.node);
+		o->state = O_DONE;
+		o->conn = NIL;
+	}
+}
+
+/* see run.h */
+void sc_writable(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	(void)idx;
+	if (c->kind == OWN_PART) {
+		struct part *p = part_at(w, c->owner);
+
+		if (p->state == P_CHAT && !w->draining)
+			send_due(w, p);
+	}
+}
+
+/* see run.h */
+void sc_timer(struct worker *w, struct tw_node *n)
+{
+	struct timer *t = (struct timer *)n;
+
+	if (t->kind == TK_ARRIVAL) {
+		arrival(w);
+	} else if (t->kind == TK_ORG) {
+		struct org *o = &w->orgs[t->idx];
+
+		if (o->state == O_OPEN) {
+			org_start_chat(w, o);
+		} else if (o->state == O_UPGRADE) {
+			oerr(w, t->idx, RE_HANDSHAKE, "messenger handshake",
+			     "timed out", T_MSG);
+			wk_close(w, o->conn);
+			o->state = O_DONE;
+		}
+	} else if (t->kind == TK_PART) {
+		struct part *p = part_at(w, t->idx);
+
+		if (p->state == P_CHAT) {
+			send_due(w, p);
+		} else if (p->state == P_WAIT_CHAT) {
+			send_get_chats(w, p);
+		} else if (p->state == P_UPGRADE) {
+			perr(w, p, RE_HANDSHAKE, "messenger handshake",
+			     "timed out", T_MSG);
+			wk_close(w, p->conn);
+			p->conn = NIL;
+			p->state = P_DONE;
+		}
+	}
+}
+
+/* see run.h */
+void sc_drain(struct worker *w)
+{
+	/* Timers stop with the worker's wheel; nothing new is queued. */
+	w->jobs_len = 0;
+}
+
+/* see run.h */
+void sc_free(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->pchunks_cap; i++)
+		free(w->pchunks[i]);
+	free(w->pchunks);
+	free(w->orgs);
+	free(w->http);
+	free(w->jobs);
+	free(w->scratch);
+	w->pchunks = NULL;
+	w->orgs = NULL;
+	w->http = NULL;
+	w->jobs = NULL;
+	w->scratch = NULL;
+}

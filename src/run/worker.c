@@ -1,0 +1,656 @@
+/*
+ * worker: one thread of `esmeload run`: its ring, connections, sends,
+ * receives and timers. What the connections carry is scenario.c's.
+ * See run.h.
+ */
+#include "run.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND, OP_SHUTDOWN,
+       OP_CANCEL, OP_CLOSE };
+
+enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8 };
+
+#define IN_BLOCK (64 * 1024 + 64)
+
+/* see run.h */
+int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
+		char *err, size_t errlen)
+{
+	struct ring_opts ro = {
+		.entries = 2048,
+		.files = o->max_conns,
+		.nbufs = 2048,
+		.buf_size = 4096,
+	};
+	struct iovec iov;
+	int ret;
+
+	w->id = id;
+	w->o = o;
+	w->ring.uring.ring_fd = -1;
+	w->nconns = o->max_conns;
+	w->free_head = NIL;
+	ret = ring_init(&w->ring, &ro, err, errlen);
+	if (ret < 0)
+		return ret;
+	w->conns = calloc(w->nconns, sizeof(*w->conns));
+	w->dirty = calloc(w->nconns, sizeof(*w->dirty));
+	w->arena = aligned_alloc(4096, (size_t)w->nconns * RUN_SLOT);
+	if (!w->conns || !w->dirty || !w->arena ||
+	    pool_init(&w->in_pool, IN_BLOCK, 8, 4096) < 0 ||
+	    pool_init(&w->tok_pool, 1024, 256, 0) < 0 ||
+	    tw_init(&w->tw, 8192, 0) < 0) {
+		snprintf(err, errlen, "out of memory for %u connections",
+			 w->nconns);
+		return -ENOMEM;
+	}
+	/* Slots go out lowest first: a small run touches little memory. */
+	for (uint32_t i = w->nconns; i-- > 0;) {
+		w->conns[i].next_free = w->free_head;
+		w->free_head = i;
+		w->conns[i].fd = -1;
+	}
+	/* The send arena is registered so SEND_ZC can use it as a fixed
+	 * buffer; plain SEND does not need it. Best effort. */
+	iov.iov_base = w->arena;
+	iov.iov_len = (size_t)w->nconns * RUN_SLOT;
+	(void)io_uring_register_buffers(&w->ring.uring, &iov, 1);
+	w->connect_ts.tv_sec = o->connect_timeout_ms / 1000;
+	w->connect_ts.tv_nsec = (o->connect_timeout_ms % 1000) * 1000000;
+	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
+		 (uint64_t)run_mono_ns();
+	return 0;
+}
+
+/* see run.h */
+void worker_exit(struct worker *w)
+{
+	if (w->conns)
+		for (uint32_t i = 0; i < w->nconns; i++)
+			if (w->conns[i].fd >= 0)
+				close(w->conns[i].fd);
+	sc_free(w);
+	ring_exit(&w->ring);
+	pool_destroy(&w->in_pool);
+	pool_destroy(&w->tok_pool);
+	tw_free(&w->tw);
+	free(w->conns);
+	free(w->dirty);
+	free(w->arena);
+	free(w->rates);
+	w->conns = NULL;
+	w->dirty = NULL;
+	w->arena = NULL;
+	w->rates = NULL;
+}
+
+/* see run.h */
+void wk_error(struct worker *w, enum run_err kind, const char *fmt, ...)
+{
+	struct run *r = w->run;
+	char buf[256];
+	va_list ap;
+	uint64_t total;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	w->c.err[kind]++;
+	if (!w->has_err) {
+		snprintf(w->err_text, sizeof(w->err_text), "%s", buf);
+		w->has_err = 1;
+	}
+	pthread_mutex_lock(&r->err_lock);
+	if (!r->has_first_err && !run_stopping(r)) {
+		snprintf(r->first_err, sizeof(r->first_err), "%s", buf);
+		r->has_first_err = 1;
+	}
+	total = 0;
+	for (unsigned i = 0; i < r->nw; i++)
+		for (int k = 0; k < RE_COUNT; k++)
+			total += __atomic_load_n(&r->w[i].c.err[k],
+						 __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&r->err_lock);
+	if (total >= w->o->max_errors)
+		run_request_stop(r, STOP_ERROR);
+}
+
+/* see run.h */
+void wk_rate(struct worker *w, unsigned n)
+{
+	int64_t sec = run_real_ns() / 1000000000;
+	uint64_t i;
+
+	if (!w->rates) {
+		w->rate_base = sec;
+		w->rates_cap = 4096;
+		w->rates = calloc(w->rates_cap, sizeof(*w->rates));
+		if (!w->rates)
+			return;
+	}
+	if (sec < w->rate_base)
+		sec = w->rate_base; /* the wall clock stepped back */
+	i = (uint64_t)(sec - w->rate_base);
+	if (i >= w->rates_cap) {
+		uint32_t ncap = w->rates_cap;
+		uint32_t *nr;
+
+		while (i >= ncap)
+			ncap *= 2;
+		nr = realloc(w->rates, ncap * sizeof(*nr));
+		if (!nr)
+			return;
+		memset(nr + w->rates_cap, 0,
+		       (ncap - w->rates_cap) * sizeof(*nr));
+		w->rates = nr;
+		w->rates_cap = ncap;
+	}
+	w->rates[i] += n;
+}
+
+static uint32_t slot_alloc(struct worker *w)
+{
+	uint32_t i = w->free_head;
+
+	if (i != NIL)
+		w->free_head = w->conns[i].next_free;
+	return i;
+}
+
+static void slot_free(struct worker *w, uint32_t i)
+{
+	struct cconn *c = &w->conns[i];
+	uint32_t gen = c->gen + 1;
+
+	if (c->in)
+		pool_put(&w->in_pool, c->in);
+	memset(c, 0, sizeof(*c));
+	c->gen = gen & 0xffffff;
+	c->fd = -1;
+	c->next_free = w->free_head;
+	w->free_head = i;
+}
+
+static void mark_dirty(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	if (c->flags & CF_DIRTY)
+		return;
+	c->flags |= CF_DIRTY;
+	w->dirty[w->ndirty++] = idx;
+}
+
+/* The next source address of the pool, round robin. */
+static uint32_t next_src(struct worker *w)
+{
+	const struct run_opts *o = w->o;
+	uint64_t span = (uint64_t)o->src_hi - o->src_lo + 1;
+
+	return o->src_lo + (uint32_t)(w->src_next++ % span);
+}
+
+/* see run.h */
+uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
+		    uint32_t owner)
+{
+	const struct run_target *t = &w->o->t[target];
+	struct io_uring_sqe *sqe;
+	struct cconn *c;
+	uint32_t idx = slot_alloc(w);
+	int one = 1, fd;
+
+	if (idx == NIL) {
+		wk_error(w, RE_CONNECT, "connect: no free connection slot "
+			 "(--max-conns %u per thread) (%s)", w->o->max_conns,
+			 t->url);
+		return NIL;
+	}
+	c = &w->conns[idx];
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int e = errno;
+
+		slot_free(w, idx);
+		wk_error(w, RE_CONNECT, "connect: socket: %s (%s)",
+			 strerror(e), t->url);
+		return NIL;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (w->o->src_lo && t->addr.ss_family == AF_INET) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+
+		a.sin_addr.s_addr = htonl(next_src(w));
+		/* The port is chosen at connect time, per destination, so
+		 * each source address gives a full ephemeral range. */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			   sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			int e = errno;
+
+			close(fd);
+			slot_free(w, idx);
+			wk_error(w, RE_CONNECT, "connect: bind to source "
+				 "address: %s (%s)", strerror(e), t->url);
+			return NIL;
+		}
+	}
+	c->fd = fd;
+	c->state = C_CONNECTING;
+	c->kind = (uint8_t)kind;
+	c->owner = owner;
+	c->target = (uint8_t)target;
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&t->addr,
+			      t->addr_len);
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_CONNECT, c->gen, idx));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_link_timeout(sqe, &w->connect_ts, 0);
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_LTIMEOUT, 0, 0));
+	return idx;
+}
+
+/* see run.h */
+uint8_t *wk_slot(struct worker *w, uint32_t idx, size_t *room)
+{
+	struct cconn *c = &w->conns[idx];
+
+	*room = RUN_SLOT - c->out_len;
+	return w->arena + (size_t)idx * RUN_SLOT + c->out_len;
+}
+
+/* see run.h */
+void wk_commit(struct worker *w, uint32_t idx, size_t n, unsigned msgs)
+{
+	struct cconn *c = &w->conns[idx];
+
+	c->out_len += (uint16_t)n;
+	c->msgs_pending += (uint16_t)msgs;
+	mark_dirty(w, c, idx);
+}
+
+static void finish_close(struct worker *w, uint32_t idx)
+{
+	struct cconn *c = &w->conns[idx];
+	struct io_uring_sqe *sqe;
+
+	if (c->state != C_CLOSING || (c->flags & (CF_RECV | CF_SEND | CF_CLOSE)))
+		return;
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_close_direct(sqe, idx);
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_CLOSE, c->gen, idx));
+	c->flags |= CF_CLOSE;
+}
+
+/* see run.h */
+void wk_close(struct worker *w, uint32_t idx)
+{
+	struct cconn *c = &w->conns[idx];
+	struct io_uring_sqe *sqe;
+
+	if (c->state == C_FREE || c->state == C_CLOSING)
+		return;
+	c->kind = OWN_NONE;
+	if (c->state == C_CONNECTING) {
+		/* The connect completes with -ECANCELED and frees the slot. */
+		sqe = ring_sqe(&w->ring);
+		io_uring_prep_cancel64(sqe, ring_ud(OP_CONNECT, c->gen, idx), 0);
+		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
+		c->state = C_CLOSING;
+		return;
+	}
+	c->state = C_CLOSING;
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_shutdown(sqe, (int)idx, SHUT_RDWR);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_SHUTDOWN, 0, 0));
+	if (c->flags & (CF_RECV | CF_SEND)) {
+		sqe = ring_sqe(&w->ring);
+		io_uring_prep_cancel_fd(sqe, (int)idx, 0);
+		sqe->cancel_flags = IORING_ASYNC_CANCEL_FD |
+				    IORING_ASYNC_CANCEL_FD_FIXED |
+				    IORING_ASYNC_CANCEL_ALL;
+		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
+	}
+	finish_close(w, idx);
+}
+
+static void arm_recv(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring);
+
+	io_uring_prep_recv_multishot(sqe, (int)idx, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RING_BGID;
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_RECV, c->gen, idx));
+	c->flags |= CF_RECV;
+}
+
+static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((c->flags & CF_SEND) || c->state != C_OPEN ||
+	    c->out_off >= c->out_len)
+		return;
+	if (!c->inflight) {
+		/* A new send takes everything encoded so far. */
+		c->inflight = c->out_len;
+		c->msgs_inflight = c->msgs_pending;
+		c->msgs_pending = 0;
+	}
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_send(sqe, (int)idx,
+			   w->arena + (size_t)idx * RUN_SLOT + c->out_off,
+			   c->inflight - c->out_off, MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_SEND, c->gen, idx));
+	c->flags |= CF_SEND;
+}
+
+static void flush_dirty(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->ndirty; i++) {
+		uint32_t idx = w->dirty[i];
+		struct cconn *c = &w->conns[idx];
+
+		c->flags &= ~CF_DIRTY;
+		kick_send(w, c, idx);
+	}
+	w->ndirty = 0;
+}
+
+static void conn_failed(struct worker *w, struct cconn *c, uint32_t idx,
+			int err)
+{
+	if (c->kind != OWN_NONE)
+		sc_closed(w, c, idx, err);
+	wk_close(w, idx);
+}
+
+static void on_connect(struct worker *w, struct cconn *c, uint32_t idx,
+		       int res)
+{
+	int fd = c->fd;
+
+	if (c->state == C_CLOSING || res < 0) {
+		int was_closing = c->state == C_CLOSING;
+
+		close(fd);
+		c->fd = -1;
+		if (!was_closing && c->kind != OWN_NONE)
+			sc_closed(w, c, idx, res == -ECANCELED ? -ETIMEDOUT : res);
+		slot_free(w, idx);
+		return;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET) {
+				struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+				memcpy(c->local, &a->sin_addr, 4);
+				memcpy(c->local + 16, &a->sin_port, 2);
+				c->local_v6 = 0;
+			} else {
+				struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+				memcpy(c->local, &a->sin6_addr, 16);
+				memcpy(c->local + 16, &a->sin6_port, 2);
+				c->local_v6 = 1;
+			}
+		}
+	}
+	/* Move the socket into the ring's table; from here on it costs no
+	 * process descriptor. */
+	res = io_uring_register_files_update(&w->ring.uring, idx, &fd, 1);
+	close(fd);
+	c->fd = -1;
+	if (res < 0) {
+		int e = res;
+
+		if (c->kind != OWN_NONE)
+			sc_closed(w, c, idx, e);
+		slot_free(w, idx);
+		return;
+	}
+	c->state = C_OPEN;
+	arm_recv(w, c, idx);
+	sc_connected(w, c, idx);
+}
+
+static void on_input(struct worker *w, struct cconn *c, uint32_t idx,
+		     uint8_t *data, size_t n)
+{
+	size_t off = 0;
+
+	if (c->in) {
+		if (c->in_len + n > IN_BLOCK) {
+			wk_error(w, RE_PROTOCOL, "receive: message over %u "
+				 "bytes (%s)", IN_BLOCK, w->o->t[c->target].url);
+			conn_failed(w, c, idx, -EMSGSIZE);
+			return;
+		}
+		memcpy(c->in + c->in_len, data, n);
+		c->in_len += (uint32_t)n;
+		data = c->in;
+		n = c->in_len;
+	}
+	while (off < n && c->state == C_OPEN && c->kind != OWN_NONE) {
+		long r = sc_input(w, c, idx, data + off, n - off);
+
+		if (r < 0) {
+			wk_close(w, idx);
+			return;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	if (c->state != C_OPEN)
+		return;
+	if (c->in) {
+		memmove(c->in, c->in + off, n - off);
+		c->in_len = (uint32_t)(n - off);
+		if (!c->in_len) {
+			pool_put(&w->in_pool, c->in);
+			c->in = NULL;
+		}
+	} else if (off < n) {
+		c->in = pool_get(&w->in_pool);
+		if (!c->in) {
+			wk_error(w, RE_RECV, "receive: out of input buffers");
+			conn_failed(w, c, idx, -ENOMEM);
+			return;
+		}
+		memcpy(c->in, data + off, n - off);
+		c->in_len = (uint32_t)(n - off);
+	}
+}
+
+static void on_recv(struct worker *w, struct cconn *c, uint32_t idx,
+		    struct io_uring_cqe *cqe)
+{
+	int more = cqe->flags & IORING_CQE_F_MORE;
+
+	if (!more)
+		c->flags &= ~CF_RECV;
+	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (c->state == C_OPEN)
+			on_input(w, c, idx, ring_buf(&w->ring, bid),
+				 (size_t)cqe->res);
+		ring_buf_return(&w->ring, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		w->c.enobufs++;
+	} else if (cqe->res <= 0 && c->state == C_OPEN) {
+		conn_failed(w, c, idx, cqe->res ? cqe->res : -ECONNRESET);
+	}
+	if (c->state == C_CLOSING)
+		finish_close(w, idx);
+	else if (c->state == C_OPEN && !(c->flags & CF_RECV))
+		arm_recv(w, c, idx);
+}
+
+static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
+{
+	uint8_t *slot = w->arena + (size_t)idx * RUN_SLOT;
+
+	c->flags &= ~CF_SEND;
+	if (c->state != C_OPEN) {
+		finish_close(w, idx);
+		return;
+	}
+	if (res <= 0) {
+		conn_failed(w, c, idx, res ? res : -EPIPE);
+		return;
+	}
+	c->out_off += (uint16_t)res;
+	if (c->out_off < c->inflight) {
+		kick_send(w, c, idx); /* short send: the rest, same frames */
+		return;
+	}
+	if (c->msgs_inflight) {
+		w->c.sent += c->msgs_inflight;
+		wk_rate(w, c->msgs_inflight);
+		c->msgs_inflight = 0;
+	}
+	/* Move what was encoded meanwhile to the front of the slot. */
+	memmove(slot, slot + c->inflight, c->out_len - c->inflight);
+	c->out_len -= c->inflight;
+	c->out_off = 0;
+	c->inflight = 0;
+	if (c->kind != OWN_NONE)
+		sc_writable(w, c, idx);
+	if (c->out_len)
+		mark_dirty(w, c, idx);
+}
+
+static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	unsigned op = ring_ud_op(ud);
+	uint32_t idx = ring_ud_idx(ud);
+	struct cconn *c;
+
+	if (op == OP_LTIMEOUT || op == OP_CANCEL || op == OP_SHUTDOWN ||
+	    idx >= w->nconns)
+		return;
+	c = &w->conns[idx];
+	if (c->gen != ring_ud_gen(ud) || c->state == C_FREE) {
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			ring_buf_return(&w->ring,
+					cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		return;
+	}
+	switch (op) {
+	case OP_CONNECT:
+		on_connect(w, c, idx, cqe->res);
+		break;
+	case OP_RECV:
+		on_recv(w, c, idx, cqe);
+		break;
+	case OP_SEND:
+		on_send(w, c, idx, cqe->res);
+		break;
+	case OP_CLOSE:
+		slot_free(w, idx);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_timer(void *ctx, struct tw_node *n);
+
+/* Pending sends, for the drain at the end. */
+static int sends_pending(const struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		const struct cconn *c = &w->conns[i];
+
+		if (c->state == C_OPEN && c->out_off < c->out_len)
+			return 1;
+	}
+	return 0;
+}
+
+/* see run.h */
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->run;
+	int64_t drain_deadline = 0;
+	int ok = worker_init(w, w->o, w->id, w->init_err,
+			     sizeof(w->init_err)) == 0;
+
+	if (!ok && !w->init_err[0])
+		snprintf(w->init_err, sizeof(w->init_err), "worker setup failed");
+	pthread_barrier_wait(&r->ready);  /* report */
+	pthread_barrier_wait(&r->ready);  /* everyone has looked */
+	if (!ok || run_stopping(r))
+		return NULL;
+	w->now_ns = run_mono_ns();
+	sc_start(w);
+	while (!w->stopped) {
+		struct __kernel_timespec ts;
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		uint64_t wait;
+		int ret;
+
+		flush_dirty(w);
+		ring_bufs_publish(&w->ring);
+		wait = tw_next(&w->tw, 50);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long long)wait * 1000000;
+		ret = io_uring_submit_and_wait_timeout(&w->ring.uring, &cqe, 1,
+						       &ts, NULL);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR &&
+		    ret != -EAGAIN && ret != -EBUSY) {
+			wk_error(w, RE_RECV, "io_uring wait: %s", strerror(-ret));
+			break;
+		}
+		w->now_ns = run_mono_ns();
+		io_uring_for_each_cqe(&w->ring.uring, head, cqe) {
+			handle_cqe(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring.uring, n);
+		if (!w->draining && w->now_ns > w->t0_ns)
+			tw_advance(&w->tw, (uint64_t)(w->now_ns - w->t0_ns) / 1000000,
+				   on_timer, w);
+		if (!w->draining && run_stopping(r)) {
+			w->draining = 1;
+			sc_drain(w);
+			/* Give frames already encoded a bounded time to go. */
+			drain_deadline = w->now_ns + 1000000000LL;
+		}
+		if (w->draining) {
+			flush_dirty(w);
+			if (!sends_pending(w) || w->now_ns >= drain_deadline)
+				w->stopped = 1;
+		}
+	}
+	io_uring_submit(&w->ring.uring);
+	return NULL;
+}
+
+/* Timers are owned by scenario.c; the wheel only needs a dispatcher. */
+static void on_timer(void *ctx, struct tw_node *n)
+{
+	sc_timer(ctx, n);
+}

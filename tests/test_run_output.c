@@ -1,0 +1,538 @@
+/*
+ * Tests of run/output: counters summed across workers, the summary and
+ * message-rate files (keys, values, formats, order, indentation), atomic
+ * writes and write errors.
+ */
+#include "run/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "test.h"
+
+#define NTOK 256
+
+static char dir[64];
+static char out_text[16384], err_text[1024];
+
+/* 2023-11-14T22:13:20.123456789Z */
+#define ORG_NS 1700000000123456789LL
+#define T0_NS (ORG_NS - 1000000)
+#define END_NS (ORG_NS + 143810203000LL)
+
+static int make_dir(void)
+{
+	strcpy(dir, "/tmp/test_run_output.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Remove every file of dir and dir itself. */
+static void remove_dir(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int count_files(const char *path, int *tmp_seen)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	*tmp_seen = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n++;
+		if (strstr(e->d_name, ".tmp"))
+			*tmp_seen = 1;
+	}
+	closedir(d);
+	return n;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc(1 << 20);
+	n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* A fake finished run of two workers. */
+static struct run *fake_run(void)
+{
+	static uint32_t rates0[5] = { 3, 0, 4, 0, 0 };
+	static uint32_t rates1[6] = { 1, 0, 2, 5, 0, 7 };
+	struct run *r = calloc(1, sizeof(*r));
+	struct worker *w;
+
+	if (!r)
+		return NULL;
+	w = calloc(2, sizeof(*w));
+	if (!w) {
+		free(r);
+		return NULL;
+	}
+	r->w = w;
+	r->nw = 2;
+	r->o.sci_ms = 10;
+	r->o.cpi_ms = 1000;
+	r->o.smi_ms = 100000;
+	r->o.log_ws = 1;
+	r->o.out_dir = dir;
+	r->t0_real_ns = T0_NS;
+	r->org_start_real_ns = ORG_NS;
+	r->part_start_real_ns = 0; /* falls back to t0 */
+	r->end_real_ns = END_NS;
+	r->stop_reason = STOP_ERROR;
+	strcpy(r->first_err, "ws handshake: \"timeout\" after 45s");
+	r->has_first_err = 1;
+
+	w[0].c.created = 10;
+	w[0].c.connected = 9;
+	w[0].c.chats = 8;
+	w[0].c.sent = 100;
+	w[0].c.delivered = 90;
+	w[0].c.org_received = 80;
+	w[0].c.start_chats = 70;
+	w[0].c.new_chats = 6;
+	w[0].c.no_new_chats = 5;
+	w[0].c.server_errors = 4;
+	w[0].c.err[RE_CONNECT] = 2;
+	w[0].c.err[RE_SERVER] = 1;
+	w[0].c.enobufs = 3;
+	w[1].c.created = 20;
+	w[1].c.connected = 19;
+	w[1].c.chats = 18;
+	w[1].c.sent = 23;
+	w[1].c.delivered = 21;
+	w[1].c.org_received = 1;
+	w[1].c.start_chats = 1;
+	w[1].c.new_chats = 1;
+	w[1].c.no_new_chats = 1;
+	w[1].c.server_errors = 1;
+	w[1].c.err[RE_HANDSHAKE] = 1;
+	w[1].c.err[RE_CONNECT] = 5;
+	w[1].c.enobufs = 4;
+
+	/* Seconds 1700000000.. and 1699999998..: they overlap. */
+	w[0].rates = rates0;
+	w[0].rates_cap = 5;
+	w[0].rate_base = 1700000000;
+	w[1].rates = rates1;
+	w[1].rates_cap = 6;
+	w[1].rate_base = 1699999998;
+	return r;
+}
+
+static void free_run(struct run *r)
+{
+	free(r->w);
+	free(r);
+}
+
+/* run_write_outputs with stdout and stderr captured. */
+static int write_outputs(struct run *r, char *path, size_t cap)
+{
+	FILE *t1 = tmpfile(), *t2 = tmpfile();
+	int s1, s2, ret;
+	size_t n;
+
+	fflush(stdout);
+	fflush(stderr);
+	s1 = dup(1);
+	s2 = dup(2);
+	dup2(fileno(t1), 1);
+	dup2(fileno(t2), 2);
+	ret = run_write_outputs(r, path, cap);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(s1, 1);
+	dup2(s2, 2);
+	close(s1);
+	close(s2);
+	rewind(t1);
+	n = fread(out_text, 1, sizeof(out_text) - 1, t1);
+	out_text[n] = 0;
+	rewind(t2);
+	n = fread(err_text, 1, sizeof(err_text) - 1, t2);
+	err_text[n] = 0;
+	fclose(t1);
+	fclose(t2);
+	return ret;
+}
+
+/* The keys of the object at tok, in order, joined by commas. */
+static void keys_of(const struct json_doc *d, int obj, char *out, size_t cap)
+{
+	int t = obj + 1;
+	size_t n = 0;
+
+	out[0] = 0;
+	for (int k = 0; k < d->tok[obj].size; k++) {
+		n += (size_t)snprintf(out + n, cap - n, "%s%.*s", k ? "," : "",
+				      d->tok[t].end - d->tok[t].start,
+				      d->js + d->tok[t].start);
+		t = json_next(d, t + 1);
+	}
+}
+
+static int str_is(const struct json_doc *d, int obj, const char *key,
+		  const char *want)
+{
+	int t = json_find(d, obj, key);
+
+	if (t < 0 || json_type(d, t) != JSMN_STRING || !json_str_eq(d, t, want)) {
+		fprintf(stderr, "%s: want \"%s\", have %.*s\n", key, want,
+			t < 0 ? 4 : d->tok[t].end - d->tok[t].start,
+			t < 0 ? "none" : d->js + d->tok[t].start);
+		return 0;
+	}
+	return 1;
+}
+
+static int int_is(const struct json_doc *d, int obj, const char *key,
+		  int64_t want)
+{
+	int t = json_find(d, obj, key);
+	int64_t v;
+
+	if (t < 0 || json_get_i64(d, t, &v) < 0 || v != want) {
+		fprintf(stderr, "%s: want %lld\n", key, (long long)want);
+		return 0;
+	}
+	return 1;
+}
+
+static int test_err_names(void)
+{
+	static const char *const want[RE_COUNT] = {
+		"connect", "http_status", "ws_handshake", "timeout", "recv",
+		"send", "protocol", "no_chat", "closed", "server",
+	};
+
+	for (int k = 0; k < RE_COUNT; k++)
+		check(!strcmp(run_err_names[k], want[k]));
+	return 0;
+}
+
+static int test_sum(void)
+{
+	struct run *r = fake_run();
+	struct run_counters t;
+
+	check(r != NULL);
+	memset(&t, 0xff, sizeof(t));
+	run_sum(r, &t);
+	check_eq(t.created, 30);
+	check_eq(t.connected, 28);
+	check_eq(t.chats, 26);
+	check_eq(t.sent, 123);
+	check_eq(t.delivered, 111);
+	check_eq(t.org_received, 81);
+	check_eq(t.start_chats, 71);
+	check_eq(t.new_chats, 7);
+	check_eq(t.no_new_chats, 6);
+	check_eq(t.server_errors, 5);
+	check_eq(t.err[RE_CONNECT], 7);
+	check_eq(t.err[RE_HANDSHAKE], 1);
+	check_eq(t.err[RE_SERVER], 1);
+	check_eq(t.err[RE_TIMEOUT], 0);
+	check_eq(t.enobufs, 7);
+	r->nw = 0;
+	run_sum(r, &t);
+	check_eq(t.sent, 0);
+	check_eq(t.err[RE_CONNECT], 0);
+	free_run(r);
+	return 0;
+}
+
+static int test_files(void)
+{
+	struct run *r = fake_run();
+	char path[512], rpath[512], keys[1024];
+	jsmntok_t tok[NTOK];
+	struct json_doc d;
+	char *text;
+	size_t len;
+	int tmp_seen, c, e;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	check_eq(write_outputs(r, path, sizeof(path)), 0);
+	check_eq(err_text[0], 0);
+	/* <unix> is the end in whole seconds. */
+	snprintf(rpath, sizeof(rpath), "%s/1700000143_performance_test_summary.json",
+		 dir);
+	check(!strcmp(path, rpath));
+	check_eq(count_files(dir, &tmp_seen), 2);
+	check_eq(tmp_seen, 0);
+
+	text = slurp(path, &len);
+	check(text != NULL);
+	check(json_parse(&d, text, len, tok, NTOK) > 0);
+	check_eq(json_type(&d, 0), JSMN_OBJECT);
+	keys_of(&d, 0, keys, sizeof(keys));
+	check(!strcmp(keys, "constants,description,organizer_time_started,"
+		      "organizer_duration,participants_time_started,"
+		      "participants_duration,messages_sent,chats_count,"
+		      "created_participants_count,esmeload"));
+	c = json_find(&d, 0, "constants");
+	check(c > 0);
+	keys_of(&d, c, keys, sizeof(keys));
+	check(!strcmp(keys, "start_chat_interval,create_participant_interval,"
+		      "send_message_interval,log_ws"));
+	check(str_is(&d, c, "start_chat_interval", "10ms"));
+	check(str_is(&d, c, "create_participant_interval", "1s"));
+	check(str_is(&d, c, "send_message_interval", "1m40s"));
+	check(!strncmp(text + d.tok[json_find(&d, c, "log_ws")].start, "true", 4));
+	check(str_is(&d, 0, "description", "performance test summary"));
+	check(str_is(&d, 0, "organizer_time_started",
+		     "2023-11-14T22:13:20.123456789Z"));
+	check(str_is(&d, 0, "organizer_duration", "2m23.810203s"));
+	/* No participant start: the run's start is used. */
+	check(str_is(&d, 0, "participants_time_started",
+		     "2023-11-14T22:13:20.122456789Z"));
+	check(str_is(&d, 0, "participants_duration", "2m23.811203s"));
+	check(int_is(&d, 0, "messages_sent", 123));
+	check(int_is(&d, 0, "chats_count", 26));
+	check(int_is(&d, 0, "created_participants_count", 30));
+
+	e = json_find(&d, 0, "esmeload");
+	check(e > 0);
+	keys_of(&d, e, keys, sizeof(keys));
+	check(!strcmp(keys, "sent,delivered,organizer_received,start_chats,"
+		      "new_chats,no_new_chats,server_errors,connected,errors,"
+		      "stop_reason,first_error"));
+	check(int_is(&d, e, "sent", 123));
+	check(int_is(&d, e, "delivered", 111));
+	check(int_is(&d, e, "organizer_received", 81));
+	check(int_is(&d, e, "start_chats", 71));
+	check(int_is(&d, e, "new_chats", 7));
+	check(int_is(&d, e, "no_new_chats", 6));
+	check(int_is(&d, e, "server_errors", 5));
+	check(int_is(&d, e, "connected", 28));
+	check(str_is(&d, e, "stop_reason", "error"));
+	check(str_is(&d, e, "first_error", "ws handshake: \"timeout\" after 45s"));
+	{
+		int er = json_find(&d, e, "errors");
+
+		check(er > 0);
+		keys_of(&d, er, keys, sizeof(keys));
+		check(!strcmp(keys, "connect,http_status,ws_handshake,timeout,"
+			      "recv,send,protocol,no_chat,closed,server"));
+		check(int_is(&d, er, "connect", 7));
+		check(int_is(&d, er, "ws_handshake", 1));
+		check(int_is(&d, er, "server", 1));
+		check(int_is(&d, er, "recv", 0));
+	}
+	/* MarshalIndent layout: two spaces a level, ": " after keys. */
+	{
+		static const char head[] =
+			"{\n  \"constants\": {\n    \"start_chat_interval\": "
+			"\"10ms\",\n    \"create_participant_interval\": \"1s\",\n";
+
+		check(!strncmp(text, head, sizeof(head) - 1));
+	}
+	check(strstr(text, "\n    \"log_ws\": true\n  },\n  \"description\": "
+		      "\"performance test summary\",\n"));
+	check(strstr(text, "\n    \"errors\": {\n      \"connect\": 7,\n"));
+	check(strstr(text, "\n    \"first_error\": \"ws handshake: \\\"timeout\\\" after 45s\"\n  }\n}\n"));
+	check(text[len - 1] == '\n');
+	check(strstr(text, "\t") == NULL);
+	/* The same summary went to stdout, then a line naming both files. */
+	check(!strncmp(out_text, text, len - 1));
+	snprintf(rpath, sizeof(rpath), "%s/1700000143_performance_test_message_rates.json",
+		 dir);
+	check(strstr(out_text, path) && strstr(out_text, rpath));
+	free(text);
+
+	/* Rates merged across workers, ascending, zero seconds left out. */
+	text = slurp(rpath, &len);
+	check(text != NULL);
+	check(json_parse(&d, text, len, tok, NTOK) > 0);
+	keys_of(&d, 0, keys, sizeof(keys));
+	check(!strcmp(keys, "1699999998,1700000000,1700000001,1700000002,"
+		      "1700000003"));
+	check(int_is(&d, 0, "1699999998", 1));
+	check(int_is(&d, 0, "1700000000", 5));
+	check(int_is(&d, 0, "1700000001", 5));
+	check(int_is(&d, 0, "1700000002", 4));
+	check(int_is(&d, 0, "1700000003", 7));
+	check(!strcmp(text, "{\n  \"1699999998\": 1,\n  \"1700000000\": 5,\n"
+		      "  \"1700000001\": 5,\n  \"1700000002\": 4,\n"
+		      "  \"1700000003\": 7\n}\n"));
+	free(text);
+
+	remove_dir();
+	free_run(r);
+	return 0;
+}
+
+static int test_zone_and_edges(void)
+{
+	struct run *r = fake_run();
+	char path[512], rpath[512];
+	jsmntok_t tok[NTOK];
+	struct json_doc d;
+	char *text;
+	size_t len;
+	int e;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	/* India: +05:30, no daylight saving. */
+	setenv("TZ", "IST-5:30", 1);
+	tzset();
+	r->org_start_real_ns = 1700000000120000000LL;  /* trims to .12 */
+	r->part_start_real_ns = 1700000001000000000LL; /* whole second */
+	r->end_real_ns = 1700000001000000000LL + 3600000000000LL;
+	r->o.sci_ms = 0;
+	r->o.cpi_ms = 20;
+	r->o.smi_ms = 1500;
+	r->o.log_ws = 0;
+	r->stop_reason = STOP_SIGNAL;
+	r->has_first_err = 0;
+	r->w[0].rates = NULL;
+	r->w[1].rates = NULL;
+	check_eq(write_outputs(r, path, sizeof(path)), 0);
+	text = slurp(path, &len);
+	check(text != NULL);
+	check(json_parse(&d, text, len, tok, NTOK) > 0);
+	check(str_is(&d, 0, "organizer_time_started",
+		     "2023-11-15T03:43:20.12+05:30"));
+	check(str_is(&d, 0, "participants_time_started",
+		     "2023-11-15T03:43:21+05:30"));
+	check(str_is(&d, 0, "participants_duration", "1h0m0s"));
+	check(str_is(&d, 0, "organizer_duration", "1h0m0.88s"));
+	e = json_find(&d, 0, "constants");
+	check(str_is(&d, e, "start_chat_interval", "0s"));
+	check(str_is(&d, e, "create_participant_interval", "20ms"));
+	check(str_is(&d, e, "send_message_interval", "1.5s"));
+	check(!strncmp(text + d.tok[json_find(&d, e, "log_ws")].start, "false", 5));
+	e = json_find(&d, 0, "esmeload");
+	check(str_is(&d, e, "stop_reason", "signal"));
+	check(json_is_null(&d, json_find(&d, e, "first_error")));
+	free(text);
+	/* No rates at all: an empty object. */
+	snprintf(rpath, sizeof(rpath), "%s/1700003601_performance_test_message_rates.json",
+		 dir);
+	text = slurp(rpath, &len);
+	check(text != NULL);
+	check(!strcmp(text, "{}\n"));
+	free(text);
+
+	/* The other stop reasons. */
+	{
+		static const struct { int reason; const char *name; } sr[] = {
+			{ STOP_NONE, "none" }, { STOP_DURATION, "duration" },
+			{ STOP_DONE, "done" },
+		};
+
+		for (size_t i = 0; i < 3; i++) {
+			r->stop_reason = sr[i].reason;
+			r->end_real_ns += 1000000000LL;
+			check_eq(write_outputs(r, path, sizeof(path)), 0);
+			text = slurp(path, &len);
+			check(text != NULL);
+			check(json_parse(&d, text, len, tok, NTOK) > 0);
+			check(str_is(&d, json_find(&d, 0, "esmeload"),
+				     "stop_reason", sr[i].name));
+			free(text);
+		}
+	}
+	/* A summary_path too short is cut, still NUL-terminated. */
+	{
+		char small[8];
+
+		r->end_real_ns += 1000000000LL;
+		check_eq(write_outputs(r, small, sizeof(small)), 0);
+		check_eq(strlen(small), 7);
+		check(!strncmp(small, dir, 7));
+		check_eq(write_outputs(r, NULL, 0), 0);
+	}
+	remove_dir();
+	free_run(r);
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	return 0;
+}
+
+static int test_unwritable(void)
+{
+	struct run *r = fake_run();
+	char path[512], missing[128];
+	int tmp_seen;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	r->o.out_dir = missing;
+	check_eq(write_outputs(r, path, sizeof(path)), -ENOENT);
+	/* One line on stderr naming the file. */
+	check(!strncmp(err_text, "esmeload: ", 10));
+	check(strstr(err_text, "missing/1700000143_performance_test_summary.json"));
+	check(strchr(err_text, '\n') == err_text + strlen(err_text) - 1);
+	check(out_text[0] == 0);
+	check_eq(count_files(dir, &tmp_seen), 0);
+
+	/* A directory without write permission (root ignores it). */
+	if (geteuid() != 0) {
+		check(chmod(dir, 0500) == 0);
+		r->o.out_dir = dir;
+		check(write_outputs(r, path, sizeof(path)) == -EACCES);
+		check(chmod(dir, 0700) == 0);
+		check_eq(count_files(dir, &tmp_seen), 0);
+	}
+	/* The rates file cannot be written: a directory is in its way. The
+	 * summary must not appear alone, and no temporary file is left. */
+	{
+		char blocker[256];
+
+		snprintf(blocker, sizeof(blocker),
+			 "%s/1700000143_performance_test_message_rates.json.tmp.%d",
+			 dir, (int)getpid());
+		check(mkdir(blocker, 0700) == 0);
+		r->o.out_dir = dir;
+		check(write_outputs(r, path, sizeof(path)) < 0);
+		check(strstr(err_text, "message_rates.json"));
+		check_eq(count_files(dir, &tmp_seen), 1); /* the blocker */
+		rmdir(blocker);
+	}
+	remove_dir();
+	free_run(r);
+	return 0;
+}
+
+TEST_MAIN(T(test_err_names), T(test_sum), T(test_files),
+	  T(test_zone_and_edges), T(test_unwritable))
