@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND, OP_SHUTDOWN,
+enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND,
        OP_CANCEL, OP_CLOSE };
 
 enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8 };
@@ -310,16 +310,15 @@ void wk_close(struct worker *w, uint32_t idx)
 		return;
 	}
 	c->state = C_CLOSING;
-	sqe = ring_sqe(&w->ring);
-	io_uring_prep_shutdown(sqe, (int)idx, SHUT_RDWR);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, ring_ud(OP_SHUTDOWN, 0, 0));
-	if (c->flags & (CF_RECV | CF_SEND)) {
+	/* By user_data, never by descriptor: see serve's net.c. */
+	if (c->flags & CF_RECV) {
 		sqe = ring_sqe(&w->ring);
-		io_uring_prep_cancel_fd(sqe, (int)idx, 0);
-		sqe->cancel_flags = IORING_ASYNC_CANCEL_FD |
-				    IORING_ASYNC_CANCEL_FD_FIXED |
-				    IORING_ASYNC_CANCEL_ALL;
+		io_uring_prep_cancel64(sqe, ring_ud(OP_RECV, c->gen, idx), 0);
+		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
+	}
+	if (c->flags & CF_SEND) {
+		sqe = ring_sqe(&w->ring);
+		io_uring_prep_cancel64(sqe, ring_ud(OP_SEND, c->gen, idx), 0);
 		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
 	}
 	finish_close(w, idx);
@@ -546,7 +545,7 @@ static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 	uint32_t idx = ring_ud_idx(ud);
 	struct cconn *c;
 
-	if (op == OP_LTIMEOUT || op == OP_CANCEL || op == OP_SHUTDOWN ||
+	if (op == OP_LTIMEOUT || op == OP_CANCEL ||
 	    idx >= w->nconns)
 		return;
 	c = &w->conns[idx];

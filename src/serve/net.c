@@ -15,9 +15,10 @@
  *   on the dirty list; after each batch of completions every dirty
  *   connection without a send in flight gets one SEND of its head block.
  *   Frames produced while a send is in flight leave with the next one.
- * - Closing: shutdown + cancel of everything on the descriptor, then, once
- *   no recv or send is outstanding, close_direct; the slot is free when
- *   that completes (the kernel cannot hand the index out earlier).
+ * - Closing: cancel the recv and send by user_data, then, once neither is
+ *   outstanding, close_direct. The kernel may hand the index to a new
+ *   connection as soon as the close is done, possibly before its
+ *   completion reaches us: on_accept recognises that case.
  */
 #include "serve.h"
 
@@ -31,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CANCEL, OP_CLOSE };
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE };
 
 #define OUT_BLOCK 16384
 
@@ -122,17 +123,20 @@ void conn_close(struct serve *s, struct conn *c)
 	c->state = CS_CLOSING;
 	tw_del(&s->tw, &c->timer);
 	free_input(s, c);
-	sqe = ring_sqe(&s->ring);
-	io_uring_prep_shutdown(sqe, (int)idx, SHUT_RDWR);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, ring_ud(OP_SHUTDOWN, c->gen, idx));
-	if (c->flags & (CF_RECV | CF_SEND)) {
+	/* Cancel by user_data, never by descriptor: a cancel or shutdown
+	 * addressed to the table index could run after the index has been
+	 * given to the next connection (shutdown always goes through the
+	 * io-wq). close_direct then drops the socket; the peer sees FIN
+	 * when the last request holding it completes. */
+	if (c->flags & CF_RECV) {
 		sqe = ring_sqe(&s->ring);
-		io_uring_prep_cancel_fd(sqe, (int)idx, 0);
-		sqe->cancel_flags = IORING_ASYNC_CANCEL_FD |
-				    IORING_ASYNC_CANCEL_FD_FIXED |
-				    IORING_ASYNC_CANCEL_ALL;
-		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, c->gen, idx));
+		io_uring_prep_cancel64(sqe, ring_ud(OP_RECV, c->gen, idx), 0);
+		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
+	}
+	if (c->flags & CF_SEND) {
+		sqe = ring_sqe(&s->ring);
+		io_uring_prep_cancel64(sqe, ring_ud(OP_SEND, c->gen, idx), 0);
+		io_uring_sqe_set_data64(sqe, ring_ud(OP_CANCEL, 0, 0));
 	}
 	c->flags |= CF_SHUTDOWN;
 	maybe_finish_close(s, c);
@@ -294,6 +298,15 @@ static void on_accept(struct serve *s, struct io_uring_cqe *cqe, int port)
 	struct conn *c = &s->conns[cqe->res];
 	uint32_t gen = c->gen;
 
+	if (c->state == CS_CLOSING) {
+		/* The kernel freed this index at our close_direct and gave it
+		 * out again before the close's completion reached us: the old
+		 * connection is gone. A new generation makes that completion
+		 * (and any other of the old owner) stale. */
+		gen = (gen + 1) & 0xffffff;
+		s->stats.closed++;
+	}
+
 	memset(c, 0, sizeof(*c));
 	c->gen = gen;
 	c->state = CS_HTTP;
@@ -393,7 +406,7 @@ static void handle_cqe(struct serve *s, struct io_uring_cqe *cqe)
 		on_close(s, c);
 		break;
 	default:
-		break; /* shutdown: nothing to do */
+		break;
 	}
 }
 

@@ -51,7 +51,7 @@ enum conn_flag {
 	CF_SEND = 1 << 1,       /* a send is in flight */
 	CF_DIRTY = 1 << 2,      /* on the flush list */
 	CF_LINGER = 1 << 3,     /* close once the outbound queue drains */
-	CF_SHUTDOWN = 1 << 4,   /* shutdown submitted */
+	CF_SHUTDOWN = 1 << 4,   /* cancels submitted */
 	CF_CLOSE = 1 << 5,      /* close submitted */
 };
 
