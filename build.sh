@@ -33,6 +33,6 @@ test)  make -j"$jobs" all && make test ;;
 asan)  make -j"$jobs" BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	   EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	   EXTRA_LDFLAGS="-fsanitize=address,undefined" all && make asan ;;
-demo)  make -j"$jobs" && shift && exec build/esmeload serve "$@" ;;
+demo)  make -j"$jobs" && shift && exec build/esmeload "$@" ;;
 *) echo "usage: ./build.sh [build|test|asan|demo]" >&2; exit 2 ;;
 esac

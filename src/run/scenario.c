@@ -112,13 +112,26 @@ static void timer_at(struct worker *w, struct timer *t, int64_t at_ns)
 
 /* ---- errors ---- */
 
+/* The path a phase calls, so an error names the whole URL. */
+static const char *phase_path(const char *phase)
+{
+	if (!strcmp(phase, "sign-up"))
+		return "/auth/sign-up";
+	if (!strcmp(phase, "chat request"))
+		return "/chat-requests";
+	if (!strcmp(phase, "sign-in"))
+		return "/auth/sign-in";
+	return "";
+}
+
 static void perr(struct worker *w, const struct part *p, enum run_err kind,
 		 const char *phase, const char *cause, int target)
 {
 	if (w->draining)
 		return;
-	wk_error(w, kind, "%s: participant %llu: %s (%s)", phase,
-		 (unsigned long long)p->n, cause, w->o->t[target].url);
+	wk_error(w, kind, "%s: participant %llu: %s (%s%s)", phase,
+		 (unsigned long long)p->n, cause, w->o->t[target].url,
+		 phase_path(phase));
 }
 
 static void oerr(struct worker *w, unsigned i, enum run_err kind,
@@ -126,8 +139,8 @@ static void oerr(struct worker *w, unsigned i, enum run_err kind,
 {
 	if (w->draining)
 		return;
-	wk_error(w, kind, "%s: organizer %u: %s (%s)", phase, i + 1, cause,
-		 w->o->t[target].url);
+	wk_error(w, kind, "%s: organizer %u: %s (%s%s)", phase, i + 1, cause,
+		 w->o->t[target].url, phase_path(phase));
 }
 
 /* ---- sending ---- */
@@ -990,7 +1003,8 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 	char cause[160];
 
 	(void)idx;
-	snprintf(cause, sizeof(cause), "%s",
+	snprintf(cause, sizeof(cause), "%s%s",
+		 c->state == C_CONNECTING && err != -ETIMEDOUT ? "connect: " : "",
 		 err == -ETIMEDOUT ? "connect timed out" :
 		 err == -ECONNRESET ? "connection closed by the server" :
 		 strerror(-err));

@@ -1,0 +1,246 @@
+"""Integration tests of `esmeload run` against `esmeload serve`.
+
+The drop-in contract (SPEC.md section 5): flags, config.json, the two output
+files with their names, keys and value formats; the cross-check that what
+esmeload counts as sent is what serve counts as received; how it fails.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import esme
+from esme import check, check_eq, Fail
+
+GO_DURATION = re.compile(r"^(0s|(\d+h)?(\d+m)?(\d+(\.\d+)?(s|ms|µs|ns)))$")
+RFC3339_NANO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+SUMMARY_KEYS = ["constants", "description", "organizer_time_started",
+                "organizer_duration", "participants_time_started",
+                "participants_duration", "messages_sent", "chats_count",
+                "created_participants_count"]
+CONST_KEYS = ["start_chat_interval", "create_participant_interval",
+              "send_message_interval", "log_ws"]
+
+
+def run_tool(args, cwd, timeout=40):
+    t0 = time.monotonic()
+    p = subprocess.run([esme.ESMELOAD] + args, cwd=cwd, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace"), time.monotonic() - t0
+
+
+def outputs(d):
+    names = sorted(os.listdir(d))
+    summ = [n for n in names if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
+    rates = [n for n in names if re.match(r"^\d{10}_performance_test_message_rates\.json$", n)]
+    check_eq(len(summ), 1, "summary files in %s (%s)" % (d, names))
+    check_eq(len(rates), 1, "message-rate files in %s (%s)" % (d, names))
+    check_eq(summ[0].split("_")[0], rates[0].split("_")[0], "the two files' unix prefix")
+    leftovers = [n for n in names if ".tmp" in n]
+    check(not leftovers, "temporary files left: %s" % leftovers)
+    with open(os.path.join(d, summ[0])) as f:
+        s = json.load(f)
+    with open(os.path.join(d, rates[0])) as f:
+        r = json.load(f)
+    return s, r
+
+
+def check_summary(s, sci, cpi, smi):
+    check_eq(list(s.keys())[:len(SUMMARY_KEYS)], SUMMARY_KEYS, "summary key order")
+    check_eq(list(s["constants"].keys()), CONST_KEYS, "constants keys")
+    check_eq(s["constants"]["start_chat_interval"], sci, "start_chat_interval")
+    check_eq(s["constants"]["create_participant_interval"], cpi, "create_participant_interval")
+    check_eq(s["constants"]["send_message_interval"], smi, "send_message_interval")
+    check(s["constants"]["log_ws"] is False, "log_ws is the boolean false")
+    check_eq(s["description"], "performance test summary", "description")
+    for k in ("organizer_time_started", "participants_time_started"):
+        check(isinstance(s[k], str) and RFC3339_NANO.match(s[k]), "%s: %r" % (k, s[k]))
+    for k in ("organizer_duration", "participants_duration"):
+        check(isinstance(s[k], str) and GO_DURATION.match(s[k]), "%s: %r" % (k, s[k]))
+    for k in ("messages_sent", "chats_count", "created_participants_count"):
+        check(isinstance(s[k], int) and not isinstance(s[k], bool) and s[k] >= 0,
+              "%s is a count: %r" % (k, s[k]))
+
+
+def check_rates(r, sent):
+    check(isinstance(r, dict), "rates is an object")
+    for k, v in r.items():
+        check(re.match(r"^\d{10}$", k), "rate key %r is a unix second" % k)
+        check(isinstance(v, int) and v > 0, "rate %s=%r is a positive count" % (k, v))
+    check_eq(sum(r.values()), sent, "sum of message rates == messages_sent")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_config(d, cfg):
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f)
+
+
+async def run(r):
+    srv = esme.Server("--quiet").start()
+    state = {}
+
+    def drop_in():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, srv.config)
+        rc, out, err, dt = run_tool(["-sci", "10", "-cpi", "20", "-smi", "100",
+                                     "--duration", "5s", "--quiet"], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        s, rates = outputs(d)
+        check_summary(s, "10ms", "20ms", "100ms")
+        check(s["created_participants_count"] > 50, "participants created: %d" % s["created_participants_count"])
+        check(s["chats_count"] > 50, "chats: %d" % s["chats_count"])
+        check(s["messages_sent"] > 500, "messages sent: %d" % s["messages_sent"])
+        check_rates(rates, s["messages_sent"])
+        check(s["messages_sent"] < 3 * 5 * 10 * 260, "sent is bounded by the schedule")
+        state["summary"] = s
+        # Printed like the Go tool: the summary JSON on stdout.
+        check('"messages_sent"' in out, "summary printed on stdout")
+
+    def cross_check():
+        s = state["summary"]
+        deadline = time.monotonic() + 5
+        while True:
+            st = srv.stats()
+            if st["messages"]["received"] >= s["messages_sent"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check_eq(st["messages"]["received"], s["messages_sent"],
+                 "serve messages.received == esmeload messages_sent")
+        check(s["esmeload"]["delivered"] <= s["messages_sent"], "delivered <= sent")
+        check(s["esmeload"]["delivered"] >= s["messages_sent"] * 0.99,
+              "delivered %d of %d sent" % (s["esmeload"]["delivered"], s["messages_sent"]))
+
+    def flag_forms():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, srv.config)
+        rc, out, err, dt = run_tool(["--sci=20", "-cpi=50", "--smi", "200", "-logWs=false",
+                                     "--duration=1500ms", "--quiet"], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        s, rates = outputs(d)
+        check_summary(s, "20ms", "50ms", "200ms")
+
+    def config_flag():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        other = tempfile.mkdtemp(prefix="esme-cfg-")
+        write_config(other, srv.config)
+        rc, out, err, dt = run_tool(["--config", os.path.join(other, "config.json"),
+                                     "--duration", "1s", "--quiet", "--out-dir", d], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        outputs(d)
+
+    def fails(cfg, phase, url, what):
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, cfg)
+        rc, out, err, dt = run_tool(["-sci", "10", "-cpi", "20", "-smi", "100",
+                                     "--quiet"], d, timeout=10)
+        check(rc != 0, "%s: non-zero exit" % what)
+        check(dt < 2.0, "%s: ended in %.2f s (bound 2 s)" % (what, dt))
+        lines = [l for l in err.splitlines() if l.strip()]
+        check_eq(len(lines), 1, "%s: one line on stderr (%r)" % (what, err))
+        check(phase in lines[0], "%s: %r names the phase %r" % (what, lines[0], phase))
+        check(url in lines[0], "%s: %r names the URL %r" % (what, lines[0], url))
+        s, rates = outputs(d)
+        check_summary(s, "10ms", "20ms", "100ms")
+        check_eq(s["esmeload"]["stop_reason"], "error", "stop_reason")
+        check(s["esmeload"]["first_error"] and phase in s["esmeload"]["first_error"],
+              "first_error recorded")
+        return s
+
+    def target_down():
+        port = free_port()
+        cfg = dict(srv.config)
+        for k in ("organizer_api_url", "participant_api_url"):
+            cfg[k] = "http://127.0.0.1:%d" % port
+        cfg["messenger_ws_url"] = "ws://127.0.0.1:%d" % port
+        fails(cfg, "sign-in", "http://127.0.0.1:%d/auth/sign-in" % port, "target down")
+
+    def wrong_password():
+        cfg = dict(srv.config, organizer_password="not-the-password")
+        fails(cfg, "sign-in", srv.org + "/auth/sign-in", "wrong organizer password")
+
+    def signup_4xx():
+        # The organizer API has no /auth/sign-up: every sign-up gets a 404.
+        cfg = dict(srv.config, participant_api_url=srv.org)
+        s = fails(cfg, "sign-up", srv.org + "/auth/sign-up", "sign-up 4xx")
+        check_eq(s["created_participants_count"], 0, "no participant created")
+
+    def sigint():
+        # Its own serve: participant emails carry the start second, so a run
+        # in the same second as an earlier one on the same serve would meet
+        # "email already exists", as the Go tool would.
+        own = esme.Server("--quiet", name="sigint").start()
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, own.config)
+        p = subprocess.Popen([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "100",
+                              "--duration", "60s", "--quiet"], cwd=d,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.5)     # let it get going; the check below is on the files
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+            rc = p.returncode
+            dt = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check_eq(rc, 0, "exit status after SIGINT (stderr: %r)" % err[-300:])
+        check(dt < 2.0, "stopped %.2f s after SIGINT (bound 2 s)" % dt)
+        s, rates = outputs(d)
+        check_eq(s["esmeload"]["stop_reason"], "signal", "stop_reason")
+        check(s["messages_sent"] > 0, "messages were sent before the signal")
+        check_rates(rates, s["messages_sent"])
+        own.kill()
+
+    def embedded():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        rc, out, err, dt = run_tool(["--duration", "3s", "--quiet"], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        s, rates = outputs(d)
+        check(s["created_participants_count"] > 0 and s["chats_count"] > 0 and
+              s["messages_sent"] > 0, "embedded run did something: %s" %
+              {k: s[k] for k in SUMMARY_KEYS[6:]})
+        leftover = subprocess.run(["pgrep", "-f", "esmeload-serve-"], capture_output=True)
+        check(leftover.returncode != 0, "embedded serve still running: %s" % leftover.stdout)
+
+    def bad_flag():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, srv.config)
+        rc, out, err, dt = run_tool(["-sci", "ten"], d)
+        check_eq(rc, 2, "exit status for a bad flag value")
+        lines = [l for l in err.splitlines() if l.strip()]
+        check_eq(len(lines), 1, "one line on stderr (%r)" % err)
+        check("-sci" in lines[0] and "ten" in lines[0], "names flag and value: %r" % lines[0])
+
+    await r.case("run_drop_in_outputs", drop_in, timeout=40)
+    await r.case("run_cross_check_sent_equals_received", cross_check,
+                 needs=("run_drop_in_outputs",))
+    await r.case("run_go_flag_forms", flag_forms, timeout=30)
+    await r.case("run_config_flag_and_out_dir", config_flag, timeout=30)
+    await r.case("run_fails_target_down", target_down, timeout=15)
+    await r.case("run_fails_wrong_organizer_password", wrong_password, timeout=15)
+    await r.case("run_fails_signup_4xx", signup_4xx, timeout=15)
+    await r.case("run_sigint_writes_outputs", sigint, timeout=20)
+    await r.case("run_embedded_default", embedded, timeout=40)
+    await r.case("run_bad_flag_value", bad_flag, timeout=10)
+    srv.kill()
+
+
+if __name__ == "__main__":
+    esme.main("test_run", run, limit=200)
