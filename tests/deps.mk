@@ -7,5 +7,5 @@ test_jwt_DEPS     := jwt b64 json
 test_timefmt_DEPS := timefmt
 test_tw_DEPS      := tw
 test_pool_DEPS    := pool outq
-test_run_config_DEPS := run/config opt http json jsonw timefmt b64
+test_run_config_DEPS := run/config run/threshold opt http json jsonw timefmt b64
 test_run_output_DEPS := run/output jsonw json timefmt

@@ -291,8 +291,8 @@ static int test_files(void)
 	tzset();
 	check_eq(write_outputs(r, path, sizeof(path)), 0);
 	check_eq(err_text[0], 0);
-	/* <unix> is the end in whole seconds. */
-	snprintf(rpath, sizeof(rpath), "%s/1700000143_performance_test_summary.json",
+	/* <unix> is the start in whole seconds. */
+	snprintf(rpath, sizeof(rpath), "%s/1700000000_performance_test_summary.json",
 		 dir);
 	check(!strcmp(path, rpath));
 	check_eq(count_files(dir, &tmp_seen), 2);
@@ -372,7 +372,7 @@ static int test_files(void)
 	check(strstr(text, "\t") == NULL);
 	/* The same summary went to stdout, then a line naming both files. */
 	check(!strncmp(out_text, text, len - 1));
-	snprintf(rpath, sizeof(rpath), "%s/1700000143_performance_test_message_rates.json",
+	snprintf(rpath, sizeof(rpath), "%s/1700000000_performance_test_message_rates.json",
 		 dir);
 	check(strstr(out_text, path) && strstr(out_text, rpath));
 	free(text);
@@ -445,7 +445,7 @@ static int test_zone_and_edges(void)
 	check(json_is_null(&d, json_find(&d, e, "first_error")));
 	free(text);
 	/* No rates at all: an empty object. */
-	snprintf(rpath, sizeof(rpath), "%s/1700003601_performance_test_message_rates.json",
+	snprintf(rpath, sizeof(rpath), "%s/1700000000_performance_test_message_rates.json",
 		 dir);
 	text = slurp(rpath, &len);
 	check(text != NULL);
@@ -501,7 +501,7 @@ static int test_unwritable(void)
 	check_eq(write_outputs(r, path, sizeof(path)), -ENOENT);
 	/* One line on stderr naming the file. */
 	check(!strncmp(err_text, "esmeload: ", 10));
-	check(strstr(err_text, "missing/1700000143_performance_test_summary.json"));
+	check(strstr(err_text, "missing/1700000000_performance_test_summary.json"));
 	check(strchr(err_text, '\n') == err_text + strlen(err_text) - 1);
 	check(out_text[0] == 0);
 	check_eq(count_files(dir, &tmp_seen), 0);
@@ -520,7 +520,7 @@ static int test_unwritable(void)
 		char blocker[256];
 
 		snprintf(blocker, sizeof(blocker),
-			 "%s/1700000143_performance_test_message_rates.json.tmp.%d",
+			 "%s/1700000000_performance_test_message_rates.json.tmp.%d",
 			 dir, (int)getpid());
 		check(mkdir(blocker, 0700) == 0);
 		r->o.out_dir = dir;

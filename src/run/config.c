@@ -78,15 +78,27 @@ static const char usage[] =
 "\n"
 "Output:\n"
 "  --out-dir DIR             where the files go (default .)\n"
-"  --quiet                   no progress lines\n"
+"  --quiet                   no progress line on stderr\n"
+"  --threshold EXPR          a condition the run must meet, e.g. 'p99<50ms',\n"
+"                            'delivered_ratio>0.999', 'errors==0'\n"
+"                            (repeatable); any failed: exit code 99\n"
 "  -h, --help                this text\n"
 "\n"
-"At the end the summary is printed and two files are written, as the Go\n"
-"tool does, <unix> being the Unix time of the end:\n"
+"Threshold metrics: p50 p90 p99 p99_9 max (latency from the scheduled send,\n"
+"ms), actual_p50 ... actual_max (from the actual send), lag_p50 ... lag_max,\n"
+"delivered_ratio, sent, delivered, organizer_received, errors, chats,\n"
+"participants, msgs_per_s, cpu_percent.\n"
+"\n"
+"Files, <unix> being the Unix time of the start (the first two as the Go\n"
+"tool writes them, at the end; the time series as the run goes):\n"
 "  <unix>_performance_test_summary.json        the Go tool's summary, plus\n"
-"                                              an \"esmeload\" object with\n"
-"                                              delivered messages and errors\n"
-"  <unix>_performance_test_message_rates.json  messages sent per Unix second\n";
+"                                              an \"esmeload\" object:\n"
+"                                              delivered, latency, errors,\n"
+"                                              the tester's self-check\n"
+"  <unix>_performance_test_message_rates.json  messages sent per Unix second\n"
+"  <unix>_performance_test_timeseries.jsonl    one line per second\n";
+
+#define MAX_THRESHOLDS 32
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -301,6 +313,25 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 			return bad_value("--", u_opt[k].name, v, why);
 		}
 		set_u(o, k, x);
+		return 0;
+	}
+	if ((r = value(argc, argv, i, "--", "threshold", &v)) > 1)
+		return r;
+	if (r == 1) {
+		char why[160];
+		struct threshold *t;
+
+		if (o->nthresholds >= MAX_THRESHOLDS)
+			return bad_value("--", "threshold", v, "more than 32 thresholds");
+		if (!o->thresholds) {
+			o->thresholds = calloc(MAX_THRESHOLDS, sizeof(*t));
+			if (!o->thresholds)
+				return fail("out of memory");
+		}
+		t = &o->thresholds[o->nthresholds];
+		if (threshold_parse(t, v, why, sizeof(why)) < 0)
+			return bad_value("--", "threshold", v, why);
+		o->nthresholds++;
 		return 0;
 	}
 	if ((r = value(argc, argv, i, "--", "source-ip", &v)) > 1)

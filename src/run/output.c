@@ -106,6 +106,69 @@ static void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
 	jw_u64(w, v);
 }
 
+#define SUMMARY_MAX (96 * 1024)
+
+/* {"p50","p90","p99","p99_9","max"} in milliseconds. */
+static void jw_quantiles(struct jw *w, const char *key, const struct hist *h)
+{
+	static const struct { const char *name; double q; } qs[] = {
+		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 },
+		{ "p99_9", 0.999 }, { "max", 1.0 },
+	};
+
+	jw_key(w, key);
+	jw_obj_begin(w);
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		jw_key(w, qs[i].name);
+		jw_f64(w, (double)hist_quantile(h, qs[i].q) / 1000.0);
+	}
+	jw_obj_end(w);
+}
+
+/*
+ * Is the tester the limit? Its own CPU near a full core per worker, a
+ * completion queue that overflowed, receive buffers that ran out, or sends
+ * that left late (lag) all mean the numbers say more about the tester than
+ * about the server.
+ */
+static void self_check(struct jw *w, const struct run *r,
+		       const struct run_counters *c)
+{
+	double lag99 = (double)hist_quantile(&r->lag, 0.99) / 1000.0;
+	double lag_bound = r->o.smi_ms / 10.0 > 10.0 ? r->o.smi_ms / 10.0 : 10.0;
+	int cpu_bound = r->cpu_percent > 90.0 * (r->nw ? r->nw : 1);
+	int limited = cpu_bound || r->cq_overflows || c->enobufs ||
+		      lag99 > lag_bound;
+	char verdict[256];
+
+	if (!limited)
+		snprintf(verdict, sizeof(verdict), "the tester kept up: send lag "
+			 "p99 %.2f ms, CPU %.0f%% of %u thread(s)", lag99,
+			 r->cpu_percent, r->nw);
+	else
+		snprintf(verdict, sizeof(verdict), "the tester was a limit: %s%s%s%s"
+			 "the figures understate the server",
+			 cpu_bound ? "its CPU was saturated; " : "",
+			 lag99 > lag_bound ? "sends left late (lag p99 above "
+					     "a tenth of smi); " : "",
+			 r->cq_overflows ? "its completion queue overflowed; " : "",
+			 c->enobufs ? "receive buffers ran out; " : "");
+	jw_key(w, "self_check");
+	jw_obj_begin(w);
+	jw_key(w, "cpu_percent");
+	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
+	jw_kv_u64(w, "threads", r->nw);
+	jw_kv_u64(w, "cq_overflows", r->cq_overflows);
+	jw_kv_u64(w, "enobufs", c->enobufs);
+	jw_key(w, "lag_p99_ms");
+	jw_f64(w, lag99);
+	jw_key(w, "tester_limited");
+	jw_bool(w, limited);
+	jw_key(w, "verdict");
+	jw_cstr(w, verdict);
+	jw_obj_end(w);
+}
+
 /* The summary as compact JSON; returns its length or a negative error. */
 static long summary_json(const struct run *r, char *buf, size_t cap)
 {
@@ -150,11 +213,16 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_kv_u64(&w, "sent", c.sent);
 	jw_kv_u64(&w, "delivered", c.delivered);
 	jw_kv_u64(&w, "organizer_received", c.org_received);
+	jw_key(&w, "delivery_ratio");
+	jw_f64(&w, c.sent ? (double)c.delivered / (double)c.sent : 0.0);
 	jw_kv_u64(&w, "start_chats", c.start_chats);
 	jw_kv_u64(&w, "new_chats", c.new_chats);
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
 	jw_kv_u64(&w, "server_errors", c.server_errors);
 	jw_kv_u64(&w, "connected", c.connected);
+	jw_quantiles(&w, "latency_ms", &r->lat);
+	jw_quantiles(&w, "latency_actual_ms", &r->lat_actual);
+	jw_quantiles(&w, "lag_ms", &r->lag);
 	jw_key(&w, "errors");
 	jw_obj_begin(&w);
 	for (int k = 0; k < RE_COUNT; k++)
@@ -168,6 +236,40 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 						 sizeof(r->first_err)));
 	else
 		jw_null(&w);
+	self_check(&w, r, &c);
+	jw_key(&w, "server");
+	if (r->server_json)
+		jw_raw(&w, r->server_json, strlen(r->server_json));
+	else
+		jw_null(&w);
+	jw_key(&w, "cross_check");
+	if (r->server_received >= 0) {
+		jw_obj_begin(&w);
+		jw_kv_u64(&w, "sent", c.sent);
+		jw_kv_u64(&w, "server_received", (uint64_t)r->server_received);
+		jw_key(&w, "passed");
+		jw_bool(&w, (uint64_t)r->server_received == c.sent);
+		jw_obj_end(&w);
+	} else {
+		jw_null(&w);
+	}
+	jw_key(&w, "thresholds");
+	jw_arr_begin(&w);
+	for (unsigned i = 0; i < r->o.nthresholds; i++) {
+		const struct threshold *t = &r->o.thresholds[i];
+
+		jw_obj_begin(&w);
+		jw_key(&w, "expr");
+		jw_cstr(&w, t->expr);
+		jw_key(&w, "metric");
+		jw_cstr(&w, threshold_metric(t));
+		jw_key(&w, "measured");
+		jw_f64(&w, t->measured);
+		jw_key(&w, "passed");
+		jw_bool(&w, t->passed);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	return jw_finish(&w);
@@ -372,8 +474,8 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 {
 	char sum_path[4096], rate_path[4096], sum_tmp[4200], rate_tmp[4200];
 	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
-	long long unix_s = (long long)(r->end_real_ns / 1000000000);
-	char json[8192];
+	long long unix_s = (long long)(r->t0_real_ns / 1000000000);
+	char *json;
 	char *pretty;
 	long n;
 	size_t pn;
@@ -389,14 +491,21 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 	if (summary_path && cap)
 		snprintf(summary_path, cap, "%s", sum_path);
 
-	/* first_err is at most 255 bytes, 6 bytes each when escaped: the
-	 * summary always fits json[]. */
-	n = summary_json(r, json, sizeof(json));
-	if (n < 0)
-		return file_err("summary", sum_path, (int)n);
-	pretty = malloc(indent_room((size_t)n));
-	if (!pretty)
+	/* The largest parts are serve's /stats (at most 64 KiB) and
+	 * first_err (255 bytes, 6 each when escaped). */
+	json = malloc(SUMMARY_MAX);
+	if (!json)
 		return file_err("summary", sum_path, -ENOMEM);
+	n = summary_json(r, json, SUMMARY_MAX);
+	if (n < 0) {
+		free(json);
+		return file_err("summary", sum_path, (int)n);
+	}
+	pretty = malloc(indent_room((size_t)n));
+	if (!pretty) {
+		free(json);
+		return file_err("summary", sum_path, -ENOMEM);
+	}
 	pn = indent(pretty, json, (size_t)n);
 	pretty[pn] = 0;
 
@@ -431,5 +540,6 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 	e = 0;
 out_free:
 	free(pretty);
+	free(json);
 	return e;
 }

@@ -181,32 +181,29 @@ static int flag_given(int argc, char **argv, const char *name)
 
 /* ---- progress ---- */
 
-static void progress(struct run *r, int64_t now, int tty, int final)
+/* One line on stderr: in place on a terminal, plain lines otherwise. */
+static void progress(struct run *r, const struct series *se, int64_t now,
+		     int tty, int final)
 {
-	static uint64_t last_sent, last_delivered;
-	static int64_t last_t;
 	struct run_counters t;
 	uint64_t errs = 0;
-	double dt, el = (double)(now - r->t0_ns) / 1e9;
+	char p99[32];
 
 	run_sum(r, &t);
 	for (int k = 0; k < RE_COUNT; k++)
 		errs += t.err[k];
-	dt = last_t ? (double)(now - last_t) / 1e9 : el;
-	if (dt <= 0)
-		dt = 1;
-	fprintf(stderr, "%s%6.1fs  participants %llu  connected %llu  chats %llu"
-		"  sent/s %.0f  delivered/s %.0f  org recv %llu  errors %llu%s",
-		tty ? "\r" : "", el, (unsigned long long)t.created,
-		(unsigned long long)t.connected, (unsigned long long)t.chats,
-		(double)(t.sent - last_sent) / dt,
-		(double)(t.delivered - last_delivered) / dt,
-		(unsigned long long)t.org_received, (unsigned long long)errs,
+	if (se->have_p99)
+		snprintf(p99, sizeof(p99), "%.1fms", se->p99_ms);
+	else
+		snprintf(p99, sizeof(p99), "-");
+	fprintf(stderr, "%s%6.1fs  participants %llu  chats %llu  sent/s %.0f"
+		"  delivered/s %.0f  p99 %s  errors %llu  cpu %.0f%%%s",
+		tty ? "\r" : "", (double)(now - r->t0_ns) / 1e9,
+		(unsigned long long)t.created, (unsigned long long)t.chats,
+		se->sent_per_s, se->delivered_per_s, p99,
+		(unsigned long long)errs, se->cpu_percent,
 		tty && !final ? "\033[K" : "\n");
 	fflush(stderr);
-	last_sent = t.sent;
-	last_delivered = t.delivered;
-	last_t = now;
 }
 
 /* see run.h */
@@ -219,6 +216,7 @@ int run_main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t block, old;
 	char summary[4096];
+	static struct series se;
 	int ret, tty = isatty(2), rc = 0;
 	int64_t last_progress;
 
@@ -296,6 +294,10 @@ int run_main(int argc, char **argv)
 	/* Workers that failed to set up exit; the others see the stop. */
 	pthread_barrier_wait(&r->ready);
 
+	if (rc == 0 && series_open(r, &se) < 0) {
+		run_request_stop(r, STOP_ERROR);
+		rc = 1;
+	}
 	last_progress = r->t0_ns;
 	while (!run_stopping(r)) {
 		int64_t now;
@@ -306,8 +308,10 @@ int run_main(int argc, char **argv)
 			run_request_stop(r, STOP_SIGNAL);
 		if (o->duration_ms && now - r->t0_ns >= o->duration_ms * 1000000)
 			run_request_stop(r, STOP_DURATION);
+		if (now - se.last_ns >= 1000000000LL)
+			series_tick(r, &se, now);
 		if (!o->quiet && now - last_progress >= (tty ? 1 : 5) * 1000000000LL) {
-			progress(r, now, tty, 0);
+			progress(r, &se, now, tty, 0);
 			last_progress = now;
 		}
 	}
@@ -315,23 +319,34 @@ int run_main(int argc, char **argv)
 		pthread_join(r->w[i].thread, NULL);
 	r->end_real_ns = run_real_ns();
 	if (rc) {
+		series_close(&se);
 		for (unsigned i = 0; i < r->nw; i++)
 			worker_exit(&r->w[i]);
 		goto out;
 	}
+	/* The last (partial) second, then the run's figures. */
+	series_tick(r, &se, run_mono_ns());
+	series_close(&se);
 	if (!o->quiet)
-		progress(r, run_mono_ns(), tty, 1);
+		progress(r, &se, run_mono_ns(), tty, 1);
 	if (r->stop_reason == STOP_ERROR && r->has_first_err)
 		fprintf(stderr, "esmeload: %s\n", r->first_err);
+	run_figures(r);
+	run_cross_check(r);
+	run_thresholds(r);
 	if (run_write_outputs(r, summary, sizeof(summary)) < 0)
 		rc = 1;
 	if (r->stop_reason == STOP_ERROR)
 		rc = 1;
+	if (r->thresholds_failed)
+		rc = 99; /* CI reads this one code */
 	for (unsigned i = 0; i < r->nw; i++)
 		worker_exit(&r->w[i]);
 out:
 	if (o->embedded)
 		stop_serve(&ch, o->quiet);
 	free(r->w);
+	free(r->server_json);
+	free(o->thresholds);
 	return rc;
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "hist.h"
 #include "http.h"
 #include "pool.h"
 #include "ring.h"
@@ -74,6 +75,8 @@ struct run_opts {
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */
+	struct threshold *thresholds; /* --threshold, in order given */
+	unsigned nthresholds;
 };
 
 /* Parse argv (without the subcommand) into o. Returns 0, 1 when --help was
@@ -85,6 +88,33 @@ int run_load_config(struct run_opts *o, const char *path);
 /* Resolve a target URL into o->t[i]; 0 or 2 after printing an error. */
 int run_set_target(struct run_opts *o, int i, const char *url,
 		   const char *what);
+
+/* ---- thresholds (threshold.c) ---- */
+
+/* A pass/fail condition on a figure of the summary, e.g. "p99<50ms". */
+struct threshold {
+	char expr[64];
+	int metric;       /* enum in threshold.c */
+	int op;           /* <, <=, >, >=, == */
+	double value;     /* in the metric's unit (ms for latencies) */
+	double measured;  /* filled by run_thresholds */
+	int passed;
+};
+
+/*
+ * Parse "<metric><op><number>[unit]": metrics p50 p90 p99 p99_9 max (latency
+ * from the scheduled send time), actual_p50 ... actual_max, lag_p50 ...
+ * lag_max, delivered_ratio (or delivery_ratio), sent, delivered,
+ * organizer_received, errors, chats, participants, msgs_per_s, cpu_percent;
+ * ops < <= > >= ==; latency units us, ms (default), s. Returns 0, or -EINVAL
+ * with a reason in why.
+ */
+int threshold_parse(struct threshold *t, const char *s, char *why,
+		    size_t whylen);
+/* 1 if v satisfies t. */
+int threshold_check(const struct threshold *t, double v);
+/* The metric's name as parsed ("p99", "delivered_ratio", ...). */
+const char *threshold_metric(const struct threshold *t);
 
 /* ---- counters, per worker, merged by the coordinator ---- */
 
@@ -195,6 +225,8 @@ struct worker {
 	uint32_t rates_cap;
 	int64_t rate_base;    /* Unix second of rates[0] */
 	struct run_counters c;
+	/* latency from the scheduled send, from the actual send; send lag */
+	struct hist lat, lat_actual, lag;
 	/* the first error of this worker */
 	char err_text[256];
 	int has_err;
@@ -254,6 +286,13 @@ struct run {
 	int64_t t0_real_ns;
 	int64_t org_start_real_ns, part_start_real_ns;
 	int64_t end_real_ns;
+	/* figures of the whole run, for the summary */
+	struct hist lat, lat_actual, lag;
+	double cpu_percent;            /* tester CPU, 100 = one core */
+	uint64_t cq_overflows;
+	char *server_json;             /* serve's /stats at the end, or NULL */
+	int64_t server_received;       /* its messages.received, or -1 */
+	int thresholds_failed;
 };
 
 enum { STOP_NONE = 0, STOP_SIGNAL, STOP_ERROR, STOP_DURATION, STOP_DONE };
@@ -264,6 +303,36 @@ int64_t run_real_ns(void);
 /* Ask every worker to stop (first reason wins). */
 void run_request_stop(struct run *r, int reason);
 int run_stopping(const struct run *r);
+
+/* ---- series.c: the time series, end figures, cross-check ---- */
+
+struct series {
+	int fd;                        /* the .jsonl file, -1 if none */
+	int64_t last_ns;               /* monotonic time of the last line */
+	struct run_counters prev;
+	struct hist prev_lat, prev_act, prev_lag;
+	struct hist cur, tmp;          /* scratch */
+	double prev_cpu_s;
+	/* the last second, for the progress line */
+	double sent_per_s, delivered_per_s, p99_ms, cpu_percent;
+	int have_p99;
+};
+
+/* Open <out_dir>/<unix>_performance_test_timeseries.jsonl; prints and
+ * returns -errno on failure. */
+int series_open(struct run *r, struct series *s);
+/* Write the line for the time since the previous one. */
+void series_tick(struct run *r, struct series *s, int64_t now_ns);
+void series_close(struct series *s);
+/* Merge the workers' histograms and CPU use into r, after they stopped. */
+void run_figures(struct run *r);
+/* Ask the messenger for serve's /stats (bounded wait); fills
+ * r->server_json and r->server_received when it answers. */
+void run_cross_check(struct run *r);
+/* Evaluate every --threshold; returns how many failed. */
+int run_thresholds(struct run *r);
+/* The value of a threshold's metric for the run. */
+double run_metric(const struct run *r, const struct threshold *t);
 
 /* ---- output (output.c) ---- */
 /* Sum the workers' counters. */

@@ -47,7 +47,12 @@ struct part {
 	struct timer t;
 	char *token;         /* tok_pool block until authorized */
 	uint16_t token_len;
+	/* Send lag of the last messages, by number: the echo of message k
+	 * finds its actual send time as scheduled + lag_us[k % LAGS]. */
+	uint32_t lag_k[8];
+	uint32_t lag_us[8];
 };
+#define LAGS 8
 
 enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_OPEN, O_DONE };
 
@@ -579,9 +584,17 @@ static void send_due(struct worker *w, struct part *p)
 				 "%.*s: message number %u\"}}",
 				 p->chat, p->addr_len, p->addr, p->k + 1);
 
+		int64_t lag;
+
 		if (send_text(w, p->conn, txt, (size_t)n, 1) < 0)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
+		lag = (w->now_ns - (p->chat_ns + smi * (int64_t)p->k)) / 1000;
+		if (lag > UINT32_MAX)
+			lag = UINT32_MAX;
+		p->lag_k[p->k % LAGS] = p->k;
+		p->lag_us[p->k % LAGS] = (uint32_t)lag;
+		hist_add(&w->lag, (uint64_t)lag);
 	}
 	timer_at(w, &p->t, p->chat_ns + smi * (int64_t)(p->k + 1));
 }
@@ -604,6 +617,39 @@ static void chat_found(struct worker *w, struct part *p, const char *id)
 	p->chat_ns = w->now_ns;
 	w->c.chats++;
 	send_due(w, p);
+}
+
+/*
+ * One of p's own messages came back: "connection <addr>: message number
+ * <k>". Its latency counts from when message k was due, so a late send
+ * cannot hide delay (no coordinated omission), and from when it was
+ * actually written, when that is still known.
+ */
+static void delivered(struct worker *w, struct part *p, const char *c,
+		      size_t n)
+{
+	static const char tag[] = "message number ";
+	const int64_t smi = ms_ns(w->o->smi_ms);
+	const char *num = memmem(c, n, tag, sizeof(tag) - 1);
+	uint64_t k = 0;
+	int64_t lat;
+
+	w->c.delivered++;
+	if (!num)
+		return;
+	for (num += sizeof(tag) - 1; num < c + n && *num >= '0' && *num <= '9'; num++)
+		k = k * 10 + (uint64_t)(*num - '0');
+	if (k == 0 || k > p->k || p->state != P_CHAT)
+		return;
+	lat = w->now_ns - (p->chat_ns + smi * (int64_t)k);
+	if (lat < 0)
+		lat = 0;
+	hist_add(&w->lat, (uint64_t)lat / 1000);
+	if (p->lag_k[k % LAGS] == k) {
+		int64_t act = lat / 1000 - p->lag_us[k % LAGS];
+
+		hist_add(&w->lat_actual, act > 0 ? (uint64_t)act : 0);
+	}
 }
 
 /* A text frame for a participant. */
@@ -630,7 +676,8 @@ static int part_text(struct worker *w, struct part *p, const char *js,
 		    (k = json_find(&d, pl, "content")) >= 0 &&
 		    d.tok[k].end - d.tok[k].start > 11 &&
 		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
-			w->c.delivered++;
+			delivered(w, p, js + d.tok[k].start,
+				  (size_t)(d.tok[k].end - d.tok[k].start));
 		return 0;
 	}
 	if (json_str_eq(&d, t, "error")) {

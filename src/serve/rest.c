@@ -38,7 +38,8 @@ void rest_reply(struct serve *s, struct conn *c, int status, const char *body,
 		conn_close(s, c);
 		return;
 	}
-	memcpy(out + n, body, body_len);
+	if (body_len)
+		memcpy(out + n, body, body_len);
 	if (status >= 400 && status < 500)
 		s->stats.err[E_HTTP_4XX]++;
 	conn_write(s, c, out, n + body_len, 0);

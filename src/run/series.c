@@ -1,0 +1,369 @@
+/*
+ * series: what the coordinator measures while workers run: the per-second
+ * time series, the run's latency and CPU figures, the cross-check against
+ * serve's counters and the thresholds. See run.h.
+ *
+ * The workers' counters and histograms are read with relaxed atomic loads
+ * while they keep writing (one writer each); a second's figures are the
+ * difference of two such snapshots.
+ */
+#include "run.h"
+#include "http.h"
+#include "json.h"
+#include "jsonw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Sum of the workers' histograms, chosen by offset, into dst. */
+static void merged(const struct run *r, size_t off, struct hist *dst,
+		   struct hist *tmp)
+{
+	hist_reset(dst);
+	for (unsigned i = 0; i < r->nw; i++) {
+		hist_snapshot(tmp, (const struct hist *)((const char *)&r->w[i] + off));
+		hist_merge(dst, tmp);
+	}
+}
+
+/* see run.h */
+int series_open(struct run *r, struct series *s)
+{
+	char path[4096];
+	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	hist_reset(&s->prev_lat);
+	hist_reset(&s->prev_act);
+	hist_reset(&s->prev_lag);
+	s->last_ns = r->t0_ns;
+	s->prev_cpu_s = cpu_seconds();
+	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",
+		     dir, (long long)(r->t0_real_ns / 1000000000)) >= (int)sizeof(path)) {
+		fprintf(stderr, "esmeload: output directory name too long: %s\n", dir);
+		return -ENAMETOOLONG;
+	}
+	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+		     0644);
+	if (s->fd < 0) {
+		int e = errno;
+
+		fprintf(stderr, "esmeload: cannot write time series %s: %s\n",
+			path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static void ms3(struct jw *w, const char *key, const struct hist *h,
+		int with_p50)
+{
+	jw_key(w, key);
+	if (!h->count && !hist_quantile(h, 1.0)) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	if (with_p50) {
+		jw_key(w, "p50");
+		jw_f64(w, (double)hist_quantile(h, 0.5) / 1000.0);
+	}
+	jw_key(w, "p99");
+	jw_f64(w, (double)hist_quantile(h, 0.99) / 1000.0);
+	if (with_p50) {
+		jw_key(w, "max");
+		jw_f64(w, (double)hist_quantile(h, 1.0) / 1000.0);
+	}
+	jw_obj_end(w);
+}
+
+static uint64_t err_total(const struct run_counters *c)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < RE_COUNT; k++)
+		n += c->err[k];
+	return n;
+}
+
+/* see run.h */
+void series_tick(struct run *r, struct series *s, int64_t now_ns)
+{
+	struct run_counters c;
+	struct hist lat, act, lag;
+	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
+	char buf[2048];
+	struct jw w;
+	long n;
+
+	if (dt <= 0)
+		return;
+	run_sum(r, &c);
+	merged(r, offsetof(struct worker, lat), &s->cur, &s->tmp);
+	hist_delta(&lat, &s->cur, &s->prev_lat);
+	s->prev_lat = s->cur;
+	merged(r, offsetof(struct worker, lat_actual), &s->cur, &s->tmp);
+	hist_delta(&act, &s->cur, &s->prev_act);
+	s->prev_act = s->cur;
+	merged(r, offsetof(struct worker, lag), &s->cur, &s->tmp);
+	hist_delta(&lag, &s->cur, &s->prev_lag);
+	s->prev_lag = s->cur;
+
+	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
+	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
+	s->cpu_percent = (cpu - s->prev_cpu_s) / dt * 100.0;
+	s->have_p99 = lat.count > 0;
+	s->p99_ms = (double)hist_quantile(&lat, 0.99) / 1000.0;
+
+	jw_init(&w, buf, sizeof(buf) - 1);
+	jw_obj_begin(&w);
+	jw_key(&w, "t");
+	jw_i64(&w, run_real_ns() / 1000000000);
+	jw_key(&w, "elapsed_s");
+	jw_f64(&w, (double)((now_ns - r->t0_ns) / 1000000) / 1000.0);
+	jw_key(&w, "sent");
+	jw_u64(&w, c.sent - s->prev.sent);
+	jw_key(&w, "delivered");
+	jw_u64(&w, c.delivered - s->prev.delivered);
+	jw_key(&w, "organizer_received");
+	jw_u64(&w, c.org_received - s->prev.org_received);
+	jw_key(&w, "participants_created");
+	jw_u64(&w, c.created);
+	jw_key(&w, "participants_connected");
+	jw_u64(&w, c.connected);
+	jw_key(&w, "chats");
+	jw_u64(&w, c.chats);
+	jw_key(&w, "errors");
+	jw_u64(&w, err_total(&c) - err_total(&s->prev));
+	jw_key(&w, "error_kinds");
+	jw_obj_begin(&w);
+	for (int k = 0; k < RE_COUNT; k++)
+		if (c.err[k] != s->prev.err[k]) {
+			jw_key(&w, run_err_names[k]);
+			jw_u64(&w, c.err[k] - s->prev.err[k]);
+		}
+	jw_obj_end(&w);
+	ms3(&w, "latency_ms", &lat, 1);
+	ms3(&w, "latency_actual_ms", &act, 1);
+	ms3(&w, "lag_ms", &lag, 0);
+	jw_key(&w, "cpu_percent");
+	jw_f64(&w, (double)(int64_t)(s->cpu_percent * 10) / 10.0);
+	jw_obj_end(&w);
+	n = jw_finish(&w);
+	if (n > 0 && s->fd >= 0) {
+		/* One write per line: a SIGKILL loses at most this line, and
+		 * readers skip an unfinished last line. */
+		buf[n] = '\n';
+		if (write(s->fd, buf, (size_t)n + 1) != n + 1) {
+			fprintf(stderr, "esmeload: time series write failed: %s; "
+				"no more lines\n", strerror(errno));
+			close(s->fd);
+			s->fd = -1;
+		}
+	}
+	s->prev = c;
+	s->prev_cpu_s = cpu;
+	s->last_ns = now_ns;
+}
+
+/* see run.h */
+void series_close(struct series *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* see run.h */
+void run_figures(struct run *r)
+{
+	struct hist tmp;
+	double wall = (double)(r->end_real_ns - r->t0_real_ns) / 1e9;
+
+	merged(r, offsetof(struct worker, lat), &r->lat, &tmp);
+	merged(r, offsetof(struct worker, lat_actual), &r->lat_actual, &tmp);
+	merged(r, offsetof(struct worker, lag), &r->lag, &tmp);
+	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
+	r->cq_overflows = 0;
+	for (unsigned i = 0; i < r->nw; i++)
+		r->cq_overflows += r->w[i].ring.cq_overflow;
+}
+
+/* ---- the cross-check ---- */
+
+/* One HTTP GET with a deadline; returns the body length in buf or -1. */
+static long http_get(const struct run_target *t, const char *path, char *buf,
+		     size_t cap, int64_t deadline_ns)
+{
+	char req[1024];
+	size_t n = http_request_write(req, sizeof(req), "GET", t->hostport,
+				      path, "Connection: close\r\n", NULL, 0);
+	size_t got = 0;
+	long result = -1;
+	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || !n)
+		goto out;
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 &&
+	    errno != EINPROGRESS)
+		goto out;
+	for (size_t off = 0; off < n;) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		int64_t left = (deadline_ns - run_mono_ns()) / 1000000;
+		ssize_t k;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			goto out;
+		k = send(fd, req + off, n - off, MSG_NOSIGNAL);
+		if (k <= 0 && errno != EAGAIN)
+			goto out;
+		if (k > 0)
+			off += (size_t)k;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t left = (deadline_ns - run_mono_ns()) / 1000000;
+		struct http_response resp;
+		long hl;
+		ssize_t k;
+
+		if (got == cap || left <= 0 || poll(&p, 1, (int)left) <= 0)
+			goto out;
+		k = recv(fd, buf + got, cap - got, 0);
+		if (k < 0 && errno == EAGAIN)
+			continue;
+		if (k <= 0)
+			goto out;
+		got += (size_t)k;
+		hl = http_response_parse(&resp, buf, got, 8192);
+		if (hl == HTTP_PARTIAL)
+			continue;
+		if (hl < 0 || resp.status != 200 || resp.content_length < 0)
+			goto out;
+		if ((size_t)hl + (size_t)resp.content_length <= got) {
+			memmove(buf, buf + hl, (size_t)resp.content_length);
+			result = resp.content_length;
+			goto out;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return result;
+}
+
+/* see run.h */
+void run_cross_check(struct run *r)
+{
+	const struct run_target *t = &r->o.t[T_MSG];
+	char path[RUN_URL_MAX];
+	size_t plen = t->u.path_len;
+	int64_t deadline = run_mono_ns() + 3000000000LL;
+	struct run_counters c;
+	char *buf = malloc(65536);
+
+	r->server_received = -1;
+	if (!buf)
+		return;
+	run_sum(r, &c);
+	/* The messenger's base path: its URL less the "/connect" we add. */
+	if (plen >= 8 && !memcmp(t->u.path + plen - 8, "/connect", 8))
+		plen -= 8;
+	snprintf(path, sizeof(path), "%.*s/stats", (int)plen, t->u.path);
+	for (;;) {
+		jsmntok_t toks[512];
+		struct json_doc d;
+		long n = http_get(t, path, buf, 65535, deadline);
+		int m, k;
+		int64_t v;
+
+		if (n < 0)
+			break; /* not an esmeload serve, or gone */
+		if (json_parse(&d, buf, (size_t)n, toks, 512) < 0 ||
+		    (m = json_find(&d, 0, "messages")) < 0 ||
+		    (k = json_find(&d, m, "received")) < 0 ||
+		    json_get_i64(&d, k, &v) < 0)
+			break;
+		free(r->server_json);
+		r->server_json = malloc((size_t)n + 1);
+		if (r->server_json) {
+			memcpy(r->server_json, buf, (size_t)n);
+			r->server_json[n] = 0;
+		}
+		r->server_received = v;
+		/* What the kernel took may still be on its way to the
+		 * server: wait, bounded, until it has all arrived. */
+		if ((uint64_t)v >= c.sent || run_mono_ns() > deadline)
+			break;
+		poll(NULL, 0, 50);
+	}
+	free(buf);
+}
+
+/* see run.h */
+double run_metric(const struct run *r, const struct threshold *t)
+{
+	static const double q[5] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
+	struct run_counters c;
+	double secs = (double)(r->end_real_ns - r->t0_real_ns) / 1e9;
+
+	run_sum(r, &c);
+	if (t->metric < 15) {
+		const struct hist *h = t->metric < 5 ? &r->lat :
+				       t->metric < 10 ? &r->lat_actual : &r->lag;
+
+		return (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
+	}
+	switch (t->metric) {
+	case 15: return c.sent ? (double)c.delivered / (double)c.sent : 0;
+	case 16: return (double)c.sent;
+	case 17: return (double)c.delivered;
+	case 18: return (double)c.org_received;
+	case 19: return (double)err_total(&c);
+	case 20: return (double)c.chats;
+	case 21: return (double)c.created;
+	case 22: return secs > 0 ? (double)c.sent / secs : 0;
+	default: return r->cpu_percent;
+	}
+}
+
+/* see run.h */
+int run_thresholds(struct run *r)
+{
+	int failed = 0;
+
+	for (unsigned i = 0; i < r->o.nthresholds; i++) {
+		struct threshold *t = &r->o.thresholds[i];
+
+		t->measured = run_metric(r, t);
+		t->passed = threshold_check(t, t->measured);
+		if (!t->passed) {
+			failed++;
+			fprintf(stderr, "esmeload: threshold failed: %s (measured "
+				"%s = %g)\n", t->expr, threshold_metric(t),
+				t->measured);
+		}
+	}
+	r->thresholds_failed = failed;
+	return failed;
+}

@@ -1,0 +1,113 @@
+/*
+ * threshold: pass/fail conditions on a run's figures, for CI.
+ * See run.h.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ };
+
+/* Metric names; the first ones are latencies in milliseconds. */
+static const char *const metrics[] = {
+	"p50", "p90", "p99", "p99_9", "max",
+	"actual_p50", "actual_p90", "actual_p99", "actual_p99_9", "actual_max",
+	"lag_p50", "lag_p90", "lag_p99", "lag_p99_9", "lag_max",
+	"delivered_ratio", "sent", "delivered", "organizer_received", "errors",
+	"chats", "participants", "msgs_per_s", "cpu_percent",
+	"delivery_ratio", /* alias, kept last */
+};
+#define NLATENCY 15
+#define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
+
+/* see run.h */
+int threshold_parse(struct threshold *t, const char *s, char *why,
+		    size_t whylen)
+{
+	size_t n = strlen(s), mlen = 0;
+	const char *p = s;
+	char *end;
+	int m = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (n == 0 || n >= sizeof(t->expr)) {
+		snprintf(why, whylen, "empty or longer than %zu characters",
+			 sizeof(t->expr) - 1);
+		return -EINVAL;
+	}
+	snprintf(t->expr, sizeof(t->expr), "%s", s);
+	while (p[mlen] && (p[mlen] == '_' || (p[mlen] >= 'a' && p[mlen] <= 'z') ||
+			   (p[mlen] >= '0' && p[mlen] <= '9')))
+		mlen++;
+	for (size_t i = 0; i < NMETRICS; i++)
+		if (strlen(metrics[i]) == mlen && !strncmp(metrics[i], p, mlen))
+			m = (int)i;
+	if (m < 0) {
+		snprintf(why, whylen, "unknown metric \"%.*s\" (p50, p99, max, "
+			 "actual_p99, lag_p99, delivered_ratio, sent, errors, "
+			 "msgs_per_s, cpu_percent, ...)", (int)mlen, p);
+		return -EINVAL;
+	}
+	if (m == (int)NMETRICS - 1)
+		m = 15; /* delivery_ratio is delivered_ratio */
+	t->metric = m;
+	p += mlen;
+	if (p[0] == '<' && p[1] == '=') { t->op = OP_LE; p += 2; }
+	else if (p[0] == '>' && p[1] == '=') { t->op = OP_GE; p += 2; }
+	else if (p[0] == '=' && p[1] == '=') { t->op = OP_EQ; p += 2; }
+	else if (p[0] == '<') { t->op = OP_LT; p++; }
+	else if (p[0] == '>') { t->op = OP_GT; p++; }
+	else {
+		snprintf(why, whylen, "expected <, <=, >, >= or == after %s",
+			 metrics[m]);
+		return -EINVAL;
+	}
+	if (!*p || *p == ' ') {
+		snprintf(why, whylen, "expected a number after the operator");
+		return -EINVAL;
+	}
+	t->value = strtod(p, &end);
+	if (end == p || !isfinite(t->value)) {
+		snprintf(why, whylen, "\"%s\" is not a number", p);
+		return -EINVAL;
+	}
+	if (m < NLATENCY) {
+		if (!*end || !strcmp(end, "ms"))
+			;
+		else if (!strcmp(end, "s"))
+			t->value *= 1000;
+		else if (!strcmp(end, "us") || !strcmp(end, "µs"))
+			t->value /= 1000;
+		else {
+			snprintf(why, whylen, "unit \"%s\": use us, ms or s", end);
+			return -EINVAL;
+		}
+	} else if (*end) {
+		snprintf(why, whylen, "%s takes a plain number, not \"%s\"",
+			 metrics[m], end);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* see run.h */
+int threshold_check(const struct threshold *t, double v)
+{
+	switch (t->op) {
+	case OP_LT: return v < t->value;
+	case OP_LE: return v <= t->value;
+	case OP_GT: return v > t->value;
+	case OP_GE: return v >= t->value;
+	default: return v == t->value;
+	}
+}
+
+/* see run.h */
+const char *threshold_metric(const struct threshold *t)
+{
+	return metrics[t->metric];
+}
