@@ -8,4 +8,4 @@ test_timefmt_DEPS := timefmt
 test_tw_DEPS      := tw
 test_pool_DEPS    := pool outq
 test_run_config_DEPS := run/config run/threshold opt http json jsonw timefmt b64
-test_run_output_DEPS := run/output jsonw json timefmt
+test_run_output_DEPS := run/output run/threshold hist jsonw json timefmt
