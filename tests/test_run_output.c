@@ -331,9 +331,11 @@ static int test_files(void)
 	e = json_find(&d, 0, "esmeload");
 	check(e > 0);
 	keys_of(&d, e, keys, sizeof(keys));
-	check(!strcmp(keys, "sent,delivered,organizer_received,start_chats,"
-		      "new_chats,no_new_chats,server_errors,connected,errors,"
-		      "stop_reason,first_error"));
+	check(!strcmp(keys, "sent,delivered,organizer_received,delivery_ratio,"
+		      "start_chats,new_chats,no_new_chats,server_errors,"
+		      "connected,latency_ms,latency_actual_ms,lag_ms,errors,"
+		      "stop_reason,first_error,self_check,server,cross_check,"
+		      "thresholds"));
 	check(int_is(&d, e, "sent", 123));
 	check(int_is(&d, e, "delivered", 111));
 	check(int_is(&d, e, "organizer_received", 81));
@@ -367,7 +369,8 @@ static int test_files(void)
 	check(strstr(text, "\n    \"log_ws\": true\n  },\n  \"description\": "
 		      "\"performance test summary\",\n"));
 	check(strstr(text, "\n    \"errors\": {\n      \"connect\": 7,\n"));
-	check(strstr(text, "\n    \"first_error\": \"ws handshake: \\\"timeout\\\" after 45s\"\n  }\n}\n"));
+	check(strstr(text, "\n    \"first_error\": \"ws handshake: \\\"timeout\\\" after 45s\",\n"));
+	check(strstr(text, "\n    \"thresholds\": []\n  }\n}\n"));
 	check(text[len - 1] == '\n');
 	check(strstr(text, "\t") == NULL);
 	/* The same summary went to stdout, then a line naming both files. */
