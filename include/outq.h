@@ -34,7 +34,15 @@ int outq_append(struct outq *q, struct pool *p, const void *data, size_t n,
 /* The contiguous bytes at the head (0 when empty): what the next send takes. */
 size_t outq_peek(const struct outq *q, const uint8_t **data);
 
-/* Drop n sent bytes from the head (n <= the last outq_peek length). */
+/*
+ * The queued bytes as up to max spans, oldest first, for one vectored send.
+ * Returns the number of spans and sets *bytes to their total.
+ */
+struct iovec;
+int outq_peekv(const struct outq *q, struct iovec *iov, int max,
+	       size_t *bytes);
+
+/* Drop n sent bytes from the head (n <= what the last peek returned). */
 void outq_consume(struct outq *q, struct pool *p, size_t n);
 
 /* Free every block. */

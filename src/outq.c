@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 struct outq_block {
 	struct outq_block *next;
@@ -91,22 +92,46 @@ size_t outq_peek(const struct outq *q, const uint8_t **data)
 }
 
 /* see outq.h */
+int outq_peekv(const struct outq *q, struct iovec *iov, int max,
+	       size_t *bytes)
+{
+	const struct outq_block *b = q->head;
+	uint32_t off = q->head_off;
+	int n = 0;
+
+	*bytes = 0;
+	for (; b && n < max; b = b->next, off = 0) {
+		if (b->len == off)
+			continue;
+		iov[n].iov_base = (void *)(b->data + off);
+		iov[n].iov_len = b->len - off;
+		*bytes += iov[n].iov_len;
+		n++;
+	}
+	return n;
+}
+
+/* see outq.h */
 void outq_consume(struct outq *q, struct pool *p, size_t n)
 {
-	q->head_off += n;
-	q->bytes -= n;
-	if (q->head_off < q->head->len)
-		return;
-	/* The head block is fully sent. A tail block that is full or that
-	 * has been emptied goes back to the pool as well: an idle connection
-	 * then holds no block. */
-	struct outq_block *b = q->head;
+	q->bytes -= (uint32_t)n;
+	while (n) {
+		struct outq_block *b = q->head;
+		size_t k = b->len - q->head_off;
 
-	q->head = b->next;
-	q->head_off = 0;
-	if (!q->head)
-		q->tail = NULL;
-	pool_put(p, b);
+		if (n < k) {
+			q->head_off += (uint32_t)n;
+			return;
+		}
+		/* The head block is fully sent: back to the pool, so an idle
+		 * connection holds no block. */
+		n -= k;
+		q->head = b->next;
+		q->head_off = 0;
+		if (!q->head)
+			q->tail = NULL;
+		pool_put(p, b);
+	}
 }
 
 /* see outq.h */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 static int pool_bounded(void)
 {
@@ -66,6 +67,47 @@ static int outq_stream(void)
 	return 0;
 }
 
+/* The same through vectored peeks of up to 3 spans, consumed short. */
+static int outq_vectored(void)
+{
+	struct pool p;
+	struct outq q = { 0 };
+	static uint8_t src[60000], dst[60000];
+	size_t in = 0, out = 0;
+
+	check(pool_init(&p, 256, 8, 0) == 0);
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + (i >> 9));
+	while (out < sizeof(src)) {
+		size_t n = (in * 5 + 11) % 900 + 1, bytes, take, left;
+		struct iovec iov[3];
+		int k;
+
+		if (in + n > sizeof(src))
+			n = sizeof(src) - in;
+		if (n && outq_append(&q, &p, src + in, n, 1 << 20) == 0)
+			in += n;
+		k = outq_peekv(&q, iov, 3, &bytes);
+		check(k <= 3);
+		take = bytes > 10 ? bytes * 2 / 3 : bytes;
+		left = take;
+		for (int j = 0; j < k && left; j++) {
+			size_t c = iov[j].iov_len < left ? iov[j].iov_len : left;
+
+			check(iov[j].iov_len > 0);
+			memcpy(dst + out + (take - left), iov[j].iov_base, c);
+			left -= c;
+		}
+		outq_consume(&q, &p, take);
+		out += take;
+		check_eq(q.bytes, in - out);
+	}
+	check(memcmp(src, dst, sizeof(src)) == 0);
+	check_eq(p.used, 0);
+	pool_destroy(&p);
+	return 0;
+}
+
 static int outq_limits(void)
 {
 	struct pool p;
@@ -89,4 +131,4 @@ static int outq_limits(void)
 	return 0;
 }
 
-TEST_MAIN(T(pool_bounded), T(outq_stream), T(outq_limits))
+TEST_MAIN(T(pool_bounded), T(outq_stream), T(outq_vectored), T(outq_limits))

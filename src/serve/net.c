@@ -13,8 +13,9 @@
  *   block, and only until it completes.
  * - Output is appended to the connection's outq and the connection is put
  *   on the dirty list; after each batch of completions every dirty
- *   connection without a send in flight gets one SEND of its head block.
- *   Frames produced while a send is in flight leave with the next one.
+ *   connection without a send in flight gets one send of everything queued
+ *   (up to SEND_IOV blocks, vectored). Frames produced while a send is in
+ *   flight leave with the next one.
  * - Closing: cancel the recv and send by user_data, then, once neither is
  *   outstanding, close_direct. The kernel may hand the index to a new
  *   connection as soon as the close is done, possibly before its
@@ -35,6 +36,20 @@
 enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE };
 
 #define OUT_BLOCK 16384
+/* Blocks one send may take: a connection that receives a copy of every
+ * message (an organizer) drains up to 256 KiB per completion. */
+#define SEND_IOV 16
+#define SEND_VECS 512
+
+/*
+ * A vectored send's msghdr and iovecs need to live only until the SQE is
+ * submitted (IORING_FEAT_SUBMIT_STABLE): they come from this scratch
+ * array, reset after every submit.
+ */
+struct send_vec {
+	struct msghdr mh;
+	struct iovec iov[SEND_IOV];
+};
 
 static void arm_accept(struct serve *s, int port)
 {
@@ -183,21 +198,36 @@ int conn_write(struct serve *s, struct conn *c, const void *p, size_t n,
 static void kick_send(struct serve *s, struct conn *c)
 {
 	struct io_uring_sqe *sqe;
-	const uint8_t *p;
+	struct send_vec *v;
 	size_t n;
+	int k;
 	uint32_t idx = conn_idx(s, c);
 
 	if ((c->flags & CF_SEND) || c->state == CS_CLOSING ||
 	    c->state == CS_FREE)
 		return;
-	n = outq_peek(&c->out, &p);
-	if (n == 0) {
+	if (!c->out.bytes) {
 		if (c->flags & CF_LINGER)
 			conn_close(s, c);
 		return;
 	}
+	if (s->nsv == SEND_VECS) {
+		io_uring_submit(&s->ring.uring);
+		s->nsv = 0;
+	}
+	v = &s->sv[s->nsv];
+	k = outq_peekv(&c->out, v->iov, SEND_IOV, &n);
 	sqe = ring_sqe(&s->ring);
-	io_uring_prep_send(sqe, (int)idx, p, n, MSG_NOSIGNAL);
+	if (k == 1) {
+		io_uring_prep_send(sqe, (int)idx, v->iov[0].iov_base, n,
+				   MSG_NOSIGNAL);
+	} else {
+		memset(&v->mh, 0, sizeof(v->mh));
+		v->mh.msg_iov = v->iov;
+		v->mh.msg_iovlen = (size_t)k;
+		io_uring_prep_sendmsg(sqe, (int)idx, &v->mh, MSG_NOSIGNAL);
+		s->nsv++;
+	}
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ring_ud(OP_SEND, c->gen, idx));
 	c->flags |= CF_SEND;
@@ -503,11 +533,12 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 	s->nconns = s->o.max_conns;
 	s->conns = calloc(s->nconns, sizeof(*s->conns));
 	s->dirty = calloc(s->nconns, sizeof(*s->dirty));
+	s->sv = calloc(SEND_VECS, sizeof(*s->sv));
 	in_need = s->o.max_head + s->o.max_body;
 	if (s->o.max_frame + WS_HDR_MAX > in_need)
 		in_need = s->o.max_frame + WS_HDR_MAX;
 	s->in_block = in_need;
-	if (!s->conns || !s->dirty ||
+	if (!s->conns || !s->dirty || !s->sv ||
 	    pool_init(&s->out_pool, OUT_BLOCK, 64,
 		      s->o.out_memory / OUT_BLOCK) < 0 ||
 	    pool_init(&s->in_pool, in_need, 16,
@@ -545,6 +576,7 @@ int serve_net_run(struct serve *s)
 		ts.tv_nsec = (long long)(wait % 1000) * 1000000;
 		ret = io_uring_submit_and_wait_timeout(&s->ring.uring, &cqe, 1,
 						       &ts, NULL);
+		s->nsv = 0;
 		if (ret < 0 && ret != -ETIME && ret != -EINTR &&
 		    ret != -EAGAIN && ret != -EBUSY) {
 			fprintf(stderr, "esmeload serve: io_uring wait: %s\n",
@@ -580,4 +612,5 @@ void serve_net_exit(struct serve *s)
 	tw_free(&s->tw);
 	free(s->conns);
 	free(s->dirty);
+	free(s->sv);
 }

@@ -129,6 +129,8 @@ struct serve {
 	uint32_t nconns;
 	uint32_t *dirty;        /* connections with output to flush */
 	uint32_t ndirty;
+	struct send_vec *sv;    /* msghdr + iovecs of sends not yet submitted */
+	uint32_t nsv;
 	struct pool out_pool;   /* outbound queue blocks */
 	struct pool in_pool;    /* partial input and fragment blocks */
 	size_t in_block;
