@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Hold N concurrent participants against `esmeload serve` and report what the
+# tester costs: user memory per participant and CPU per message.
+#
+#   bench/hold.sh                 N=10000, smi 1000, 30 s held
+#   N=20000 HOLD=60 bench/hold.sh
+#
+# serve runs on CPU 0, esmeload on CPU 1 (taskset), both on 127.0.0.1.
+# Memory: the tester's peak RSS at N participants minus its peak RSS in a
+# run of BASE participants, divided by the difference (so rings, buffers and
+# code are not charged to participants). CPU: the tester's utime+stime over
+# the held window (from /proc/PID/stat) divided by the messages sent in that
+# window (from its time series).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+N=${N:-10000}
+BASE=${BASE:-100}
+SMI=${SMI:-1000}
+HOLD=${HOLD:-30}
+CPI=${CPI:-1}
+ESMELOAD=${ESMELOAD:-build/esmeload}
+[ -x "$ESMELOAD" ] || make -s build/esmeload
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+start_serve() {  # dir
+	rm -f "$1/config.json"
+	taskset -c 0 "$ESMELOAD" serve --organizer-port 0 --participant-port 0 \
+		--messenger-port 0 --write-config "$1/config.json" \
+		--max-conns $((N + 1000)) --quiet >"$1/serve.out" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$1/config.json" ] && return 0; sleep 0.05; done
+	echo "hold.sh: serve did not start" >&2
+	exit 1
+}
+
+# One run: participants, seconds; writes "peak_rss_kib cpu_ticks_in_window
+# msgs_in_window" to DIR/result. Runs in this shell so cleanup sees its pids.
+one_run() {  # dir n duration_s window_start_s
+	local d=$1 n=$2 dur=$3 ws=$4
+	start_serve "$d"
+	( cd "$d" && exec taskset -c 1 "$top/$ESMELOAD" -sci 1 -cpi "$CPI" -smi "$SMI" \
+		--max-participants "$n" --duration "${dur}s" --quiet \
+		--organizers 1 >run.out 2>run.err ) &
+	local rp=$!
+	pids+=($rp)
+	# The tester's pid is the subshell's exec'd child: the same pid.
+	local t0 ticks0="" peak=0 ticks1=0
+	t0=$(date +%s)
+	while kill -0 "$rp" 2>/dev/null; do
+		local now st rss
+		now=$(( $(date +%s) - t0 ))
+		if [ -r /proc/$rp/status ]; then
+			rss=$(awk '/VmHWM/ {print $2}' /proc/$rp/status 2>/dev/null || echo 0)
+			[ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
+			st=$(awk '{print $14 + $15}' /proc/$rp/stat 2>/dev/null || echo "")
+			if [ -n "$st" ]; then
+				if [ -z "$ticks0" ] && [ "$now" -ge "$ws" ]; then ticks0=$st; fi
+				ticks1=$st
+			fi
+		fi
+		sleep 0.5
+	done
+	wait "$rp" || { echo "hold.sh: esmeload failed:" >&2; cat "$d/run.err" >&2; exit 1; }
+	local ts msgs
+	ts=$(ls "$d"/*_performance_test_timeseries.jsonl)
+	msgs=$(python3 -c '
+import json,sys
+ws=float(sys.argv[2]); n=0
+for line in open(sys.argv[1]):
+    try: j=json.loads(line)
+    except ValueError: continue
+    if j["elapsed_s"] > ws: n += j["sent"]
+print(n)' "$ts" "$ws")
+	echo "$peak $(( ticks1 - ${ticks0:-$ticks1} )) $msgs" >"$d/result"
+	kill "${pids[0]}" 2>/dev/null || true   # this run's serve
+	pids=()
+}
+
+ramp=$(( N * CPI / 1000 + 5 ))
+mkdir -p "$tmp/base" "$tmp/full"
+one_run "$tmp/base" "$BASE" 8 2
+read -r base_rss _ _ <"$tmp/base/result"
+one_run "$tmp/full" "$N" $(( ramp + HOLD )) "$ramp"
+read -r full_rss ticks msgs <"$tmp/full/result"
+hz=$(getconf CLK_TCK)
+summ=$(ls "$tmp/full"/*_performance_test_summary.json)
+python3 - "$summ" "$N" "$BASE" "$base_rss" "$full_rss" "$ticks" "$hz" "$msgs" "$HOLD" "$SMI" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n, base, brss, frss, ticks, hz, msgs, hold, smi = (int(x) for x in sys.argv[2:11])
+e = s["esmeload"]
+per = (frss - brss) * 1024 / (n - base)
+cpu_s = ticks / hz
+print("participants %d (chats %d), held %d s at smi %d ms" % (s["created_participants_count"], s["chats_count"], hold, smi))
+print("messages sent %d, delivered %d, errors %s" % (e["sent"], e["delivered"], sum(e["errors"].values())))
+print("tester peak RSS: %d KiB with %d participants, %d KiB with %d" % (frss, n, brss, base))
+print("held-window: %d messages, tester CPU %.2f s -> %.1f us per message" % (msgs, cpu_s, cpu_s * 1e6 / max(msgs, 1)))
+print("tester user memory per participant: %d B" % per)
+print("tester cpu per message: %.1f us" % (cpu_s * 1e6 / max(msgs, 1)))
+EOF
