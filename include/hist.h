@@ -26,7 +26,10 @@
  * fields are not read at one instant (count, sum, min and max may disagree
  * with the buckets by the few adds that ran during the copy). hist_quantile
  * therefore takes its total from the buckets, never from count, and only
- * uses min and max where they fall in the bucket it found. Every function
+ * uses min and max where they fall in the bucket it found (and not at all
+ * when min > max, a snapshot of the empty state). Within 1/128 is promised
+ * for consistent histograms; a torn snapshot's quantiles still lie in the
+ * right bucket for its bucket counts. Every function
  * other than hist_add and hist_snapshot needs its arguments quiescent: use
  * them on snapshots (or on histograms only the calling thread touches).
  *

@@ -187,10 +187,13 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	uint64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
 	uint64_t r = hist_bucket_mid(i);
 	/* min and max are used only when they lie in this bucket: then they
-	 * are at least as close as the midpoint (a snapshot can carry a min
-	 * or max older than its buckets, which must not drag r elsewhere). */
-	int min_in = h->min >= lo && h->min <= hi;
-	int max_in = h->max >= lo && h->max <= hi;
+	 * are at least as close as the midpoint. A snapshot can carry a min
+	 * or max older than its buckets, which must not drag r elsewhere;
+	 * min > max means it saw the empty state (min UINT64_MAX would
+	 * otherwise look like a value in the last bucket). */
+	int ok = h->min <= h->max;
+	int min_in = ok && h->min >= lo && h->min <= hi;
+	int max_in = ok && h->max >= lo && h->max <= hi;
 
 	if (rank == total && max_in)
 		return h->max;

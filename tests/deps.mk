@@ -9,3 +9,4 @@ test_tw_DEPS      := tw
 test_pool_DEPS    := pool outq
 test_run_config_DEPS := run/config run/threshold opt http json jsonw timefmt b64
 test_run_output_DEPS := run/output run/threshold hist jsonw json timefmt
+test_hist_DEPS    := hist
