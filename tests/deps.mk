@@ -10,3 +10,5 @@ test_pool_DEPS    := pool outq
 test_run_config_DEPS := run/config run/threshold opt http json jsonw timefmt b64
 test_run_output_DEPS := run/output run/threshold hist jsonw json timefmt
 test_hist_DEPS    := hist
+test_delay_DEPS   := serve/delay
+test_report_DEPS := report/load report/svg report/html report/compare json jsonw timefmt

@@ -111,7 +111,8 @@ int rep_duration_s(const char *s, size_t n, double *sec);
  * killed mid-write) and sets r->skipped_last. Blank lines only at the end.
  * rep_parse_rates: {"<unix second>": count, ...}. Seconds missing between
  * two present ones had no sends: zero points are put at their edges.
- * Relative to r->start_unix when known, else to the first second.
+ * Relative to r->start_unix when known and at most an hour before the
+ * first second, else to the first second.
  */
 int rep_parse_summary(struct rep_run *r, const char *js, size_t n, char *err,
 		      size_t cap);
@@ -156,7 +157,8 @@ double rep_final_chats(const struct rep_run *r);/* chats_count, else the series'
  * that covers [lo, hi] with at most `target` intervals, and the range
  * widened to multiples of it. lo == hi is widened around the value; a
  * range starting at 0 stays at 0. Returns the interval count, or -EINVAL
- * for non-finite input or target < 1.
+ * for non-finite input or target < 2 (one interval cannot always hold a
+ * range that straddles a multiple of every step).
  */
 struct svg_ticks {
 	double lo, hi, step;
@@ -192,20 +194,32 @@ struct svg_legend_item {
 	int marker;             /* 1: an x marker instead of a line */
 };
 
+struct svg_box {
+	double x0, y0, x1, y1;
+};
+
+#define SVG_MAX_BOXES 128
+
 struct svg_chart {
 	FILE *f;
+	char id[32];
 	double w, h;            /* the viewBox */
 	double x0, x1, y0, y1;  /* plot area: left, right, bottom, top */
 	struct svg_axis x, y;
+	/* Markers and labels drawn so far, which later labels avoid. */
+	struct svg_box box[SVG_MAX_BOXES];
+	unsigned nbox;
 };
 
 /*
  * Open an <svg> of viewBox w x h with a plot area leaving room for tick
- * labels, axis titles and `legend_rows` rows of legend above it. title
- * becomes the aria-label and <title>.
+ * labels, axis titles and `legend_rows` rows of legend above it. id is the
+ * element id (a plain identifier; "<id>-clip" clips the data to the plot
+ * area), title becomes the aria-label and <title>. Set c->x and c->y
+ * before drawing.
  */
 void svg_begin(struct svg_chart *c, FILE *f, double w, double h,
-	       int legend_rows, const char *title);
+	       int legend_rows, const char *id, const char *title);
 /* Grid, ticks, tick labels and axis titles from c->x and c->y. */
 void svg_axes(const struct svg_chart *c);
 /* Data to SVG coordinates; NaN for values a log axis cannot show. */
@@ -219,9 +233,15 @@ double svg_py(const struct svg_chart *c, double v);
  */
 void svg_path(const struct svg_chart *c, const double *x, const double *y,
 	      size_t n, const char *color, enum svg_dash dash, double width);
-/* An x marker at (x, y) with an optional label beside it. */
-void svg_marker(const struct svg_chart *c, double x, double y,
-		const char *color, const char *label);
+/* An x marker at (x, y). */
+void svg_marker(struct svg_chart *c, double x, double y, const char *color);
+/*
+ * A label beside the marker at (x, y): the first of a few places around
+ * it (then further up or down) that overlaps no marker or label drawn
+ * before and stays inside the plot. Draw all markers first.
+ */
+void svg_marker_label(struct svg_chart *c, double x, double y,
+		      const char *label);
 /* A line of legend entries above the plot, wrapped into rows. */
 void svg_legend(const struct svg_chart *c, const struct svg_legend_item *it,
 		size_t n);
@@ -248,7 +268,7 @@ int rep_html_write(FILE *f, const struct rep_run *runs, size_t n);
 /* Colour of run i (cycled). */
 const char *rep_color(size_t i);
 
-/* `esmeload report [-o FILE] RUN...`: 0, 1 usage, 2 a bad file. */
+/* `esmeload report [-o FILE] RUN...`: 0, or 2 (usage, a bad file). */
 int report_main(int argc, char **argv);
 
 /* ---- compare (compare.c) ---- */
@@ -261,6 +281,7 @@ struct rep_cmp_row {
 	double a, b;            /* NaN when a run lacks it */
 	double change_pct;      /* (b - a) / a * 100; NaN when a is 0 or absent */
 	enum rep_better better;
+	int decimals;           /* for the text table */
 	int verdict;            /* +1 B better, -1 B worse, 0 same or unknown */
 };
 
@@ -270,7 +291,7 @@ struct rep_cmp_row {
 void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
 		      struct rep_cmp_row rows[REP_CMP_ROWS]);
 
-/* `esmeload compare [--json] A B`: 0, 1 usage, 2 a bad file. */
+/* `esmeload compare [--json] A B`: 0, or 2 (usage, a bad file). */
 int compare_main(int argc, char **argv);
 
 #endif

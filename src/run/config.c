@@ -75,6 +75,8 @@ static const char usage[] =
 "  --connect-timeout DUR     TCP connect deadline (default 10s)\n"
 "  --handshake-timeout DUR   WebSocket handshake deadline, the Go tool's\n"
 "                            (default 45s)\n"
+"  --sndbuf BYTES            SO_SNDBUF of every connection (default: the\n"
+"                            kernel's autotuning)\n"
 "\n"
 "Output:\n"
 "  --out-dir DIR             where the files go (default .)\n"
@@ -194,7 +196,7 @@ static const struct {
 };
 
 /* Our unsigned flags with their ranges. */
-enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, NU };
+enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF, NU };
 static const struct {
 	const char *name;
 	uint64_t min, max;
@@ -205,6 +207,7 @@ static const struct {
 	[U_ORGS] = { "organizers", 1, 1000 },
 	[U_HTTP] = { "http-conns", 1, 256 },
 	[U_CONNS] = { "max-conns", 1, MAX_CONNS_CAP },
+	[U_SNDBUF] = { "sndbuf", 1024, 1u << 30 },
 };
 
 static void set_u(struct run_opts *o, int k, uint64_t x)
@@ -216,6 +219,7 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	case U_ORGS: o->organizers = (unsigned)x; break;
 	case U_HTTP: o->http_conns = (unsigned)x; break;
 	case U_CONNS: o->max_conns = (unsigned)x; break;
+	case U_SNDBUF: o->sndbuf = (int)x; break;
 	default: break;
 	}
 }

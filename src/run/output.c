@@ -160,6 +160,7 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_kv_u64(w, "threads", r->nw);
 	jw_kv_u64(w, "cq_overflows", r->cq_overflows);
 	jw_kv_u64(w, "enobufs", c->enobufs);
+	jw_kv_u64(w, "latency_actual_unmatched", c->lat_unmatched);
 	jw_key(w, "lag_p99_ms");
 	jw_f64(w, lag99);
 	jw_key(w, "tester_limited");

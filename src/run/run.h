@@ -72,6 +72,7 @@ struct run_opts {
 	uint32_t src_lo, src_hi;     /* IPv4 source pool, host order; 0 = none */
 	int64_t connect_timeout_ms;
 	int64_t handshake_timeout_ms;
+	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */
@@ -137,6 +138,7 @@ struct run_counters {
 	uint64_t server_errors;  /* error frames from the server */
 	uint64_t err[RE_COUNT];
 	uint64_t enobufs;
+	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
 };
 
 /* ---- worker (worker.c) ---- */

@@ -47,12 +47,18 @@ struct part {
 	struct timer t;
 	char *token;         /* tok_pool block until authorized */
 	uint16_t token_len;
-	/* Send lag of the last messages, by number: the echo of message k
-	 * finds its actual send time as scheduled + lag_us[k % LAGS]. */
-	uint32_t lag_k[8];
-	uint32_t lag_us[8];
+	/*
+	 * Send lag of the last LAGS messages, by number: the echo of message
+	 * k finds its actual send time as scheduled + lag. An entry is the
+	 * lag in µs (26 bits, saturating at 67 s) under a 6-bit tag of
+	 * k / LAGS, so an entry overwritten by a later message is recognised
+	 * and counted instead of misread.
+	 */
+	uint32_t lag[32];
 };
-#define LAGS 8
+#define LAGS 32
+#define LAG_BITS 26
+#define LAG_TAG(k) ((uint32_t)(((k) / LAGS) & 63) << LAG_BITS)
 
 enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_OPEN, O_DONE };
 
@@ -590,10 +596,11 @@ static void send_due(struct worker *w, struct part *p)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
 		lag = (w->now_ns - (p->chat_ns + smi * (int64_t)p->k)) / 1000;
-		if (lag > UINT32_MAX)
-			lag = UINT32_MAX;
-		p->lag_k[p->k % LAGS] = p->k;
-		p->lag_us[p->k % LAGS] = (uint32_t)lag;
+		if (lag < 0)
+			lag = 0;
+		p->lag[p->k % LAGS] = LAG_TAG(p->k) |
+				      (uint32_t)(lag < (1 << LAG_BITS) ? lag :
+						 (1 << LAG_BITS) - 1);
 		hist_add(&w->lag, (uint64_t)lag);
 	}
 	timer_at(w, &p->t, p->chat_ns + smi * (int64_t)(p->k + 1));
@@ -645,10 +652,13 @@ static void delivered(struct worker *w, struct part *p, const char *c,
 	if (lat < 0)
 		lat = 0;
 	hist_add(&w->lat, (uint64_t)lat / 1000);
-	if (p->lag_k[k % LAGS] == k) {
-		int64_t act = lat / 1000 - p->lag_us[k % LAGS];
+	if ((p->lag[k % LAGS] & ~((1u << LAG_BITS) - 1)) == LAG_TAG(k)) {
+		int64_t act = lat / 1000 -
+			      (int64_t)(p->lag[k % LAGS] & ((1u << LAG_BITS) - 1));
 
 		hist_add(&w->lat_actual, act > 0 ? (uint64_t)act : 0);
+	} else {
+		w->c.lat_unmatched++; /* more than LAGS messages in flight */
 	}
 }
 

@@ -226,6 +226,9 @@ uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
 		return NIL;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (w->o->sndbuf)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &w->o->sndbuf,
+			   sizeof(w->o->sndbuf));
 	if (w->o->src_lo && t->addr.ss_family == AF_INET) {
 		struct sockaddr_in a = { .sin_family = AF_INET };
 

@@ -315,9 +315,30 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 	n = env_frame(s, &w, &f);
 	if (!n)
 		return -EINVAL;
+	if (s->o.delay_ns &&
+	    delayq_push(&s->dq, serve_mono_ns() + s->o.delay_ns,
+			store_chat_idx(s->st, ch), f, n) == 0)
+		return 0;
 	fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
 	fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 1);
 	return 0;
+}
+
+/* see serve.h */
+int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
+{
+	const struct delay_rec *r;
+
+	while ((r = delayq_peek(&s->dq)) && r->due_ns <= now_ns) {
+		struct chat *ch = store_chat(s->st, r->chat);
+
+		fan_out(s, store_org(s->st, ch->org)->conn_head, r->frame,
+			r->len, 1);
+		fan_out(s, store_part(s->st, ch->part)->conn_head, r->frame,
+			r->len, 1);
+		delayq_pop(&s->dq);
+	}
+	return r ? r->due_ns : 0;
 }
 
 static void send_message(struct serve *s, struct conn *c,

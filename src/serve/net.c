@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE };
@@ -493,6 +494,9 @@ static int listen_on(struct serve *s, int port, char *err, size_t errlen)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Accepted sockets inherit TCP_NODELAY: frames leave at once. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->o.rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &s->o.rcvbuf,
+			   sizeof(s->o.rcvbuf));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4096) < 0) {
 		int e = errno;
 
@@ -538,6 +542,11 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 	if (s->o.max_frame + WS_HDR_MAX > in_need)
 		in_need = s->o.max_frame + WS_HDR_MAX;
 	s->in_block = in_need;
+	if (s->o.delay_ns && delayq_init(&s->dq, (size_t)64 << 20) < 0) {
+		snprintf(err, errlen, "out of memory for --delay");
+		return -ENOMEM;
+	}
+	s->start_ms = s->now_ms;
 	if (!s->conns || !s->dirty || !s->sv ||
 	    pool_init(&s->out_pool, OUT_BLOCK, 64,
 		      s->o.out_memory / OUT_BLOCK) < 0 ||
@@ -569,11 +578,20 @@ int serve_net_run(struct serve *s)
 		uint64_t wait;
 		int ret;
 
+		int64_t due = s->o.delay_ns ?
+			      msgr_flush_delayed(s, serve_mono_ns()) : 0;
+
 		flush_dirty(s);
 		ring_bufs_publish(&s->ring);
-		wait = tw_next(&s->tw, 1000);
-		ts.tv_sec = (long long)(wait / 1000);
-		ts.tv_nsec = (long long)(wait % 1000) * 1000000;
+		wait = tw_next(&s->tw, 1000) * 1000000;
+		if (due) {
+			int64_t left = due - serve_mono_ns();
+
+			wait = left <= 0 ? 1000 : (uint64_t)left < wait ?
+			       (uint64_t)left : wait;
+		}
+		ts.tv_sec = (long long)(wait / 1000000000);
+		ts.tv_nsec = (long long)(wait % 1000000000);
 		ret = io_uring_submit_and_wait_timeout(&s->ring.uring, &cqe, 1,
 						       &ts, NULL);
 		s->nsv = 0;
@@ -584,6 +602,17 @@ int serve_net_run(struct serve *s)
 			return ret;
 		}
 		s->now_ms = serve_mono_ms();
+		if (s->o.stall_for_ms && s->now_ms >= s->start_ms + s->o.stall_at_ms) {
+			/* --stall-at/--stall-for: the whole server stops, once. */
+			struct timespec st = {
+				.tv_sec = (time_t)(s->o.stall_for_ms / 1000),
+				.tv_nsec = (long)(s->o.stall_for_ms % 1000) * 1000000,
+			};
+
+			s->o.stall_for_ms = 0;
+			nanosleep(&st, NULL);
+			s->now_ms = serve_mono_ms();
+		}
 		io_uring_for_each_cqe(&s->ring.uring, head, cqe) {
 			handle_cqe(s, cqe);
 			n++;
@@ -613,4 +642,5 @@ void serve_net_exit(struct serve *s)
 	free(s->conns);
 	free(s->dirty);
 	free(s->sv);
+	delayq_free(&s->dq);
 }

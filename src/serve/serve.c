@@ -35,6 +35,15 @@ uint64_t serve_mono_ms(void)
 }
 
 /* see serve.h */
+int64_t serve_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see serve.h */
 int64_t serve_real_ns(void)
 {
 	struct timespec ts;
@@ -73,7 +82,13 @@ static const char usage[] =
 "  --auth-timeout DUR        deadline of the authorization frame (60s)\n"
 "  --idle-timeout DUR        silent WebSocket connections close (30m)\n"
 "  --http-timeout DUR        idle HTTP connections close (60s)\n"
-"  --quiet                   print nothing but the bound ports and stats\n";
+"  --quiet                   print nothing but the bound ports and stats\n"
+"\n"
+"Fault injection, for testing testers:\n"
+"  --delay DUR               hold every user_message DUR before sending it\n"
+"  --stall-at DUR --stall-for DUR\n"
+"                            stop the whole server once, DUR after start\n"
+"  --rcvbuf BYTES            receive buffer of accepted sockets\n";
 
 static int bad(const char *opt, const char *val, const char *why)
 {
@@ -297,6 +312,36 @@ static int parse(struct serve *s, int argc, char **argv, const char **orgs,
 				return bad("--slow", v, "must be drop or close");
 			o->slow_close = !strcmp(v, "close");
 			continue;
+		}
+		if ((r = VALUE("rcvbuf")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < 1024 || x > (1u << 30))
+				return bad("--rcvbuf", v, "not a size from 1K to 1G");
+			o->rcvbuf = (int)x;
+			continue;
+		}
+		{
+			static const char *const fault[] = { "delay", "stall-at", "stall-for" };
+			int k = 0;
+
+			for (; k < 3; k++) {
+				r = opt_value(argc, argv, &i, fault[k], &v);
+				if (r < 0)
+					return bad(argv[i], NULL, "needs a value");
+				if (r == 1)
+					break;
+			}
+			if (k < 3) {
+				if (timefmt_duration_parse(v, strlen(v), &ns) < 0 || ns < 0)
+					return bad(argv[i - 1], v, "not a duration (e.g. 20ms, 2s)");
+				if (k == 0)
+					o->delay_ns = ns;
+				else if (k == 1)
+					o->stall_at_ms = (uint64_t)ns / 1000000;
+				else
+					o->stall_for_ms = (uint64_t)ns / 1000000;
+				continue;
+			}
 		}
 		if ((r = VALUE("history")) < 0) return 2;
 		if (r) {

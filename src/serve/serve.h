@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "outq.h"
+#include "serve/delay.h"
 #include "pool.h"
 #include "ring.h"
 #include "tw.h"
@@ -92,6 +93,11 @@ struct serve_opts {
 	size_t max_message;     /* longest chat message content */
 	int quiet;
 	unsigned nbufs, buf_size;
+	/* fault injection, for tests of the tester */
+	int64_t delay_ns;       /* hold every user_message this long */
+	uint64_t stall_at_ms;   /* stop the event loop at this time ... */
+	uint64_t stall_for_ms;  /* ... for this long (0: never) */
+	int rcvbuf;             /* SO_RCVBUF of accepted sockets (0: default) */
 };
 
 /* Error kinds counted in /stats "errors". */
@@ -146,6 +152,8 @@ struct serve {
 	size_t jwt_key_len;
 	char api_key[65];
 	uint32_t instance;      /* random, part of every generated id */
+	struct delayq dq;       /* --delay */
+	uint64_t start_ms;
 	volatile sig_atomic_t *stop;
 };
 
@@ -184,6 +192,9 @@ long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
 void msgr_detach(struct serve *s, struct conn *c);
 /* Timer expiry for a WebSocket connection (auth deadline or idle). */
 void msgr_timeout(struct serve *s, struct conn *c);
+/* Fan out the delayed frames that are due; returns the next due time
+ * (monotonic ns) or 0 when none is waiting. */
+int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns);
 /* Send a text frame with the JSON text to one connection. */
 void msgr_send_json(struct serve *s, struct conn *c, const char *json,
 		    size_t n);
@@ -220,6 +231,7 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap);
 /* ---- main.c ---- */
 int serve_main(int argc, char **argv);
 uint64_t serve_mono_ms(void);
+int64_t serve_mono_ns(void);
 int64_t serve_real_ns(void);
 
 #endif

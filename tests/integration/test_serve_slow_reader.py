@@ -259,15 +259,17 @@ async def run(r):
 
     def org_reader_all():
         missing = set(t.sent_at) - t.org_got
-        check(not missing, "reading organizer connection missed %d of %d messages"
-              % (len(missing), len(t.sent_at)))
+        check(not missing, "reading organizer connection missed %d of %d messages, e.g. %s "
+              "(participant, number; %.1f s of sending); /stats frames: %s"
+              % (len(missing), len(t.sent_at), sorted(missing)[:8], S.get("run_s", 0),
+                 srv.stats().get("frames")))
 
     def dropped_positive():
         js = srv.stats()
         d = esme.dig(js, "frames", "dropped")
         check(isinstance(d, int) and d > 0, "frames.dropped = %r after %.1f s of ~%d KB/s to a "
               "connection that never reads (--out-limit %d)"
-              % (d, S["run_s"], N_PART * (PAD + 150) / INTERVAL / 1000, OUT_LIMIT))
+              % (d, S.get("run_s", 0), N_PART * (PAD + 150) / INTERVAL / 1000, OUT_LIMIT))
 
     def rss_bounded():
         check("rss0" in S, "no VmRSS samples: the traffic case did not complete")
@@ -317,7 +319,7 @@ async def run(r):
                        "--quiet", name="slow-close").start()
 
     async def slow_close():
-        raw, org, parts, chats = await setup(csrv, 6, "close")
+        raw, org, parts, chats = await setup(csrv, N_PART, "close")
         t = Traffic(parts, chats, org)
         readers = [asyncio.create_task(t.reader(w, t.on_participant(i))) for i, (_, _, w) in enumerate(parts)]
         readers.append(asyncio.create_task(t.reader(org, t.on_org)))
@@ -343,7 +345,12 @@ async def run(r):
         for x in readers:
             x.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-        check(closed_after is not None, "slow connection still counted after 12 s (/stats organizer != 1)")
+        if closed_after is None:
+            js = csrv.stats()
+            raise esme.Fail("slow connection still counted after 12 s (/stats connections %s, frames %s, "
+                            "errors.slow_reader_closed %s; %d messages sent)"
+                            % (js.get("connections"), js.get("frames"),
+                               js.get("errors", {}).get("slow_reader_closed"), len(t.sent_at)))
         check(org.conn.open, "the reading organizer connection was closed (the slow one should be)")
         # The raw socket must now be closed by the server: drain it to EOF (its
         # kernel buffers still hold what was sent before the close).
