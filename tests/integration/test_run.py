@@ -228,7 +228,22 @@ async def run(r):
         check_eq(len(lines), 1, "one line on stderr (%r)" % err)
         check("-sci" in lines[0] and "ten" in lines[0], "names flag and value: %r" % lines[0])
 
+    def source_ip_pool():
+        own = esme.Server("--quiet", name="srcip").start()
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, own.config)
+        rc, out, err, dt = run_tool(["-sci", "10", "-cpi", "20", "-smi", "100",
+                                     "--duration", "1500ms", "--quiet", "-logWs",
+                                     "--source-ip", "127.0.0.2-127.0.0.3"], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        addrs = set(re.findall(r"connection (127\.0\.0\.\d+):\d+: message number", err))
+        check_eq(addrs, {"127.0.0.2", "127.0.0.3"}, "source addresses used in turn")
+        check("Bearer participant:" not in err and "Bearer organizer:" not in err,
+              "-logWs never shows a token")
+        own.kill()
+
     await r.case("run_drop_in_outputs", drop_in, timeout=40)
+    await r.case("run_source_ip_pool_and_log_ws", source_ip_pool, timeout=30)
     await r.case("run_cross_check_sent_equals_received", cross_check,
                  needs=("run_drop_in_outputs",))
     await r.case("run_go_flag_forms", flag_forms, timeout=30)
