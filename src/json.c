@@ -30,6 +30,7 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 #include "json.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -139,46 +140,6 @@ static int hexval(char c)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at p (at most n bytes), 0 if
- * ill-formed: overlong forms, UTF-16 surrogates and code points above
- * U+10FFFF are rejected (RFC 3629 section 4).
- */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-/*
  * String body (between the quotes): no raw control characters, only the
  * RFC 8259 escapes, well-formed UTF-8. Lone surrogate escapes are valid
  * grammar; json_get_str refuses them.
@@ -213,7 +174,7 @@ static int string_ok(const char *p, size_t n)
 			}
 		}
 		if (c >= 0x80) {
-			size_t l = utf8_len((const unsigned char *)p + i, n - i);
+			size_t l = utf8_seq((const uint8_t *)p + i, n - i);
 
 			if (!l)
 				return 0;

@@ -9,6 +9,7 @@
  * of w->first. A key sets after_key so its value gets no comma.
  */
 #include "jsonw.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -128,39 +129,6 @@ void jw_arr_end(struct jw *w)
 	close_(w, ']');
 }
 
-/* Length of a well-formed UTF-8 sequence at p, 0 if ill-formed (RFC 3629). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f; /* no encoded surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* nothing above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 static void put_escaped(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -182,7 +150,7 @@ static void put_escaped(struct jw *w, const char *s, size_t n)
 		put(w, s + i - run, run);
 		run = 0;
 		if (c >= 0x80) {
-			l = utf8_len(p + i, n - i);
+			l = utf8_seq(p + i, n - i);
 			if (l) {
 				put(w, s + i, l);
 				i += l;

@@ -15,6 +15,7 @@
  *   endianness does not matter (bytes in, same bytes out).
  */
 #include "ws.h"
+#include "utf8.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -237,61 +238,7 @@ size_t ws_close_encode(uint8_t *dst, uint16_t code, const char *reason)
 
 int ws_utf8_valid(const uint8_t *p, size_t n)
 {
-	size_t i = 0;
-
-	while (i < n) {
-		/* Chat text is mostly ASCII: skip it a word at a time. */
-		if (n - i >= 8) {
-			uint64_t w;
-
-			memcpy(&w, p + i, 8);
-			if (!(w & 0x8080808080808080ull)) {
-				i += 8;
-				continue;
-			}
-		}
-
-		uint8_t c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-
-		/*
-		 * Table 3-7 of the Unicode standard: the lead byte fixes the
-		 * length and the range of the second byte, which is where
-		 * overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4) are
-		 * excluded. Later bytes are plain 80..BF.
-		 */
-		size_t len;
-		uint8_t lo = 0x80, hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			return 0; /* continuation, C0/C1 overlong, F5..FF */
-		}
-		if (n - i < len)
-			return 0;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k < len; k++)
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += len;
-	}
-	return 1;
+	return utf8_valid(p, n);
 }
 
 void ws_accept_key(char out[WS_ACCEPT_LEN + 1], const char *key, size_t n)

@@ -227,6 +227,34 @@ static int member(const struct conn *c, const struct chat *ch)
 	return c->role == ROLE_ORG ? ch->org == c->user : ch->part == c->user;
 }
 
+/*
+ * The chat a payload {"chatId": ...} names, if c may use it; otherwise the
+ * error (invalid payload, chat not found, no access) is sent and NULL
+ * returned.
+ */
+static struct chat *chat_of(struct serve *s, struct conn *c,
+			    const struct json_doc *d, int pl)
+{
+	char id[32];
+	size_t idn;
+	struct chat *ch;
+
+	if (payload_chat_id(d, pl, id, &idn) < 0) {
+		send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+		return NULL;
+	}
+	ch = store_chat_find(s->st, id, idn);
+	if (!ch) {
+		send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
+		return NULL;
+	}
+	if (!member(c, ch)) {
+		no_access(s, c, ch);
+		return NULL;
+	}
+	return ch;
+}
+
 static void get_chats(struct serve *s, struct conn *c)
 {
 	struct jw w;
@@ -258,20 +286,13 @@ static void get_chats(struct serve *s, struct conn *c)
 static void get_history(struct serve *s, struct conn *c,
 			const struct json_doc *d, int pl)
 {
-	char id[32];
-	size_t idn;
-	struct chat *ch;
+	struct chat *ch = chat_of(s, c, d, pl);
 	struct jw w;
 	uint8_t *f;
 	size_t n;
 
-	if (payload_chat_id(d, pl, id, &idn) < 0)
-		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
-	ch = store_chat_find(s->st, id, idn);
 	if (!ch)
-		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
-	if (!member(c, ch))
-		return no_access(s, c, ch);
+		return;
 	env_begin(s, &w, "chat_history");
 	jw_obj_begin(&w);
 	jw_key(&w, "chatId");
@@ -344,16 +365,15 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 static void send_message(struct serve *s, struct conn *c,
 			 const struct json_doc *d, int pl)
 {
-	char id[32];
-	size_t idn, tn;
+	size_t tn;
 	struct chat *ch;
 	double lat = 0, lng = 0;
-	int t, tl, tg, has_loc = 0;
+	int t, tl, tg, has_loc;
 	/* The message text is unescaped into the second scratch buffer. */
 	char *text = (char *)s->scratch2;
 
 	s->stats.msg_received++;
-	if (payload_chat_id(d, pl, id, &idn) < 0 ||
+	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT ||
 	    (t = json_find(d, pl, "message")) < 0 ||
 	    json_type(d, t) != JSMN_STRING)
 		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
@@ -364,11 +384,9 @@ static void send_message(struct serve *s, struct conn *c,
 		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
 	has_loc = tl >= 0 && tg >= 0 && !json_is_null(d, tl) &&
 		  !json_is_null(d, tg);
-	ch = store_chat_find(s->st, id, idn);
+	ch = chat_of(s, c, d, pl);
 	if (!ch)
-		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
-	if (!member(c, ch))
-		return no_access(s, c, ch);
+		return;
 	if (ch->ended ||
 	    json_get_str(d, t, text, s->scratch_cap, &tn) < 0 ||
 	    post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, has_loc,
@@ -415,20 +433,13 @@ out:
 static void close_chat(struct serve *s, struct conn *c,
 		       const struct json_doc *d, int pl)
 {
-	char id[32];
-	size_t idn;
-	struct chat *ch;
+	struct chat *ch = chat_of(s, c, d, pl);
 	struct jw w;
 	uint8_t *f;
 	size_t n;
 
-	if (payload_chat_id(d, pl, id, &idn) < 0)
-		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
-	ch = store_chat_find(s->st, id, idn);
 	if (!ch)
-		return send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
-	if (!member(c, ch))
-		return no_access(s, c, ch);
+		return;
 	if (ch->ended)
 		return send_error(s, c, E_NOT_CLOSED, "chat could not be closed");
 	store_chat_end(s->st, ch, serve_real_ns());
