@@ -75,6 +75,10 @@ static const char usage[] =
 "  --connect-timeout DUR     TCP connect deadline (default 10s)\n"
 "  --handshake-timeout DUR   WebSocket handshake deadline, the Go tool's\n"
 "                            (default 45s)\n"
+"  --request-timeout DUR     a REST call without a complete response is an\n"
+"                            error after DUR (default 30s)\n"
+"  --send-timeout DUR        a send the server does not take (it stopped\n"
+"                            reading) is an error after DUR (default 30s)\n"
 "  --sndbuf BYTES            SO_SNDBUF of every connection (default: the\n"
 "                            kernel's autotuning)\n"
 "\n"
@@ -143,6 +147,8 @@ static void defaults(struct run_opts *o)
 		o->max_conns = 1;
 	o->connect_timeout_ms = 10000;
 	o->handshake_timeout_ms = 45000;
+	o->request_timeout_ms = 30000;
+	o->send_timeout_ms = 30000;
 	o->out_dir = ".";
 }
 
@@ -193,6 +199,8 @@ static const struct {
 	{ "duration", offsetof(struct run_opts, duration_ms) },
 	{ "connect-timeout", offsetof(struct run_opts, connect_timeout_ms) },
 	{ "handshake-timeout", offsetof(struct run_opts, handshake_timeout_ms) },
+	{ "request-timeout", offsetof(struct run_opts, request_timeout_ms) },
+	{ "send-timeout", offsetof(struct run_opts, send_timeout_ms) },
 };
 
 /* Our unsigned flags with their ranges. */

@@ -72,6 +72,8 @@ struct run_opts {
 	uint32_t src_lo, src_hi;     /* IPv4 source pool, host order; 0 = none */
 	int64_t connect_timeout_ms;
 	int64_t handshake_timeout_ms;
+	int64_t request_timeout_ms;  /* a REST call's whole response */
+	int64_t send_timeout_ms;     /* one send's completion */
 	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
 	const char *out_dir;
 	int quiet;
@@ -168,6 +170,7 @@ struct cconn {
 	uint16_t msgs_pending;  /* send_message frames in [inflight, out_len) */
 	uint16_t msgs_inflight; /* send_message frames in the send in flight */
 	uint32_t next_free;   /* free slot list */
+	int64_t send_since;   /* when the send in flight was submitted */
 	uint8_t local[18];    /* local address: family-less ip (16) + port */
 	uint8_t local_v6;
 };
@@ -206,6 +209,7 @@ struct worker {
 	uint32_t *dirty;
 	uint32_t ndirty;
 	int64_t t0_ns;        /* the run's start (monotonic) */
+	int64_t next_sweep_ns; /* the send-stall check, once a second */
 	int64_t now_ns;
 	uint64_t src_next;    /* round robin over the source pool */
 	/* participants of this worker, in chunks so pointers stay valid */
@@ -267,6 +271,8 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *p,
 void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err);
 /* A send completed and the slot has room again. */
 void sc_writable(struct worker *w, struct cconn *c, uint32_t idx);
+/* A send has not completed within --send-timeout. */
+void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx);
 void sc_drain(struct worker *w);
 /* A timer of the scenario's expired. */
 void sc_timer(struct worker *w, struct tw_node *n);

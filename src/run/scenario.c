@@ -24,7 +24,7 @@
 #define MAX_TOKENS 256
 #define GET_CHATS_TRIES 10
 
-enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL };
+enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL, TK_HTTP };
 
 #define timer run_timer
 
@@ -78,6 +78,7 @@ struct httpc {
 	uint32_t conn;
 	uint8_t state;
 	uint32_t job;        /* participant index while busy */
+	struct timer t;      /* --request-timeout of the job in progress */
 };
 
 static struct part *part_at(struct worker *w, uint32_t i)
@@ -390,6 +391,7 @@ static int job_request(struct worker *w, struct httpc *h, struct part *p)
 	if (!n)
 		return -ENOSPC;
 	wk_commit(w, h->conn, n, 0);
+	timer_at(w, &h->t, w->now_ns + ms_ns(w->o->request_timeout_ms));
 	return 0;
 }
 
@@ -435,6 +437,7 @@ static void http_done(struct worker *w, struct httpc *h, int status,
 	char cause[256];
 
 	h->state = H_IDLE;
+	tw_del(&w->tw, &h->t.node);
 	if (p->state == P_SIGNUP) {
 		char tok[1024];
 		size_t tn;
@@ -852,8 +855,11 @@ void sc_start(struct worker *w)
 		wk_error(w, RE_HTTP, "out of memory");
 		return;
 	}
-	for (unsigned i = 0; i < w->nhttp; i++)
+	for (unsigned i = 0; i < w->nhttp; i++) {
 		w->http[i].conn = NIL;
+		w->http[i].t.kind = TK_HTTP;
+		w->http[i].t.idx = i;
+	}
 	if (w->id == 0) {
 		w->norgs = o->organizers;
 		w->orgs = calloc(w->norgs, sizeof(*w->orgs));
@@ -936,6 +942,8 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 				     "request too large", T_ORG);
 				return;
 			}
+			timer_at(w, &o->t,
+				 w->now_ns + ms_ns(w->o->request_timeout_ms));
 		} else {
 			o->state = O_UPGRADE;
 			send_upgrade(w, idx, ~(uint64_t)c->owner);
@@ -980,6 +988,7 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 			return -EPROTO;
 		}
 		/* Done with the organizer API: on to the messenger. */
+		tw_del(&w->tw, &o->t.node);
 		wk_close(w, idx);
 		o->state = O_CONNECT;
 		o->conn = wk_connect(w, T_MSG, OWN_ORG, oi);
@@ -1075,6 +1084,7 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 		else if (h->state == H_CONNECTING && w->jobs_len)
 			perr(w, part_at(w, w->jobs[w->jobs_head]), RE_CONNECT,
 			     "sign-up", cause, T_PART);
+		tw_del(&w->tw, &h->t.node);
 		h->state = H_DOWN;
 		h->conn = NIL;
 	} else if (c->kind == OWN_PART) {
@@ -1113,20 +1123,82 @@ void sc_writable(struct worker *w, struct cconn *c, uint32_t idx)
 }
 
 /* see run.h */
+void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	char why[96];
+
+	(void)idx;
+	snprintf(why, sizeof(why), "a send waited %gs: the server stopped "
+		 "reading", (double)w->o->send_timeout_ms / 1000);
+	if (c->kind == OWN_PART) {
+		struct part *p = part_at(w, c->owner);
+
+		perr(w, p, RE_SEND, "messenger", why, T_MSG);
+		tw_del(&w->tw, &p->t.node);
+		p->state = P_DONE;
+		p->conn = NIL;
+	} else if (c->kind == OWN_ORG) {
+		struct org *o = &w->orgs[c->owner];
+
+		oerr(w, c->owner, RE_SEND, "messenger", why, T_MSG);
+		tw_del(&w->tw, &o->t.node);
+		o->state = O_DONE;
+		o->conn = NIL;
+	} else if (c->kind == OWN_HTTP) {
+		struct httpc *h = &w->http[c->owner];
+
+		if (h->state == H_BUSY)
+			perr(w, part_at(w, h->job), RE_SEND, "sign-up", why,
+			     T_PART);
+		tw_del(&w->tw, &h->t.node);
+		h->state = H_DOWN;
+		h->conn = NIL;
+	}
+}
+
+/* see run.h */
 void sc_timer(struct worker *w, struct tw_node *n)
 {
 	struct timer *t = (struct timer *)n;
 
 	if (t->kind == TK_ARRIVAL) {
 		arrival(w);
+	} else if (t->kind == TK_HTTP) {
+		struct httpc *h = &w->http[t->idx];
+
+		if (h->state == H_BUSY) {
+			struct part *p = part_at(w, h->job);
+			char why[64];
+
+			snprintf(why, sizeof(why), "no complete response within %gs",
+				 (double)w->o->request_timeout_ms / 1000);
+			perr(w, p, RE_TIMEOUT, p->state == P_SIGNUP ? "sign-up" :
+			     "chat request", why, T_PART);
+			p->state = P_DONE;
+			wk_close(w, h->conn);
+			h->state = H_DOWN;
+			h->conn = NIL;
+			http_pump(w);
+		}
 	} else if (t->kind == TK_ORG) {
 		struct org *o = &w->orgs[t->idx];
 
 		if (o->state == O_OPEN) {
 			org_start_chat(w, o);
+		} else if (o->state == O_SIGNIN) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no complete response within %gs",
+				 (double)w->o->request_timeout_ms / 1000);
+			oerr(w, t->idx, RE_TIMEOUT, "sign-in", why, T_ORG);
+			wk_close(w, o->conn);
+			o->state = O_DONE;
 		} else if (o->state == O_UPGRADE) {
-			oerr(w, t->idx, RE_HANDSHAKE, "messenger handshake",
-			     "timed out", T_MSG);
+			char why[64];
+
+			snprintf(why, sizeof(why), "no handshake response within %gs",
+				 (double)w->o->handshake_timeout_ms / 1000);
+			oerr(w, t->idx, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
 			wk_close(w, o->conn);
 			o->state = O_DONE;
 		}
@@ -1138,8 +1210,11 @@ void sc_timer(struct worker *w, struct tw_node *n)
 		} else if (p->state == P_WAIT_CHAT) {
 			send_get_chats(w, p);
 		} else if (p->state == P_UPGRADE) {
-			perr(w, p, RE_HANDSHAKE, "messenger handshake",
-			     "timed out", T_MSG);
+			char why[64];
+
+			snprintf(why, sizeof(why), "no handshake response within %gs",
+				 (double)w->o->handshake_timeout_ms / 1000);
+			perr(w, p, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
 			wk_close(w, p->conn);
 			p->conn = NIL;
 			p->state = P_DONE;

@@ -278,7 +278,9 @@ void run_cross_check(struct run *r)
 	const struct run_target *t = &r->o.t[T_MSG];
 	char path[RUN_URL_MAX];
 	size_t plen = t->u.path_len;
-	int64_t deadline = run_mono_ns() + 3000000000LL;
+	/* After a signal the user waits: ask once, briefly. */
+	int64_t deadline = run_mono_ns() + (r->stop_reason == STOP_SIGNAL ?
+					    300000000LL : 3000000000LL);
 	struct run_counters c;
 	char *buf = malloc(65536);
 

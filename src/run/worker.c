@@ -358,6 +358,7 @@ static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ring_ud(OP_SEND, c->gen, idx));
 	c->flags |= CF_SEND;
+	c->send_since = w->now_ns;
 }
 
 static void flush_dirty(struct worker *w)
@@ -578,6 +579,25 @@ static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 
 static void on_timer(void *ctx, struct tw_node *n);
 
+/*
+ * Sends the server has not taken for --send-timeout: it stopped reading.
+ * A scan once a second; a send normally completes in microseconds.
+ */
+static void sweep_stalled(struct worker *w)
+{
+	int64_t limit = w->o->send_timeout_ms * 1000000;
+
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct cconn *c = &w->conns[i];
+
+		if (c->state == C_OPEN && (c->flags & CF_SEND) &&
+		    w->now_ns - c->send_since >= limit && c->kind != OWN_NONE) {
+			sc_send_stalled(w, c, i);
+			wk_close(w, i);
+		}
+	}
+}
+
 /* Pending sends, for the drain at the end. */
 static int sends_pending(const struct worker *w)
 {
@@ -635,11 +655,18 @@ void *worker_main(void *arg)
 		if (!w->draining && w->now_ns > w->t0_ns)
 			tw_advance(&w->tw, (uint64_t)(w->now_ns - w->t0_ns) / 1000000,
 				   on_timer, w);
+		if (!w->draining && w->now_ns >= w->next_sweep_ns) {
+			sweep_stalled(w);
+			w->next_sweep_ns = w->now_ns + 1000000000LL;
+		}
 		if (!w->draining && run_stopping(r)) {
 			w->draining = 1;
 			sc_drain(w);
-			/* Give frames already encoded a bounded time to go. */
-			drain_deadline = w->now_ns + 1000000000LL;
+			/* Give frames already encoded a bounded time to go;
+			 * short after a signal, which wants the files fast. */
+			drain_deadline = w->now_ns +
+				(r->stop_reason == STOP_SIGNAL ? 200000000LL :
+								 1000000000LL);
 		}
 		if (w->draining) {
 			flush_dirty(w);
