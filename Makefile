@@ -16,7 +16,7 @@ LDLIBS  += -luring -lbearssl -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Every module in src/ and src/serve/ goes into one archive; main.c is the binary.
-LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/serve/*.c) $(wildcard src/run/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/serve/*.c) $(wildcard src/run/*.c) $(wildcard src/report/*.c)
 LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -24,7 +24,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 .PHONY: all test unit asan install clean
 all: $(BUILD)/esmeload $(TEST_BINS)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/serve/*.h) $(wildcard src/run/*.h)
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -65,3 +65,50 @@ install: $(BUILD)/esmeload
 
 clean:
 	rm -rf build build-asan
+
+# ---------------------------------------------------------------------------
+# Fuzzing: libFuzzer targets in tests/fuzz/ (see tests/fuzz/README.md).
+# Needs clang and Debian's libclang-rt-14-dev (the libFuzzer runtime).
+#   make fuzz-build                      build every target into build-fuzz/
+#   make fuzz [FUZZ_SECONDS=60]          run each target that long on a copy
+#                                        of its seed corpus; fails on a crash
+#   make fuzz FUZZ_TARGETS="json url"    only these targets
+# Each target links only the module objects tests/fuzz/deps.mk names,
+# compiled here with the same sanitizer and coverage flags.
+# ---------------------------------------------------------------------------
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
+		-fsanitize=address,undefined -fno-sanitize-recover=all
+include tests/fuzz/deps.mk
+
+.PHONY: fuzz fuzz-build fuzz-clean
+fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_ALL))
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) tests/fuzz/deps.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	  $(addprefix $(FUZZ_BUILD)/obj/,$(addsuffix .o,$(fuzz_$*_DEPS))) \
+	  $(fuzz_$*_LIBS) $(LDLIBS)
+
+define fuzz_deps
+$(FUZZ_BUILD)/fuzz_$(1): $(addprefix $(FUZZ_BUILD)/obj/,$(addsuffix .o,$(fuzz_$(1)_DEPS)))
+endef
+$(foreach t,$(FUZZ_ALL),$(eval $(call fuzz_deps,$(t))))
+
+# Every target runs (a crash in one does not hide the others); make fails
+# at the end if any crashed. Summary lines go to $(FUZZ_BUILD)/summary.txt.
+fuzz: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz_$$t $$t $(FUZZ_SECONDS) $(FUZZ_BUILD) || fail=1; \
+	done; exit $$fail
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # esmeload build entry point, for a fresh Debian 12 machine.
 #   ./build.sh          install what is missing, build build/esmeload
-#   ./build.sh test     ... then run every test (ends with "N passed, N failed")
-#   ./build.sh asan     ... then run every test under AddressSanitizer + UBSan
+#   ./build.sh test     ... then run every test: once as built, once under
+#                       AddressSanitizer + UBSan (+ LeakSanitizer), and the
+#                       fuzz targets briefly; ends with "N passed, N failed"
+#   ./build.sh asan     ... only the sanitizer pass
 #   ./build.sh demo     ... then run the default scenario
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,7 +12,7 @@ cd "$(dirname "$0")"
 # Debian packages the build and the tests need. Checked one by one so a
 # machine that has them all never touches apt.
 PKGS=(gcc clang make pkg-config liburing-dev libbearssl-dev libwslay-dev
-      libjsmn-dev curl python3 python3-websockets procps)
+      libjsmn-dev curl python3 python3-websockets procps valgrind chromium)
 
 install_missing() {
 	local missing=()
@@ -27,12 +29,46 @@ install_missing() {
 
 install_missing
 jobs=$(nproc 2>/dev/null || echo 2)
+SAN=(BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer"
+     EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all"
+     EXTRA_LDFLAGS="-fsanitize=address,undefined")
+total_p=0 total_f=0 total_s=0
+
+# Run tests/run.sh for one build and add its closing counts to the totals.
+suite() {  # name build-dir
+	local log rc
+	log=$(mktemp)
+	echo "=== $1"
+	set +e
+	BUILD=$2 tests/run.sh | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r p f s < <(tail -n 1 "$log" |
+		sed -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/')
+	rm -f "$log"
+	if [[ ! "$p $f $s" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+		echo "build.sh: the $1 suite ended without its counts (exit $rc)"
+		p=0 f=1 s=0
+	fi
+	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+}
+
 case "${1:-build}" in
 build) make -j"$jobs" ;;
-test)  make -j"$jobs" all && make test ;;
-asan)  make -j"$jobs" BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	   EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-	   EXTRA_LDFLAGS="-fsanitize=address,undefined" all && make asan ;;
+test)
+	make -j"$jobs" all
+	suite "tests" build
+	make -j"$jobs" "${SAN[@]}" all
+	suite "tests under ASan + UBSan + LSan" build-asan
+	echo "total: $total_p passed, $total_f failed, $total_s skipped"
+	[ "$total_f" -eq 0 ]
+	;;
+asan)
+	make -j"$jobs" "${SAN[@]}" all
+	suite "tests under ASan + UBSan + LSan" build-asan
+	echo "total: $total_p passed, $total_f failed, $total_s skipped"
+	[ "$total_f" -eq 0 ]
+	;;
 demo)  make -j"$jobs" && shift && exec build/esmeload "$@" ;;
 *) echo "usage: ./build.sh [build|test|asan|demo]" >&2; exit 2 ;;
 esac

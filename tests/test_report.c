@@ -514,6 +514,13 @@ static int test_load_files(void)
 	    write_file("400_performance_test_summary.json", summary_go) ||
 	    write_file("400_performance_test_timeseries.jsonl",
 		       "{\"elapsed_s\":1,\"sent\":1}\nnope\n{}\n") ||
+	    /* 600: killed before its first second: the rates then. */
+	    write_file("600_performance_test_summary.json", summary_go) ||
+	    write_file("600_performance_test_timeseries.jsonl", "") ||
+	    write_file("600_performance_test_message_rates.json",
+		       "{\"1685620801\": 9}") ||
+	    /* 700: an empty summary. */
+	    write_file("700_performance_test_summary.json", "") ||
 	    write_file("notes.txt", "not a run\n") ||
 	    write_file("500_performance_test_summary.json.tmp.77", "{"))
 		goto out;
@@ -538,6 +545,14 @@ static int test_load_files(void)
 			 "not valid JSON"))
 		goto out_free;
 	rep_run_free(&r);
+	if (load(&r, "600_performance_test_summary.json") != 0 ||
+	    r.src != REP_SRC_RATES || r.s.n != 1 || r.s.sent[0] != 9)
+		goto out_free;
+	rep_run_free(&r);
+	if (load(&r, "700_performance_test_summary.json") >= 0 ||
+	    !strstr(err, "700_performance_test_summary.json: empty file"))
+		goto out_free;
+	rep_run_free(&r);
 	if (load(&r, "900_performance_test_summary.json") != -ENOENT ||
 	    !strstr(err, "900_performance_test_summary.json: No such file"))
 		goto out_free;
@@ -551,15 +566,15 @@ static int test_load_files(void)
 	rep_run_free(&r);
 
 	/* A directory: its summaries in name order, nothing else. */
-	if (rep_paths_add(&ps, dir, err, sizeof(err)) != 0 || ps.n != 4 ||
+	if (rep_paths_add(&ps, dir, err, sizeof(err)) != 0 || ps.n != 6 ||
 	    !strstr(ps.v[0], "/100_performance") ||
-	    !strstr(ps.v[3], "/400_performance") ||
+	    !strstr(ps.v[5], "/700_performance") ||
 	    strstr(ps.v[0], "//"))
 		goto out_paths;
 	/* A file is taken as named; a missing one is an error. */
 	snprintf(p, sizeof(p), "%s/notes.txt", dir);
-	if (rep_paths_add(&ps, p, err, sizeof(err)) != 0 || ps.n != 5 ||
-	    strcmp(ps.v[4], p))
+	if (rep_paths_add(&ps, p, err, sizeof(err)) != 0 || ps.n != 7 ||
+	    strcmp(ps.v[6], p))
 		goto out_paths;
 	if (rep_paths_add(&ps, "/nonexistent/x", err, sizeof(err)) >= 0 ||
 	    !strstr(err, "/nonexistent/x: No such file"))
@@ -712,8 +727,8 @@ static int test_scale(void)
 
 	check(f != NULL);
 	svg_begin(&c, f, 960, 400, 1, "t", "t");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, 2630, "x");
-	svg_axis_fit(&c.y, SVG_LOG, 0.23, 870, "y");
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, 2630, 8, "x");
+	svg_axis_fit(&c.y, SVG_LOG, 0.23, 870, 6, "y");
 	fclose(f);
 	check(c.x.lo == 0 && c.x.hi == 3000 && c.x.step == 500);
 	check(c.y.scale == SVG_LOG && near(c.y.lo, 0.1) && near(c.y.hi, 1000));
@@ -727,9 +742,9 @@ static int test_scale(void)
 	check(near(svg_py(&c, 10), (c.y0 + c.y1) / 2));
 	check(isnan(svg_py(&c, 0)) && isnan(svg_py(&c, -1)));
 	/* A log axis that cannot be (no positive value) falls back. */
-	svg_axis_fit(&c.y, SVG_LOG, 0, 5, "y");
+	svg_axis_fit(&c.y, SVG_LOG, 0, 5, 6, "y");
 	check(c.y.scale == SVG_LINEAR && c.y.lo == 0 && c.y.hi == 5);
-	svg_axis_fit(&c.y, SVG_LOG, 2, 2, "y");
+	svg_axis_fit(&c.y, SVG_LOG, 2, 2, 6, "y");
 	check(near(c.y.lo, 1) && near(c.y.hi, 10));
 	return 0;
 }
@@ -760,8 +775,8 @@ static int test_path(void)
 	}
 	y[N / 2] = NAN;
 	svg_begin(&c, f, 960, 400, 0, "p", "p");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, N, NULL);
-	svg_axis_fit(&c.y, SVG_LINEAR, 0, 100, NULL);
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, N, 8, NULL);
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, 100, 6, NULL);
 	svg_path(&c, x, y, N, "#123456", SVG_DASHED, 1.5);
 	fclose(f);
 	/* 860 pixel columns: at most 4 points each, not 20000. */
@@ -781,8 +796,8 @@ static int test_path(void)
 		double xs[3] = { 1, 2, 3 }, ys[3] = { NAN, 5, NAN };
 
 		svg_begin(&c, f, 960, 400, 0, "q", "q");
-		svg_axis_fit(&c.x, SVG_LINEAR, 0, 4, NULL);
-		svg_axis_fit(&c.y, SVG_LINEAR, 0, 10, NULL);
+		svg_axis_fit(&c.x, SVG_LINEAR, 0, 4, 8, NULL);
+		svg_axis_fit(&c.y, SVG_LINEAR, 0, 10, 6, NULL);
 		svg_path(&c, xs, ys, 3, "red", SVG_SOLID, 2);
 	}
 	fclose(f);
@@ -810,8 +825,8 @@ static int test_legend_labels(void)
 	f = open_memstream(&mem, &memlen);
 	check(f != NULL);
 	svg_begin(&c, f, 960, 400, 3, "l", "a <title> & \"more\"");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, 300, "chats");
-	svg_axis_fit(&c.y, SVG_LINEAR, 0, 3000, "rate");
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, 300, 8, "chats");
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, 3000, 6, "rate");
 	svg_axes(&c);
 	svg_legend(&c, it, 6);
 	/* Three markers at nearly one place: labels must not overlap. */

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 #define CHART_W 960.0
 #define CHART_H 390.0
 
@@ -26,37 +28,6 @@ static const char *const colors[] = {
 const char *rep_color(size_t i)
 {
 	return colors[i % (sizeof(colors) / sizeof(colors[0]))];
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	unsigned long cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3F);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-		return 0;
-	return len;
 }
 
 /* see report.h */
@@ -342,8 +313,8 @@ static void chart_rate(FILE *f, const struct rep_run *runs, size_t n)
 		fold(runs[i].s.delivered, runs[i].s.n, &ymax, NULL);
 	}
 	chart_open(&c, f, &l, "chart-rate", "Message rate over time");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), "time [s]");
-	svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax,
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), 8, "time [s]");
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax, 6,
 		     "message rate [1/s]");
 	svg_axes(&c);
 	for (size_t i = 0; i < n; i++) {
@@ -376,8 +347,8 @@ static void chart_chats(FILE *f, const struct rep_run *runs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		fold(runs[i].s.chats, runs[i].s.n, &ymax, NULL);
 	chart_open(&c, f, &l, "chart-chats", "Active chats over time");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), "time [s]");
-	svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax,
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), 8, "time [s]");
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax, 6,
 		     "active chats");
 	svg_axes(&c);
 	for (size_t i = 0; i < n; i++)
@@ -412,12 +383,12 @@ static void chart_latency(FILE *f, const struct rep_run *runs, size_t n)
 	 * peak. */
 	log_scale = ymin > 0 && ymax / ymin > 30;
 	chart_open(&c, f, &l, "chart-latency", "Latency percentiles over time");
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), "time [s]");
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), 8, "time [s]");
 	if (log_scale)
-		svg_axis_fit(&c.y, SVG_LOG, ymin, ymax,
+		svg_axis_fit(&c.y, SVG_LOG, ymin, ymax, 6,
 			     "latency [ms], log scale");
 	else
-		svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax,
+		svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) ? 1 : ymax, 6,
 			     "latency [ms]");
 	svg_axes(&c);
 	for (size_t i = 0; i < n; i++) {
@@ -458,8 +429,9 @@ static void chart_capacity(FILE *f, const struct rep_run *runs, size_t n)
 	chart_open(&c, f, &l, "chart-capacity",
 		   "Max message rate vs active chats at the end");
 	/* Headroom so markers at the maximum are not cut by the frame. */
-	svg_axis_fit(&c.x, SVG_LINEAR, 0, xmax * 1.04, "active chats at the end");
-	svg_axis_fit(&c.y, SVG_LINEAR, 0, ymax * 1.04,
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, xmax * 1.04, 8,
+		     "active chats at the end");
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, ymax * 1.04, 6,
 		     "max message rate [1/s]");
 	svg_axes(&c);
 	for (size_t i = 0; i < n; i++)
@@ -522,10 +494,12 @@ static void tables(FILE *f, const struct rep_run *runs, size_t n)
 		} else {
 			td_na(f);
 		}
-		if (isnan(r->org_dur_s)) {
+		if (isnan(r->org_dur_s) && isnan(r->part_dur_s)) {
 			td_na(f);
 		} else {
-			fmt_dur(b, sizeof(b), r->org_dur_s);
+			fmt_dur(b, sizeof(b), !isnan(r->org_dur_s)
+						      ? r->org_dur_s
+						      : r->part_dur_s);
 			td_text(f, "nw", b);
 		}
 		td_int(f, r->participants);

@@ -790,9 +790,10 @@ out_close:
 typedef int (*parse_fn)(struct rep_run *, const char *, size_t, char *,
 			size_t);
 
-/* Read and parse one file; the error names it. */
+/* Read and parse one file; the error names it. An empty file is an error
+ * unless allow_empty (a time series killed before its first line). */
 static int load_one(struct rep_run *r, const char *path, parse_fn fn,
-		    char *err, size_t cap)
+		    int allow_empty, char *err, size_t cap)
 {
 	char why[1200];
 	size_t len = 0;
@@ -801,7 +802,7 @@ static int load_one(struct rep_run *r, const char *path, parse_fn fn,
 
 	if (e < 0)
 		return e;
-	if (!len) {
+	if (!len && !allow_empty) {
 		seterr(err, cap, "%s: empty file", path);
 		free(buf);
 		return -EINVAL;
@@ -830,7 +831,7 @@ int rep_load(struct rep_run *r, const char *summary_path, char *err,
 	memcpy(r->path, summary_path, pl + 1);
 	slash = strrchr(r->path, '/');
 	r->name = slash ? slash + 1 : r->path;
-	e = load_one(r, r->path, rep_parse_summary, err, cap);
+	e = load_one(r, r->path, rep_parse_summary, 0, err, cap);
 	if (e < 0)
 		return e;
 	/* Siblings share the prefix; a summary named otherwise has none. */
@@ -838,14 +839,18 @@ int rep_load(struct rep_run *r, const char *summary_path, char *err,
 		return 0;
 	snprintf(sib, sizeof(sib), "%.*s%s", (int)(pl - sl), summary_path,
 		 REP_SERIES_SUFFIX);
-	e = load_one(r, sib, rep_parse_series, err, cap);
-	if (e != -ENOENT)
+	e = load_one(r, sib, rep_parse_series, 1, err, cap);
+	if (e < 0 && e != -ENOENT)
 		return e;
-	/* No time series: a Go tool run, or an older esmeload. The rates
-	 * are optional too: a summary alone still makes a table row. */
+	if (!e && r->s.n)
+		return 0;
+	/* No time series (a Go tool run, an older esmeload) or an empty
+	 * one: the rates. They are optional too: a summary alone still
+	 * makes a table row. */
+	r->src = REP_SRC_NONE;
 	snprintf(sib, sizeof(sib), "%.*s%s", (int)(pl - sl), summary_path,
 		 REP_RATES_SUFFIX);
-	e = load_one(r, sib, rep_parse_rates, err, cap);
+	e = load_one(r, sib, rep_parse_rates, 0, err, cap);
 	return e == -ENOENT ? 0 : e;
 }
 

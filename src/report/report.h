@@ -122,9 +122,10 @@ int rep_parse_rates(struct rep_run *r, const char *js, size_t n, char *err,
 		    size_t cap);
 
 /*
- * Read a summary file and its time series (or, without one, its message
- * rates) found beside it by the same <unix> prefix. 0, or a negative errno
- * with "FILE: reason" in err.
+ * Read a summary file and its time series (or, without one or with an
+ * empty one, its message rates) found beside it by the same <unix>
+ * prefix; neither need exist. 0, or a negative errno with "FILE: reason"
+ * in err.
  */
 int rep_load(struct rep_run *r, const char *summary_path, char *err,
 	     size_t cap);
@@ -144,11 +145,17 @@ int rep_paths_add(struct rep_paths *p, const char *arg, char *err,
 		  size_t cap);
 void rep_paths_free(struct rep_paths *p);
 
-/* Derived figures; NaN when the run does not have them. */
-double rep_sent(const struct rep_run *r);       /* esmeload.sent or messages_sent */
-double rep_msg_rate(const struct rep_run *r);   /* sent / participants_duration */
-double rep_max_rate(const struct rep_run *r);   /* largest per-second sent */
-double rep_final_chats(const struct rep_run *r);/* chats_count, else the series' last */
+/*
+ * Derived figures; NaN when the run does not have them.
+ *   rep_sent         esmeload.sent, else messages_sent
+ *   rep_msg_rate     sent / participants_duration (messages/s)
+ *   rep_max_rate     the largest per-second sent
+ *   rep_final_chats  chats_count, else the series' last chats
+ */
+double rep_sent(const struct rep_run *r);
+double rep_msg_rate(const struct rep_run *r);
+double rep_max_rate(const struct rep_run *r);
+double rep_final_chats(const struct rep_run *r);
 
 /* ---- charts (svg.c) ---- */
 
@@ -180,10 +187,13 @@ struct svg_axis {
 	const char *label;      /* axis title, plain text (escaped on output) */
 };
 
-/* Set a linear axis to nice ticks over [lo, hi]; a log axis to the powers
- * of ten around [lo, hi] (lo > 0). */
+/*
+ * Set a linear axis to nice ticks over [lo, hi] in at most `target`
+ * intervals (wide axes take more); a log axis to the powers of ten around
+ * [lo, hi] (lo > 0, else it falls back to linear).
+ */
 void svg_axis_fit(struct svg_axis *a, enum svg_scale scale, double lo,
-		  double hi, const char *label);
+		  double hi, int target, const char *label);
 
 enum svg_dash { SVG_SOLID = 0, SVG_DASHED = 1, SVG_DOTTED = 2 };
 

@@ -127,7 +127,7 @@ size_t svg_fmt_num(char *dst, size_t cap, double v, double step)
 
 /* see report.h */
 void svg_axis_fit(struct svg_axis *a, enum svg_scale scale, double lo,
-		  double hi, const char *label)
+		  double hi, int target, const char *label)
 {
 	struct svg_ticks t;
 
@@ -142,8 +142,8 @@ void svg_axis_fit(struct svg_axis *a, enum svg_scale scale, double lo,
 		a->step = 10;
 		return;
 	}
-	if (svg_nice_ticks(isfinite(lo) ? lo : 0, isfinite(hi) ? hi : 1, 6,
-			   &t) < 0)
+	if (svg_nice_ticks(isfinite(lo) ? lo : 0, isfinite(hi) ? hi : 1,
+			   target, &t) < 0)
 		t = (struct svg_ticks){ 0, 1, 0.2 };
 	a->scale = SVG_LINEAR;
 	a->lo = t.lo;
