@@ -558,6 +558,21 @@ out_js:
 	return r;
 }
 
+/* The Host header: an IPv6 literal keeps its brackets (RFC 9110 §7.2,
+ * RFC 3986 §3.2.2); the port only when it is not the default. */
+static void set_hostport(struct run_target *t, const char *host)
+{
+	int v6 = memchr(host, ':', t->u.host_len) != NULL;
+
+	if (t->u.port == 80)
+		snprintf(t->hostport, sizeof(t->hostport), "%s%s%s",
+			 v6 ? "[" : "", host, v6 ? "]" : "");
+	else
+		snprintf(t->hostport, sizeof(t->hostport), "%s%s%s:%u",
+			 v6 ? "[" : "", host, v6 ? "]" : "",
+			 (unsigned)t->u.port);
+}
+
 /* see run.h */
 int run_set_target(struct run_opts *o, int i, const char *url,
 		   const char *what)
@@ -598,9 +613,17 @@ int run_set_target(struct run_opts *o, int i, const char *url,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	r = getaddrinfo(host, port, &hints, &res);
-	if (r != 0)
-		return fail("%s: cannot resolve host %s: %s", what, host,
-			    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	if (r != 0) {
+		/* Not fatal here: the first connection to this target fails
+		 * with this cause, named like any other failure, and the
+		 * output files are written as for any error. */
+		snprintf(t->resolve_err, sizeof(t->resolve_err),
+			 "cannot resolve host %s: %s", host,
+			 r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		t->addr_len = 0;
+		set_hostport(t, host);
+		return 0;
+	}
 	/* The first IPv4 result, else the first IPv6 one: "localhost" often
 	 * resolves to ::1 first while the ESME services and our serve listen
 	 * on 127.0.0.1, and we dial one address only (no fallback like Go's
@@ -621,18 +644,6 @@ int run_set_target(struct run_opts *o, int i, const char *url,
 	memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
 	t->addr_len = ai->ai_addrlen;
 	freeaddrinfo(res);
-	/* Host header: an IPv6 literal keeps its brackets (RFC 9110 §7.2,
-	 * RFC 3986 §3.2.2); the port only when it is not the default. */
-	{
-		int v6 = memchr(host, ':', t->u.host_len) != NULL;
-
-		if (t->u.port == 80)
-			snprintf(t->hostport, sizeof(t->hostport), "%s%s%s",
-				 v6 ? "[" : "", host, v6 ? "]" : "");
-		else
-			snprintf(t->hostport, sizeof(t->hostport), "%s%s%s:%u",
-				 v6 ? "[" : "", host, v6 ? "]" : "",
-				 (unsigned)t->u.port);
-	}
+	set_hostport(t, host);
 	return 0;
 }

@@ -329,8 +329,12 @@ int run_main(int argc, char **argv)
 	series_close(&se);
 	if (!o->quiet)
 		progress(r, &se, run_mono_ns(), tty, 1);
-	if (r->stop_reason == STOP_ERROR && r->has_first_err)
-		fprintf(stderr, "esmeload: %s\n", r->first_err);
+	/* The first error is the one line a user reads, whether it stopped
+	 * the run or --max-errors let it go on. */
+	if (r->has_first_err)
+		fprintf(stderr, "esmeload: %s%s\n",
+			r->stop_reason == STOP_ERROR ? "" : "first error: ",
+			r->first_err);
 	run_figures(r);
 	run_cross_check(r);
 	run_thresholds(r);

@@ -50,6 +50,7 @@ struct run_target {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char hostport[RUN_URL_MAX]; /* Host header value */
+	char resolve_err[RUN_URL_MAX + 128]; /* addr_len 0: why the host has no address */
 };
 
 enum { T_ORG = 0, T_PART = 1, T_MSG = 2, NTARGETS = 3 };
@@ -247,10 +248,10 @@ void worker_exit(struct worker *w);
 void *worker_main(void *arg);
 
 /* Connection services used by scenario.c. */
-/* Start a connection to target for an owner; returns the slot or NIL with
- * an error counted. */
+/* Start a connection to target for an owner; returns the slot, or NIL
+ * with the cause in why (the caller reports it: it knows who failed). */
 uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
-		    uint32_t owner);
+		    uint32_t owner, char *why, size_t whylen);
 /* The send slot of a connection and its room. */
 uint8_t *wk_slot(struct worker *w, uint32_t c, size_t *room);
 /* n bytes were written at wk_slot(); msgs of them are send_message frames. */

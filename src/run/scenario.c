@@ -401,10 +401,19 @@ static void http_pump(struct worker *w)
 		struct httpc *h = &w->http[i];
 
 		if (h->state == H_DOWN) {
-			h->conn = wk_connect(w, T_PART, OWN_HTTP, i);
-			if (h->conn != NIL)
+			char why[200];
+
+			h->conn = wk_connect(w, T_PART, OWN_HTTP, i, why,
+					     sizeof(why));
+			if (h->conn != NIL) {
 				h->state = H_CONNECTING;
-			continue;
+				continue;
+			}
+			/* The job waiting at the head cannot be sent. */
+			perr(w, part_at(w, w->jobs[w->jobs_head]), RE_CONNECT,
+			     part_at(w, w->jobs[w->jobs_head])->state ==
+			     P_SIGNUP_Q ? "sign-up" : "chat request", why, T_PART);
+			return;
 		}
 		if (h->state != H_IDLE)
 			continue;
@@ -424,10 +433,14 @@ static void part_connect(struct worker *w, uint32_t pi)
 {
 	struct part *p = part_at(w, pi);
 
+	char why[200];
+
 	p->state = P_CONNECT;
-	p->conn = wk_connect(w, T_MSG, OWN_PART, pi);
-	if (p->conn == NIL)
+	p->conn = wk_connect(w, T_MSG, OWN_PART, pi, why, sizeof(why));
+	if (p->conn == NIL) {
+		perr(w, p, RE_CONNECT, "connect", why, T_MSG);
 		p->state = P_DONE;
+	}
 }
 
 static void http_done(struct worker *w, struct httpc *h, int status,
@@ -756,10 +769,14 @@ static void org_signin(struct worker *w, unsigned i)
 {
 	struct org *o = &w->orgs[i];
 
+	char why[200];
+
 	o->state = O_SIGNIN;
-	o->conn = wk_connect(w, T_ORG, OWN_ORG, i);
-	if (o->conn == NIL)
+	o->conn = wk_connect(w, T_ORG, OWN_ORG, i, why, sizeof(why));
+	if (o->conn == NIL) {
+		oerr(w, i, RE_CONNECT, "sign-in", why, T_ORG);
 		o->state = O_DONE;
+	}
 }
 
 static void org_start_chat(struct worker *w, struct org *o)
@@ -792,12 +809,20 @@ static long ws_input(struct worker *w, struct cconn *c, uint32_t idx,
 		if (r == WS_PARTIAL)
 			break;
 		if (r < 0) {
+			const char *why =
+				r == WS_E_MASK ? "a masked frame from the server "
+						 "(RFC 6455 5.1)" :
+				r == WS_E_TOO_BIG ? "a frame over 64 KiB" :
+				r == WS_E_RESERVED ? "a frame with reserved bits or "
+						     "opcode" :
+				r == WS_E_CONTROL ? "a fragmented or oversized "
+						    "control frame" :
+				"a frame with an invalid length";
+
 			if (p)
-				perr(w, p, RE_PROTOCOL, "messenger",
-				     "invalid WebSocket frame", T_MSG);
+				perr(w, p, RE_PROTOCOL, "messenger", why, T_MSG);
 			else
-				oerr(w, oi, RE_PROTOCOL, "messenger",
-				     "invalid WebSocket frame", T_MSG);
+				oerr(w, oi, RE_PROTOCOL, "messenger", why, T_MSG);
 			return -EPROTO;
 		}
 		off += (size_t)r;
@@ -991,9 +1016,11 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 		tw_del(&w->tw, &o->t.node);
 		wk_close(w, idx);
 		o->state = O_CONNECT;
-		o->conn = wk_connect(w, T_MSG, OWN_ORG, oi);
-		if (o->conn == NIL)
+		o->conn = wk_connect(w, T_MSG, OWN_ORG, oi, why, sizeof(why));
+		if (o->conn == NIL) {
+			oerr(w, oi, RE_CONNECT, "messenger", why, T_MSG);
 			o->state = O_DONE;
+		}
 		return (long)n;
 	}
 	if (o->state == O_UPGRADE) {

@@ -201,28 +201,29 @@ static uint32_t next_src(struct worker *w)
 
 /* see run.h */
 uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
-		    uint32_t owner)
+		    uint32_t owner, char *why, size_t whylen)
 {
 	const struct run_target *t = &w->o->t[target];
 	struct io_uring_sqe *sqe;
 	struct cconn *c;
-	uint32_t idx = slot_alloc(w);
+	uint32_t idx;
 	int one = 1, fd;
 
+	if (!t->addr_len) {
+		snprintf(why, whylen, "connect: %s", t->resolve_err);
+		return NIL;
+	}
+	idx = slot_alloc(w);
 	if (idx == NIL) {
-		wk_error(w, RE_CONNECT, "connect: no free connection slot "
-			 "(--max-conns %u per thread) (%s)", w->o->max_conns,
-			 t->url);
+		snprintf(why, whylen, "connect: no free connection slot "
+			 "(--max-conns %u per thread)", w->o->max_conns);
 		return NIL;
 	}
 	c = &w->conns[idx];
 	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		int e = errno;
-
+		snprintf(why, whylen, "connect: socket: %s", strerror(errno));
 		slot_free(w, idx);
-		wk_error(w, RE_CONNECT, "connect: socket: %s (%s)",
-			 strerror(e), t->url);
 		return NIL;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -238,12 +239,10 @@ uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 			   sizeof(one));
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-			int e = errno;
-
+			snprintf(why, whylen, "connect: bind to source address: "
+				 "%s", strerror(errno));
 			close(fd);
 			slot_free(w, idx);
-			wk_error(w, RE_CONNECT, "connect: bind to source "
-				 "address: %s (%s)", strerror(e), t->url);
 			return NIL;
 		}
 	}

@@ -71,7 +71,8 @@ static const char usage[] =
 "  --jwt-secret S            token signing secret (default random)\n"
 "  --api-key K               service key for DELETE /chat-requests, sent as\n"
 "                            X-Api-Key (default random)\n"
-"  --max-conns N             connection limit (default 10000)\n"
+"  --max-conns N             connection limit, 1-1048576 (default 10000);\n"
+"                            past RLIMIT_NOFILE, one io_uring per that many\n"
 "  --out-limit BYTES         outbound backlog per connection (default 256K)\n"
 "  --out-memory BYTES        outbound backlog of all connections (default 512M)\n"
 "  --slow drop|close         a connection over its backlog: drop the frame\n"
@@ -482,8 +483,9 @@ int serve_main(int argc, char **argv)
 	}
 	if (!s->o.quiet)
 		fprintf(stderr, "esmeload serve: io_uring %s, up to %u "
-			"connections as direct descriptors\n",
-			ring_mode(&s->ring), s->o.max_conns);
+			"connections as direct descriptors in %u ring%s of "
+			"%u\n", ring_mode(&s->ring), s->o.max_conns,
+			s->nrings, s->nrings > 1 ? "s" : "", s->per_ring);
 	ret = serve_net_run(s);
 	{
 		long n = serve_stats_json(s, (char *)s->scratch, s->scratch_cap);

@@ -1,6 +1,7 @@
 /*
  * serve: the reference ESME backend (organizer API, participant API and
- * messenger) in one process, in memory, on one io_uring.
+ * messenger) in one process, in memory, in one thread (one io_uring, or
+ * several when --max-conns exceeds what one ring's table may hold).
  *
  * Internal contract between the serve modules:
  *   main.c      options, setup, signals, exit report
@@ -12,8 +13,8 @@
  *
  * IMPLEMENTATION NOTES
  * - One thread owns everything; no locks. A connection is found by the
- *   direct-descriptor index the kernel gave it at accept time, which is also
- *   its slot in the connection array.
+ *   direct-descriptor index the kernel gave it at accept time in its ring:
+ *   its slot in the connection array is ring * per_ring + that index.
  * - A user may hold several WebSocket connections; each user keeps an
  *   intrusive list of them (conn indexes) and fan-out walks it.
  * - Frames are encoded once into a scratch buffer and copied into each
@@ -127,9 +128,33 @@ struct serve_stats {
 
 struct store;
 
+/*
+ * One io_uring and its table of direct descriptors: connections
+ * base .. base + cap - 1 live in it. A table may hold at most RLIMIT_NOFILE
+ * entries, so --max-conns above that takes several rings (net.c).
+ */
+struct serve_ring {
+	struct ring *ring;
+	uint32_t base;          /* global index of the table's entry 0 */
+	uint32_t cap;           /* table entries */
+	uint32_t used;          /* entries held: accepted, close not completed */
+	uint32_t pend;          /* single accepts armed, one entry kept for each */
+};
+
 struct serve {
 	struct serve_opts o;
-	struct ring ring;
+	struct ring ring;       /* ring 0: the loop sleeps in this one */
+	struct serve_ring *rings; /* nrings; rings[0].ring is &ring */
+	struct ring *xring;     /* rings 1 .. nrings - 1 */
+	uint32_t nrings;
+	uint32_t per_ring;      /* table entries of every ring but the last */
+	int wake_fd;            /* eventfd of rings 1.., read by ring 0 (-1) */
+	uint64_t wake_val;      /* that read's buffer */
+	uint32_t acc_depth;     /* single accepts to keep armed per listener */
+	uint32_t acc_pend[NPORTS]; /* single accepts armed per listener */
+	int32_t acc_multi[NPORTS]; /* ring of the listener's multishot accept
+				    * (-1: none) */
+	uint8_t acc_cancel;     /* listeners whose multishot is being cancelled */
 	struct tw tw;
 	struct conn *conns;
 	uint32_t nconns;
