@@ -115,8 +115,7 @@ static int start_serve(struct run_opts *o, struct child *ch)
 		if (waitpid(ch->pid, &st, WNOHANG) == ch->pid) {
 			ch->pid = 0;
 			fprintf(stderr, "esmeload: the embedded serve exited "
-				"before it was ready (see %s/serve.out)\n",
-				ch->dir);
+				"before it was ready (its error is above)\n");
 			return -1;
 		}
 		if (run_mono_ns() > deadline) {
@@ -129,10 +128,11 @@ static int start_serve(struct run_opts *o, struct child *ch)
 	return 0;
 }
 
-static void stop_serve(struct child *ch, int quiet)
+/* Stop the embedded serve (its counters are already in the summary's
+ * "server" object) and remove its directory. */
+static void stop_serve(struct child *ch)
 {
-	char path[160], line[4096];
-	FILE *f;
+	char path[160];
 
 	if (ch->pid > 0) {
 		int st;
@@ -149,20 +149,7 @@ static void stop_serve(struct child *ch, int quiet)
 		}
 	}
 	snprintf(path, sizeof(path), "%s/serve.out", ch->dir);
-	f = fopen(path, "r");
-	if (f) {
-		/* The last line is serve's counters, for the reader. */
-		char last[4096] = "";
-
-		while (fgets(line, sizeof(line), f))
-			if (line[0] == '{')
-				snprintf(last, sizeof(last), "%s", line);
-		fclose(f);
-		if (last[0] && !quiet)
-			fprintf(stderr, "esmeload: embedded serve counters: %s",
-				last);
-		unlink(path);
-	}
+	unlink(path);
 	unlink(ch->config);
 	rmdir(ch->dir);
 }
@@ -242,12 +229,12 @@ int run_main(int argc, char **argv)
 				(long long)o->sci_ms, (long long)o->cpi_ms,
 				(long long)o->smi_ms);
 		if (start_serve(o, &ch) < 0) {
-			stop_serve(&ch, 1);
+			stop_serve(&ch);
 			return 1;
 		}
 		ret = run_load_config(o, ch.config);
 		if (ret) {
-			stop_serve(&ch, 1);
+			stop_serve(&ch);
 			return ret;
 		}
 	}
@@ -348,7 +335,7 @@ int run_main(int argc, char **argv)
 		worker_exit(&r->w[i]);
 out:
 	if (o->embedded)
-		stop_serve(&ch, o->quiet);
+		stop_serve(&ch);
 	free(r->w);
 	free(r->server_json);
 	free(o->thresholds);
