@@ -661,15 +661,19 @@ void *worker_main(void *arg)
 		if (!w->draining && run_stopping(r)) {
 			w->draining = 1;
 			sc_drain(w);
-			/* Give frames already encoded a bounded time to go;
-			 * short after a signal, which wants the files fast. */
+			/* No new messages from here. Give those already
+			 * encoded a bounded time to go and to come back, so
+			 * the end of a run does not count messages in flight
+			 * as lost; short after a signal, which wants the files
+			 * fast. */
 			drain_deadline = w->now_ns +
 				(r->stop_reason == STOP_SIGNAL ? 200000000LL :
-								 1000000000LL);
+								 2000000000LL);
 		}
 		if (w->draining) {
 			flush_dirty(w);
-			if (!sends_pending(w) || w->now_ns >= drain_deadline)
+			if ((!sends_pending(w) && w->c.delivered >= w->c.sent) ||
+			    w->now_ns >= drain_deadline)
 				w->stopped = 1;
 		}
 	}
