@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 # Debian packages the build and the tests need. Checked one by one so a
 # machine that has them all never touches apt.
 PKGS=(gcc clang make pkg-config liburing-dev libbearssl-dev libwslay-dev
-      libjsmn-dev curl python3 python3-websockets procps valgrind chromium)
+      libjsmn-dev curl python3 python3-websockets procps valgrind chromium
+      nginx-light openssl)
 
 install_missing() {
 	local missing=()

@@ -12,3 +12,4 @@ test_run_output_DEPS := run/output run/threshold hist jsonw json timefmt utf8
 test_hist_DEPS    := hist
 test_delay_DEPS   := serve/delay
 test_report_DEPS := report/load report/svg report/html report/compare json jsonw timefmt utf8
+test_tls_DEPS     := tls

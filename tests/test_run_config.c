@@ -286,6 +286,14 @@ static int test_our_flags(void)
 	check_eq(o.quiet, 0);
 	check(!strcmp(o.out_dir, "o"));
 	check_eq(o.embedded, 1);
+	check_eq(o.insecure, 0);
+	check(o.cacert == NULL);
+	check_eq(call(&o, "--insecure", "--cacert", "/etc/ca.pem", NULL), 0);
+	check_eq(o.insecure, 1);
+	check(!strcmp(o.cacert, "/etc/ca.pem"));
+	check_eq(call(&o, "--insecure=false", "--cacert=x.pem", NULL), 0);
+	check_eq(o.insecure, 0);
+	check(!strcmp(o.cacert, "x.pem"));
 	leave_tmpdir();
 	return 0;
 }
@@ -620,15 +628,19 @@ static int test_config_targets(void)
 		{ "organizer_api_url", "ws://127.0.0.1:8000", "http://" },
 		{ "participant_api_url", "ws://127.0.0.1:8100", "http://" },
 		{ "messenger_ws_url", "http://127.0.0.1:8300", "ws://" },
-		{ "messenger_ws_url", "wss://127.0.0.1:8300", "TLS" },
-		{ "organizer_api_url", "https://127.0.0.1:8000", "TLS" },
-		{ "participant_api_url", "https://example.com", "TLS" },
+		{ "messenger_ws_url", "https://localhost:8300", "wss://" },
+		{ "organizer_api_url", "wss://localhost:8000", "https://" },
+		/* BearSSL checks DNS names: an IP address cannot be verified. */
+		{ "messenger_ws_url", "wss://127.0.0.1:8300", "IP address" },
+		{ "organizer_api_url", "https://127.0.0.1:8000", "--insecure" },
+		{ "participant_api_url", "https://[::1]", "IP address" },
 		{ "organizer_api_url", "ftp://127.0.0.1", "not a URL" },
 		{ "organizer_api_url", "127.0.0.1:8000", "not a URL" },
 		{ "organizer_api_url", "http://127.0.0.1:99999", "not a URL" },
 	};
 	struct run_opts o;
 
+	memset(&o, 0, sizeof(o)); /* o.insecure decides the IP-address cases */
 	check(enter_tmpdir() == 0);
 	check_eq(load_with(&o, "organizer_api_url", "http://127.0.0.1:8000"), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -685,7 +697,24 @@ static int test_set_target(void)
 	r = run_set_target(&o, T_ORG, "wss://127.0.0.1", "organizer_api_url");
 	grab_end(2, s, t, err_out, sizeof(err_out));
 	check_eq(r, 2);
-	check(one_line_error() && strstr(err_out, "TLS"));
+	check(one_line_error() && strstr(err_out, "https://"));
+	/* TLS targets keep their flag; 443 is the default port. */
+	check_eq(run_set_target(&o, T_ORG, "https://localhost", "x"), 0);
+	check(o.t[T_ORG].u.tls);
+	check_eq(o.t[T_ORG].u.port, 443);
+	check(!strcmp(o.t[T_ORG].hostport, "localhost"));
+	check_eq(run_set_target(&o, T_MSG, "wss://localhost:8443/connect", "x"), 0);
+	check(o.t[T_MSG].u.tls && o.t[T_MSG].u.websocket);
+	check(!strcmp(o.t[T_MSG].hostport, "localhost:8443"));
+	/* An IP address: refused unless --insecure. */
+	grab_begin(2, &s, &t);
+	r = run_set_target(&o, T_PART, "https://127.0.0.1:8100", "participant_api_url");
+	grab_end(2, s, t, err_out, sizeof(err_out));
+	check_eq(r, 2);
+	check(one_line_error() && strstr(err_out, "IP address"));
+	o.insecure = 1;
+	check_eq(run_set_target(&o, T_PART, "https://127.0.0.1:8100", "x"), 0);
+	check(o.t[T_PART].u.tls);
 	return 0;
 }
 

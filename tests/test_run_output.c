@@ -333,7 +333,7 @@ static int test_files(void)
 	keys_of(&d, e, keys, sizeof(keys));
 	check(!strcmp(keys, "sent,delivered,organizer_received,delivery_ratio,"
 		      "start_chats,new_chats,no_new_chats,server_errors,"
-		      "connected,latency_ms,latency_actual_ms,lag_ms,errors,"
+		      "connected,tls,latency_ms,latency_actual_ms,lag_ms,errors,"
 		      "stop_reason,first_error,self_check,server,cross_check,"
 		      "thresholds"));
 	check(int_is(&d, e, "sent", 123));

@@ -49,6 +49,11 @@ static const char usage[] =
 "                            participant_api_url (default ./config.json)\n"
 "  --serve-bin PATH          esmeload binary started in embedded mode\n"
 "                            (default: this program)\n"
+"  --cacert FILE             trust anchors (PEM certificates) for https://\n"
+"                            and wss:// targets (default\n"
+"                            /etc/ssl/certs/ca-certificates.crt)\n"
+"  --insecure                TLS without certificate checks (any CA, date\n"
+"                            or name); the summary says so\n"
 "\n"
 "  With no --config and no ./config.json in the current directory, the run\n"
 "  is embedded: a short demonstration against an `esmeload serve` started\n"
@@ -72,7 +77,8 @@ static const char usage[] =
 "  --source-ip A.B.C.D[-A.B.C.D]\n"
 "                            bind connections to these local IPv4 addresses\n"
 "                            in turn (default: the kernel chooses)\n"
-"  --connect-timeout DUR     TCP connect deadline (default 10s)\n"
+"  --connect-timeout DUR     TCP connect deadline, and TLS handshake\n"
+"                            deadline after it (default 10s)\n"
 "  --handshake-timeout DUR   WebSocket handshake deadline, the Go tool's\n"
 "                            (default 45s)\n"
 "  --request-timeout DUR     a REST call without a complete response is an\n"
@@ -268,6 +274,14 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		o->log_ws = on;
 		return 0;
 	}
+	r = opt_bool(argv, *i, "insecure", &on);
+	if (r < 0)
+		return bad_value("--", "insecure", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->insecure = on;
+		return 0;
+	}
 	r = opt_bool(argv, *i, "quiet", &on);
 	if (r < 0)
 		return bad_value("--", "quiet", strchr(a, '=') + 1,
@@ -362,6 +376,7 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 			{ "config", offsetof(struct run_opts, config_path) },
 			{ "out-dir", offsetof(struct run_opts, out_dir) },
 			{ "serve-bin", offsetof(struct run_opts, serve_bin) },
+			{ "cacert", offsetof(struct run_opts, cacert) },
 		};
 
 		for (size_t k = 0; k < sizeof(str_opt) / sizeof(str_opt[0]); k++) {
@@ -564,7 +579,7 @@ static void set_hostport(struct run_target *t, const char *host)
 {
 	int v6 = memchr(host, ':', t->u.host_len) != NULL;
 
-	if (t->u.port == 80)
+	if (t->u.port == (t->u.tls ? 443 : 80))
 		snprintf(t->hostport, sizeof(t->hostport), "%s%s%s",
 			 v6 ? "[" : "", host, v6 ? "]" : "");
 	else
@@ -596,17 +611,27 @@ int run_set_target(struct run_opts *o, int i, const char *url,
 	if (http_url_parse(&t->u, t->url, n) < 0)
 		return fail("%s: \"%s\" is not a URL (%shost[:port][/path])",
 			    what, url, want);
-	if (t->u.tls)
-		return fail("%s: \"%s\": TLS (%s) is not supported yet, use %s",
-			    what, url, t->u.websocket ? "wss://" : "https://",
-			    want);
 	if (t->u.websocket != (i == T_MSG))
-		return fail("%s: \"%s\" must be a %s URL", what, url, want);
+		return fail("%s: \"%s\" must be a %s or %s URL", what, url,
+			    want, i == T_MSG ? "wss://" : "https://");
 	if (t->u.host_len >= sizeof(host))
 		return fail("%s: host name longer than %zu bytes", what,
 			    sizeof(host) - 1);
 	memcpy(host, t->u.host, t->u.host_len);
 	host[t->u.host_len] = 0;
+	/* BearSSL matches a certificate against DNS names only, so an IP
+	 * address cannot be verified: say so now, not at the first
+	 * handshake. */
+	if (t->u.tls && !o->insecure) {
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET, host, a) == 1 ||
+		    inet_pton(AF_INET6, host, a) == 1)
+			return fail("%s: \"%s\": a certificate cannot be "
+				    "verified for an IP address (BearSSL checks "
+				    "DNS names): use the host name, or --insecure",
+				    what, url);
+	}
 	snprintf(port, sizeof(port), "%u", (unsigned)t->u.port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -221,6 +221,17 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
 	jw_kv_u64(&w, "server_errors", c.server_errors);
 	jw_kv_u64(&w, "connected", c.connected);
+	jw_key(&w, "tls"); /* null when no target is https:// or wss:// */
+	if (o->t[T_ORG].u.tls || o->t[T_PART].u.tls || o->t[T_MSG].u.tls) {
+		jw_obj_begin(&w);
+		jw_key(&w, "insecure");
+		jw_bool(&w, o->insecure);
+		jw_kv_u64(&w, "handshakes", c.tls_handshakes);
+		jw_kv_u64(&w, "resumed", c.tls_resumed);
+		jw_obj_end(&w);
+	} else {
+		jw_null(&w);
+	}
 	jw_quantiles(&w, "latency_ms", &r->lat);
 	jw_quantiles(&w, "latency_actual_ms", &r->lat_actual);
 	jw_quantiles(&w, "lag_ms", &r->lag);

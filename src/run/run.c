@@ -239,6 +239,19 @@ int run_main(int argc, char **argv)
 		}
 	}
 
+	/* One set of trust anchors for every TLS connection of the run. */
+	if (!o->insecure && (o->t[T_ORG].u.tls || o->t[T_PART].u.tls ||
+			     o->t[T_MSG].u.tls)) {
+		char err[600];
+
+		if (tls_ta_load(&o->tas, o->cacert, err, sizeof(err)) < 0) {
+			fprintf(stderr, "esmeload: %s: %s\n", o->cacert ?
+				"--cacert" : "trust anchors", err);
+			rc = 2;
+			goto out;
+		}
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -339,5 +352,6 @@ out:
 	free(r->w);
 	free(r->server_json);
 	free(o->thresholds);
+	tls_ta_free(&o->tas);
 	return rc;
 }

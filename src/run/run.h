@@ -22,6 +22,11 @@
  * - Every connection has a fixed slot in a registered send arena; frames
  *   are encoded into it directly. At most one send is in flight; frames
  *   encoded meanwhile wait behind it and leave together.
+ * - TLS targets (https://, wss://) are handled in worker.c, below the
+ *   scenario: it gets sc_connected after the handshake and reads and
+ *   writes plaintext; the send slot holds plaintext that the flush moves
+ *   through the connection's engine (struct wtls, from a per-worker pool).
+ *   Handshakes resume the worker's last session with the same target.
  * - Schedules are open loop: arrival n is due at start + (n - 1) * cpi,
  *   message k of a participant at chat + k * smi, whatever happened before.
  */
@@ -37,6 +42,7 @@
 #include "http.h"
 #include "pool.h"
 #include "ring.h"
+#include "tls.h"
 #include "tw.h"
 
 #define NIL UINT32_MAX
@@ -79,6 +85,9 @@ struct run_opts {
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */
+	const char *cacert;          /* --cacert, NULL: the system's */
+	int insecure;                /* --insecure: no certificate checks */
+	struct tls_tas tas;          /* loaded once when a target is TLS */
 	struct threshold *thresholds; /* --threshold, in order given */
 	unsigned nthresholds;
 };
@@ -142,6 +151,8 @@ struct run_counters {
 	uint64_t err[RE_COUNT];
 	uint64_t enobufs;
 	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
+	uint64_t tls_handshakes; /* TLS handshakes completed */
+	uint64_t tls_resumed;    /* ... of which resumed a session */
 };
 
 /* ---- worker (worker.c) ---- */
@@ -174,6 +185,7 @@ struct cconn {
 	int64_t send_since;   /* when the send in flight was submitted */
 	uint8_t local[18];    /* local address: family-less ip (16) + port */
 	uint8_t local_v6;
+	struct wtls *tls;     /* TLS state of an https/wss connection, or NULL */
 };
 
 /* Bytes of a connection's slot in the send arena. */
@@ -203,6 +215,10 @@ struct worker {
 	uint8_t *arena;       /* registered send arena: nconns * SLOT bytes */
 	struct pool in_pool;    /* partial input of any connection */
 	struct pool tok_pool;   /* tokens held between sign-up and auth */
+	struct pool tls_pool;   /* struct wtls of TLS connections */
+	struct tls_session tls_sess[NTARGETS]; /* resumable, per target */
+	const char *close_cause; /* set around sc_closed: the cause in words */
+	uint32_t tls_handshaking; /* TLS connections before their handshake */
 	struct __kernel_timespec connect_ts;
 	uint64_t rng;           /* xorshift state: masks */
 	uint64_t key_seed;      /* WebSocket keys derive from it */
@@ -269,6 +285,8 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx);
 /* Returns bytes consumed, or < 0 when the connection must close. */
 long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *p,
 	      size_t n);
+/* The connection failed with -errno err; w->close_cause, when not NULL,
+ * names the cause in words instead (TLS failures). */
 void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err);
 /* A send completed and the slot has room again. */
 void sc_writable(struct worker *w, struct cconn *c, uint32_t idx);

@@ -1096,11 +1096,15 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 	char cause[160];
 
 	(void)idx;
-	snprintf(cause, sizeof(cause), "%s%s",
-		 c->state == C_CONNECTING && err != -ETIMEDOUT ? "connect: " : "",
-		 err == -ETIMEDOUT ? "connect timed out" :
-		 err == -ECONNRESET ? "connection closed by the server" :
-		 strerror(-err));
+	if (w->close_cause) /* the worker knows better, e.g. a TLS cause */
+		snprintf(cause, sizeof(cause), "%s", w->close_cause);
+	else
+		snprintf(cause, sizeof(cause), "%s%s",
+			 c->state == C_CONNECTING && err != -ETIMEDOUT ?
+			 "connect: " : "",
+			 err == -ETIMEDOUT ? "connect timed out" :
+			 err == -ECONNRESET ? "connection closed by the server" :
+			 strerror(-err));
 	if (c->kind == OWN_HTTP) {
 		struct httpc *h = &w->http[c->owner];
 

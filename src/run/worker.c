@@ -2,6 +2,14 @@
  * worker: one thread of `esmeload run`: its ring, connections, sends,
  * receives and timers. What the connections carry is scenario.c's.
  * See run.h.
+ *
+ * TLS (https://, wss://) is this file's business, not the scenario's: a
+ * connection to a TLS target gets a struct wtls when its TCP connect
+ * completes, the scenario hears sc_connected once the handshake is done,
+ * and from then on it reads and writes plaintext as on any connection.
+ * Its send slot holds plaintext; the flush moves it into the engine and
+ * sends the engine's records instead, still one send in flight (the
+ * engine's output buffer stays put until tls_cipher_out_done).
  */
 #include "run.h"
 
@@ -22,6 +30,15 @@ enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND,
 enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8 };
 
 #define IN_BLOCK (64 * 1024 + 64)
+
+/* A TLS connection: the engine and what the worker keeps beside it. */
+struct wtls {
+	struct tls t;
+	int64_t since;    /* TCP connected: the handshake deadline counts */
+	uint8_t *cin;     /* ciphertext the engine could not take yet */
+	uint32_t cin_len; /* (an in_pool block), or NULL */
+	uint8_t up;       /* handshake done and the scenario told */
+};
 
 /* see run.h */
 int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
@@ -50,6 +67,7 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 	if (!w->conns || !w->dirty || !w->arena ||
 	    pool_init(&w->in_pool, IN_BLOCK, 8, 4096) < 0 ||
 	    pool_init(&w->tok_pool, 1024, 256, 0) < 0 ||
+	    pool_init(&w->tls_pool, sizeof(struct wtls), 16, 0) < 0 ||
 	    tw_init(&w->tw, 8192, 0) < 0) {
 		snprintf(err, errlen, "out of memory for %u connections",
 			 w->nconns);
@@ -84,6 +102,7 @@ void worker_exit(struct worker *w)
 	ring_exit(&w->ring);
 	pool_destroy(&w->in_pool);
 	pool_destroy(&w->tok_pool);
+	pool_destroy(&w->tls_pool);
 	tw_free(&w->tw);
 	free(w->conns);
 	free(w->dirty);
@@ -175,6 +194,13 @@ static void slot_free(struct worker *w, uint32_t i)
 
 	if (c->in)
 		pool_put(&w->in_pool, c->in);
+	if (c->tls) {
+		if (!c->tls->up)
+			w->tls_handshaking--;
+		if (c->tls->cin)
+			pool_put(&w->in_pool, c->tls->cin);
+		pool_put(&w->tls_pool, c->tls);
+	}
 	memset(c, 0, sizeof(*c));
 	c->gen = gen & 0xffffff;
 	c->fd = -1;
@@ -337,10 +363,16 @@ static void arm_recv(struct worker *w, struct cconn *c, uint32_t idx)
 	c->flags |= CF_RECV;
 }
 
+static void tls_kick(struct worker *w, struct cconn *c, uint32_t idx);
+
 static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 {
 	struct io_uring_sqe *sqe;
 
+	if (c->tls) {
+		tls_kick(w, c, idx);
+		return;
+	}
 	if ((c->flags & CF_SEND) || c->state != C_OPEN ||
 	    c->out_off >= c->out_len)
 		return;
@@ -378,6 +410,221 @@ static void conn_failed(struct worker *w, struct cconn *c, uint32_t idx,
 	if (c->kind != OWN_NONE)
 		sc_closed(w, c, idx, err);
 	wk_close(w, idx);
+}
+
+/* conn_failed with the cause in words (sc_closed reads w->close_cause). */
+static void conn_failed_why(struct worker *w, struct cconn *c, uint32_t idx,
+			    int err, const char *why)
+{
+	w->close_cause = why;
+	conn_failed(w, c, idx, err);
+	w->close_cause = NULL;
+}
+
+/* ---- TLS ---- */
+
+static void tls_failed(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why), "TLS%s: %s", c->tls->up ? "" : " handshake",
+		 tls_error(&c->tls->t));
+	conn_failed_why(w, c, idx, -EPROTO, why);
+}
+
+/* The TCP connection is up: start the handshake (the ClientHello leaves
+ * with the next flush). Returns 0, or -1 after failing the connection. */
+static int tls_start(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	const struct run_target *t = &w->o->t[c->target];
+	struct wtls *x = pool_get(&w->tls_pool);
+	char host[256];
+
+	if (!x) {
+		conn_failed_why(w, c, idx, -ENOMEM, "TLS: out of memory");
+		return -1;
+	}
+	x->since = w->now_ns;
+	x->cin = NULL;
+	x->cin_len = 0;
+	x->up = 0;
+	c->tls = x;
+	w->tls_handshaking++;
+	snprintf(host, sizeof(host), "%.*s", (int)t->u.host_len, t->u.host);
+	if (tls_init(&x->t, &w->o->tas, host, w->o->insecure,
+		     &w->tls_sess[c->target]) < 0) {
+		tls_failed(w, c, idx);
+		return -1;
+	}
+	mark_dirty(w, c, idx);
+	return 0;
+}
+
+static void on_plain(struct worker *w, struct cconn *c, uint32_t idx,
+		     uint8_t *data, size_t n);
+
+/* The handshake just completed: count it, hand the connection to the
+ * scenario. Returns 0, or -1 when the connection is no longer open. */
+static int tls_check_up(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	struct wtls *x = c->tls;
+
+	if (x->up || tls_state(&x->t) != TLS_OPEN)
+		return 0;
+	x->up = 1;
+	w->tls_handshaking--;
+	w->c.tls_handshakes++;
+	w->c.tls_resumed += (uint64_t)tls_resumed(&x->t);
+	if (c->kind != OWN_NONE)
+		sc_connected(w, c, idx);
+	return c->state == C_OPEN ? 0 : -1;
+}
+
+/*
+ * Ciphertext from the wire through the engine; the plaintext goes to
+ * on_plain. Returns the bytes the engine took: fewer than n when it
+ * cannot read on before it has written (its output is on the wire), or
+ * when the connection ended.
+ */
+static size_t tls_feed(struct worker *w, struct cconn *c, uint32_t idx,
+		       const uint8_t *data, size_t n)
+{
+	struct wtls *x = c->tls;
+	size_t took = 0;
+
+	for (;;) {
+		size_t k = tls_cipher_in(&x->t, data + took, n - took), m;
+		uint8_t *p;
+
+		took += k;
+		if (tls_check_up(w, c, idx) < 0)
+			return n;
+		m = tls_plain_out(&x->t, &p);
+		if (m) {
+			on_plain(w, c, idx, p, m);
+			if (c->state != C_OPEN)
+				return n;
+			tls_plain_out_done(&x->t, m);
+			continue;
+		}
+		if (tls_state(&x->t) == TLS_FAILED) {
+			tls_failed(w, c, idx);
+			return n;
+		}
+		if (tls_state(&x->t) == TLS_CLOSED) {
+			conn_failed_why(w, c, idx, -ECONNRESET,
+					"the server closed the TLS session");
+			return n;
+		}
+		if (took == n || k == 0)
+			break;
+	}
+	/* Handshake records, alerts: the engine may have output now. */
+	mark_dirty(w, c, idx);
+	return took;
+}
+
+/* Received bytes of a TLS connection, after what waited before them. */
+static void tls_input(struct worker *w, struct cconn *c, uint32_t idx,
+		      const uint8_t *data, size_t n)
+{
+	struct wtls *x = c->tls;
+	size_t took;
+
+	if (x->cin) {
+		if (x->cin_len + n > IN_BLOCK) {
+			wk_error(w, RE_RECV, "receive: TLS input over %u bytes "
+				 "waiting (%s)", IN_BLOCK,
+				 w->o->t[c->target].url);
+			conn_failed(w, c, idx, -EMSGSIZE);
+			return;
+		}
+		if (n)
+			memcpy(x->cin + x->cin_len, data, n);
+		x->cin_len += (uint32_t)n;
+		data = x->cin;
+		n = x->cin_len;
+	}
+	took = tls_feed(w, c, idx, data, n);
+	if (c->state != C_OPEN)
+		return;
+	if (x->cin) {
+		memmove(x->cin, x->cin + took, n - took);
+		x->cin_len = (uint32_t)(n - took);
+		if (!x->cin_len) {
+			pool_put(&w->in_pool, x->cin);
+			x->cin = NULL;
+		}
+	} else if (took < n) {
+		x->cin = pool_get(&w->in_pool);
+		if (!x->cin) {
+			wk_error(w, RE_RECV, "receive: out of input buffers");
+			conn_failed(w, c, idx, -ENOMEM);
+			return;
+		}
+		memcpy(x->cin, data + took, n - took);
+		x->cin_len = (uint32_t)(n - took);
+	}
+}
+
+/* The flush of a TLS connection: plaintext from the slot into the
+ * engine, the engine's records onto the wire. */
+static void tls_kick(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	struct wtls *x = c->tls;
+	struct io_uring_sqe *sqe;
+	const uint8_t *p;
+	size_t n;
+
+	if ((c->flags & CF_SEND) || c->state != C_OPEN)
+		return;
+	if (c->out_len && x->up) {
+		uint8_t *slot = w->arena + (size_t)idx * RUN_SLOT;
+		size_t k = tls_plain_in(&x->t, slot, c->out_len);
+
+		memmove(slot, slot + k, c->out_len - k);
+		c->out_len -= (uint16_t)k;
+		/* Frames count as sent once their records are: credited in
+		 * on_send when the engine's output is empty. */
+		if (!c->out_len) {
+			c->msgs_inflight += c->msgs_pending;
+			c->msgs_pending = 0;
+		}
+	}
+	n = tls_cipher_out(&x->t, &p);
+	if (!n)
+		return;
+	sqe = ring_sqe(&w->ring);
+	io_uring_prep_send(sqe, (int)idx, p, n, MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_SEND, c->gen, idx));
+	c->flags |= CF_SEND;
+	c->send_since = w->now_ns;
+}
+
+static void tls_sent(struct worker *w, struct cconn *c, uint32_t idx, int res)
+{
+	struct wtls *x = c->tls;
+	const uint8_t *p;
+
+	tls_cipher_out_done(&x->t, (size_t)res);
+	/* A resumed handshake ends with our Finished on the wire. */
+	if (tls_check_up(w, c, idx) < 0)
+		return;
+	if (!tls_cipher_out(&x->t, &p) && c->msgs_inflight) {
+		w->c.sent += c->msgs_inflight;
+		wk_rate(w, c->msgs_inflight);
+		c->msgs_inflight = 0;
+	}
+	/* With its output on the wire the engine reads on. */
+	if (x->cin_len) {
+		tls_input(w, c, idx, NULL, 0);
+		if (c->state != C_OPEN)
+			return;
+	}
+	if (x->up && c->kind != OWN_NONE)
+		sc_writable(w, c, idx);
+	mark_dirty(w, c, idx);
 }
 
 static void on_connect(struct worker *w, struct cconn *c, uint32_t idx,
@@ -430,10 +677,14 @@ static void on_connect(struct worker *w, struct cconn *c, uint32_t idx,
 	}
 	c->state = C_OPEN;
 	arm_recv(w, c, idx);
+	if (w->o->t[c->target].u.tls) {
+		tls_start(w, c, idx); /* sc_connected after the handshake */
+		return;
+	}
 	sc_connected(w, c, idx);
 }
 
-static void on_input(struct worker *w, struct cconn *c, uint32_t idx,
+static void on_plain(struct worker *w, struct cconn *c, uint32_t idx,
 		     uint8_t *data, size_t n)
 {
 	size_t off = 0;
@@ -492,14 +743,21 @@ static void on_recv(struct worker *w, struct cconn *c, uint32_t idx,
 	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
-		if (c->state == C_OPEN)
-			on_input(w, c, idx, ring_buf(&w->ring, bid),
+		if (c->state == C_OPEN && c->tls)
+			tls_input(w, c, idx, ring_buf(&w->ring, bid),
+				  (size_t)cqe->res);
+		else if (c->state == C_OPEN)
+			on_plain(w, c, idx, ring_buf(&w->ring, bid),
 				 (size_t)cqe->res);
 		ring_buf_return(&w->ring, bid);
 	} else if (cqe->res == -ENOBUFS) {
 		w->c.enobufs++;
 	} else if (cqe->res <= 0 && c->state == C_OPEN) {
-		conn_failed(w, c, idx, cqe->res ? cqe->res : -ECONNRESET);
+		conn_failed_why(w, c, idx, cqe->res ? cqe->res : -ECONNRESET,
+				c->tls && !c->tls->up ? (cqe->res ?
+				"TLS handshake: connection reset" :
+				"TLS handshake: the server closed the "
+				"connection") : NULL);
 	}
 	if (c->state == C_CLOSING)
 		finish_close(w, idx);
@@ -518,6 +776,10 @@ static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
 	}
 	if (res <= 0) {
 		conn_failed(w, c, idx, res ? res : -EPIPE);
+		return;
+	}
+	if (c->tls) {
+		tls_sent(w, c, idx, res);
 		return;
 	}
 	c->out_off += (uint16_t)res;
@@ -585,6 +847,7 @@ static void on_timer(void *ctx, struct tw_node *n);
 static void sweep_stalled(struct worker *w)
 {
 	int64_t limit = w->o->send_timeout_ms * 1000000;
+	int64_t hs_limit = w->o->connect_timeout_ms * 1000000;
 
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct cconn *c = &w->conns[i];
@@ -593,6 +856,15 @@ static void sweep_stalled(struct worker *w)
 		    w->now_ns - c->send_since >= limit && c->kind != OWN_NONE) {
 			sc_send_stalled(w, c, i);
 			wk_close(w, i);
+		} else if (c->state == C_OPEN && c->tls && !c->tls->up &&
+			   c->kind != OWN_NONE &&
+			   w->now_ns - c->tls->since >= hs_limit) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "TLS handshake: no answer "
+				 "within %gs (--connect-timeout)",
+				 (double)w->o->connect_timeout_ms / 1000);
+			conn_failed_why(w, c, i, -ETIMEDOUT, why);
 		}
 	}
 }
@@ -603,7 +875,8 @@ static int sends_pending(const struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		const struct cconn *c = &w->conns[i];
 
-		if (c->state == C_OPEN && c->out_off < c->out_len)
+		if (c->state == C_OPEN && (c->out_off < c->out_len ||
+					   (c->tls && (c->flags & CF_SEND))))
 			return 1;
 	}
 	return 0;
@@ -656,7 +929,10 @@ void *worker_main(void *arg)
 				   on_timer, w);
 		if (!w->draining && w->now_ns >= w->next_sweep_ns) {
 			sweep_stalled(w);
-			w->next_sweep_ns = w->now_ns + 1000000000LL;
+			/* TLS handshake deadlines want a finer check than
+			 * send stalls, while there are handshakes. */
+			w->next_sweep_ns = w->now_ns + (w->tls_handshaking ?
+				100000000LL : 1000000000LL);
 		}
 		if (!w->draining && run_stopping(r)) {
 			w->draining = 1;
