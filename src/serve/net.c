@@ -16,39 +16,43 @@
  *   --nbufs is split between them, at least 256 each).
  * - Accepting into several tables. When a table is full, an accept direct
  *   with IORING_FILE_INDEX_ALLOC still takes the connection off the listen
- *   queue, fails with -ENFILE and closes it (the peer sees EOF; tested on
- *   6.18, single and multishot alike): an accept must never run in a ring
- *   that may be full while another has room. With one ring (--max-conns
- *   <= per_ring) each listener keeps one multishot accept, and -ENFILE is
- *   the connection limit, as always. With several, each listener keeps up
- *   to ACCEPT_DEPTH single accepts, and each one holds an entry of its
- *   ring until it completes (rings[r].pend): used + pend <= cap, so no
- *   single accept can find its table full. The lowest ring with a free
- *   entry gets them, so rings fill in order. A listener that finds no
- *   unclaimed entry anywhere (fewer than NPORTS * ACCEPT_DEPTH free in
- *   total) falls back to one multishot accept in the ring with the most
- *   free entries, which may take entries claimed by other listeners'
- *   accepts (they then fail with -ENFILE): near the limit, first come,
- *   first served, and a connection may be refused up to NPORTS *
- *   ACCEPT_DEPTH connections early. When an entry is freed, that
- *   multishot is cancelled (by user_data) and single accepts come back.
+ *   queue, fails with -ENFILE and closes it (the peer sees EOF or a reset;
+ *   tested on 6.18, single and multishot alike): an accept must never run
+ *   in a ring that may be full while another has room. With one ring
+ *   (--max-conns <= per_ring) each listener keeps one multishot accept,
+ *   and -ENFILE is the connection limit, as before. With several, each
+ *   listener keeps acc_depth single accepts armed (ACCEPT_DEPTH, less for
+ *   tiny tables), and each holds an entry of its ring until it completes
+ *   (rings[r].pend): used + pend <= cap, so no single accept can find its
+ *   table full. They go to the lowest ring with an unclaimed entry, so
+ *   rings fill in order. A listener that finds no unclaimed entry anywhere
+ *   (fewer than NPORTS * acc_depth left in all) falls back to one
+ *   multishot accept in the ring with the most free entries; it may take
+ *   entries claimed by other listeners' accepts, which then fail with
+ *   -ENFILE. Near the limit that is first come, first served, and a
+ *   connection may be refused up to NPORTS * acc_depth early (claims idle
+ *   in another ring). When an entry is freed, the multishot is cancelled
+ *   (by user_data) and single accepts take over again.
  * - Waiting on several rings. All rings are set up alike (DEFER_TASKRUN
  *   when the kernel has it). A DEFER_TASKRUN ring runs its completions only
  *   when its owner enters it, so a thread asleep in ring 0 would never see
  *   ring 1's; but queueing that work sets IORING_SQ_TASKRUN in ring 1's SQ
  *   flags and signals an eventfd registered on it (tested on 6.18). Rings
  *   1.. share one eventfd, and ring 0 keeps a read of it armed: the read
- *   completes, ring 0's wait returns. Each iteration then enters only the
- *   rings whose flags say they have work (io_uring_get_events, or submit
- *   when SQEs are pending), reaps every ring, and sleeps in ring 0 only
- *   when no other ring holds unread completions. Setting rings 1.. up with
- *   COOP_TASKRUN instead would let their completions run at any kernel
- *   exit and save those enters, but each then costs a task_work wake-up
- *   and completions arrive interleaved with everything else; measured
- *   with 256 chats spread over 5 rings, DEFER_TASKRUN was as fast or
- *   faster (README, "How it works"), and one mode for all rings keeps one
- *   set of rules.
- * - Each connection has one multishot recv on the shared provided-buffer
+ *   completes, ring 0's wait returns. Each iteration enters only the rings
+ *   that have SQEs or whose flags say they have work (submit and get
+ *   events), reaps every ring, and sleeps in ring 0 only when no other
+ *   ring holds unread completions. COOP_TASKRUN for rings 1.. would run
+ *   their completions at any kernel exit instead (no get_events, but a
+ *   task_work wake-up each, interleaved with whatever the thread does).
+ *   Measured with bench/serve.sh (256 chats, 9 rings of 70 under a
+ *   lowered RLIMIT_NOFILE; messages per serve CPU-second, two interleaved
+ *   rounds): DEFER 230k/220k, COOP 219k/158k, one ring 233k/154k, on a
+ *   shared 2-CPU machine whose noise is larger than any difference. So
+ *   every ring keeps DEFER_TASKRUN: one set of rules.
+ * - Timers, the dirty list and the send vectors are shared by all rings;
+ *   the vectors are reset only after every ring has submitted.
+ * - Each connection has one multishot recv on its ring's provided-buffer
  *   ring. Input is parsed in the provided buffer when it holds whole
  *   messages; only a trailing partial message is copied to a per-connection
  *   block, and only until it completes.
@@ -60,7 +64,9 @@
  * - Closing: cancel the recv and send by user_data, then, once neither is
  *   outstanding, close_direct. The kernel may hand the index to a new
  *   connection as soon as the close is done, possibly before its
- *   completion reaches us: on_accept recognises that case.
+ *   completion reaches us: on_accept recognises that case (a ring's
+ *   indexes map to connections of that ring only, so the check holds per
+ *   ring), and the entry stays counted in rings[r].used throughout.
  */
 #include "serve.h"
 
@@ -88,8 +94,8 @@ enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE, OP_ACCEPT1,
 #define SEND_IOV 16
 #define SEND_VECS 512
 /* Single accepts armed per listener with several rings: enough to take a
- * burst of connections per loop iteration, and at most 1/64 of a table
- * (they keep entries from the other listeners). */
+ * burst of connections per loop iteration; at most 1/64 of a table, since
+ * near the limit they may keep entries from the other listeners. */
 #define ACCEPT_DEPTH 32
 /* More rings than this is a mistake in the limits, not a plan. */
 #define MAX_RINGS 1024
@@ -921,7 +927,7 @@ int serve_net_run(struct serve *s)
 							       &cqe, 1, &ts, NULL);
 		s->nsv = 0;
 		if (enter_failed(ret))
-			return ret < 0 ? ret : -EIO;
+			return ret;
 		s->now_ms = serve_mono_ms();
 		if (s->o.stall_for_ms && s->now_ms >= s->start_ms + s->o.stall_at_ms) {
 			/* --stall-at/--stall-for: the whole server stops, once. */
