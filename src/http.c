@@ -150,11 +150,17 @@ static long scan_head(const char *buf, size_t len, size_t max_head,
 			*num_headers = nh;
 			return (long)(e + 1);
 		} else {
-			if (nh == HTTP_MAX_HEADERS)
-				return HTTP_E_TOO_MANY_HEADERS;
-			rc = parse_header_line(&hdrs[nh], buf + pos, n);
+			struct http_header spare;
+
+			/* A malformed line is HTTP_E_BAD even past the
+			 * header limit, so the verdict does not depend on
+			 * how the bytes were split when they arrived. */
+			rc = parse_header_line(nh < HTTP_MAX_HEADERS ?
+					       &hdrs[nh] : &spare, buf + pos, n);
 			if (rc < 0)
 				return rc;
+			if (nh == HTTP_MAX_HEADERS)
+				return HTTP_E_TOO_MANY_HEADERS;
 			nh++;
 		}
 		pos = e + 1;

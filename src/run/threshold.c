@@ -91,6 +91,10 @@ int threshold_parse(struct threshold *t, const char *s, char *why,
 			 metrics[m], end);
 		return -EINVAL;
 	}
+	if (!isfinite(t->value)) {
+		snprintf(why, whylen, "\"%s\" is out of range", p);
+		return -EINVAL;
+	}
 	return 0;
 }
 

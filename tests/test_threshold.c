@@ -1,0 +1,54 @@
+/* Unit tests for --threshold expressions (src/run/threshold.c). */
+#include "test.h"
+#include "run/run.h"
+
+#include <errno.h>
+#include <math.h>
+
+static int parses(void)
+{
+	struct threshold t;
+	char why[160];
+
+	check_eq(threshold_parse(&t, "p99<50ms", why, sizeof(why)), 0);
+	check(!strcmp(threshold_metric(&t), "p99") && t.value == 50);
+	check(threshold_check(&t, 49.9) && !threshold_check(&t, 50));
+	check_eq(threshold_parse(&t, "max<=2s", why, sizeof(why)), 0);
+	check(t.value == 2000 && threshold_check(&t, 2000));
+	check_eq(threshold_parse(&t, "lag_p99<500us", why, sizeof(why)), 0);
+	check(t.value == 0.5);
+	check_eq(threshold_parse(&t, "delivery_ratio>0.999", why, sizeof(why)), 0);
+	check(!strcmp(threshold_metric(&t), "delivered_ratio"));
+	check(threshold_check(&t, 1.0) && !threshold_check(&t, 0.999));
+	check_eq(threshold_parse(&t, "errors==0", why, sizeof(why)), 0);
+	check(threshold_check(&t, 0) && !threshold_check(&t, 1));
+	check_eq(threshold_parse(&t, "msgs_per_s>=1000", why, sizeof(why)), 0);
+	check(threshold_check(&t, 1000) && !threshold_check(&t, 999));
+	return 0;
+}
+
+static int refuses(void)
+{
+	static const char *const bad[] = {
+		"", "p98<1ms", "p99", "p99<", "p99<>5", "p99=5", "p99<5h",
+		"errors<5ms", "p99<abc", "p99<nan", "p99<inf",
+		/* a fuzzer's finding: finite, but not once scaled to ms */
+		"p99<1e308s",
+		"p99<1ms and more",
+		"a_very_long_expression_that_is_longer_than_sixty_three_chars_x<1",
+	};
+	struct threshold t;
+	char why[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = 0;
+		if (threshold_parse(&t, bad[i], why, sizeof(why)) != -EINVAL ||
+		    !why[0]) {
+			fprintf(stderr, "accepted or no reason: \"%s\"\n", bad[i]);
+			return __LINE__;
+		}
+	}
+	return 0;
+}
+
+TEST_MAIN(T(parses), T(refuses))
