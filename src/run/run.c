@@ -26,24 +26,6 @@ static void on_signal(int sig)
 }
 
 /* see run.h */
-int64_t run_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* see run.h */
-int64_t run_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* see run.h */
 void run_request_stop(struct run *r, int reason)
 {
 	int none = STOP_NONE;
@@ -108,7 +90,7 @@ static int start_serve(struct run_opts *o, struct child *ch)
 		_exit(127);
 	}
 	/* Wait, bounded, for the child to bind and write its config. */
-	deadline = run_mono_ns() + 5000000000LL;
+	deadline = clock_mono_ns() + 5000000000LL;
 	while (access(ch->config, R_OK) != 0) {
 		int st;
 
@@ -118,7 +100,7 @@ static int start_serve(struct run_opts *o, struct child *ch)
 				"before it was ready (its error is above)\n");
 			return -1;
 		}
-		if (run_mono_ns() > deadline) {
+		if (clock_mono_ns() > deadline) {
 			fprintf(stderr, "esmeload: the embedded serve did not "
 				"start within 5 s\n");
 			return -1;
@@ -136,11 +118,11 @@ static void stop_serve(struct child *ch)
 
 	if (ch->pid > 0) {
 		int st;
-		int64_t deadline = run_mono_ns() + 3000000000LL;
+		int64_t deadline = clock_mono_ns() + 3000000000LL;
 
 		kill(ch->pid, SIGTERM);
 		while (waitpid(ch->pid, &st, WNOHANG) == 0) {
-			if (run_mono_ns() > deadline) {
+			if (clock_mono_ns() > deadline) {
 				kill(ch->pid, SIGKILL);
 				waitpid(ch->pid, &st, 0);
 				break;
@@ -268,8 +250,8 @@ int run_main(int argc, char **argv)
 	}
 	/* Each worker sets up its ring on its own thread: a SINGLE_ISSUER
 	 * ring accepts submissions only from the thread that created it. */
-	r->t0_ns = run_mono_ns() + 20000000; /* rings are up by then */
-	r->t0_real_ns = run_real_ns() + 20000000;
+	r->t0_ns = clock_mono_ns() + 20000000; /* rings are up by then */
+	r->t0_real_ns = clock_real_ns() + 20000000;
 	pthread_barrier_init(&r->ready, NULL, r->nw + 1);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -303,7 +285,7 @@ int run_main(int argc, char **argv)
 		int64_t now;
 
 		poll(NULL, 0, 50);
-		now = run_mono_ns();
+		now = clock_mono_ns();
 		if (got_signal)
 			run_request_stop(r, STOP_SIGNAL);
 		if (o->duration_ms && now - r->t0_ns >= o->duration_ms * 1000000)
@@ -317,7 +299,7 @@ int run_main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < r->nw; i++)
 		pthread_join(r->w[i].thread, NULL);
-	r->end_real_ns = run_real_ns();
+	r->end_real_ns = clock_real_ns();
 	if (rc) {
 		series_close(&se);
 		for (unsigned i = 0; i < r->nw; i++)
@@ -325,10 +307,10 @@ int run_main(int argc, char **argv)
 		goto out;
 	}
 	/* The last (partial) second, then the run's figures. */
-	series_tick(r, &se, run_mono_ns());
+	series_tick(r, &se, clock_mono_ns());
 	series_close(&se);
 	if (!o->quiet)
-		progress(r, &se, run_mono_ns(), tty, 1);
+		progress(r, &se, clock_mono_ns(), tty, 1);
 	/* The first error is the one line a user reads, whether it stopped
 	 * the run or --max-errors let it go on. */
 	if (r->has_first_err)

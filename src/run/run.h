@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "http.h"
 #include "pool.h"
@@ -325,8 +326,6 @@ struct run {
 enum { STOP_NONE = 0, STOP_SIGNAL, STOP_ERROR, STOP_DURATION, STOP_DONE };
 
 int run_main(int argc, char **argv);
-int64_t run_mono_ns(void);
-int64_t run_real_ns(void);
 /* Ask every worker to stop (first reason wins). */
 void run_request_stop(struct run *r, int reason);
 int run_stopping(const struct run *r);

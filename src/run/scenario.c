@@ -559,7 +559,7 @@ static void arrival(struct worker *w)
 		}
 	}
 	if (w->run->part_start_real_ns == 0 && w->id == 0)
-		w->run->part_start_real_ns = run_real_ns();
+		w->run->part_start_real_ns = clock_real_ns();
 	p = part_at(w, pi);
 	memset(p, 0, sizeof(*p));
 	p->n = w->next_arrival;
@@ -892,7 +892,7 @@ void sc_start(struct worker *w)
 			wk_error(w, RE_HTTP, "out of memory");
 			return;
 		}
-		w->run->org_start_real_ns = run_real_ns();
+		w->run->org_start_real_ns = clock_real_ns();
 		for (unsigned i = 0; i < w->norgs; i++) {
 			w->orgs[i].t.kind = TK_ORG;
 			w->orgs[i].t.idx = i;

@@ -137,7 +137,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	jw_init(&w, buf, sizeof(buf) - 1);
 	jw_obj_begin(&w);
 	jw_key(&w, "t");
-	jw_i64(&w, run_real_ns() / 1000000000);
+	jw_i64(&w, clock_real_ns() / 1000000000);
 	jw_key(&w, "elapsed_s");
 	jw_f64(&w, (double)((now_ns - r->t0_ns) / 1000000) / 1000.0);
 	jw_key(&w, "sent");
@@ -245,7 +245,7 @@ static long http_get(const struct run_opts *o, const struct run_target *t,
 	}
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		int64_t left = (deadline_ns - run_mono_ns()) / 1000000;
+		int64_t left = (deadline_ns - clock_mono_ns()) / 1000000;
 		const uint8_t *op = (const uint8_t *)req + sent;
 		size_t on = n - sent;
 		struct http_response resp;
@@ -337,7 +337,7 @@ void run_cross_check(struct run *r)
 	char path[RUN_URL_MAX];
 	size_t plen = t->u.path_len;
 	/* After a signal the user waits: ask once, briefly. */
-	int64_t deadline = run_mono_ns() + (r->stop_reason == STOP_SIGNAL ?
+	int64_t deadline = clock_mono_ns() + (r->stop_reason == STOP_SIGNAL ?
 					    300000000LL : 3000000000LL);
 	struct run_counters c;
 	char *buf = malloc(65536);
@@ -373,7 +373,7 @@ void run_cross_check(struct run *r)
 		r->server_received = v;
 		/* What the kernel took may still be on its way to the
 		 * server: wait, bounded, until it has all arrived. */
-		if ((uint64_t)v >= c.sent || run_mono_ns() > deadline)
+		if ((uint64_t)v >= c.sent || clock_mono_ns() > deadline)
 			break;
 		poll(NULL, 0, 50);
 	}

@@ -87,7 +87,7 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 	w->connect_ts.tv_sec = o->connect_timeout_ms / 1000;
 	w->connect_ts.tv_nsec = (o->connect_timeout_ms % 1000) * 1000000;
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
-		 (uint64_t)run_mono_ns();
+		 (uint64_t)clock_mono_ns();
 	return 0;
 }
 
@@ -148,7 +148,7 @@ void wk_error(struct worker *w, enum run_err kind, const char *fmt, ...)
 /* see run.h */
 void wk_rate(struct worker *w, unsigned n)
 {
-	int64_t sec = run_real_ns() / 1000000000;
+	int64_t sec = clock_real_ns() / 1000000000;
 	uint64_t i;
 
 	if (!w->rates) {
@@ -897,7 +897,7 @@ void *worker_main(void *arg)
 	pthread_barrier_wait(&r->ready);  /* everyone has looked */
 	if (!ok || run_stopping(r))
 		return NULL;
-	w->now_ns = run_mono_ns();
+	w->now_ns = clock_mono_ns();
 	sc_start(w);
 	while (!w->stopped) {
 		struct __kernel_timespec ts;
@@ -918,7 +918,7 @@ void *worker_main(void *arg)
 			wk_error(w, RE_RECV, "io_uring wait: %s", strerror(-ret));
 			break;
 		}
-		w->now_ns = run_mono_ns();
+		w->now_ns = clock_mono_ns();
 		io_uring_for_each_cqe(&w->ring.uring, head, cqe) {
 			handle_cqe(w, cqe);
 			n++;

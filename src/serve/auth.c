@@ -14,7 +14,7 @@
 int auth_token(struct serve *s, const char *tok, size_t n, enum role *role,
 	       uint32_t *user)
 {
-	int64_t sub, iat, now = serve_real_ns() / 1000000000;
+	int64_t sub, iat, now = clock_real_ns() / 1000000000;
 	enum role r;
 	size_t plen;
 
@@ -58,7 +58,7 @@ int auth_issue(struct serve *s, enum role role, uint32_t user, char *dst,
 		return -ENOSPC;
 	memcpy(dst, prefix, plen);
 	n = jwt_esme_issue(dst + plen, cap - plen, s->jwt_key, s->jwt_key_len,
-			   (int64_t)user + 1, serve_real_ns() / 1000000000,
+			   (int64_t)user + 1, clock_real_ns() / 1000000000,
 			   TOKEN_TTL_S);
 	if (n < 0)
 		return -ENOSPC;

@@ -327,7 +327,7 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 	if (tn > s->o.max_message)
 		return -EINVAL;
 	m = store_msg_add(s->st, ch, author_id, from_org, text, tn, has_loc,
-			  lat, lng, serve_real_ns());
+			  lat, lng, clock_real_ns());
 	if (!m)
 		return -EINVAL;
 	s->stats.msg_stored++;
@@ -337,7 +337,7 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 	if (!n)
 		return -EINVAL;
 	if (s->o.delay_ns &&
-	    delayq_push(&s->dq, serve_mono_ns() + s->o.delay_ns,
+	    delayq_push(&s->dq, clock_mono_ns() + s->o.delay_ns,
 			store_chat_idx(s->st, ch), f, n) == 0)
 		return 0;
 	fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
@@ -406,7 +406,7 @@ static void start_chat(struct serve *s, struct conn *c)
 		send_simple(s, c, "info", "no new chats");
 		return;
 	}
-	ch = store_chat_new(s->st, c->user, &r, serve_real_ns());
+	ch = store_chat_new(s->st, c->user, &r, clock_real_ns());
 	if (!ch) {
 		store_request_release(s->st, r.part, (int)r.event);
 		send_error(s, c, E_NO_MEMORY, "chat could not be created");
@@ -442,7 +442,7 @@ static void close_chat(struct serve *s, struct conn *c,
 		return;
 	if (ch->ended)
 		return send_error(s, c, E_NOT_CLOSED, "chat could not be closed");
-	store_chat_end(s->st, ch, serve_real_ns());
+	store_chat_end(s->st, ch, clock_real_ns());
 	env_begin(s, &w, "closed_chat");
 	jw_obj_begin(&w);
 	jw_key(&w, "chatId");

@@ -895,14 +895,14 @@ int serve_net_run(struct serve *s)
 		int ret, busy = 0;
 
 		int64_t due = s->o.delay_ns ?
-			      msgr_flush_delayed(s, serve_mono_ns()) : 0;
+			      msgr_flush_delayed(s, clock_mono_ns()) : 0;
 
 		flush_dirty(s);
 		for (uint32_t ri = 0; ri < s->nrings; ri++)
 			ring_bufs_publish(s->rings[ri].ring);
 		wait = tw_next(&s->tw, 1000) * 1000000;
 		if (due) {
-			int64_t left = due - serve_mono_ns();
+			int64_t left = due - clock_mono_ns();
 
 			wait = left <= 0 ? 1000 : (uint64_t)left < wait ?
 			       (uint64_t)left : wait;
@@ -928,7 +928,7 @@ int serve_net_run(struct serve *s)
 		s->nsv = 0;
 		if (enter_failed(ret))
 			return ret;
-		s->now_ms = serve_mono_ms();
+		s->now_ms = (uint64_t)(clock_mono_ns() / 1000000);
 		if (s->o.stall_for_ms && s->now_ms >= s->start_ms + s->o.stall_at_ms) {
 			/* --stall-at/--stall-for: the whole server stops, once. */
 			struct timespec st = {
@@ -938,7 +938,7 @@ int serve_net_run(struct serve *s)
 
 			s->o.stall_for_ms = 0;
 			nanosleep(&st, NULL);
-			s->now_ms = serve_mono_ms();
+			s->now_ms = (uint64_t)(clock_mono_ns() / 1000000);
 		}
 		reap(s, 0);
 		for (uint32_t ri = 1; ri < s->nrings; ri++) {

@@ -222,7 +222,7 @@ static void sign_up(struct req *q)
 	if (t < 0)
 		phone[0] = 0;
 	ret = store_part_add(q->s->st, email, en, pw, pn, phone, phn,
-			     serve_real_ns(), &u);
+			     clock_real_ns(), &u);
 	if (ret == -EEXIST) {
 		reply_error(q, 400, "email already exists");
 		return;

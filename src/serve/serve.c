@@ -25,33 +25,6 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* see serve.h */
-uint64_t serve_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* see serve.h */
-int64_t serve_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* see serve.h */
-int64_t serve_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static const char usage[] =
 "usage: esmeload serve [options]\n"
 "\n"
@@ -454,7 +427,7 @@ int serve_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	s->stop = &stop_flag;
-	s->now_ms = serve_mono_ms();
+	s->now_ms = (uint64_t)(clock_mono_ns() / 1000000);
 
 	ret = serve_net_init(s, err, sizeof(err));
 	if (ret < 0) {

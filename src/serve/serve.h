@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "outq.h"
 #include "serve/delay.h"
 #include "pool.h"
@@ -255,8 +256,5 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap);
 
 /* ---- main.c ---- */
 int serve_main(int argc, char **argv);
-uint64_t serve_mono_ms(void);
-int64_t serve_mono_ns(void);
-int64_t serve_real_ns(void);
 
 #endif

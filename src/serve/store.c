@@ -193,7 +193,7 @@ int store_add_organizer(struct store *st, const char *email,
 		return -ENOMEM;
 	o->role = (uint8_t)role;
 	o->agency = agency;
-	o->created_ns = serve_real_ns();
+	o->created_ns = clock_real_ns();
 	o->conn_head = o->chat_head = NIL;
 	st->norgs++;
 	return 0;
