@@ -108,7 +108,10 @@ static const char usage[] =
 "                                              delivered, latency, errors,\n"
 "                                              the tester's self-check\n"
 "  <unix>_performance_test_message_rates.json  messages sent per Unix second\n"
-"  <unix>_performance_test_timeseries.jsonl    one line per second\n";
+"  <unix>_performance_test_timeseries.jsonl    one line per second\n"
+"\n"
+"Other commands: esmeload serve (the reference backend), esmeload report,\n"
+"esmeload compare; `esmeload help` lists them.\n";
 
 #define MAX_THRESHOLDS 32
 
