@@ -20,6 +20,7 @@ SMI=${SMI:-1000}
 HOLD=${HOLD:-30}
 CPI=${CPI:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
+EXTRA=${EXTRA:-}           # more esmeload flags, e.g. EXTRA="--sqpoll"
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 tmp=$(mktemp -d)
 pids=()
@@ -48,7 +49,7 @@ one_run() {  # dir n duration_s window_start_s
 	start_serve "$d"
 	( cd "$d" && exec taskset -c 1 "$top/$ESMELOAD" -sci 1 -cpi "$CPI" -smi "$SMI" \
 		--max-participants "$n" --duration "${dur}s" --quiet \
-		--organizers 1 >run.out 2>run.err ) &
+		--organizers 1 $EXTRA >run.out 2>run.err ) &
 	local rp=$!
 	pids+=($rp)
 	# The tester's pid is the subshell's exec'd child: the same pid.

@@ -85,6 +85,13 @@ static const char usage[] =
 "                            error after DUR (default 30s)\n"
 "  --send-timeout DUR        a send the server does not take (it stopped\n"
 "                            reading) is an error after DUR (default 30s)\n"
+"  --ring-entries N          submission queue entries per ring, 8-32768\n"
+"                            (default 2048; the completion queue is 8x)\n"
+"  --recv-buffers N          provided receive buffers of 4 KiB per ring,\n"
+"                            a power of two, 16-32768 (default 2048)\n"
+"  --defer-taskrun=false     set rings up without DEFER_TASKRUN\n"
+"                            (COOP_TASKRUN instead), to compare\n"
+"  --sqpoll                  a kernel thread polls each submission queue\n"
 "  --sndbuf BYTES            SO_SNDBUF of every connection (default: the\n"
 "                            kernel's autotuning)\n"
 "\n"
@@ -158,6 +165,8 @@ static void defaults(struct run_opts *o)
 	o->handshake_timeout_ms = 45000;
 	o->request_timeout_ms = 30000;
 	o->send_timeout_ms = 30000;
+	o->ring_entries = 2048;
+	o->recv_buffers = 2048;
 	o->out_dir = ".";
 }
 
@@ -213,7 +222,8 @@ static const struct {
 };
 
 /* Our unsigned flags with their ranges. */
-enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF, NU };
+enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF,
+       U_RING, U_RECVBUFS, NU };
 static const struct {
 	const char *name;
 	uint64_t min, max;
@@ -225,6 +235,8 @@ static const struct {
 	[U_HTTP] = { "http-conns", 1, 256 },
 	[U_CONNS] = { "max-conns", 1, MAX_CONNS_CAP },
 	[U_SNDBUF] = { "sndbuf", 1024, 1u << 30 },
+	[U_RING] = { "ring-entries", 8, 32768 },
+	[U_RECVBUFS] = { "recv-buffers", 16, 32768 },
 };
 
 static void set_u(struct run_opts *o, int k, uint64_t x)
@@ -237,6 +249,8 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	case U_HTTP: o->http_conns = (unsigned)x; break;
 	case U_CONNS: o->max_conns = (unsigned)x; break;
 	case U_SNDBUF: o->sndbuf = (int)x; break;
+	case U_RING: o->ring_entries = (unsigned)x; break;
+	case U_RECVBUFS: o->recv_buffers = (unsigned)x; break;
 	default: break;
 	}
 }
@@ -283,6 +297,22 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 				 "not a boolean (true or false)");
 	if (r == 1) {
 		o->insecure = on;
+		return 0;
+	}
+	r = opt_bool(argv, *i, "sqpoll", &on);
+	if (r < 0)
+		return bad_value("--", "sqpoll", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->sqpoll = on;
+		return 0;
+	}
+	r = opt_bool(argv, *i, "defer-taskrun", &on);
+	if (r < 0)
+		return bad_value("--", "defer-taskrun", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->no_defer = !on;
 		return 0;
 	}
 	r = opt_bool(argv, *i, "quiet", &on);
@@ -420,6 +450,9 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 		if (r)
 			return r;
 	}
+	if (o->recv_buffers & (o->recv_buffers - 1))
+		return fail("invalid value \"%u\" for flag --recv-buffers: not a "
+			    "power of two", o->recv_buffers);
 	if (o->config_path)
 		return run_load_config(o, o->config_path);
 	if (access("config.json", F_OK) == 0) {

@@ -165,6 +165,9 @@ static void self_check(struct jw *w, const struct run *r,
 			 c->enobufs ? "receive buffers ran out; " : "");
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
+	jw_key(w, "ring");
+	jw_cstr(w, r->nw && r->w[0].ring.uring.ring_fd > 0 ?
+		ring_mode(&r->w[0].ring) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
 	jw_kv_u64(w, "threads", r->nw);

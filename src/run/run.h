@@ -83,6 +83,9 @@ struct run_opts {
 	int64_t request_timeout_ms;  /* a REST call's whole response */
 	int64_t send_timeout_ms;     /* one send's completion */
 	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
+	unsigned ring_entries;       /* SQ size per ring */
+	unsigned recv_buffers;       /* provided buffers per ring */
+	int sqpoll, no_defer;        /* ring setup experiments */
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */

@@ -45,10 +45,12 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 		char *err, size_t errlen)
 {
 	struct ring_opts ro = {
-		.entries = 2048,
+		.entries = o->ring_entries,
 		.files = o->max_conns,
-		.nbufs = 2048,
+		.nbufs = o->recv_buffers,
 		.buf_size = 4096,
+		.sqpoll = o->sqpoll,
+		.no_defer = o->no_defer,
 	};
 	struct iovec iov;
 	int ret;
