@@ -5,6 +5,7 @@
 #                       AddressSanitizer + UBSan (+ LeakSanitizer), and the
 #                       fuzz targets briefly; ends with "N passed, N failed"
 #   ./build.sh asan     ... only the sanitizer pass
+#   ./build.sh fuzz     ... only the short fuzz pass (FUZZ_SECONDS, default 5)
 #   ./build.sh demo     ... then run the default scenario
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +14,7 @@ cd "$(dirname "$0")"
 # machine that has them all never touches apt.
 PKGS=(gcc clang make pkg-config liburing-dev libbearssl-dev libwslay-dev
       libjsmn-dev curl python3 python3-websockets procps valgrind chromium
-      nginx-light openssl)
+      nginx-light openssl libclang-rt-14-dev)
 
 install_missing() {
 	local missing=()
@@ -54,6 +55,33 @@ suite() {  # name build-dir
 	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
 }
 
+# The short fuzz pass: build every libFuzzer target, run each for
+# FUZZ_SECONDS (default 5) on a copy of its seed corpus after replaying the
+# reproducers in tests/fuzz/crashes; one PASS or FAIL per target counts in
+# the totals. `make fuzz FUZZ_SECONDS=600` is the long run.
+fuzz_pass() {
+	local secs=${FUZZ_SECONDS:-5} t name
+	echo "=== fuzz targets, ${secs} s each"
+	if ! make -j"$jobs" fuzz-build >/tmp/esmeload-fuzz-build.$$ 2>&1; then
+		tail -n 20 /tmp/esmeload-fuzz-build.$$
+		echo "FAIL fuzz-build (see the compiler output above)"
+		rm -f /tmp/esmeload-fuzz-build.$$
+		total_f=$((total_f + 1))
+		return 0
+	fi
+	rm -f /tmp/esmeload-fuzz-build.$$
+	for t in tests/fuzz/fuzz_*.c; do
+		name=${t#tests/fuzz/fuzz_} name=${name%.c}
+		if tests/fuzz/run.sh build-fuzz/fuzz_"$name" "$name" "$secs" build-fuzz; then
+			echo "PASS fuzz $name"
+			total_p=$((total_p + 1))
+		else
+			echo "FAIL fuzz $name"
+			total_f=$((total_f + 1))
+		fi
+	done
+}
+
 case "${1:-build}" in
 build) make -j"$jobs" ;;
 test)
@@ -61,6 +89,7 @@ test)
 	suite "tests" build
 	make -j"$jobs" "${SAN[@]}" all
 	suite "tests under ASan + UBSan + LSan" build-asan
+	fuzz_pass
 	echo "total: $total_p passed, $total_f failed, $total_s skipped"
 	[ "$total_f" -eq 0 ]
 	;;
@@ -71,5 +100,10 @@ asan)
 	[ "$total_f" -eq 0 ]
 	;;
 demo)  make -j"$jobs" && shift && exec build/esmeload "$@" ;;
-*) echo "usage: ./build.sh [build|test|asan|demo]" >&2; exit 2 ;;
+fuzz)
+	fuzz_pass
+	echo "total: $total_p passed, $total_f failed, $total_s skipped"
+	[ "$total_f" -eq 0 ]
+	;;
+*) echo "usage: ./build.sh [build|test|asan|fuzz|demo]" >&2; exit 2 ;;
 esac
