@@ -54,6 +54,9 @@ int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 	      size_t errlen);
 void ring_exit(struct ring *r);
 
+/* 1 when the running kernel supports io_uring opcode op, else 0. */
+int ring_has_op(struct ring *r, int op);
+
 /* A short description of the accepted setup flags, e.g. "defer_taskrun". */
 const char *ring_mode(const struct ring *r);
 

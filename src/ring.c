@@ -166,6 +166,19 @@ void ring_exit(struct ring *r)
 }
 
 /* see ring.h */
+int ring_has_op(struct ring *r, int op)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&r->uring);
+	int yes;
+
+	if (!p)
+		return 0;
+	yes = io_uring_opcode_supported(p, op);
+	io_uring_free_probe(p);
+	return yes;
+}
+
+/* see ring.h */
 const char *ring_mode(const struct ring *r)
 {
 	if (r->setup_flags & IORING_SETUP_SQPOLL)

@@ -92,6 +92,9 @@ static const char usage[] =
 "  --defer-taskrun=false     set rings up without DEFER_TASKRUN\n"
 "                            (COOP_TASKRUN instead), to compare\n"
 "  --sqpoll                  a kernel thread polls each submission queue\n"
+"  --zc                      send with IORING_OP_SEND_ZC from the registered\n"
+"                            send arena (Linux 6.2+; the summary counts the\n"
+"                            sends the kernel copied all the same)\n"
 "  --sndbuf BYTES            SO_SNDBUF of every connection (default: the\n"
 "                            kernel's autotuning)\n"
 "\n"
@@ -305,6 +308,14 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 				 "not a boolean (true or false)");
 	if (r == 1) {
 		o->sqpoll = on;
+		return 0;
+	}
+	r = opt_bool(argv, *i, "zc", &on);
+	if (r < 0)
+		return bad_value("--", "zc", strchr(a, '=') + 1,
+				 "not a boolean (true or false)");
+	if (r == 1) {
+		o->zc = on;
 		return 0;
 	}
 	r = opt_bool(argv, *i, "defer-taskrun", &on);

@@ -170,6 +170,13 @@ static void self_check(struct jw *w, const struct run *r,
 		ring_mode(&r->w[0].ring) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
+	jw_key(w, "send");
+	jw_cstr(w, !r->nw ? "none" : r->w[0].zc == ZC_FIXED ? "send_zc_fixed" :
+		r->w[0].zc == ZC_PLAIN ? "send_zc" : "send");
+	if (r->nw && r->w[0].zc) {
+		jw_kv_u64(w, "zc_sends", c->zc_sends);
+		jw_kv_u64(w, "zc_copied", c->zc_copied);
+	}
 	jw_kv_u64(w, "threads", r->nw);
 	jw_kv_u64(w, "cq_overflows", r->cq_overflows);
 	jw_kv_u64(w, "enobufs", c->enobufs);

@@ -86,6 +86,7 @@ struct run_opts {
 	unsigned ring_entries;       /* SQ size per ring */
 	unsigned recv_buffers;       /* provided buffers per ring */
 	int sqpoll, no_defer;        /* ring setup experiments */
+	int zc;                      /* --zc: SEND_ZC for WebSocket frames */
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */
@@ -157,6 +158,8 @@ struct run_counters {
 	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
 	uint64_t tls_handshakes; /* TLS handshakes completed */
 	uint64_t tls_resumed;    /* ... of which resumed a session */
+	uint64_t zc_sends;       /* --zc: SEND_ZC notifications seen */
+	uint64_t zc_copied;      /* ... of which the kernel copied anyway */
 };
 
 /* ---- worker (worker.c) ---- */
@@ -195,6 +198,9 @@ struct cconn {
 /* Bytes of a connection's slot in the send arena. */
 #define RUN_SLOT 512
 
+/* How WebSocket frames leave the send arena (struct worker's zc). */
+enum { ZC_OFF = 0, ZC_PLAIN, ZC_FIXED };
+
 struct part;
 struct org;
 struct httpc;
@@ -217,6 +223,7 @@ struct worker {
 	uint32_t nconns;
 	uint32_t free_head;   /* free connection slots */
 	uint8_t *arena;       /* registered send arena: nconns * SLOT bytes */
+	int zc;               /* 0: SEND; ZC_PLAIN or ZC_FIXED (--zc) */
 	struct pool in_pool;    /* partial input of any connection */
 	struct pool tok_pool;   /* tokens held between sign-up and auth */
 	struct pool tls_pool;   /* struct wtls of TLS connections */

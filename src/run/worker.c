@@ -27,7 +27,9 @@
 enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND,
        OP_CANCEL, OP_CLOSE };
 
-enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8 };
+/* CF_ZCWAIT: a SEND_ZC completed, its notification (the kernel is done
+ * with the slot's bytes) has not; CF_SEND stays set until it comes. */
+enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8, CF_ZCWAIT = 16 };
 
 #define IN_BLOCK (64 * 1024 + 64)
 
@@ -82,10 +84,20 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 		w->conns[i].fd = -1;
 	}
 	/* The send arena is registered so SEND_ZC can use it as a fixed
-	 * buffer; plain SEND does not need it. Best effort. */
+	 * buffer; plain SEND does not need it. Best effort: without it
+	 * --zc pins the pages of every send instead. */
 	iov.iov_base = w->arena;
 	iov.iov_len = (size_t)w->nconns * RUN_SLOT;
-	(void)io_uring_register_buffers(&w->ring.uring, &iov, 1);
+	ret = io_uring_register_buffers(&w->ring.uring, &iov, 1);
+	if (o->zc) {
+		if (!ring_has_op(&w->ring, IORING_OP_SEND_ZC)) {
+			snprintf(err, errlen, "--zc: this kernel has no "
+				 "IORING_OP_SEND_ZC (Linux 6.0 or newer); run "
+				 "without --zc");
+			return -EOPNOTSUPP;
+		}
+		w->zc = ret == 0 ? ZC_FIXED : ZC_PLAIN;
+	}
 	w->connect_ts.tv_sec = o->connect_timeout_ms / 1000;
 	w->connect_ts.tv_nsec = (o->connect_timeout_ms % 1000) * 1000000;
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
@@ -370,6 +382,8 @@ static void tls_kick(struct worker *w, struct cconn *c, uint32_t idx);
 static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 {
 	struct io_uring_sqe *sqe;
+	uint8_t *p;
+	size_t n;
 
 	if (c->tls) {
 		tls_kick(w, c, idx);
@@ -385,9 +399,16 @@ static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 		c->msgs_pending = 0;
 	}
 	sqe = ring_sqe(&w->ring);
-	io_uring_prep_send(sqe, (int)idx,
-			   w->arena + (size_t)idx * RUN_SLOT + c->out_off,
-			   c->inflight - c->out_off, MSG_NOSIGNAL);
+	p = w->arena + (size_t)idx * RUN_SLOT + c->out_off;
+	n = c->inflight - c->out_off;
+	if (w->zc == ZC_FIXED)
+		io_uring_prep_send_zc_fixed(sqe, (int)idx, p, n, MSG_NOSIGNAL,
+					    IORING_SEND_ZC_REPORT_USAGE, 0);
+	else if (w->zc == ZC_PLAIN)
+		io_uring_prep_send_zc(sqe, (int)idx, p, n, MSG_NOSIGNAL,
+				      IORING_SEND_ZC_REPORT_USAGE);
+	else
+		io_uring_prep_send(sqe, (int)idx, p, n, MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ring_ud(OP_SEND, c->gen, idx));
 	c->flags |= CF_SEND;
@@ -767,24 +788,11 @@ static void on_recv(struct worker *w, struct cconn *c, uint32_t idx,
 		arm_recv(w, c, idx);
 }
 
-static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
+/* The bytes of the send in flight are sent and the slot is ours again. */
+static void send_done(struct worker *w, struct cconn *c, uint32_t idx)
 {
 	uint8_t *slot = w->arena + (size_t)idx * RUN_SLOT;
 
-	c->flags &= ~CF_SEND;
-	if (c->state != C_OPEN) {
-		finish_close(w, idx);
-		return;
-	}
-	if (res <= 0) {
-		conn_failed(w, c, idx, res ? res : -EPIPE);
-		return;
-	}
-	if (c->tls) {
-		tls_sent(w, c, idx, res);
-		return;
-	}
-	c->out_off += (uint16_t)res;
 	if (c->out_off < c->inflight) {
 		kick_send(w, c, idx); /* short send: the rest, same frames */
 		return;
@@ -803,6 +811,58 @@ static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
 		sc_writable(w, c, idx);
 	if (c->out_len)
 		mark_dirty(w, c, idx);
+}
+
+static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
+{
+	c->flags &= ~CF_SEND;
+	if (c->state != C_OPEN) {
+		finish_close(w, idx);
+		return;
+	}
+	if (res <= 0) {
+		conn_failed(w, c, idx, res ? res : -EPIPE);
+		return;
+	}
+	if (c->tls) {
+		tls_sent(w, c, idx, res);
+		return;
+	}
+	c->out_off += (uint16_t)res;
+	send_done(w, c, idx);
+}
+
+/*
+ * A SEND_ZC posts two completions: the result (IORING_CQE_F_MORE when a
+ * notification follows) and the notification, once the kernel no longer
+ * reads the slot. The result is taken at once; the slot is reused, and
+ * a close may go ahead, only after the notification.
+ */
+static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
+		       const struct io_uring_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_NOTIF) {
+		w->c.zc_sends++;
+		if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+			w->c.zc_copied++;
+		c->flags &= ~(CF_SEND | CF_ZCWAIT);
+		if (c->state != C_OPEN)
+			finish_close(w, idx);
+		else
+			send_done(w, c, idx);
+		return;
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		on_send(w, c, idx, cqe->res);  /* no notification follows */
+		return;
+	}
+	c->flags |= CF_ZCWAIT;
+	if (c->state != C_OPEN)
+		return;
+	if (cqe->res <= 0)
+		conn_failed(w, c, idx, cqe->res ? cqe->res : -EPIPE);
+	else
+		c->out_off += (uint16_t)cqe->res;
 }
 
 static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
@@ -830,7 +890,10 @@ static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 		on_recv(w, c, idx, cqe);
 		break;
 	case OP_SEND:
-		on_send(w, c, idx, cqe->res);
+		if (w->zc && !c->tls)
+			on_send_zc(w, c, idx, cqe);
+		else
+			on_send(w, c, idx, cqe->res);
 		break;
 	case OP_CLOSE:
 		slot_free(w, idx);

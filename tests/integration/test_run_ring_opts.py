@@ -1,0 +1,105 @@
+"""`esmeload run` under each io_uring setup option (--zc, --sqpoll,
+--defer-taskrun=false, small --ring-entries and --recv-buffers).
+
+Each option changes how frames reach the kernel or how completions come
+back, not what is sent: every case runs the scenario against its own
+`esmeload serve`, checks that the summary names the mode that was used,
+and that serve received exactly the messages esmeload counted as sent.
+"""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import esme
+from esme import check, check_eq
+
+
+def run_with(extra, check_self):
+    srv = esme.Server("--quiet", name="ringopts").start()
+    try:
+        d = tempfile.mkdtemp(prefix="esme-ringopt-")
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(srv.config, f)
+        p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "50",
+                            "--duration", "2s", "--quiet"] + extra, cwd=d,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        err = p.stderr.decode(errors="replace")
+        check_eq(p.returncode, 0, "exit status with %s (stderr: %s)" % (extra, err[-300:]))
+        name = [n for n in os.listdir(d)
+                if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
+        check_eq(len(name), 1, "one summary file")
+        with open(os.path.join(d, name[0])) as f:
+            s = json.load(f)
+        sc = s["esmeload"]["self_check"]
+        check_self(sc)
+        sent = s["messages_sent"]
+        check(sent > 100, "messages sent with %s: %d" % (extra, sent))
+        deadline = time.monotonic() + 5
+        while True:
+            st = srv.stats()
+            if st["messages"]["received"] >= sent or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check_eq(st["messages"]["received"], sent,
+                 "serve messages.received == esmeload messages_sent with %s" % extra)
+        delivered = s["esmeload"]["delivered"]
+        check(sent * 0.99 <= delivered <= sent,
+              "delivered %d of %d sent with %s" % (delivered, sent, extra))
+        return sc
+    finally:
+        srv.kill()
+
+
+async def run(r):
+    def zc():
+        def self_check(sc):
+            check(sc["send"] in ("send_zc_fixed", "send_zc"),
+                  "self_check.send names SEND_ZC: %r" % sc["send"])
+            check(sc["zc_sends"] > 0, "SEND_ZC notifications counted: %r" % sc)
+            check(0 <= sc["zc_copied"] <= sc["zc_sends"],
+                  "copied sends within the SEND_ZC sends: %r" % sc)
+        run_with(["--zc"], self_check)
+
+    def plain_send():
+        def self_check(sc):
+            check_eq(sc["send"], "send", "self_check.send without --zc")
+            check("zc_sends" not in sc, "no SEND_ZC counters without --zc")
+        run_with([], self_check)
+
+    def sqpoll():
+        run_with(["--sqpoll"], lambda sc: check_eq(sc["ring"], "sqpoll", "self_check.ring"))
+
+    def no_defer():
+        def self_check(sc):
+            check(sc["ring"] in ("coop_taskrun", "plain"),
+                  "self_check.ring without DEFER_TASKRUN: %r" % sc["ring"])
+        run_with(["--defer-taskrun=false"], self_check)
+
+    def small_rings():
+        # 64 SQEs and 16 receive buffers per ring: the submission queue
+        # fills and buffers run out, and nothing may be lost.
+        run_with(["--ring-entries", "64", "--recv-buffers", "16"], lambda sc: None)
+
+    def bad_zc_value():
+        p = subprocess.run([esme.ESMELOAD, "run", "--zc=maybe"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        err = p.stderr.decode(errors="replace")
+        check_eq(p.returncode, 2, "exit status for --zc=maybe")
+        lines = [l for l in err.splitlines() if l.strip()]
+        check_eq(len(lines), 1, "one line on stderr (%r)" % err)
+        check("--zc" in lines[0] and "maybe" in lines[0], "names flag and value: %r" % lines[0])
+
+    await r.case("run_zc_sends_what_serve_receives", zc, timeout=40)
+    await r.case("run_plain_send_mode_in_summary", plain_send, timeout=40)
+    await r.case("run_sqpoll_sends_what_serve_receives", sqpoll, timeout=40)
+    await r.case("run_no_defer_taskrun_sends_what_serve_receives", no_defer, timeout=40)
+    await r.case("run_small_rings_lose_nothing", small_rings, timeout=40)
+    await r.case("run_bad_zc_value", bad_zc_value, timeout=15)
+
+
+if __name__ == "__main__":
+    esme.main("test_run_ring_opts", run, limit=200)
