@@ -281,58 +281,34 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 	uint64_t x;
 	int64_t ns;
 	int r, on;
+	/* The boolean flags (-name, -name=true|false) and what each sets. */
+	const struct {
+		const char *dashes, *name;  /* as help and errors spell them */
+		int *field;
+		int invert;                 /* the field holds the negation */
+	} bools[] = {
+		{ "-", "logWs", &o->log_ws, 0 },
+		{ "--", "insecure", &o->insecure, 0 },
+		{ "--", "sqpoll", &o->sqpoll, 0 },
+		{ "--", "zc", &o->zc, 0 },
+		{ "--", "defer-taskrun", &o->no_defer, 1 },
+		{ "--", "quiet", &o->quiet, 0 },
+	};
 
 	if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
 		fputs(usage, stdout);
 		return 1;
 	}
-	r = opt_bool(argv, *i, "logWs", &on);
-	if (r < 0)
-		return bad_value("-", "logWs", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->log_ws = on;
-		return 0;
-	}
-	r = opt_bool(argv, *i, "insecure", &on);
-	if (r < 0)
-		return bad_value("--", "insecure", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->insecure = on;
-		return 0;
-	}
-	r = opt_bool(argv, *i, "sqpoll", &on);
-	if (r < 0)
-		return bad_value("--", "sqpoll", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->sqpoll = on;
-		return 0;
-	}
-	r = opt_bool(argv, *i, "zc", &on);
-	if (r < 0)
-		return bad_value("--", "zc", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->zc = on;
-		return 0;
-	}
-	r = opt_bool(argv, *i, "defer-taskrun", &on);
-	if (r < 0)
-		return bad_value("--", "defer-taskrun", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->no_defer = !on;
-		return 0;
-	}
-	r = opt_bool(argv, *i, "quiet", &on);
-	if (r < 0)
-		return bad_value("--", "quiet", strchr(a, '=') + 1,
-				 "not a boolean (true or false)");
-	if (r == 1) {
-		o->quiet = on;
-		return 0;
+	for (size_t k = 0; k < sizeof(bools) / sizeof(bools[0]); k++) {
+		r = opt_bool(argv, *i, bools[k].name, &on);
+		if (r < 0)
+			return bad_value(bools[k].dashes, bools[k].name,
+					 strchr(a, '=') + 1,
+					 "not a boolean (true or false)");
+		if (r == 1) {
+			*bools[k].field = bools[k].invert ? !on : on;
+			return 0;
+		}
 	}
 	for (size_t k = 0; k < sizeof(go_ms) / sizeof(go_ms[0]); k++) {
 		r = value(argc, argv, i, "-", go_ms[k].name, &v);
