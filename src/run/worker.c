@@ -788,6 +788,17 @@ static void on_recv(struct worker *w, struct cconn *c, uint32_t idx,
 		arm_recv(w, c, idx);
 }
 
+/* The frames of the send in flight count as sent once the kernel took
+ * all of their bytes. */
+static void send_credit(struct worker *w, struct cconn *c)
+{
+	if (c->out_off >= c->inflight && c->msgs_inflight) {
+		w->c.sent += c->msgs_inflight;
+		wk_rate(w, c->msgs_inflight);
+		c->msgs_inflight = 0;
+	}
+}
+
 /* The bytes of the send in flight are sent and the slot is ours again. */
 static void send_done(struct worker *w, struct cconn *c, uint32_t idx)
 {
@@ -797,11 +808,7 @@ static void send_done(struct worker *w, struct cconn *c, uint32_t idx)
 		kick_send(w, c, idx); /* short send: the rest, same frames */
 		return;
 	}
-	if (c->msgs_inflight) {
-		w->c.sent += c->msgs_inflight;
-		wk_rate(w, c->msgs_inflight);
-		c->msgs_inflight = 0;
-	}
+	send_credit(w, c);
 	/* Move what was encoded meanwhile to the front of the slot. */
 	memmove(slot, slot + c->inflight, c->out_len - c->inflight);
 	c->out_len -= c->inflight;
@@ -835,8 +842,9 @@ static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
 /*
  * A SEND_ZC posts two completions: the result (IORING_CQE_F_MORE when a
  * notification follows) and the notification, once the kernel no longer
- * reads the slot. The result is taken at once; the slot is reused, and
- * a close may go ahead, only after the notification.
+ * reads the slot. The result is taken at once, and the frames count as
+ * sent then (the server may read them before the notification comes);
+ * the slot is reused, and a close may go ahead, only after it.
  */
 static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
 		       const struct io_uring_cqe *cqe)
@@ -859,10 +867,12 @@ static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
 	c->flags |= CF_ZCWAIT;
 	if (c->state != C_OPEN)
 		return;
-	if (cqe->res <= 0)
+	if (cqe->res <= 0) {
 		conn_failed(w, c, idx, cqe->res ? cqe->res : -EPIPE);
-	else
-		c->out_off += (uint16_t)cqe->res;
+		return;
+	}
+	c->out_off += (uint16_t)cqe->res;
+	send_credit(w, c);
 }
 
 static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
