@@ -27,9 +27,15 @@
 enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND,
        OP_CANCEL, OP_CLOSE };
 
-/* CF_ZCWAIT: a SEND_ZC completed, its notification (the kernel is done
- * with the slot's bytes) has not; CF_SEND stays set until it comes. */
-enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8, CF_ZCWAIT = 16 };
+/*
+ * CF_ZCWAIT: a SEND_ZC completed, its notification (the kernel is done
+ * with the slot's bytes) has not; CF_SEND stays set until it comes. A
+ * close need not wait for it (a peer that stopped reading would hold it
+ * forever), but the slot is reused only after it: CF_CLOSED marks a
+ * connection closed while the notification is still due.
+ */
+enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8, CF_ZCWAIT = 16,
+       CF_CLOSED = 32 };
 
 #define IN_BLOCK (64 * 1024 + 64)
 
@@ -41,6 +47,41 @@ struct wtls {
 	uint32_t cin_len; /* (an in_pool block), or NULL */
 	uint8_t up;       /* handshake done and the scenario told */
 };
+
+/*
+ * 1 when SEND_ZC takes IORING_SEND_ZC_REPORT_USAGE (Linux 6.2): a one-byte
+ * send on a UNIX socket pair, which the kernel refuses with EOPNOTSUPP
+ * once it has accepted the flags, and with EINVAL when it does not know
+ * them. Its completions are consumed here, before the loop starts.
+ */
+static int zc_usage_ok(struct ring *r)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 200000000 };
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int sv[2], res = -EINVAL, more = 1;
+	char b = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 0;
+	sqe = ring_sqe(r);
+	io_uring_prep_send_zc(sqe, sv[0], &b, 1, MSG_NOSIGNAL,
+			      IORING_SEND_ZC_REPORT_USAGE);
+	io_uring_sqe_set_data64(sqe, 0);
+	io_uring_submit(&r->uring);
+	for (int first = 1; more;) {
+		if (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts) < 0)
+			break;
+		if (first)
+			res = cqe->res;
+		more = first && (cqe->flags & IORING_CQE_F_MORE);
+		first = 0;
+		io_uring_cqe_seen(&r->uring, cqe);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return res != -EINVAL;
+}
 
 /* see run.h */
 int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
@@ -90,10 +131,11 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 	iov.iov_len = (size_t)w->nconns * RUN_SLOT;
 	ret = io_uring_register_buffers(&w->ring.uring, &iov, 1);
 	if (o->zc) {
-		if (!ring_has_op(&w->ring, IORING_OP_SEND_ZC)) {
-			snprintf(err, errlen, "--zc: this kernel has no "
-				 "IORING_OP_SEND_ZC (Linux 6.0 or newer); run "
-				 "without --zc");
+		if (!ring_has_op(&w->ring, IORING_OP_SEND_ZC) ||
+		    !zc_usage_ok(&w->ring)) {
+			snprintf(err, errlen, "--zc: this kernel's "
+				 "IORING_OP_SEND_ZC cannot report copied sends "
+				 "(Linux 6.2 or newer); run without --zc");
 			return -EOPNOTSUPP;
 		}
 		w->zc = ret == 0 ? ZC_FIXED : ZC_PLAIN;
@@ -326,7 +368,8 @@ static void finish_close(struct worker *w, uint32_t idx)
 	struct cconn *c = &w->conns[idx];
 	struct io_uring_sqe *sqe;
 
-	if (c->state != C_CLOSING || (c->flags & (CF_RECV | CF_SEND | CF_CLOSE)))
+	if (c->state != C_CLOSING || (c->flags & (CF_RECV | CF_CLOSE)) ||
+	    (c->flags & (CF_SEND | CF_ZCWAIT)) == CF_SEND)
 		return;
 	sqe = ring_sqe(&w->ring);
 	io_uring_prep_close_direct(sqe, idx);
@@ -854,7 +897,9 @@ static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
 		if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
 			w->c.zc_copied++;
 		c->flags &= ~(CF_SEND | CF_ZCWAIT);
-		if (c->state != C_OPEN)
+		if (c->flags & CF_CLOSED)
+			slot_free(w, idx);
+		else if (c->state != C_OPEN)
 			finish_close(w, idx);
 		else
 			send_done(w, c, idx);
@@ -906,7 +951,10 @@ static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 			on_send(w, c, idx, cqe->res);
 		break;
 	case OP_CLOSE:
-		slot_free(w, idx);
+		if (c->flags & CF_ZCWAIT)
+			c->flags |= CF_CLOSED; /* on_send_zc frees it */
+		else
+			slot_free(w, idx);
 		break;
 	default:
 		break;

@@ -364,6 +364,66 @@ async def run(r):
 
     await r.case("max_errors_5_reached_stops", max_errors_reached, timeout=HANG + 15)
 
+    # A participant's connection whose server stopped reading is closed
+    # after --send-timeout, and the run goes on (--max-errors): its socket
+    # must leave ESTABLISHED then, with SEND_ZC too, whose notification
+    # never comes while the peer's window is shut. Watched with ss: a
+    # socket whose Send-Q stays non-empty for 3 samples is stalled; each
+    # must be gone within the send timeout plus 2.5 s while the run lasts.
+    def stalled_closed(extra):
+        srv = FaultServer("stop_reading").start()
+        port = int(re.search(r":(\d+)", srv.config["messenger_ws_url"]).group(1))
+        d = tmpdir("stall-")
+        args = ["-sci", "10", "-cpi", "50", "-smi", "5", "--sndbuf", "4096", "--quiet",
+                "--duration", "7s", "--max-errors", "1000", "--send-timeout", "1s"] + DEADLINES
+        p = subprocess.Popen([esme.ESMELOAD, "run", "--config", srv.cfg_path, "--out-dir", d]
+                             + args + extra, cwd=d, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        t0 = time.monotonic()
+        runs, stalled, late = {}, {}, []
+        try:
+            while p.poll() is None and time.monotonic() - t0 < 6.5:
+                now = time.monotonic()
+                out = subprocess.run(["ss", "-tnH", "state", "established",
+                                      "( dport = :%d )" % port],
+                                     capture_output=True, timeout=5).stdout.decode()
+                open_now = {}
+                for line in out.splitlines():
+                    f = line.split()
+                    if len(f) >= 3:
+                        open_now[f[2]] = int(f[1])
+                for local, sendq in open_now.items():
+                    runs[local] = runs.get(local, 0) + 1 if sendq > 0 else 0
+                    if runs[local] >= 3 and local not in stalled:
+                        stalled[local] = now
+                for local, since in stalled.items():
+                    if local in open_now and now - since > 3.5 and local not in late:
+                        late.append(local)
+                time.sleep(0.1)
+            try:
+                err = p.communicate(timeout=HANG)[1].decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                raise Fail("hang: the stalled-connection run did not exit within %d s" % HANG)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            srv.kill()
+        check(p.returncode >= 0, "crashed: signal %d" % -p.returncode)
+        check(stalled, "%s: no connection stalled (server: %s)" % (extra, srv.log()))
+        check(not late, "%s: stalled connections still open 3.5 s after the stall began, with "
+              "--send-timeout 1s: %s of %d (stderr %r)" % (extra, late, len(stalled), short(err)))
+        s = outputs(d)
+        check(s["esmeload"]["errors"]["send"] >= 1, "%s: send stalls counted: %s" %
+              (extra, s["esmeload"]["errors"]))
+        results["stalled_closed" + "".join(extra)] = "%d stalled, all closed" % len(stalled)
+
+    await r.case("stop_reading_stalled_connection_closed",
+                 lambda: stalled_closed([]), needs=("fault_server_clean_run",), timeout=HANG + 15)
+    await r.case("stop_reading_stalled_connection_closed_zc",
+                 lambda: stalled_closed(["--zc"]), needs=("fault_server_clean_run",),
+                 timeout=HANG + 15)
+
     for k, v in results.items():
         print("  %-36s %s" % (k, v), flush=True)
 
