@@ -4,6 +4,7 @@
 #
 #   bench/hold.sh                 N=10000, smi 1000, 30 s held
 #   N=20000 HOLD=60 bench/hold.sh
+#   ESMELOAD=/other/build/esmeload bench/hold.sh   another build, to compare
 #
 # serve runs on CPU 0, esmeload on CPU 1 (taskset), both on 127.0.0.1.
 # Memory: the tester's peak RSS at N participants minus its peak RSS in a
@@ -22,6 +23,7 @@ CPI=${CPI:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
 EXTRA=${EXTRA:-}           # more esmeload flags, e.g. EXTRA="--sqpoll"
 [ -x "$ESMELOAD" ] || make -s build/esmeload
+case $ESMELOAD in /*) ;; *) ESMELOAD=$top/$ESMELOAD ;; esac
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -47,7 +49,7 @@ start_serve() {  # dir
 one_run() {  # dir n duration_s window_start_s
 	local d=$1 n=$2 dur=$3 ws=$4
 	start_serve "$d"
-	( cd "$d" && exec taskset -c 1 "$top/$ESMELOAD" -sci 1 -cpi "$CPI" -smi "$SMI" \
+	( cd "$d" && exec taskset -c 1 "$ESMELOAD" -sci 1 -cpi "$CPI" -smi "$SMI" \
 		--max-participants "$n" --duration "${dur}s" --quiet \
 		--organizers 1 $EXTRA >run.out 2>run.err ) &
 	local rp=$!

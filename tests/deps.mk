@@ -14,3 +14,4 @@ test_delay_DEPS   := serve/delay
 test_report_DEPS := report/load report/svg report/html report/compare json jsonw timefmt utf8
 test_tls_DEPS     := tls
 test_threshold_DEPS := run/threshold
+test_echo_DEPS    := run/echo json utf8

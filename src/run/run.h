@@ -86,7 +86,7 @@ struct run_opts {
 	unsigned ring_entries;       /* SQ size per ring */
 	unsigned recv_buffers;       /* provided buffers per ring */
 	int sqpoll, no_defer;        /* ring setup experiments */
-	int zc;                      /* --zc: SEND_ZC for WebSocket frames */
+	int zc;                      /* --zc: SEND_ZC from the send arena */
 	const char *out_dir;
 	int quiet;
 	const char *serve_bin;       /* for the embedded target */
@@ -307,6 +307,28 @@ void sc_drain(struct worker *w);
 /* A timer of the scenario's expired. */
 void sc_timer(struct worker *w, struct tw_node *n);
 void sc_free(struct worker *w);
+
+/* ---- echo (echo.c) ---- */
+
+/* Longest local address text ("[v6]:port") echo_match takes. */
+#define ECHO_ADDR_MAX 47
+
+/*
+ * The frame a participant reads most is the echo of its own message; this
+ * finds it without tokenizing, in the form every ESME server writes: the
+ * envelope starts {"type":"user_message", the payload holds
+ * "authorId":<user_id> and "content":"connection <addr>: message number
+ * <k>" with no spaces around the colons and no escapes. A quote directly
+ * before a key's name and directly after it cannot be inside a JSON
+ * string (quotes there are escaped), so bytes of a message's text never
+ * match. Returns 1 and the content's bytes (from "connection" to the
+ * digits) when it is this participant's echo; 0 when the full JSON parse
+ * must decide (any other frame or form). Unlike the full parse it does
+ * not check the rest of the document, and takes the first of duplicate
+ * keys. No I/O.
+ */
+int echo_match(const char *js, size_t n, uint32_t user_id, const char *addr,
+	       size_t addr_len, const char **content, size_t *content_len);
 
 /* ---- the whole run (run.c) ---- */
 

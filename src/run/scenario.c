@@ -687,7 +687,14 @@ static int part_text(struct worker *w, struct part *p, const char *js,
 	int t, pl, k;
 	char id[32];
 	size_t idn;
+	const char *ct;
+	size_t ctn;
 
+	if (p->state == P_CHAT &&
+	    echo_match(js, n, p->user_id, p->addr, p->addr_len, &ct, &ctn)) {
+		delivered(w, p, ct, ctn);
+		return 0;
+	}
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
 	    json_type(&d, 0) != JSMN_OBJECT ||
 	    (t = json_find(&d, 0, "type")) < 0)
