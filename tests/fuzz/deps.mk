@@ -14,3 +14,4 @@ fuzz_duration_and_time_DEPS  := timefmt
 fuzz_config_DEPS             := run/config run/threshold opt http json jsonw timefmt b64 utf8
 fuzz_argv_DEPS               := run/config run/threshold opt http json jsonw timefmt b64 utf8
 fuzz_threshold_DEPS          := run/threshold
+fuzz_echo_DEPS               := run/echo json utf8

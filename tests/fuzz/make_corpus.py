@@ -232,3 +232,25 @@ for i, t in enumerate(["p99<50ms", "delivered_ratio>=0.99", "errors==0", "actual
                        "lag_max<200us", "cpu_percent<80", "delivery_ratio>0.5", "max>1e3µs",
                        "p50<", "p42<1"]):
     put("threshold", f"t{i}", b"\x80" + t.encode())
+
+# ---- echo (4 bytes user id LE, 1 byte address choice, the frame) ----
+def echo_seed(uid, which, frame):
+    return struct.pack("<IB", uid, which) + frame.encode()
+
+
+echo_msg = {"id": "0123456789abcdef01234567", "chatId": "76543210fedcba9876543210",
+            "authorId": 42, "fromOrganizer": 0,
+            "content": "connection 127.0.0.1:40001: message number 7",
+            "timeSent": "2026-11-26T12:00:00.123456789Z"}
+compact = (",", ":")
+put("echo", "serve", echo_seed(42, 0, json.dumps({"type": "user_message", "payload": echo_msg},
+                                                 separators=compact)))
+put("echo", "spaced", echo_seed(42, 0, json.dumps({"type": "user_message", "payload": echo_msg})))
+put("echo", "other_author", echo_seed(43, 0, json.dumps({"type": "user_message", "payload": echo_msg},
+                                                        separators=compact)))
+put("echo", "other_addr", echo_seed(42, 1, json.dumps({"type": "user_message", "payload": echo_msg},
+                                                      separators=compact)))
+put("echo", "escaped_keys", echo_seed(42, 0, '{"type":"user_message","payload":{"authorId":1,'
+                                      '"content":"\\"authorId\\":42,\\"content\\":\\"connection '
+                                      '127.0.0.1:40001: message number 7\\""}}'))
+put("echo", "new_chat", echo_seed(42, 0, '{"type":"new_chat","payload":{"id":"0123456789abcdef01234567"}}'))
