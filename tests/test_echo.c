@@ -125,10 +125,30 @@ static int declines(void)
 			fprintf(stderr, "matched: %s\n", no[i]);
 			return __LINE__;
 		}
-	/* the address longer than the fast path takes */
-	check_eq(echo_match("{\"type\":\"user_message\"}", 23, 42,
-			    "0123456789012345678901234567890123456789012345678", 49,
-			    &c, &cn), 0);
+	/* an address one byte longer than the fast path takes, in a frame
+	 * that would match it; the longest it takes, matched */
+	{
+		static const char a47[] = "[0123:4567:89ab:cdef:0123:4567:89ab:cdef]:65535";
+		static const char a48[] = "[0123:4567:89ab:cdef:0123:4567:89ab:cdef]:655350";
+		char js[256];
+
+		check_eq(sizeof(a47) - 1, ECHO_ADDR_MAX);
+		snprintf(js, sizeof(js), "{\"type\":\"user_message\",\"payload\":"
+			 "{\"authorId\":42,\"content\":\"connection %s: message "
+			 "number 7\"}}", a48);
+		check_eq(match(js, 42, a48, &c, &cn), 0);
+		snprintf(js, sizeof(js), "{\"type\":\"user_message\",\"payload\":"
+			 "{\"authorId\":42,\"content\":\"connection %s: message "
+			 "number 7\"}}", a47);
+		check_eq(match(js, 42, a47, &c, &cn), 1);
+	}
+	/* the largest user id */
+	check_eq(match("{\"type\":\"user_message\",\"payload\":{\"authorId\":"
+		       "4294967295,\"content\":\"connection " ADDR ": message number "
+		       "1\"}}", 4294967295u, ADDR, &c, &cn), 1);
+	check_eq(match("{\"type\":\"user_message\",\"payload\":{\"authorId\":"
+		       "4294967295,\"content\":\"connection " ADDR ": message number "
+		       "1\"}}", 429496729u, ADDR, &c, &cn), 0);
 	return 0;
 }
 
@@ -146,7 +166,7 @@ static int agrees_with_full_parse(void)
 
 	for (int round = 0; round < 20000; round++) {
 		char fields[8][160], js[1024];
-		int nf = 0, order[8], own_author, own_text, plain;
+		int nf = 0, order[8], own_author, own_text, own_addr, plain;
 		uint32_t uid = (uint32_t)(rand_r(&seed) % 3 == 0 ? rand_r(&seed) % 10 :
 					 rand_r(&seed));
 		const char *addr = addrs[rand_r(&seed) % 3];
@@ -157,6 +177,7 @@ static int agrees_with_full_parse(void)
 
 		own_author = rand_r(&seed) % 4 != 0;
 		own_text = rand_r(&seed) % 4 != 0;
+		own_addr = rand_r(&seed) % 4 != 0;
 		plain = rand_r(&seed) % 5 != 0;
 		snprintf(fields[nf++], 160, "\"id\":\"0123456789abcdef01234567\"");
 		snprintf(fields[nf++], 160, "\"authorId\":%llu",
@@ -166,7 +187,8 @@ static int agrees_with_full_parse(void)
 		snprintf(fields[nf++], 160, "\"fromOrganizer\":%d", rand_r(&seed) % 2);
 		if (own_text)
 			snprintf(fields[nf++], 160, "\"content\":\"connection %s: "
-				 "message number %u%s\"", plain ? addr : addrs[rand_r(&seed) % 3],
+				 "message number %u%s\"",
+				 own_addr ? addr : addrs[rand_r(&seed) % 3],
 				 k, plain ? "" : "x");
 		else
 			snprintf(fields[nf++], 160, "\"content\":\"\\\"authorId\\\":%u,"

@@ -318,14 +318,14 @@ void sc_free(struct worker *w);
  * finds it without tokenizing, in the form every ESME server writes: the
  * envelope starts {"type":"user_message", the payload holds
  * "authorId":<user_id> and "content":"connection <addr>: message number
- * <k>" with no spaces around the colons and no escapes. A quote directly
- * before a key's name and directly after it cannot be inside a JSON
- * string (quotes there are escaped), so bytes of a message's text never
- * match. Returns 1 and the content's bytes (from "connection" to the
- * digits) when it is this participant's echo; 0 when the full JSON parse
- * must decide (any other frame or form). Unlike the full parse it does
- * not check the rest of the document, and takes the first of duplicate
- * keys. No I/O.
+ * <k>" with no spaces around the colons and no escapes. The quote after
+ * a key's name follows a letter, so it is not escaped and ends a key: the
+ * text of a message never matches. Returns 1 and the content's bytes
+ * (from "connection" to the digits) when it is this participant's echo;
+ * 0 when the full JSON parse must decide (any other frame or form).
+ * Unlike the full parse it does not check the rest of the document, and
+ * it can be misled by keys no ESME server writes: a nested or repeated
+ * "authorId", or a key ending in \"authorId. No I/O.
  */
 int echo_match(const char *js, size_t n, uint32_t user_id, const char *addr,
 	       size_t addr_len, const char **content, size_t *content_len);
