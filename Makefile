@@ -38,7 +38,7 @@ $(BUILD)/esmeload: src/main.c $(BUILD)/libesmeload.a
 # Unit tests link only the module objects they name in tests/deps.mk, so a
 # module under construction elsewhere never breaks an unrelated test.
 include tests/deps.mk
-$(BUILD)/tests/%: tests/%.c tests/test.h
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(addprefix $(BUILD)/obj/,$(addsuffix .o,$($*_DEPS))) $(LDLIBS)
 
@@ -92,7 +92,7 @@ $(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) tests/fuzz/deps.mk
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h tests/*.h) tests/fuzz/deps.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	  $(addprefix $(FUZZ_BUILD)/obj/,$(addsuffix .o,$(fuzz_$*_DEPS))) \

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "utf8_ref.h"
 #include "ws.h"
 
 static const uint8_t rfc_mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
@@ -912,41 +913,6 @@ static const struct u8case u8cases[] = {
 	  "edited",
 	  0),
 };
-
-/* A straightforward decoder to hold the validator against. */
-static int utf8_ref(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t c = p[i], min;
-		size_t len;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			len = 2, c &= 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, c &= 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, c &= 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (p[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 static int utf8_vectors(void)
 {

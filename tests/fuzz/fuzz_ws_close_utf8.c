@@ -1,51 +1,16 @@
 /*
  * fuzz_ws_close_utf8: the WebSocket helpers that see peer bytes outside the
  * framing (include/ws.h): ws_utf8_valid against a plain code-point decoder
- * written here (and utf8_seq / utf8_valid of include/utf8.h, which it
+ * (tests/utf8_ref.h; and utf8_seq / utf8_valid of include/utf8.h, which it
  * wraps), ws_close_parse against the rule in ws.h (empty, or a code
  * allowed on the wire plus UTF-8), ws_close_encode round trips and its
  * truncation at a character boundary, ws_mask in pieces, and the handshake
  * keys (ws_key_valid, ws_accept_key / ws_client_accept_ok).
  */
 #include "fuzz.h"
+#include "../utf8_ref.h"
 #include "utf8.h"
 #include "ws.h"
-
-/* Decode code point by code point; reject what RFC 3629 excludes. */
-static int ref_utf8(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint32_t c = p[i], min;
-		size_t len;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2, c &= 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, c &= 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, c &= 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (p[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 /*
  * utf8_seq at every position: a length L > 0 exactly when the L bytes
@@ -54,7 +19,7 @@ static int ref_utf8(const uint8_t *p, size_t n)
  */
 static void seq(const uint8_t *p, size_t n)
 {
-	int valid = ref_utf8(p, n);
+	int valid = utf8_ref(p, n);
 	size_t i = 0;
 
 	for (size_t k = 0; k < n; k++) {
@@ -62,12 +27,12 @@ static void seq(const uint8_t *p, size_t n)
 
 		FUZZ_ASSERT(l <= 4 && l <= n - k);
 		if (l)
-			FUZZ_ASSERT(ref_utf8(p + k, l) &&
-				    (l == 1 || !ref_utf8(p + k, l - 1)));
+			FUZZ_ASSERT(utf8_ref(p + k, l) &&
+				    (l == 1 || !utf8_ref(p + k, l - 1)));
 		else
 			for (size_t m = 1; m <= 4 && m <= n - k; m++)
-				FUZZ_ASSERT(!ref_utf8(p + k, m) ||
-					    (m > 1 && ref_utf8(p + k, m - 1)));
+				FUZZ_ASSERT(!utf8_ref(p + k, m) ||
+					    (m > 1 && utf8_ref(p + k, m - 1)));
 	}
 	while (i < n) {
 		size_t l = utf8_seq(p + i, n - i);
@@ -96,7 +61,7 @@ static void close_parse(const uint8_t *p, size_t n)
 
 	want = n == 0 || (n >= 2 && n <= 125 &&
 			  code_ok((unsigned)p[0] << 8 | p[1]) &&
-			  ref_utf8(p + 2, n - 2));
+			  utf8_ref(p + 2, n - 2));
 	FUZZ_ASSERT(got == 0 || got == -22);
 	FUZZ_ASSERT(want == (got == 0));
 	if (got == 0 && n == 0)
@@ -137,7 +102,7 @@ static void close_encode(const uint8_t *p, size_t n)
 	if (sl <= 123)
 		FUZZ_ASSERT(k - 2 == sl);
 	/* A valid reason stays valid when cut: the peer accepts it. */
-	if (ref_utf8((const uint8_t *)s, sl)) {
+	if (utf8_ref((const uint8_t *)s, sl)) {
 		FUZZ_ASSERT(ws_close_parse(dst, k, &c2, &r, &rl) == 0);
 		FUZZ_ASSERT(c2 == code && rl == k - 2);
 		/* The cut drops at most one partial character. */
@@ -195,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *b = (uint8_t *)fuzz_dup(data, size, 0);
 
-	FUZZ_ASSERT(ws_utf8_valid(b, size) == ref_utf8(data, size));
+	FUZZ_ASSERT(ws_utf8_valid(b, size) == utf8_ref(data, size));
 	free(b);
 	if (size <= 1024) {
 		b = (uint8_t *)fuzz_dup(data, size, 0);
