@@ -14,13 +14,13 @@
  * virtual machine may trap), and handshakes per CPU-second.
  */
 #include "tls.h"
+#include "../tests/tls_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define DIR "tests/tls/"
 
 static double cpu_now(void)
 {
@@ -30,76 +30,9 @@ static double cpu_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-struct der {
-	unsigned char b[8192];
-	size_t n;
-};
-
-static void der_append(void *ctx, const void *p, size_t n)
-{
-	struct der *d = ctx;
-
-	if (n <= sizeof(d->b) - d->n) {
-		memcpy(d->b + d->n, p, n);
-		d->n += n;
-	}
-}
-
-/* The first PEM object of a file, as DER; 0 or -1. */
-static int pem_first(const char *path, struct der *d)
-{
-	br_pem_decoder_context pc;
-	unsigned char buf[16384];
-	FILE *f = fopen(path, "rb");
-	size_t len, off = 0;
-	int done = 0;
-
-	if (!f)
-		return -1;
-	len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	d->n = 0;
-	br_pem_decoder_init(&pc);
-	while (off < len && !done) {
-		off += br_pem_decoder_push(&pc, buf + off, len - off);
-		switch (br_pem_decoder_event(&pc)) {
-		case BR_PEM_BEGIN_OBJ:
-			br_pem_decoder_setdest(&pc, der_append, d);
-			break;
-		case BR_PEM_END_OBJ:
-			done = 1;
-			break;
-		case BR_PEM_ERROR:
-			return -1;
-		default:
-			break;
-		}
-	}
-	return done ? 0 : -1;
-}
-
-static struct {
-	br_ssl_server_context sc;
-	br_x509_certificate chain[1];
-	struct der cert, key;
-	br_skey_decoder_context skey;
-	br_ssl_session_cache_lru lru;
-	unsigned char cache[4096];
-	unsigned char buf[BR_SSL_BUFSIZE_BIDI];
-} srv;
-
+static struct tsrv srv;
 static struct tls cli;
 static double client_s; /* CPU time inside tls_* calls */
-
-static int server_reset(void)
-{
-	const br_ec_private_key *sk = br_skey_decoder_get_ec(&srv.skey);
-
-	br_ssl_server_init_full_ec(&srv.sc, srv.chain, 1, BR_KEYTYPE_EC, sk);
-	br_ssl_engine_set_buffer(&srv.sc.eng, srv.buf, sizeof(srv.buf), 1);
-	br_ssl_server_set_cache(&srv.sc, &srv.lru.vtable);
-	return br_ssl_server_reset(&srv.sc) ? 0 : -1;
-}
 
 /* Move records both ways until nothing moves. */
 static void pump(void)
@@ -148,17 +81,12 @@ int main(int argc, char **argv)
 	struct tls_tas tas;
 	char err[256];
 
-	if (n < 1 || tls_ta_load(&tas, DIR "ca.pem", err, sizeof(err)) < 0 ||
-	    pem_first(DIR "server.pem", &srv.cert) < 0 ||
-	    pem_first(DIR "server.key", &srv.key) < 0) {
+	if (n < 1 || tls_ta_load(&tas, TSRV_DIR "ca.pem", err, sizeof(err)) < 0 ||
+	    tsrv_load(&srv, TSRV_DIR "server.pem") < 0) {
 		fprintf(stderr, "tls_handshake: run from the top of the tree "
 			"(needs tests/tls/*.pem)\n");
 		return 1;
 	}
-	br_skey_decoder_init(&srv.skey);
-	br_skey_decoder_push(&srv.skey, srv.key.b, srv.key.n);
-	srv.chain[0].data = srv.cert.b;
-	srv.chain[0].data_len = srv.cert.n;
 	for (int kind = 0; kind < 3; kind++) {
 		struct tls_session sess = { 0 };
 		double init_s = 0;
@@ -174,7 +102,7 @@ int main(int argc, char **argv)
 				client_s = 0;
 				init_s = 0;
 			}
-			if (server_reset() < 0)
+			if (tsrv_reset(&srv, 1, 0) < 0)
 				return 1;
 			t0 = cpu_now();
 			tls_init(&cli, &tas, "localhost", kind == 2,

@@ -7,6 +7,7 @@
  */
 #include "test.h"
 #include "tls.h"
+#include "tls_server.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -14,76 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DIR "tests/tls/"
+#define DIR TSRV_DIR
 
 /* ---- the test PKI ---- */
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		*len = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-struct der {
-	unsigned char b[8192];
-	size_t n;
-};
-
-static void der_append(void *ctx, const void *p, size_t n)
-{
-	struct der *d = ctx;
-
-	if (n <= sizeof(d->b) - d->n) {
-		memcpy(d->b + d->n, p, n);
-		d->n += n;
-	}
-}
-
-/* The first PEM object of a file, as DER. */
-static int pem_first(const char *path, struct der *d)
-{
-	br_pem_decoder_context pc;
-	size_t len, off = 0;
-	unsigned char *pem = slurp(path, &len);
-	int done = 0;
-
-	if (!pem)
-		return -ENOENT;
-	d->n = 0;
-	br_pem_decoder_init(&pc);
-	while (off < len && !done) {
-		off += br_pem_decoder_push(&pc, pem + off, len - off);
-		switch (br_pem_decoder_event(&pc)) {
-		case BR_PEM_BEGIN_OBJ:
-			br_pem_decoder_setdest(&pc, der_append, d);
-			break;
-		case BR_PEM_END_OBJ:
-			done = 1;
-			break;
-		case BR_PEM_ERROR:
-			free(pem);
-			return -EINVAL;
-		default:
-			break;
-		}
-	}
-	free(pem);
-	return done ? 0 : -EINVAL;
-}
 
 static int load_tas(struct tls_tas *tas, const char *file)
 {
@@ -95,53 +29,15 @@ static int load_tas(struct tls_tas *tas, const char *file)
 	return r;
 }
 
-/* ---- an in-memory BearSSL server ---- */
+/* ---- an in-memory BearSSL server (tests/tls_server.h) ---- */
 
-struct server {
-	br_ssl_server_context sc;
-	br_x509_certificate chain[1];
-	struct der cert, key;
-	br_skey_decoder_context skey;
-	br_ssl_session_cache_lru lru;
-	unsigned char cache[4096];
-	unsigned char buf[BR_SSL_BUFSIZE_BIDI];
-	unsigned char got[65536]; /* application data received */
-	size_t got_len;
-};
+static struct tsrv srv;
 
-static struct server srv;
-
-/* tls11_only: 1 offers TLS 1.0-1.1 only; 2 offers one RSA-only suite
- * (our EC certificate cannot serve it: no suite in common). */
-static int server_start(struct server *s, const char *certfile, int cache,
-			int tls11_only)
+/* offer: see tsrv_reset. */
+static int server_start(struct tsrv *s, const char *certfile, int cache,
+			int offer)
 {
-	const br_ec_private_key *sk;
-
-	s->got_len = 0;
-	if (pem_first(certfile, &s->cert) < 0 ||
-	    pem_first(DIR "server.key", &s->key) < 0)
-		return -1;
-	br_skey_decoder_init(&s->skey);
-	br_skey_decoder_push(&s->skey, s->key.b, s->key.n);
-	sk = br_skey_decoder_get_ec(&s->skey);
-	if (!sk)
-		return -1;
-	s->chain[0].data = s->cert.b;
-	s->chain[0].data_len = s->cert.n;
-	br_ssl_server_init_full_ec(&s->sc, s->chain, 1, BR_KEYTYPE_EC, sk);
-	if (tls11_only == 1)
-		br_ssl_engine_set_versions(&s->sc.eng, BR_TLS10, BR_TLS11);
-	if (tls11_only == 2) {
-		static const uint16_t rsa_only[] = {
-			BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 };
-
-		br_ssl_engine_set_suites(&s->sc.eng, rsa_only, 1);
-	}
-	br_ssl_engine_set_buffer(&s->sc.eng, s->buf, sizeof(s->buf), 1);
-	if (cache)
-		br_ssl_server_set_cache(&s->sc, &s->lru.vtable);
-	return br_ssl_server_reset(&s->sc) ? 0 : -1;
+	return tsrv_load(s, certfile) < 0 ? -1 : tsrv_reset(s, cache, offer);
 }
 
 /* ---- moving bytes ---- */
@@ -153,7 +49,7 @@ static size_t cgot_len;
  * Move bytes both ways, at most chunk at a time, until nothing moves.
  * Application data is collected on both sides.
  */
-static void pump(struct tls *c, struct server *s, size_t chunk)
+static void pump(struct tls *c, struct tsrv *s, size_t chunk)
 {
 	br_ssl_engine_context *e = &s->sc.eng;
 
@@ -206,7 +102,7 @@ static void pump(struct tls *c, struct server *s, size_t chunk)
 /* Everything the server should send: more than one full record. */
 static unsigned char big[20000];
 
-static void server_send(struct server *s, const unsigned char *p, size_t n)
+static void server_send(struct tsrv *s, const unsigned char *p, size_t n)
 {
 	br_ssl_engine_context *e = &s->sc.eng;
 
@@ -231,7 +127,7 @@ static struct tls_tas tas_ca, tas_other;
 static const size_t chunks[] = { (size_t)-1, 1 };
 
 /* A handshake, then data both ways; returns 0 or the failing line. */
-static int exchange(struct tls *c, struct server *s, size_t chunk)
+static int exchange(struct tls *c, struct tsrv *s, size_t chunk)
 {
 	static const char hello[] = "GET /connect HTTP/1.1\r\n\r\n";
 	size_t sent = 0, off = 0;
@@ -280,7 +176,7 @@ static int anchors_load(void)
 	check(!(t.ta[0].flags & BR_X509_TA_CA));
 	tls_ta_free(&t);
 	/* Other PEM objects are skipped; no final newline is fine. */
-	pem = slurp(DIR "ca.pem", &len);
+	pem = tsrv_slurp(DIR "ca.pem", &len);
 	check(pem != NULL);
 	two = malloc(len * 2 + 300);
 	check(two != NULL);
