@@ -1194,69 +1194,92 @@ void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
 	}
 }
 
+/* why = "no <kind> response within <ms as seconds>s" */
+static void no_response(char *why, size_t cap, const char *kind, int64_t ms)
+{
+	snprintf(why, cap, "no %s response within %gs", kind, (double)ms / 1000);
+}
+
+static void http_timer(struct worker *w, struct httpc *h)
+{
+	struct part *p;
+	char why[64];
+
+	if (h->state != H_BUSY)
+		return;
+	p = part_at(w, h->job);
+	no_response(why, sizeof(why), "complete", w->o->request_timeout_ms);
+	perr(w, p, RE_TIMEOUT, p->state == P_SIGNUP ? "sign-up" :
+	     "chat request", why, T_PART);
+	p->state = P_DONE;
+	wk_close(w, h->conn);
+	h->state = H_DOWN;
+	h->conn = NIL;
+	http_pump(w);
+}
+
+static void org_timer(struct worker *w, unsigned i)
+{
+	struct org *o = &w->orgs[i];
+	char why[64];
+
+	if (o->state == O_OPEN) {
+		org_start_chat(w, o);
+		return;
+	}
+	if (o->state == O_SIGNIN) {
+		no_response(why, sizeof(why), "complete",
+			    w->o->request_timeout_ms);
+		oerr(w, i, RE_TIMEOUT, "sign-in", why, T_ORG);
+	} else if (o->state == O_UPGRADE) {
+		no_response(why, sizeof(why), "handshake",
+			    w->o->handshake_timeout_ms);
+		oerr(w, i, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
+	} else {
+		return;
+	}
+	wk_close(w, o->conn);
+	o->state = O_DONE;
+}
+
+static void part_timer(struct worker *w, struct part *p)
+{
+	char why[64];
+
+	if (p->state == P_CHAT) {
+		send_due(w, p);
+	} else if (p->state == P_WAIT_CHAT) {
+		send_get_chats(w, p);
+	} else if (p->state == P_UPGRADE) {
+		no_response(why, sizeof(why), "handshake",
+			    w->o->handshake_timeout_ms);
+		perr(w, p, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
+		wk_close(w, p->conn);
+		p->conn = NIL;
+		p->state = P_DONE;
+	}
+}
+
 /* see run.h */
 void sc_timer(struct worker *w, struct tw_node *n)
 {
 	struct timer *t = (struct timer *)n;
 
-	if (t->kind == TK_ARRIVAL) {
+	switch (t->kind) {
+	case TK_ARRIVAL:
 		arrival(w);
-	} else if (t->kind == TK_HTTP) {
-		struct httpc *h = &w->http[t->idx];
-
-		if (h->state == H_BUSY) {
-			struct part *p = part_at(w, h->job);
-			char why[64];
-
-			snprintf(why, sizeof(why), "no complete response within %gs",
-				 (double)w->o->request_timeout_ms / 1000);
-			perr(w, p, RE_TIMEOUT, p->state == P_SIGNUP ? "sign-up" :
-			     "chat request", why, T_PART);
-			p->state = P_DONE;
-			wk_close(w, h->conn);
-			h->state = H_DOWN;
-			h->conn = NIL;
-			http_pump(w);
-		}
-	} else if (t->kind == TK_ORG) {
-		struct org *o = &w->orgs[t->idx];
-
-		if (o->state == O_OPEN) {
-			org_start_chat(w, o);
-		} else if (o->state == O_SIGNIN) {
-			char why[64];
-
-			snprintf(why, sizeof(why), "no complete response within %gs",
-				 (double)w->o->request_timeout_ms / 1000);
-			oerr(w, t->idx, RE_TIMEOUT, "sign-in", why, T_ORG);
-			wk_close(w, o->conn);
-			o->state = O_DONE;
-		} else if (o->state == O_UPGRADE) {
-			char why[64];
-
-			snprintf(why, sizeof(why), "no handshake response within %gs",
-				 (double)w->o->handshake_timeout_ms / 1000);
-			oerr(w, t->idx, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
-			wk_close(w, o->conn);
-			o->state = O_DONE;
-		}
-	} else if (t->kind == TK_PART) {
-		struct part *p = part_at(w, t->idx);
-
-		if (p->state == P_CHAT) {
-			send_due(w, p);
-		} else if (p->state == P_WAIT_CHAT) {
-			send_get_chats(w, p);
-		} else if (p->state == P_UPGRADE) {
-			char why[64];
-
-			snprintf(why, sizeof(why), "no handshake response within %gs",
-				 (double)w->o->handshake_timeout_ms / 1000);
-			perr(w, p, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
-			wk_close(w, p->conn);
-			p->conn = NIL;
-			p->state = P_DONE;
-		}
+		break;
+	case TK_HTTP:
+		http_timer(w, &w->http[t->idx]);
+		break;
+	case TK_ORG:
+		org_timer(w, t->idx);
+		break;
+	case TK_PART:
+		part_timer(w, part_at(w, t->idx));
+		break;
+	default:
+		break;
 	}
 }
 
