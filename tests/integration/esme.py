@@ -92,6 +92,19 @@ def _kill_all():
 atexit.register(_kill_all)
 
 
+def end_process(srv):
+    """Kill srv.proc if it still runs (a bounded wait) and drop srv from the
+    servers killed at exit."""
+    if srv.proc is not None and srv.proc.poll() is None:
+        srv.proc.kill()
+        try:
+            srv.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    if srv in _servers:
+        _servers.remove(srv)
+
+
 class Server:
     """One `esmeload serve` process on free loopback ports.
 
@@ -215,14 +228,7 @@ class Server:
             return None
 
     def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        if self in _servers:
-            _servers.remove(self)
+        end_process(self)
         if self.dir and not os.environ.get("ESME_IT_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None

@@ -153,14 +153,7 @@ class FaultServer:
             return 0
 
     def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        if self in esme._servers:
-            esme._servers.remove(self)
+        esme.end_process(self)
 
 
 def run_esmeload(srv, args, out_dir=None):
