@@ -85,24 +85,18 @@ except Exception: print(0)')
 		hold_end=$(( now + HOLD ))
 	fi
 	if [ "$ramp" -gt 0 ] && [ "$now" -ge "$hold_end" ]; then
-		held=$chats
 		why="held for ${HOLD}s"
-		rss_held=$rss
-		mem_held=$(sockmem)
-		slab_held=$(slab)
-		stats=$(curl -s --max-time 5 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messenger_ws_url"].replace("ws:","http:"))' "$tmp/config.json")/stats" || true)
-		kill -INT "$run_pid"
-		break
+	elif [ "$now" -lt "$RAMP_LIMIT" ]; then
+		continue
 	fi
-	if [ "$now" -ge "$RAMP_LIMIT" ]; then
-		held=$chats
-		rss_held=$rss
-		mem_held=$(sockmem)
-		slab_held=$(slab)
-		stats=$(curl -s --max-time 5 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messenger_ws_url"].replace("ws:","http:"))' "$tmp/config.json")/stats" || true)
-		kill -INT "$run_pid"
-		break
-	fi
+	# Held, or the ramp limit: what is held now, then stop the run.
+	held=$chats
+	rss_held=$rss
+	mem_held=$(sockmem)
+	slab_held=$(slab)
+	stats=$(curl -s --max-time 5 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messenger_ws_url"].replace("ws:","http:"))' "$tmp/config.json")/stats" || true)
+	kill -INT "$run_pid"
+	break
 done
 echo
 wait "$run_pid" || true
