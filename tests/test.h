@@ -7,8 +7,10 @@
 #ifndef ESMELOAD_TEST_H
 #define ESMELOAD_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define check(cond)                                                        \
 	do {                                                               \
@@ -64,6 +66,26 @@ static inline int test_run_all(const char *prog, const struct test_case *t,
 		failed += line != 0;
 	}
 	return failed ? 1 : 0;
+}
+
+/* Remove a test's scratch directory: its files, its empty
+ * subdirectories, then itself. */
+static inline void test_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (unlink(p) < 0)
+			rmdir(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
 }
 
 #define TEST_MAIN(...)                                                     \

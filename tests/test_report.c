@@ -464,24 +464,6 @@ static int write_file(const char *name, const char *text)
 	return fclose(f);
 }
 
-static void remove_dir(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	while (d && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (unlink(p) < 0)
-			rmdir(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static int load(struct rep_run *r, const char *name)
 {
 	char p[256];
@@ -592,7 +574,7 @@ out_free:
 	fprintf(stderr, "load: %s\n", err);
 	rep_run_free(&r);
 out:
-	remove_dir();
+	test_remove_dir(dir);
 	return ret;
 }
 

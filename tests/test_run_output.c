@@ -31,24 +31,6 @@ static int make_dir(void)
 	return mkdtemp(dir) ? 0 : -1;
 }
 
-/* Remove every file of dir and dir itself. */
-static void remove_dir(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	while (d && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static int count_files(const char *path, int *tmp_seen)
 {
 	DIR *d = opendir(path);
@@ -397,7 +379,7 @@ static int test_files(void)
 		      "  \"1700000003\": 7\n}\n"));
 	free(text);
 
-	remove_dir();
+	test_remove_dir(dir);
 	free_run(r);
 	return 0;
 }
@@ -484,7 +466,7 @@ static int test_zone_and_edges(void)
 		check(!strncmp(small, dir, 7));
 		check_eq(write_outputs(r, NULL, 0), 0);
 	}
-	remove_dir();
+	test_remove_dir(dir);
 	free_run(r);
 	setenv("TZ", "UTC0", 1);
 	tzset();
@@ -532,7 +514,7 @@ static int test_unwritable(void)
 		check_eq(count_files(dir, &tmp_seen), 1); /* the blocker */
 		rmdir(blocker);
 	}
-	remove_dir();
+	test_remove_dir(dir);
 	free_run(r);
 	return 0;
 }
