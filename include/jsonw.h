@@ -52,4 +52,9 @@ void jw_null(struct jw *w);
 /* Already-encoded JSON text, inserted as one value. */
 void jw_raw(struct jw *w, const char *s, size_t n);
 
+/* A key and its value in one call. */
+void jw_kv_u64(struct jw *w, const char *key, uint64_t v);
+void jw_kv_i64(struct jw *w, const char *key, int64_t v);
+void jw_kv_cstr(struct jw *w, const char *key, const char *s);
+
 #endif

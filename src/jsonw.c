@@ -289,3 +289,21 @@ void jw_raw(struct jw *w, const char *s, size_t n)
 	sep(w);
 	put(w, s, n);
 }
+
+void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+void jw_kv_i64(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_i64(w, v);
+}
+
+void jw_kv_cstr(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_cstr(w, s);
+}

@@ -433,6 +433,16 @@ static int w_basic(void)
 	jw_init(&w, buf, sizeof(buf));
 	jw_i64(&w, 0);
 	check_span(buf, (size_t)jw_finish(&w), "0");
+	/* key-value helpers: the same text as key then value */
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin(&w);
+	jw_kv_u64(&w, "u", UINT64_MAX);
+	jw_kv_i64(&w, "i", INT64_MIN);
+	jw_kv_cstr(&w, "s\"", "a\n");
+	jw_obj_end(&w);
+	check_span(buf, (size_t)jw_finish(&w),
+		   "{\"u\":18446744073709551615,\"i\":-9223372036854775808,"
+		   "\"s\\\"\":\"a\\n\"}");
 	return 0;
 }
 

@@ -131,10 +131,8 @@ static int print_json(const struct rep_run *a, const struct rep_run *b,
 		return -ENOMEM;
 	jw_init(&w, buf, cap);
 	jw_obj_begin(&w);
-	jw_key(&w, "a");
-	jw_cstr(&w, a->path);
-	jw_key(&w, "b");
-	jw_cstr(&w, b->path);
+	jw_kv_cstr(&w, "a", a->path);
+	jw_kv_cstr(&w, "b", b->path);
 	jw_key(&w, "metrics");
 	jw_obj_begin(&w);
 	for (int i = 0; i < REP_CMP_ROWS; i++) {
@@ -148,8 +146,8 @@ static int print_json(const struct rep_run *a, const struct rep_run *b,
 		jw_num(&w, r->b);
 		jw_key(&w, "change_pct");
 		jw_num(&w, r->change_pct);
-		jw_key(&w, "better");
-		jw_cstr(&w, r->better == REP_HIGHER ? "higher" : "lower");
+		jw_kv_cstr(&w, "better",
+			   r->better == REP_HIGHER ? "higher" : "lower");
 		jw_key(&w, "verdict");
 		if (isnan(r->a) || isnan(r->b))
 			jw_null(&w);

@@ -100,12 +100,6 @@ static void jw_span(struct jw *w, int64_t start, int64_t end)
 	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ns) ? d : "");
 }
 
-static void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
-{
-	jw_key(w, key);
-	jw_u64(w, v);
-}
-
 #define SUMMARY_MAX (96 * 1024)
 
 /* {"p50","p90","p99","p99_9","max"} in milliseconds. */
@@ -165,14 +159,13 @@ static void self_check(struct jw *w, const struct run *r,
 			 c->enobufs ? "receive buffers ran out; " : "");
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
-	jw_key(w, "ring");
-	jw_cstr(w, r->nw && r->w[0].ring.uring.ring_fd > 0 ?
+	jw_kv_cstr(w, "ring", r->nw && r->w[0].ring.uring.ring_fd > 0 ?
 		ring_mode(&r->w[0].ring) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
-	jw_key(w, "send");
-	jw_cstr(w, !r->nw ? "none" : r->w[0].zc == ZC_FIXED ? "send_zc_fixed" :
-		r->w[0].zc == ZC_PLAIN ? "send_zc" : "send");
+	jw_kv_cstr(w, "send", !r->nw ? "none" :
+		   r->w[0].zc == ZC_FIXED ? "send_zc_fixed" :
+		   r->w[0].zc == ZC_PLAIN ? "send_zc" : "send");
 	if (r->nw && r->w[0].zc) {
 		jw_kv_u64(w, "zc_sends", c->zc_sends);
 		jw_kv_u64(w, "zc_copied", c->zc_copied);
@@ -185,8 +178,7 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_f64(w, lag99);
 	jw_key(w, "tester_limited");
 	jw_bool(w, limited);
-	jw_key(w, "verdict");
-	jw_cstr(w, verdict);
+	jw_kv_cstr(w, "verdict", verdict);
 	jw_obj_end(w);
 }
 
@@ -214,8 +206,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_key(&w, "log_ws");
 	jw_bool(&w, o->log_ws);
 	jw_obj_end(&w);
-	jw_key(&w, "description");
-	jw_cstr(&w, "performance test summary");
+	jw_kv_cstr(&w, "description", "performance test summary");
 	jw_key(&w, "organizer_time_started");
 	jw_time(&w, org);
 	jw_key(&w, "organizer_duration");
@@ -260,8 +251,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	for (int k = 0; k < RE_COUNT; k++)
 		jw_kv_u64(&w, run_err_names[k], c.err[k]);
 	jw_obj_end(&w);
-	jw_key(&w, "stop_reason");
-	jw_cstr(&w, stop_name(r->stop_reason));
+	jw_kv_cstr(&w, "stop_reason", stop_name(r->stop_reason));
 	jw_key(&w, "first_error");
 	if (r->has_first_err)
 		jw_str(&w, r->first_err, strnlen(r->first_err,
@@ -291,10 +281,8 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		const struct threshold *t = &r->o.thresholds[i];
 
 		jw_obj_begin(&w);
-		jw_key(&w, "expr");
-		jw_cstr(&w, t->expr);
-		jw_key(&w, "metric");
-		jw_cstr(&w, threshold_metric(t));
+		jw_kv_cstr(&w, "expr", t->expr);
+		jw_kv_cstr(&w, "metric", threshold_metric(t));
 		jw_key(&w, "measured");
 		jw_f64(&w, t->measured);
 		jw_key(&w, "passed");

@@ -136,24 +136,17 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 
 	jw_init(&w, buf, sizeof(buf) - 1);
 	jw_obj_begin(&w);
-	jw_key(&w, "t");
-	jw_i64(&w, clock_real_ns() / 1000000000);
+	jw_kv_i64(&w, "t", clock_real_ns() / 1000000000);
 	jw_key(&w, "elapsed_s");
 	jw_f64(&w, (double)((now_ns - r->t0_ns) / 1000000) / 1000.0);
-	jw_key(&w, "sent");
-	jw_u64(&w, c.sent - s->prev.sent);
-	jw_key(&w, "delivered");
-	jw_u64(&w, c.delivered - s->prev.delivered);
-	jw_key(&w, "organizer_received");
-	jw_u64(&w, c.org_received - s->prev.org_received);
-	jw_key(&w, "participants_created");
-	jw_u64(&w, c.created);
-	jw_key(&w, "participants_connected");
-	jw_u64(&w, c.connected);
-	jw_key(&w, "chats");
-	jw_u64(&w, c.chats);
-	jw_key(&w, "errors");
-	jw_u64(&w, err_total(&c) - err_total(&s->prev));
+	jw_kv_u64(&w, "sent", c.sent - s->prev.sent);
+	jw_kv_u64(&w, "delivered", c.delivered - s->prev.delivered);
+	jw_kv_u64(&w, "organizer_received",
+		  c.org_received - s->prev.org_received);
+	jw_kv_u64(&w, "participants_created", c.created);
+	jw_kv_u64(&w, "participants_connected", c.connected);
+	jw_kv_u64(&w, "chats", c.chats);
+	jw_kv_u64(&w, "errors", err_total(&c) - err_total(&s->prev));
 	jw_key(&w, "error_kinds");
 	jw_obj_begin(&w);
 	for (int k = 0; k < RE_COUNT; k++)

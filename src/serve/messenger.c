@@ -21,8 +21,7 @@ static void env_begin(struct serve *s, struct jw *w, const char *type)
 	jw_init(w, (char *)s->scratch + WS_HDR_MAX,
 		s->scratch_cap - WS_HDR_MAX);
 	jw_obj_begin(w);
-	jw_key(w, "type");
-	jw_cstr(w, type);
+	jw_kv_cstr(w, "type", type);
 	jw_key(w, "payload");
 }
 
@@ -95,8 +94,7 @@ static void send_simple(struct serve *s, struct conn *c, const char *type,
 
 	env_begin(s, &w, type);
 	jw_obj_begin(&w);
-	jw_key(&w, "message");
-	jw_cstr(&w, msg);
+	jw_kv_cstr(&w, "message", msg);
 	jw_obj_end(&w);
 	n = env_frame(s, &w, &f);
 	if (n)

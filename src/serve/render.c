@@ -32,24 +32,17 @@ void render_org(struct serve *s, struct jw *w, uint32_t org)
 	const struct organizer *o = store_org(s->st, org);
 
 	jw_obj_begin(w);
-	jw_key(w, "id");
-	jw_u64(w, org + 1);
-	jw_key(w, "email");
-	jw_cstr(w, o->email);
-	jw_key(w, "firstName");
-	jw_cstr(w, o->first);
-	jw_key(w, "lastName");
-	jw_cstr(w, o->last);
-	jw_key(w, "phoneNumber");
-	jw_cstr(w, o->phone);
+	jw_kv_u64(w, "id", org + 1);
+	jw_kv_cstr(w, "email", o->email);
+	jw_kv_cstr(w, "firstName", o->first);
+	jw_kv_cstr(w, "lastName", o->last);
+	jw_kv_cstr(w, "phoneNumber", o->phone);
 	jw_key(w, "timeCreated");
 	render_time(w, o->created_ns);
 	jw_key(w, "timeSignOut");
 	render_time(w, o->signout_ns);
-	jw_key(w, "role");
-	jw_u64(w, o->role);
-	jw_key(w, "agencyId");
-	jw_u64(w, o->agency);
+	jw_kv_u64(w, "role", o->role);
+	jw_kv_u64(w, "agencyId", o->agency);
 	jw_obj_end(w);
 }
 
@@ -59,12 +52,9 @@ void render_part(struct serve *s, struct jw *w, uint32_t part, int brief)
 	const struct participant *p = store_part(s->st, part);
 
 	jw_obj_begin(w);
-	jw_key(w, "id");
-	jw_u64(w, part + 1);
-	jw_key(w, "email");
-	jw_cstr(w, p->email);
-	jw_key(w, "phoneNumber");
-	jw_cstr(w, p->phone);
+	jw_kv_u64(w, "id", part + 1);
+	jw_kv_cstr(w, "email", p->email);
+	jw_kv_cstr(w, "phoneNumber", p->phone);
 	if (!brief) {
 		jw_key(w, "timeCreated");
 		render_time(w, p->created_ns);
@@ -81,16 +71,11 @@ void render_chat(struct serve *s, struct jw *w, const struct chat *c,
 	jw_obj_begin(w);
 	jw_key(w, "id");
 	jw_str(w, c->id, 24);
-	jw_key(w, "agencyId");
-	jw_u64(w, c->agency);
-	jw_key(w, "eventId");
-	jw_u64(w, c->event_id);
-	jw_key(w, "organizerId");
-	jw_u64(w, c->org + 1);
-	jw_key(w, "participantId");
-	jw_u64(w, c->part + 1);
-	jw_key(w, "ended");
-	jw_u64(w, c->ended);
+	jw_kv_u64(w, "agencyId", c->agency);
+	jw_kv_u64(w, "eventId", c->event_id);
+	jw_kv_u64(w, "organizerId", c->org + 1);
+	jw_kv_u64(w, "participantId", c->part + 1);
+	jw_kv_u64(w, "ended", c->ended);
 	if (c->has_loc) {
 		jw_key(w, "latStart");
 		jw_f64(w, c->lat);
@@ -119,10 +104,8 @@ void render_msg(struct serve *s, struct jw *w, const struct msgrec *m)
 	jw_str(w, id, 24);
 	jw_key(w, "chatId");
 	jw_str(w, store_chat(s->st, m->chat)->id, 24);
-	jw_key(w, "authorId");
-	jw_u64(w, m->author);
-	jw_key(w, "fromOrganizer");
-	jw_u64(w, m->from_org);
+	jw_kv_u64(w, "authorId", m->author);
+	jw_kv_u64(w, "fromOrganizer", m->from_org);
 	jw_key(w, "content");
 	jw_str(w, m->content, m->len);
 	jw_key(w, "timeSent");
@@ -143,12 +126,9 @@ long render_http_error(char *buf, size_t cap, int status, const char *msg)
 
 	jw_init(&w, buf, cap);
 	jw_obj_begin(&w);
-	jw_key(&w, "statusCode");
-	jw_i64(&w, status);
-	jw_key(&w, "message");
-	jw_cstr(&w, msg);
-	jw_key(&w, "error");
-	jw_cstr(&w, http_reason(status));
+	jw_kv_i64(&w, "statusCode", status);
+	jw_kv_cstr(&w, "message", msg);
+	jw_kv_cstr(&w, "error", http_reason(status));
 	jw_obj_end(&w);
 	return jw_finish(&w);
 }

@@ -124,18 +124,12 @@ static int write_config(struct serve *s, const char *path)
 			 v6 ? "]" : "", s->bound[p]);
 	jw_init(&w, buf, sizeof(buf));
 	jw_obj_begin(&w);
-	jw_key(&w, "event_id");
-	jw_u64(&w, store_event(s->st, 0)->id);
-	jw_key(&w, "messenger_ws_url");
-	jw_cstr(&w, url[PORT_MSG]);
-	jw_key(&w, "organizer_api_url");
-	jw_cstr(&w, url[PORT_ORG]);
-	jw_key(&w, "organizer_email");
-	jw_cstr(&w, o->email);
-	jw_key(&w, "organizer_password");
-	jw_cstr(&w, o->password);
-	jw_key(&w, "participant_api_url");
-	jw_cstr(&w, url[PORT_PART]);
+	jw_kv_u64(&w, "event_id", store_event(s->st, 0)->id);
+	jw_kv_cstr(&w, "messenger_ws_url", url[PORT_MSG]);
+	jw_kv_cstr(&w, "organizer_api_url", url[PORT_ORG]);
+	jw_kv_cstr(&w, "organizer_email", o->email);
+	jw_kv_cstr(&w, "organizer_password", o->password);
+	jw_kv_cstr(&w, "participant_api_url", url[PORT_PART]);
 	jw_obj_end(&w);
 	n = jw_finish(&w);
 	if (n < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path,

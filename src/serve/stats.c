@@ -70,8 +70,7 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "active", store_chats_active(s->st));
 	kv(&w, "total", store_chats_total(s->st));
 	jw_obj_end(&w);
-	jw_key(&w, "participants");
-	jw_u64(&w, store_nparts(s->st));
+	jw_kv_u64(&w, "participants", store_nparts(s->st));
 	kv(&w, "chat_requests", t->requests_total);
 	jw_key(&w, "queues");
 	jw_obj_begin(&w);
@@ -107,8 +106,7 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	for (int i = 0; i < E_COUNT; i++)
 		kv(&w, serve_err_names[i], t->err[i]);
 	jw_obj_end(&w);
-	jw_key(&w, "ring");
-	jw_cstr(&w, ring_mode(&s->ring));
+	jw_kv_cstr(&w, "ring", ring_mode(&s->ring));
 	jw_obj_end(&w);
 	return jw_finish(&w);
 }
