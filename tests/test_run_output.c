@@ -107,7 +107,7 @@ static struct run *fake_run(void)
 	w[0].c.start_chats = 70;
 	w[0].c.new_chats = 6;
 	w[0].c.no_new_chats = 5;
-	w[0].c.server_errors = 4;
+	w[0].c.err[RE_SERVER] = 4;
 	w[0].c.err[RE_CONNECT] = 2;
 	w[0].c.err[RE_SERVER] = 1;
 	w[0].c.enobufs = 3;
@@ -120,7 +120,7 @@ static struct run *fake_run(void)
 	w[1].c.start_chats = 1;
 	w[1].c.new_chats = 1;
 	w[1].c.no_new_chats = 1;
-	w[1].c.server_errors = 1;
+	w[1].c.err[RE_SERVER] = 1;
 	w[1].c.err[RE_HANDSHAKE] = 1;
 	w[1].c.err[RE_CONNECT] = 5;
 	w[1].c.enobufs = 4;
@@ -243,7 +243,7 @@ static int test_sum(void)
 	check_eq(t.start_chats, 71);
 	check_eq(t.new_chats, 7);
 	check_eq(t.no_new_chats, 6);
-	check_eq(t.server_errors, 5);
+	check_eq(t.err[RE_SERVER], 5);
 	check_eq(t.err[RE_CONNECT], 7);
 	check_eq(t.err[RE_HANDSHAKE], 1);
 	check_eq(t.err[RE_SERVER], 1);

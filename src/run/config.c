@@ -70,8 +70,8 @@ static const char usage[] =
 "Resources:\n"
 "  --threads N               worker threads, 1-64 (default 1)\n"
 "  --organizers N            organizer connections, 1-1000 (default 1)\n"
-"  --http-conns N            keep-alive REST connections per thread, 1-256\n"
-"                            (default 4)\n"
+"  --http-conns N            most keep-alive REST connections per thread,\n"
+"                            opened as arrivals need them, 1-4096 (default 64)\n"
 "  --max-conns N             connections per thread, 1-1048576 (default: the\n"
 "                            open-files soft limit, at most 1048576)\n"
 "  --source-ip A.B.C.D[-A.B.C.D]\n"
@@ -156,7 +156,7 @@ static void defaults(struct run_opts *o)
 	o->max_errors = 1;
 	o->threads = 1;
 	o->organizers = 1;
-	o->http_conns = 4;
+	o->http_conns = 64;
 	o->max_conns = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		o->max_conns = rl.rlim_cur == RLIM_INFINITY ||
@@ -235,7 +235,7 @@ static const struct {
 	[U_MAXERR] = { "max-errors", 1, UINT64_MAX },
 	[U_THREADS] = { "threads", 1, 64 },
 	[U_ORGS] = { "organizers", 1, 1000 },
-	[U_HTTP] = { "http-conns", 1, 256 },
+	[U_HTTP] = { "http-conns", 1, 4096 },
 	[U_CONNS] = { "max-conns", 1, MAX_CONNS_CAP },
 	[U_SNDBUF] = { "sndbuf", 1024, 1u << 30 },
 	[U_RING] = { "ring-entries", 8, 32768 },

@@ -224,13 +224,19 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_obj_begin(&w);
 	jw_kv_u64(&w, "sent", c.sent);
 	jw_kv_u64(&w, "delivered", c.delivered);
+	/* sent = delivered + in_flight + lost, see run_counters */
+	jw_kv_u64(&w, "in_flight", c.in_flight);
+	jw_kv_u64(&w, "lost", c.lost);
+	jw_key(&w, "accounted");
+	jw_bool(&w, c.sent == c.delivered + c.in_flight + c.lost);
+	jw_kv_u64(&w, "echo_unmatched", c.echo_unmatched);
 	jw_kv_u64(&w, "organizer_received", c.org_received);
 	jw_key(&w, "delivery_ratio");
 	jw_f64(&w, c.sent ? (double)c.delivered / (double)c.sent : 0.0);
 	jw_kv_u64(&w, "start_chats", c.start_chats);
 	jw_kv_u64(&w, "new_chats", c.new_chats);
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
-	jw_kv_u64(&w, "server_errors", c.server_errors);
+	jw_kv_u64(&w, "server_errors", c.err[RE_SERVER]);
 	jw_kv_u64(&w, "connected", c.connected);
 	jw_key(&w, "tls"); /* null when no target is https:// or wss:// */
 	if (o->t[T_ORG].u.tls || o->t[T_PART].u.tls || o->t[T_MSG].u.tls) {

@@ -152,14 +152,25 @@ struct run_counters {
 	uint64_t start_chats;    /* start_chat frames sent */
 	uint64_t new_chats;      /* new_chat frames read by organizers */
 	uint64_t no_new_chats;   /* info "no new chats" read by organizers */
-	uint64_t server_errors;  /* error frames from the server */
-	uint64_t err[RE_COUNT];
+	uint64_t err[RE_COUNT];  /* err[RE_SERVER]: the server's error frames */
 	uint64_t enobufs;
 	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
 	uint64_t tls_handshakes; /* TLS handshakes completed */
 	uint64_t tls_resumed;    /* ... of which resumed a session */
 	uint64_t zc_sends;       /* --zc: SEND_ZC notifications seen */
 	uint64_t zc_copied;      /* ... of which the kernel copied anyway */
+	/*
+	 * Where every sent message ended, filled when a worker stops
+	 * (sc_account): sent = delivered + in_flight + lost. A participant's
+	 * echoes come back in order, so a message below the highest number
+	 * echoed that never came back is lost; one above it is in flight if
+	 * the participant's connection is still open, else lost.
+	 */
+	uint64_t in_flight;
+	uint64_t lost;
+	uint64_t echo_unmatched;   /* own echoes whose number was never sent */
+	uint64_t arrivals_late;    /* arrivals written more than 1 s late */
+	uint64_t http_opened;      /* REST connections opened */
 };
 
 /* ---- worker (worker.c) ---- */
@@ -195,6 +206,39 @@ struct cconn {
 	struct wtls *tls;     /* TLS state of an https/wss connection, or NULL */
 };
 
+/*
+ * The timer wheel's tick: 2^RUN_TICK_SHIFT ns (32.8 µs). A timer due at
+ * t is armed on the first tick boundary at or after t, and the loop's wait
+ * ends on that boundary, so a timer never fires early and fires at most one
+ * tick late plus the wake-up's own latency (measured per run:
+ * timer_late in the summary). 65,536 slots make one turn of the wheel 2.1 s,
+ * longer than the common intervals, so most timers are looked at once.
+ */
+#define RUN_TICK_SHIFT 15
+#define RUN_TICK_NS ((int64_t)1 << RUN_TICK_SHIFT)
+#define RUN_WHEEL_SLOTS 65536
+
+/* The tick of a due time at_ns for a wheel started at t0_ns. */
+static inline uint64_t run_tick_of(int64_t t0_ns, int64_t at_ns)
+{
+	return at_ns <= t0_ns ? 0 :
+	       ((uint64_t)(at_ns - t0_ns) + RUN_TICK_NS - 1) >> RUN_TICK_SHIFT;
+}
+
+/* The ticks that have begun by now_ns (what the loop advances the wheel to). */
+static inline uint64_t run_tick_now(int64_t t0_ns, int64_t now_ns)
+{
+	return now_ns <= t0_ns ? 0 : (uint64_t)(now_ns - t0_ns) >> RUN_TICK_SHIFT;
+}
+
+/* Nanoseconds to wait at now_ns until tick begins (0 if it has). */
+static inline int64_t run_tick_wait(int64_t t0_ns, uint64_t tick, int64_t now_ns)
+{
+	int64_t at = t0_ns + (int64_t)(tick << RUN_TICK_SHIFT);
+
+	return at > now_ns ? at - now_ns : 0;
+}
+
 /* Bytes of a connection's slot in the send arena. */
 #define RUN_SLOT 512
 
@@ -208,6 +252,7 @@ struct httpc;
 /* A scenario timer: the wheel node and what it belongs to. */
 struct run_timer {
 	struct tw_node node;
+	int64_t due_ns;       /* when it is due (monotonic) */
 	uint32_t idx;
 	uint8_t kind;
 };
@@ -261,6 +306,17 @@ struct worker {
 	struct run_counters c;
 	/* latency from the scheduled send, from the actual send; send lag */
 	struct hist lat, lat_actual, lag;
+	/*
+	 * Arrivals, each from its scheduled moment: arrival lag (sign-up
+	 * written minus scheduled), the phases (sign-up and chat request:
+	 * request written to response; connect: connect started to
+	 * authorization written) and time to chat (scheduled arrival to chat
+	 * found). timer_late: how late each timer fired after it was due.
+	 */
+	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
+	struct hist timer_late;
+	uint64_t backlog;     /* arrivals due whose sign-up is not written yet */
+	uint64_t backlog_max;
 	/* the first error of this worker */
 	char err_text[256];
 	int has_err;
@@ -299,6 +355,13 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *p,
 /* The connection failed with -errno err; w->close_cause, when not NULL,
  * names the cause in words instead (TLS failures). */
 void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err);
+/* msgs send_message frames of c were handed to the kernel at w->now_ns. */
+void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
+		  unsigned msgs);
+/* msgs send_message frames of c were taken by the kernel in full. */
+void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs);
+/* After the loop: fill the counters' in_flight and lost. */
+void sc_account(struct worker *w);
 /* A send completed and the slot has room again. */
 void sc_writable(struct worker *w, struct cconn *c, uint32_t idx);
 /* A send has not completed within --send-timeout. */

@@ -24,7 +24,7 @@
 #define MAX_TOKENS 256
 #define GET_CHATS_TRIES 10
 
-enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL, TK_HTTP };
+enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL };
 
 #define timer run_timer
 
@@ -39,10 +39,18 @@ struct part {
 	uint32_t conn;       /* WebSocket slot or NIL */
 	uint8_t state;       /* enum pstate */
 	uint8_t tries;       /* get_chats sent */
+	uint8_t awaiting;    /* the answer to the last get_chats is due */
 	uint8_t addr_len;
 	char addr[48];       /* local "ip:port", for the message text */
 	char chat[24];
 	uint32_t k;          /* last message number encoded */
+	uint32_t ksub;       /* ... handed to the kernel (lag taken) */
+	uint32_t nsent;      /* ... taken by the kernel in full */
+	uint32_t ndeliv;     /* own echoes received */
+	uint32_t high;       /* highest message number echoed */
+	uint32_t http;       /* REST connection of its request, or NIL */
+	int64_t due_ns;      /* its arrival's scheduled moment */
+	int64_t phase_ns;    /* when its current phase began */
 	int64_t chat_ns;     /* schedule base: when the chat was found */
 	struct timer t;
 	char *token;         /* tok_pool block until authorized */
@@ -74,11 +82,13 @@ struct org {
 
 enum hstate { H_DOWN = 0, H_CONNECTING, H_IDLE, H_BUSY };
 
+/* A REST connection. The deadline of a request is its participant's
+ * timer: it runs from when the request was queued, not from when a
+ * connection was free to write it. */
 struct httpc {
 	uint32_t conn;
 	uint8_t state;
 	uint32_t job;        /* participant index while busy */
-	struct timer t;      /* --request-timeout of the job in progress */
 };
 
 static struct part *part_at(struct worker *w, uint32_t i)
@@ -118,8 +128,14 @@ static int64_t ms_ns(int64_t ms) { return ms * 1000000; }
 static void timer_at(struct worker *w, struct timer *t, int64_t at_ns)
 {
 	tw_del(&w->tw, &t->node);
-	tw_add(&w->tw, &t->node,
-	       at_ns <= w->t0_ns ? 0 : (uint64_t)(at_ns - w->t0_ns) / 1000000);
+	t->due_ns = at_ns;
+	tw_add(&w->tw, &t->node, run_tick_of(w->t0_ns, at_ns));
+}
+
+/* A duration in µs for a histogram: end - start, 0 if negative. */
+static uint64_t us_since(int64_t start_ns, int64_t end_ns)
+{
+	return end_ns > start_ns ? (uint64_t)(end_ns - start_ns) / 1000 : 0;
 }
 
 /* ---- errors ---- */
@@ -333,7 +349,9 @@ static int token_of(const char *body, size_t blen, char *tok, size_t cap,
 
 /* ---- REST jobs (participants) ---- */
 
-static void job_push(struct worker *w, uint32_t pi)
+/* Queue participant pi's next REST request; its deadline runs from
+ * queued_ns. */
+static void job_push(struct worker *w, uint32_t pi, int64_t queued_ns)
 {
 	if (w->jobs_len == w->jobs_cap) {
 		uint32_t ncap = w->jobs_cap ? w->jobs_cap * 2 : 256;
@@ -352,6 +370,24 @@ static void job_push(struct worker *w, uint32_t pi)
 	}
 	w->jobs[(w->jobs_head + w->jobs_len) % w->jobs_cap] = pi;
 	w->jobs_len++;
+	timer_at(w, &part_at(w, pi)->t,
+		 queued_ns + ms_ns(w->o->request_timeout_ms));
+}
+
+/* The oldest queued job still waiting (one that timed out in the queue
+ * is skipped), or NIL. */
+static uint32_t job_pop(struct worker *w)
+{
+	while (w->jobs_len) {
+		uint32_t pi = w->jobs[w->jobs_head];
+		uint8_t st = part_at(w, pi)->state;
+
+		w->jobs_head = (w->jobs_head + 1) % w->jobs_cap;
+		w->jobs_len--;
+		if (st == P_SIGNUP_Q || st == P_REQUEST_Q)
+			return pi;
+	}
+	return NIL;
 }
 
 static int job_request(struct worker *w, struct httpc *h, struct part *p)
@@ -360,9 +396,16 @@ static int job_request(struct worker *w, struct httpc *h, struct part *p)
 	char path[RUN_URL_MAX + 32], body[512], extra[1024];
 	size_t room, n;
 	uint8_t *dst = wk_slot(w, h->conn, &room);
+	int64_t now = clock_mono_ns();
 	int bn;
 
+	p->phase_ns = now;
 	if (p->state == P_SIGNUP_Q) {
+		/* The arrival happens now: its lag is from its schedule. */
+		hist_add(&w->arrival_lag, us_since(p->due_ns, now));
+		if (now - p->due_ns > 1000000000)
+			w->c.arrivals_late++;
+		w->backlog--;
 		snprintf(path, sizeof(path), "%.*s/auth/sign-up",
 			 (int)t->u.path_len, t->u.path);
 		bn = snprintf(body, sizeof(body),
@@ -391,41 +434,75 @@ static int job_request(struct worker *w, struct httpc *h, struct part *p)
 	if (!n)
 		return -ENOSPC;
 	wk_commit(w, h->conn, n, 0);
-	timer_at(w, &h->t, w->now_ns + ms_ns(w->o->request_timeout_ms));
 	return 0;
 }
 
+/* The phase a participant's REST request belongs to, for errors. */
+static const char *rest_phase(const struct part *p)
+{
+	return p->state == P_SIGNUP_Q || p->state == P_SIGNUP ? "sign-up" :
+	       "chat request";
+}
+
+/* A participant is out of the run: no timer, no request. */
+static void part_done(struct worker *w, struct part *p)
+{
+	if (p->state == P_SIGNUP_Q)
+		w->backlog--;
+	tw_del(&w->tw, &p->t.node);
+	p->state = P_DONE;
+	p->http = NIL;
+}
+
+/*
+ * Hand queued requests to idle REST connections, then open connections
+ * for the requests still waiting, up to --http-conns: a burst of arrivals
+ * gets connections instead of a queue that makes the run closed-loop.
+ */
 static void http_pump(struct worker *w)
 {
+	unsigned connecting = 0;
+
 	for (unsigned i = 0; i < w->nhttp && w->jobs_len; i++) {
 		struct httpc *h = &w->http[i];
+		struct part *p;
+		uint32_t pi;
 
-		if (h->state == H_DOWN) {
-			char why[200];
-
-			h->conn = wk_connect(w, T_PART, OWN_HTTP, i, why,
-					     sizeof(why));
-			if (h->conn != NIL) {
-				h->state = H_CONNECTING;
-				continue;
-			}
-			/* The job waiting at the head cannot be sent. */
-			perr(w, part_at(w, w->jobs[w->jobs_head]), RE_CONNECT,
-			     part_at(w, w->jobs[w->jobs_head])->state ==
-			     P_SIGNUP_Q ? "sign-up" : "chat request", why, T_PART);
-			return;
-		}
-		if (h->state != H_IDLE)
+		connecting += h->state == H_CONNECTING;
+		if (h->state != H_IDLE || (pi = job_pop(w)) == NIL)
 			continue;
-		h->job = w->jobs[w->jobs_head];
-		w->jobs_head = (w->jobs_head + 1) % w->jobs_cap;
-		w->jobs_len--;
+		p = part_at(w, pi);
+		h->job = pi;
 		h->state = H_BUSY;
-		if (job_request(w, h, part_at(w, h->job)) < 0) {
-			perr(w, part_at(w, h->job), RE_HTTP, "sign-up",
-			     "request too large", T_PART);
+		p->http = i;
+		if (job_request(w, h, p) < 0) {
+			perr(w, p, RE_HTTP, rest_phase(p), "request too large",
+			     T_PART);
+			part_done(w, p);
 			h->state = H_IDLE;
 		}
+	}
+	for (unsigned i = 0; i < w->nhttp && w->jobs_len > connecting; i++) {
+		struct httpc *h = &w->http[i];
+		char why[200];
+
+		if (h->state != H_DOWN)
+			continue;
+		h->conn = wk_connect(w, T_PART, OWN_HTTP, i, why, sizeof(why));
+		if (h->conn == NIL) {
+			/* The request waiting longest cannot be sent. */
+			uint32_t pi = job_pop(w);
+
+			if (pi != NIL) {
+				perr(w, part_at(w, pi), RE_CONNECT,
+				     rest_phase(part_at(w, pi)), why, T_PART);
+				part_done(w, part_at(w, pi));
+			}
+			return;
+		}
+		h->state = H_CONNECTING;
+		w->c.http_opened++;
+		connecting++;
 	}
 }
 
@@ -436,10 +513,11 @@ static void part_connect(struct worker *w, uint32_t pi)
 	char why[200];
 
 	p->state = P_CONNECT;
+	p->phase_ns = w->now_ns;
 	p->conn = wk_connect(w, T_MSG, OWN_PART, pi, why, sizeof(why));
 	if (p->conn == NIL) {
 		perr(w, p, RE_CONNECT, "connect", why, T_MSG);
-		p->state = P_DONE;
+		part_done(w, p);
 	}
 }
 
@@ -450,41 +528,44 @@ static void http_done(struct worker *w, struct httpc *h, int status,
 	char cause[256];
 
 	h->state = H_IDLE;
-	tw_del(&w->tw, &h->t.node);
+	p->http = NIL;
+	tw_del(&w->tw, &p->t.node);
 	if (p->state == P_SIGNUP) {
 		char tok[1024];
 		size_t tn;
 
+		hist_add(&w->ph_signup, us_since(p->phase_ns, w->now_ns));
 		if (status != 201) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(w, p, RE_HTTP, "sign-up", cause, T_PART);
-			p->state = P_DONE;
+			part_done(w, p);
 			return;
 		}
 		if (token_of(body, blen, tok, sizeof(tok), &tn, &p->user_id) < 0 ||
 		    tn > 1000) {
 			perr(w, p, RE_PROTOCOL, "sign-up",
 			     "response without a token and user id", T_PART);
-			p->state = P_DONE;
+			part_done(w, p);
 			return;
 		}
 		p->token = pool_get(&w->tok_pool);
 		if (!p->token) {
 			perr(w, p, RE_HTTP, "sign-up", "out of memory", T_PART);
-			p->state = P_DONE;
+			part_done(w, p);
 			return;
 		}
 		memcpy(p->token, tok, tn);
 		p->token_len = (uint16_t)tn;
 		p->state = P_REQUEST_Q;
-		job_push(w, h->job);
+		job_push(w, h->job, w->now_ns);
 		return;
 	}
 	if (p->state == P_REQUEST) {
+		hist_add(&w->ph_request, us_since(p->phase_ns, w->now_ns));
 		if (status != 200) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(w, p, RE_HTTP, "chat request", cause, T_PART);
-			p->state = P_DONE;
+			part_done(w, p);
 			return;
 		}
 		w->c.created++;
@@ -510,9 +591,13 @@ static long http_input(struct worker *w, struct httpc *h, uint32_t idx,
 	if (r == 0)
 		return 0;
 	if (r < 0) {
-		perr(w, part_at(w, h->job), RE_PROTOCOL,
-		     part_at(w, h->job)->state == P_SIGNUP ? "sign-up" :
-		     "chat request", "malformed HTTP response", T_PART);
+		struct part *p = part_at(w, h->job);
+
+		perr(w, p, RE_PROTOCOL, rest_phase(p), "malformed HTTP response",
+		     T_PART);
+		part_done(w, p);
+		h->state = H_DOWN; /* the worker closes it */
+		h->conn = NIL;
 		return r;
 	}
 	http_done(w, h, status, body, blen);
@@ -528,23 +613,30 @@ static long http_input(struct worker *w, struct httpc *h, uint32_t idx,
 
 /* ---- participants ---- */
 
-static void arrival(struct worker *w)
+/* 1 when this worker has no arrival left: --max-participants reached, or
+ * -cpi 0, which creates exactly one participant (as the Go tool does). */
+static int arrivals_over(const struct worker *w)
 {
 	const struct run_opts *o = w->o;
+
+	return (o->max_participants && w->next_arrival > o->max_participants) ||
+	       (o->cpi_ms == 0 && w->next_arrival > 1);
+}
+
+/* Participant number w->next_arrival, due at due_ns, arrives: its
+ * sign-up is queued. Returns 0, or -ENOMEM after reporting it. */
+static int arrive(struct worker *w, int64_t due_ns)
+{
 	uint32_t pi = w->nparts;
 	struct part *p;
 
-	if (o->max_participants && w->next_arrival > o->max_participants) {
-		w->arrivals_done = 1;
-		return;
-	}
 	if (pi / PCHUNK >= w->pchunks_cap) {
 		uint32_t ncap = w->pchunks_cap ? w->pchunks_cap * 2 : 16;
 		struct part **nc = realloc(w->pchunks, ncap * sizeof(*nc));
 
 		if (!nc) {
 			wk_error(w, RE_HTTP, "out of memory for participants");
-			return;
+			return -ENOMEM;
 		}
 		memset(nc + w->pchunks_cap, 0,
 		       (ncap - w->pchunks_cap) * sizeof(*nc));
@@ -555,7 +647,7 @@ static void arrival(struct worker *w)
 		w->pchunks[pi / PCHUNK] = calloc(PCHUNK, sizeof(struct part));
 		if (!w->pchunks[pi / PCHUNK]) {
 			wk_error(w, RE_HTTP, "out of memory for participants");
-			return;
+			return -ENOMEM;
 		}
 	}
 	if (w->run->part_start_real_ns == 0 && w->id == 0)
@@ -564,36 +656,85 @@ static void arrival(struct worker *w)
 	memset(p, 0, sizeof(*p));
 	p->n = w->next_arrival;
 	p->conn = NIL;
+	p->http = NIL;
 	p->state = P_SIGNUP_Q;
+	p->due_ns = due_ns;
 	p->t.kind = TK_PART;
 	p->t.idx = pi;
 	w->nparts++;
-	job_push(w, pi);
-	http_pump(w);
-	/* Open loop: the next arrival is due on the fixed schedule. */
-	w->next_arrival += w->run->nw;
-	timer_at(w, &w->arrival,
-		 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)(w->next_arrival - 1));
+	w->backlog++;
+	if (w->backlog > w->backlog_max)
+		w->backlog_max = w->backlog;
+	job_push(w, pi, due_ns);
+	return 0;
 }
 
+/*
+ * Open loop: arrival n is due at start + (n - 1) * cpi whatever happened
+ * before. Every arrival already due is made now (a tester that fell
+ * behind catches up, and the lag of each shows it), at most a thousand
+ * per pass so the loop stays responsive; then the timer waits for the
+ * next.
+ */
+static void arrivals(struct worker *w)
+{
+	const int64_t cpi = ms_ns(w->o->cpi_ms);
+
+	for (int made = 0; made < 1000; made++) {
+		int64_t due = w->t0_ns + cpi * (int64_t)(w->next_arrival - 1);
+
+		if (arrivals_over(w)) {
+			w->arrivals_done = 1;
+			break;
+		}
+		if (due > w->now_ns) {
+			timer_at(w, &w->arrival, due);
+			break;
+		}
+		if (arrive(w, due) < 0)
+			break;
+		w->next_arrival += w->run->nw;
+	}
+	if (!w->arrivals_done && !tw_armed(&w->arrival.node))
+		timer_at(w, &w->arrival, w->now_ns);
+	http_pump(w);
+}
+
+/*
+ * As the Go tool does it: wait smi, send get_chats, read one frame; a
+ * chats answer with a chat ends the wait, anything else is a try used,
+ * and the next comes smi later; more than 10 tries fail. The answer is
+ * awaited for at most --request-timeout. A new_chat push ends the wait
+ * early whenever it comes.
+ */
 static void send_get_chats(struct worker *w, struct part *p)
 {
 	static const char msg[] = "{\"type\":\"get_chats\",\"payload\":\"\"}";
 
+	p->tries++;
+	p->awaiting = 1;
+	send_text(w, p->conn, msg, sizeof(msg) - 1, 0);
+	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->request_timeout_ms));
+}
+
+/* The frame that answered a get_chats was not a chat: try again smi
+ * later, or fail after the tenth. */
+static void get_chats_again(struct worker *w, struct part *p)
+{
+	p->awaiting = 0;
 	if (p->tries >= GET_CHATS_TRIES) {
 		perr(w, p, RE_NO_CHAT, "waiting for chat",
 		     "no chat after 10 get_chats", T_MSG);
-		p->state = P_DONE;
 		wk_close(w, p->conn);
 		p->conn = NIL;
+		part_done(w, p);
 		return;
 	}
-	p->tries++;
-	send_text(w, p->conn, msg, sizeof(msg) - 1, 0);
 	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
 }
 
-/* Encode every message that is due and fits; arm the timer for the next. */
+/* Encode every message that is due and fits; arm the timer for the next.
+ * Their lag is taken when they are handed to the kernel (sc_submitted). */
 static void send_due(struct worker *w, struct part *p)
 {
 	const int64_t smi = ms_ns(w->o->smi_ms);
@@ -606,18 +747,9 @@ static void send_due(struct worker *w, struct part *p)
 				 "%.*s: message number %u\"}}",
 				 p->chat, p->addr_len, p->addr, p->k + 1);
 
-		int64_t lag;
-
 		if (send_text(w, p->conn, txt, (size_t)n, 1) < 0)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
-		lag = (w->now_ns - (p->chat_ns + smi * (int64_t)p->k)) / 1000;
-		if (lag < 0)
-			lag = 0;
-		p->lag[p->k % LAGS] = LAG_TAG(p->k) |
-				      (uint32_t)(lag < (1 << LAG_BITS) ? lag :
-						 (1 << LAG_BITS) - 1);
-		hist_add(&w->lag, (uint64_t)lag);
 	}
 	timer_at(w, &p->t, p->chat_ns + smi * (int64_t)(p->k + 1));
 }
@@ -637,8 +769,10 @@ static void chat_found(struct worker *w, struct part *p, const char *id)
 {
 	memcpy(p->chat, id, 24);
 	p->state = P_CHAT;
+	p->awaiting = 0;
 	p->chat_ns = w->now_ns;
 	w->c.chats++;
+	hist_add(&w->to_chat, us_since(p->due_ns, w->now_ns));
 	send_due(w, p);
 }
 
@@ -657,13 +791,19 @@ static void delivered(struct worker *w, struct part *p, const char *c,
 	uint64_t k = 0;
 	int64_t lat;
 
+	if (num)
+		for (num += sizeof(tag) - 1;
+		     num < c + n && *num >= '0' && *num <= '9' && k < UINT32_MAX;
+		     num++)
+			k = k * 10 + (uint64_t)(*num - '0');
+	if (k == 0 || k > p->k || p->state != P_CHAT) {
+		w->c.echo_unmatched++; /* not a message it sent */
+		return;
+	}
 	w->c.delivered++;
-	if (!num)
-		return;
-	for (num += sizeof(tag) - 1; num < c + n && *num >= '0' && *num <= '9'; num++)
-		k = k * 10 + (uint64_t)(*num - '0');
-	if (k == 0 || k > p->k || p->state != P_CHAT)
-		return;
+	p->ndeliv++;
+	if (k > p->high)
+		p->high = (uint32_t)k;
 	lat = w->now_ns - (p->chat_ns + smi * (int64_t)k);
 	if (lat < 0)
 		lat = 0;
@@ -676,6 +816,24 @@ static void delivered(struct worker *w, struct part *p, const char *c,
 	} else {
 		w->c.lat_unmatched++; /* more than LAGS messages in flight */
 	}
+}
+
+/* An error frame from the messenger: an error of the run, with the
+ * server's text. */
+static void server_error(struct worker *w, const struct json_doc *d, int pl,
+			 const char *who, uint64_t n)
+{
+	char msg[160];
+	size_t mn;
+	int m;
+
+	if (w->draining)
+		return;
+	if (pl < 0 || (m = json_find(d, pl, "message")) < 0 ||
+	    json_get_str(d, m, msg, sizeof(msg), &mn) < 0)
+		snprintf(msg, sizeof(msg), "(no message)");
+	wk_error(w, RE_SERVER, "messenger: %s %llu: server error \"%s\" (%s)",
+		 who, (unsigned long long)n, msg, w->o->t[T_MSG].url);
 }
 
 /* A text frame for a participant. */
@@ -714,21 +872,27 @@ static int part_text(struct worker *w, struct part *p, const char *js,
 		return 0;
 	}
 	if (json_str_eq(&d, t, "error")) {
-		w->c.server_errors++;
+		server_error(w, &d, pl, "participant", p->n);
+		if (p->state == P_WAIT_CHAT && p->awaiting)
+			get_chats_again(w, p);
 		return 0;
 	}
-	if (p->state != P_WAIT_CHAT || pl < 0)
+	if (p->state != P_WAIT_CHAT)
 		return 0;
-	if (json_str_eq(&d, t, "new_chat")) {
+	if (pl >= 0 && json_str_eq(&d, t, "new_chat")) {
 		k = json_find(&d, pl, "id");
-	} else if (json_str_eq(&d, t, "chats")) {
+	} else if (pl >= 0 && p->awaiting && json_str_eq(&d, t, "chats")) {
 		int arr = json_find(&d, pl, "chats");
 
 		if (arr < 0 || json_type(&d, arr) != JSMN_ARRAY ||
-		    d.tok[arr].size < 1)
+		    d.tok[arr].size < 1) {
+			get_chats_again(w, p);
 			return 0;
+		}
 		k = json_find(&d, arr + 1, "id");
 	} else {
+		if (p->awaiting) /* the Go tool reads one frame a try */
+			get_chats_again(w, p);
 		return 0;
 	}
 	if (k < 0 || json_get_str(&d, k, id, sizeof(id), &idn) < 0 ||
@@ -751,7 +915,6 @@ static void org_text(struct worker *w, struct org *o, const char *js,
 	struct json_doc d;
 	int t;
 
-	(void)o;
 	/* Most frames an organizer reads are user_message: skip the parse
 	 * when the type leads, as every ESME server writes it. */
 	if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
@@ -769,7 +932,8 @@ static void org_text(struct worker *w, struct org *o, const char *js,
 	else if (json_str_eq(&d, t, "info"))
 		w->c.no_new_chats++;
 	else if (json_str_eq(&d, t, "error"))
-		w->c.server_errors++;
+		server_error(w, &d, json_find(&d, 0, "payload"), "organizer",
+			     (uint64_t)(o - w->orgs) + 1);
 }
 
 static void org_signin(struct worker *w, unsigned i)
@@ -887,11 +1051,8 @@ void sc_start(struct worker *w)
 		wk_error(w, RE_HTTP, "out of memory");
 		return;
 	}
-	for (unsigned i = 0; i < w->nhttp; i++) {
+	for (unsigned i = 0; i < w->nhttp; i++)
 		w->http[i].conn = NIL;
-		w->http[i].t.kind = TK_HTTP;
-		w->http[i].t.idx = i;
-	}
 	if (w->id == 0) {
 		w->norgs = o->organizers;
 		w->orgs = calloc(w->norgs, sizeof(*w->orgs));
@@ -899,17 +1060,19 @@ void sc_start(struct worker *w)
 			wk_error(w, RE_HTTP, "out of memory");
 			return;
 		}
-		w->run->org_start_real_ns = clock_real_ns();
 		for (unsigned i = 0; i < w->norgs; i++) {
 			w->orgs[i].t.kind = TK_ORG;
 			w->orgs[i].t.idx = i;
 			org_signin(w, i);
 		}
 	}
-	(&w->arrival)->kind = TK_ARRIVAL;
+	w->arrival.kind = TK_ARRIVAL;
 	w->next_arrival = w->id + 1;
-	timer_at(w, &w->arrival,
-		 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)w->id);
+	if (arrivals_over(w))
+		w->arrivals_done = 1;
+	else
+		timer_at(w, &w->arrival,
+			 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)w->id);
 }
 
 /* see run.h */
@@ -1019,7 +1182,10 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 			o->state = O_DONE;
 			return -EPROTO;
 		}
-		/* Done with the organizer API: on to the messenger. */
+		/* Done with the organizer API: on to the messenger. The Go
+		 * tool's organizer_time_started is this moment. */
+		if (!w->run->org_start_real_ns)
+			w->run->org_start_real_ns = clock_real_ns();
 		tw_del(&w->tw, &o->t.node);
 		wk_close(w, idx);
 		o->state = O_CONNECT;
@@ -1077,7 +1243,8 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 			if (r < 0) {
 				perr(w, p, RE_HANDSHAKE, "messenger handshake",
 				     why, T_MSG);
-				p->state = P_DONE;
+				part_done(w, p);
+				p->conn = NIL;
 				return r;
 			}
 			an = snprintf(auth, sizeof(auth),
@@ -1088,7 +1255,9 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 			p->token = NULL;
 			p->state = P_WAIT_CHAT;
 			w->c.connected++;
+			hist_add(&w->ph_connect, us_since(p->phase_ns, w->now_ns));
 			p->tries = 0;
+			p->awaiting = 0;
 			timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
 			return r;
 		}
@@ -1115,16 +1284,23 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 	if (c->kind == OWN_HTTP) {
 		struct httpc *h = &w->http[c->owner];
 
-		if (h->state == H_BUSY)
-			perr(w, part_at(w, h->job), RE_RECV,
-			     part_at(w, h->job)->state == P_SIGNUP ?
-			     "sign-up" : "chat request", cause, T_PART);
-		else if (h->state == H_CONNECTING && w->jobs_len)
-			perr(w, part_at(w, w->jobs[w->jobs_head]), RE_CONNECT,
-			     "sign-up", cause, T_PART);
-		tw_del(&w->tw, &h->t.node);
+		if (h->state == H_BUSY) {
+			struct part *p = part_at(w, h->job);
+
+			perr(w, p, RE_RECV, rest_phase(p), cause, T_PART);
+			part_done(w, p);
+		} else if (h->state == H_CONNECTING && w->jobs_len) {
+			uint32_t pi = job_pop(w);
+
+			if (pi != NIL) {
+				perr(w, part_at(w, pi), RE_CONNECT,
+				     rest_phase(part_at(w, pi)), cause, T_PART);
+				part_done(w, part_at(w, pi));
+			}
+		}
 		h->state = H_DOWN;
 		h->conn = NIL;
+		http_pump(w);
 	} else if (c->kind == OWN_PART) {
 		struct part *p = part_at(w, c->owner);
 		const char *phase = p->state == P_CONNECT ? "connect" :
@@ -1133,8 +1309,7 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 
 		perr(w, p, p->state == P_CONNECT ? RE_CONNECT : RE_CLOSED,
 		     phase, cause, T_MSG);
-		tw_del(&w->tw, &p->t.node);
-		p->state = P_DONE;
+		part_done(w, p);
 		p->conn = NIL;
 	} else if (c->kind == OWN_ORG) {
 		struct org *o = &w->orgs[c->owner];
@@ -1172,8 +1347,7 @@ void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
 		struct part *p = part_at(w, c->owner);
 
 		perr(w, p, RE_SEND, "messenger", why, T_MSG);
-		tw_del(&w->tw, &p->t.node);
-		p->state = P_DONE;
+		part_done(w, p);
 		p->conn = NIL;
 	} else if (c->kind == OWN_ORG) {
 		struct org *o = &w->orgs[c->owner];
@@ -1185,10 +1359,12 @@ void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
 	} else if (c->kind == OWN_HTTP) {
 		struct httpc *h = &w->http[c->owner];
 
-		if (h->state == H_BUSY)
-			perr(w, part_at(w, h->job), RE_SEND, "sign-up", why,
-			     T_PART);
-		tw_del(&w->tw, &h->t.node);
+		if (h->state == H_BUSY) {
+			struct part *p = part_at(w, h->job);
+
+			perr(w, p, RE_SEND, rest_phase(p), why, T_PART);
+			part_done(w, p);
+		}
 		h->state = H_DOWN;
 		h->conn = NIL;
 	}
@@ -1200,21 +1376,25 @@ static void no_response(char *why, size_t cap, const char *kind, int64_t ms)
 	snprintf(why, cap, "no %s response within %gs", kind, (double)ms / 1000);
 }
 
-static void http_timer(struct worker *w, struct httpc *h)
+/* A REST request's deadline passed, counted from when it was queued:
+ * waiting for a connection counts, as the open loop wants. */
+static void rest_timeout(struct worker *w, struct part *p)
 {
-	struct part *p;
-	char why[64];
+	char why[96];
 
-	if (h->state != H_BUSY)
-		return;
-	p = part_at(w, h->job);
 	no_response(why, sizeof(why), "complete", w->o->request_timeout_ms);
-	perr(w, p, RE_TIMEOUT, p->state == P_SIGNUP ? "sign-up" :
-	     "chat request", why, T_PART);
-	p->state = P_DONE;
-	wk_close(w, h->conn);
-	h->state = H_DOWN;
-	h->conn = NIL;
+	if (p->state == P_SIGNUP_Q || p->state == P_REQUEST_Q)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			 " (queued for a REST connection)");
+	perr(w, p, RE_TIMEOUT, rest_phase(p), why, T_PART);
+	if (p->http != NIL) {
+		struct httpc *h = &w->http[p->http];
+
+		wk_close(w, h->conn);
+		h->state = H_DOWN;
+		h->conn = NIL;
+	}
+	part_done(w, p);
 	http_pump(w);
 }
 
@@ -1248,15 +1428,24 @@ static void part_timer(struct worker *w, struct part *p)
 
 	if (p->state == P_CHAT) {
 		send_due(w, p);
+	} else if (p->state == P_WAIT_CHAT && p->awaiting) {
+		no_response(why, sizeof(why), "get_chats",
+			    w->o->request_timeout_ms);
+		perr(w, p, RE_TIMEOUT, "waiting for chat", why, T_MSG);
+		wk_close(w, p->conn);
+		p->conn = NIL;
+		part_done(w, p);
 	} else if (p->state == P_WAIT_CHAT) {
 		send_get_chats(w, p);
+	} else if (p->state <= P_REQUEST) {
+		rest_timeout(w, p);
 	} else if (p->state == P_UPGRADE) {
 		no_response(why, sizeof(why), "handshake",
 			    w->o->handshake_timeout_ms);
 		perr(w, p, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
 		wk_close(w, p->conn);
 		p->conn = NIL;
-		p->state = P_DONE;
+		part_done(w, p);
 	}
 }
 
@@ -1265,12 +1454,10 @@ void sc_timer(struct worker *w, struct tw_node *n)
 {
 	struct timer *t = (struct timer *)n;
 
+	hist_add(&w->timer_late, us_since(t->due_ns, w->now_ns));
 	switch (t->kind) {
 	case TK_ARRIVAL:
-		arrival(w);
-		break;
-	case TK_HTTP:
-		http_timer(w, &w->http[t->idx]);
+		arrivals(w);
 		break;
 	case TK_ORG:
 		org_timer(w, t->idx);
@@ -1280,6 +1467,53 @@ void sc_timer(struct worker *w, struct tw_node *n)
 		break;
 	default:
 		break;
+	}
+}
+
+/* see run.h */
+void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
+		  unsigned msgs)
+{
+	const int64_t smi = ms_ns(w->o->smi_ms);
+	struct part *p;
+
+	(void)idx;
+	if (c->kind != OWN_PART)
+		return;
+	p = part_at(w, c->owner);
+	/* The frames are this participant's next messages, in order. */
+	while (msgs--) {
+		uint32_t k = ++p->ksub;
+		uint64_t lag = us_since(p->chat_ns + smi * (int64_t)k, w->now_ns);
+
+		p->lag[k % LAGS] = LAG_TAG(k) |
+				   (uint32_t)(lag < (1u << LAG_BITS) ? lag :
+					      (1u << LAG_BITS) - 1);
+		hist_add(&w->lag, lag);
+	}
+}
+
+/* see run.h */
+void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs)
+{
+	(void)idx;
+	if (c->kind == OWN_PART)
+		part_at(w, c->owner)->nsent += msgs;
+}
+
+/* see run.h */
+void sc_account(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nparts; i++) {
+		const struct part *p = part_at(w, i);
+		uint64_t gap = p->high > p->ndeliv ? p->high - p->ndeliv : 0;
+		uint64_t above = p->nsent > p->high ? p->nsent - p->high : 0;
+
+		w->c.lost += gap;
+		if (p->state == P_CHAT && p->conn != NIL)
+			w->c.in_flight += above;
+		else
+			w->c.lost += above;
 	}
 }
 

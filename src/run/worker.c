@@ -38,6 +38,8 @@ enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8, CF_ZCWAIT = 16,
        CF_CLOSED = 32 };
 
 #define IN_BLOCK (64 * 1024 + 64)
+/* The longest wait of the loop, in ticks: 50 ms. */
+#define WAIT_TICKS ((uint64_t)(50000000 >> RUN_TICK_SHIFT))
 
 /* A TLS connection: the engine and what the worker keeps beside it. */
 struct wtls {
@@ -113,7 +115,7 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 	    pool_init(&w->in_pool, IN_BLOCK, 8, 4096) < 0 ||
 	    pool_init(&w->tok_pool, 1024, 256, 0) < 0 ||
 	    pool_init(&w->tls_pool, sizeof(struct wtls), 16, 0) < 0 ||
-	    tw_init(&w->tw, 8192, 0) < 0) {
+	    tw_init(&w->tw, RUN_WHEEL_SLOTS, 0) < 0) {
 		snprintf(err, errlen, "out of memory for %u connections",
 			 w->nconns);
 		return -ENOMEM;
@@ -142,6 +144,15 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 	}
 	w->connect_ts.tv_sec = o->connect_timeout_ms / 1000;
 	w->connect_ts.tv_nsec = (o->connect_timeout_ms % 1000) * 1000000;
+	hist_reset(&w->lat);
+	hist_reset(&w->lat_actual);
+	hist_reset(&w->lag);
+	hist_reset(&w->arrival_lag);
+	hist_reset(&w->ph_signup);
+	hist_reset(&w->ph_request);
+	hist_reset(&w->ph_connect);
+	hist_reset(&w->to_chat);
+	hist_reset(&w->timer_late);
 	w->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)id << 32) ^
 		 (uint64_t)clock_mono_ns();
 	return 0;
@@ -440,6 +451,8 @@ static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 		c->inflight = c->out_len;
 		c->msgs_inflight = c->msgs_pending;
 		c->msgs_pending = 0;
+		if (c->msgs_inflight && c->kind != OWN_NONE)
+			sc_submitted(w, c, idx, c->msgs_inflight);
 	}
 	sqe = ring_sqe(&w->ring);
 	p = w->arena + (size_t)idx * RUN_SLOT + c->out_off;
@@ -460,6 +473,10 @@ static void kick_send(struct worker *w, struct cconn *c, uint32_t idx)
 
 static void flush_dirty(struct worker *w)
 {
+	/* Sends are timed when they are handed over, not when the frames
+	 * were encoded: the loop may have worked for a while in between. */
+	if (w->ndirty)
+		w->now_ns = clock_mono_ns();
 	for (uint32_t i = 0; i < w->ndirty; i++) {
 		uint32_t idx = w->dirty[i];
 		struct cconn *c = &w->conns[idx];
@@ -485,6 +502,20 @@ static void conn_failed_why(struct worker *w, struct cconn *c, uint32_t idx,
 	w->close_cause = why;
 	conn_failed(w, c, idx, err);
 	w->close_cause = NULL;
+}
+
+/* c's frames in flight are sent: count them, in the rate table and for
+ * their participant (a connection already closed by the scenario has
+ * none: its frames count as lost). */
+static void credit(struct worker *w, struct cconn *c, uint32_t idx)
+{
+	w->c.sent += c->msgs_inflight;
+	wk_rate(w, c->msgs_inflight);
+	if (c->kind != OWN_NONE)
+		sc_sent(w, c, idx, c->msgs_inflight);
+	else
+		w->c.lost += c->msgs_inflight;
+	c->msgs_inflight = 0;
 }
 
 /* ---- TLS ---- */
@@ -652,7 +683,9 @@ static void tls_kick(struct worker *w, struct cconn *c, uint32_t idx)
 		c->out_len -= (uint16_t)k;
 		/* Frames count as sent once their records are: credited in
 		 * on_send when the engine's output is empty. */
-		if (!c->out_len) {
+		if (!c->out_len && c->msgs_pending) {
+			if (c->kind != OWN_NONE)
+				sc_submitted(w, c, idx, c->msgs_pending);
 			c->msgs_inflight += c->msgs_pending;
 			c->msgs_pending = 0;
 		}
@@ -677,11 +710,8 @@ static void tls_sent(struct worker *w, struct cconn *c, uint32_t idx, int res)
 	/* A resumed handshake ends with our Finished on the wire. */
 	if (tls_check_up(w, c, idx) < 0)
 		return;
-	if (!tls_cipher_out(&x->t, &p) && c->msgs_inflight) {
-		w->c.sent += c->msgs_inflight;
-		wk_rate(w, c->msgs_inflight);
-		c->msgs_inflight = 0;
-	}
+	if (!tls_cipher_out(&x->t, &p) && c->msgs_inflight)
+		credit(w, c, idx);
 	/* With its output on the wire the engine reads on. */
 	if (x->cin_len) {
 		tls_input(w, c, idx, NULL, 0);
@@ -833,13 +863,10 @@ static void on_recv(struct worker *w, struct cconn *c, uint32_t idx,
 
 /* The frames of the send in flight count as sent once the kernel took
  * all of their bytes. */
-static void send_credit(struct worker *w, struct cconn *c)
+static void send_credit(struct worker *w, struct cconn *c, uint32_t idx)
 {
-	if (c->out_off >= c->inflight && c->msgs_inflight) {
-		w->c.sent += c->msgs_inflight;
-		wk_rate(w, c->msgs_inflight);
-		c->msgs_inflight = 0;
-	}
+	if (c->out_off >= c->inflight && c->msgs_inflight)
+		credit(w, c, idx);
 }
 
 /* The bytes of the send in flight are sent and the slot is ours again. */
@@ -851,7 +878,7 @@ static void send_done(struct worker *w, struct cconn *c, uint32_t idx)
 		kick_send(w, c, idx); /* short send: the rest, same frames */
 		return;
 	}
-	send_credit(w, c);
+	send_credit(w, c, idx);
 	/* Move what was encoded meanwhile to the front of the slot. */
 	memmove(slot, slot + c->inflight, c->out_len - c->inflight);
 	c->out_len -= c->inflight;
@@ -917,7 +944,7 @@ static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
 		return;
 	}
 	c->out_off += (uint16_t)cqe->res;
-	send_credit(w, c);
+	send_credit(w, c, idx);
 }
 
 static void handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
@@ -1031,9 +1058,12 @@ void *worker_main(void *arg)
 
 		flush_dirty(w);
 		ring_bufs_publish(&w->ring);
-		wait = tw_next(&w->tw, 50);
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long long)wait * 1000000;
+		/* Wake on the boundary of the next tick that holds a timer
+		 * (at most 50 ms away), to the nanosecond. */
+		wait = (uint64_t)run_tick_wait(w->t0_ns, w->tw.now +
+			tw_next(&w->tw, WAIT_TICKS), clock_mono_ns());
+		ts.tv_sec = (long long)(wait / 1000000000);
+		ts.tv_nsec = (long long)(wait % 1000000000);
 		ret = io_uring_submit_and_wait_timeout(&w->ring.uring, &cqe, 1,
 						       &ts, NULL);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR &&
@@ -1047,8 +1077,11 @@ void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring.uring, n);
-		if (!w->draining && w->now_ns > w->t0_ns)
-			tw_advance(&w->tw, (uint64_t)(w->now_ns - w->t0_ns) / 1000000,
+		/* Timers see the time they fire at, not the time the batch
+		 * of completions above began. */
+		w->now_ns = clock_mono_ns();
+		if (!w->draining)
+			tw_advance(&w->tw, run_tick_now(w->t0_ns, w->now_ns),
 				   on_timer, w);
 		if (!w->draining && w->now_ns >= w->next_sweep_ns) {
 			sweep_stalled(w);
@@ -1077,6 +1110,7 @@ void *worker_main(void *arg)
 		}
 	}
 	io_uring_submit(&w->ring.uring);
+	sc_account(w);
 	return NULL;
 }
 
