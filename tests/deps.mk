@@ -15,3 +15,4 @@ test_report_DEPS := report/load report/svg report/html report/compare json jsonw
 test_tls_DEPS     := tls
 test_threshold_DEPS := run/threshold
 test_echo_DEPS    := run/echo json utf8
+test_run_tick_DEPS := tw

@@ -314,7 +314,8 @@ static int test_files(void)
 	check(!strcmp(keys, "sent,delivered,in_flight,lost,accounted,echo_unmatched,"
 		      "organizer_received,delivery_ratio,"
 		      "start_chats,new_chats,no_new_chats,server_errors,"
-		      "connected,tls,latency_ms,latency_actual_ms,lag_ms,errors,"
+		      "connected,tls,latency_ms,latency_actual_ms,lag_ms,"
+		      "arrival_lag_ms,time_to_chat_ms,phases_ms,arrivals,timer,errors,"
 		      "stop_reason,first_error,self_check,server,cross_check,"
 		      "thresholds"));
 	check(int_is(&d, e, "sent", 123));

@@ -182,6 +182,40 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_obj_end(w);
 }
 
+/*
+ * Arrivals, each timed from its scheduled moment: how late its sign-up
+ * left, its phases, and its time to chat (scheduled arrival until its chat
+ * exists: the wait of a person asking for help). Then the timer's own
+ * resolution: how late timers fired after they were due (p99 is what the
+ * tester can add to a latency from the schedule when it keeps up).
+ */
+static void arrivals_json(struct jw *w, const struct run *r,
+			  const struct run_counters *c)
+{
+	jw_quantiles(w, "arrival_lag_ms", &r->arrival_lag);
+	jw_quantiles(w, "time_to_chat_ms", &r->to_chat);
+	jw_key(w, "phases_ms");
+	jw_obj_begin(w);
+	jw_quantiles(w, "sign_up", &r->ph_signup);
+	jw_quantiles(w, "chat_request", &r->ph_request);
+	jw_quantiles(w, "connect", &r->ph_connect);
+	jw_obj_end(w);
+	jw_key(w, "arrivals");
+	jw_obj_begin(w);
+	jw_kv_u64(w, "late_over_1s", c->arrivals_late);
+	jw_kv_u64(w, "backlog_max", r->backlog_max);
+	jw_kv_u64(w, "rest_connections", c->http_opened);
+	jw_obj_end(w);
+	jw_key(w, "timer");
+	jw_obj_begin(w);
+	jw_key(w, "tick_us");
+	jw_f64(w, (double)RUN_TICK_NS / 1000.0);
+	jw_quantiles(w, "late_ms", &r->timer_late);
+	jw_key(w, "latency_resolution_ms");
+	jw_f64(w, (double)hist_quantile(&r->timer_late, 0.99) / 1000.0);
+	jw_obj_end(w);
+}
+
 /* The summary as compact JSON; returns its length or a negative error. */
 static long summary_json(const struct run *r, char *buf, size_t cap)
 {
@@ -252,6 +286,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_quantiles(&w, "latency_ms", &r->lat);
 	jw_quantiles(&w, "latency_actual_ms", &r->lat_actual);
 	jw_quantiles(&w, "lag_ms", &r->lag);
+	arrivals_json(&w, r, &c);
 	jw_key(&w, "errors");
 	jw_obj_begin(&w);
 	for (int k = 0; k < RE_COUNT; k++)

@@ -411,6 +411,9 @@ struct run {
 	int64_t end_real_ns;
 	/* figures of the whole run, for the summary */
 	struct hist lat, lat_actual, lag;
+	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
+	struct hist timer_late;
+	uint64_t backlog_max;          /* most arrivals waiting, any worker */
 	double cpu_percent;            /* tester CPU, 100 = one core */
 	uint64_t cq_overflows;
 	char *server_json;             /* serve's /stats at the end, or NULL */

@@ -195,6 +195,16 @@ void run_figures(struct run *r)
 	merged(r, offsetof(struct worker, lat), &r->lat, &tmp);
 	merged(r, offsetof(struct worker, lat_actual), &r->lat_actual, &tmp);
 	merged(r, offsetof(struct worker, lag), &r->lag, &tmp);
+	merged(r, offsetof(struct worker, arrival_lag), &r->arrival_lag, &tmp);
+	merged(r, offsetof(struct worker, ph_signup), &r->ph_signup, &tmp);
+	merged(r, offsetof(struct worker, ph_request), &r->ph_request, &tmp);
+	merged(r, offsetof(struct worker, ph_connect), &r->ph_connect, &tmp);
+	merged(r, offsetof(struct worker, to_chat), &r->to_chat, &tmp);
+	merged(r, offsetof(struct worker, timer_late), &r->timer_late, &tmp);
+	r->backlog_max = 0;
+	for (unsigned i = 0; i < r->nw; i++)
+		if (r->w[i].backlog_max > r->backlog_max)
+			r->backlog_max = r->w[i].backlog_max;
 	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
 	r->cq_overflows = 0;
 	for (unsigned i = 0; i < r->nw; i++)

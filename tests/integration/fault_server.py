@@ -9,6 +9,8 @@ so a fault can be placed at the byte level. By default it behaves; with
 --fault MODE it misbehaves in that one way:
 
 REST (the participant sign-up; the organizer's sign-in stays correct)
+  slow_signup        sign-up answered --delay seconds late (each on its own)
+  slow_signin        the organizer's sign-in answered --delay seconds late
   http500            sign-up answers 500
   bad_status_line    sign-up answers a malformed status line
   body_short         Content-Length larger than the body, then the close
@@ -21,7 +23,15 @@ Messenger handshake (every WebSocket upgrade, the organizer's included)
   ws_bad_accept      101 with a wrong Sec-WebSocket-Accept
   ws_not_101         the upgrade answered --status (default 403; 200 too)
   slow_bytes         the 101 response one byte per second
+Messenger, finding the chat (no new_chat push to participants in these)
+  slow_get_chats     get_chats answered --delay seconds late
+  empty_get_chats    get_chats always answers an empty list
+  silent_get_chats   get_chats never answered
 Messenger, after --after (3) send_message frames of a participant connection
+  server_error_midrun  an error frame "message could not be saved" instead
+                     of the echo
+  drop_echo          every second message is not echoed to its sender (the
+                     organizer still gets it)
   ws_masked_from_server  the echo comes back in a masked frame
   ws_huge_frame      a frame header claiming 2^63-1 bytes
   ws_close_midrun    a close frame (1001)
@@ -34,7 +44,7 @@ Connections
   unknown_host       messenger_ws_url uses a host name under .invalid
 
 Usage: fault_server.py [--fault MODE] [--write-config FILE] [--after N]
-                       [--status CODE]
+                       [--status CODE] [--delay SECONDS]
 Prints one line with the URLs when ready; logs each injected fault on stderr.
 Stops on SIGTERM/SIGINT.
 """
@@ -52,7 +62,9 @@ import struct
 import sys
 import time
 
-MODES = ("none", "http500", "bad_status_line", "body_short", "rest_stall",
+MODES = ("none", "slow_signup", "slow_signin", "slow_get_chats",
+         "empty_get_chats", "silent_get_chats", "server_error_midrun",
+         "drop_echo", "http500", "bad_status_line", "body_short", "rest_stall",
          "body_long", "invalid_json", "no_token", "ws_bad_accept",
          "ws_not_101", "slow_bytes", "ws_masked_from_server", "ws_huge_frame",
          "ws_close_midrun", "tcp_reset_midrun", "stop_reading",
@@ -246,6 +258,12 @@ class Conn(asyncio.Protocol):
                     return self.error(400, "malformed body")
                 if js.get("email") != ORG_EMAIL or js.get("password") != ORG_PASSWORD:
                     return self.error(400, "invalid email or password")
+                if st.mode == "slow_signin" and not getattr(self, "delayed", False):
+                    st.fault("sign-in answered %gs late" % st.args.delay)
+                    self.delayed = True
+                    asyncio.get_running_loop().call_later(
+                        st.args.delay, self.request, method, path, hdr, body)
+                    return
                 return self.reply(200, {"user": {
                     "id": ORG_ID, "email": ORG_EMAIL, "firstName": "Jan", "lastName": "Kowalski",
                     "phoneNumber": "+48100200300", "timeCreated": now3339(),
@@ -275,12 +293,15 @@ class Conn(asyncio.Protocol):
                 return self.upgrade(hdr)
         self.error(404, "Cannot %s %s" % (method, path))
 
-    def sign_up(self, body):
+    def sign_up(self, body, late=False):
         st = self.st
         try:
             js = json.loads(body)
         except ValueError:
             return self.error(400, "malformed body")
+        if st.mode == "slow_signup" and not late:
+            asyncio.get_running_loop().call_later(st.args.delay, self.sign_up, body, True)
+            return
         uid = len(st.participants) + 1
         user = {"id": uid, "email": js.get("email"), "phoneNumber": js.get("phoneNumber"),
                 "timeCreated": now3339(), "timeSignOut": ZERO_TIME}
@@ -428,6 +449,16 @@ class Conn(asyncio.Protocol):
             mine = [c for c in st.chats.values() if c["ended"] == 0 and
                     (c["participantId"] if self.role == "participant" else c["organizerId"]) == self.uid]
             mine.reverse()
+            if self.role == "participant" and st.mode == "silent_get_chats":
+                st.fault("get_chats of participant %d not answered" % self.uid)
+                return
+            if self.role == "participant" and st.mode == "empty_get_chats":
+                st.fault("get_chats of participant %d answered []" % self.uid)
+                mine = []
+            if self.role == "participant" and st.mode == "slow_get_chats":
+                asyncio.get_running_loop().call_later(
+                    st.args.delay, self.send_obj, "chats", {"chats": mine})
+                return
             return self.send_obj("chats", {"chats": mine})
         if typ == "start_chat" and self.role == "organizer":
             if not st.queue:
@@ -442,7 +473,8 @@ class Conn(asyncio.Protocol):
             nc = dict(chat, participant={"id": pid, "email": p.get("email"),
                                          "phoneNumber": p.get("phoneNumber")})
             self.to_user("organizer", self.uid, "new_chat", nc)
-            self.to_user("participant", pid, "new_chat", nc)
+            if st.mode not in ("slow_get_chats", "empty_get_chats", "silent_get_chats"):
+                self.to_user("participant", pid, "new_chat", nc)
             if desc:
                 self.message(chat, pid, 0, "Problem description: " + desc)
             return
@@ -500,6 +532,18 @@ class Conn(asyncio.Protocol):
             self.dead = True
             self.t.abort()
             return True
+        if mode == "server_error_midrun":
+            st.fault("error frame to participant %d" % self.uid)
+            self.send_obj("error", {"message": "message could not be saved"})
+            return True
+        if mode == "drop_echo" and self.sent_msgs % 2 == 0:
+            chat = next(c for c in st.chats.values() if c["participantId"] == self.uid)
+            st.msg_seq += 1
+            m = {"id": "%024x" % (0xbeef << 64 | st.msg_seq), "chatId": chat["id"],
+                 "authorId": self.uid, "fromOrganizer": 0, "content": "dropped",
+                 "timeSent": now3339()}
+            self.to_user("organizer", chat["organizerId"], "user_message", m)
+            return True
         if mode == "stop_reading":
             if not self.frozen:
                 st.fault("stopped reading participant %d" % self.uid)
@@ -528,6 +572,8 @@ async def main():
     ap.add_argument("--after", type=int, default=3,
                     help="send_message frames of a participant before a mid-run fault")
     ap.add_argument("--status", type=int, default=403, help="ws_not_101: the status")
+    ap.add_argument("--delay", type=float, default=1.0,
+                    help="slow_*: seconds an answer is held")
     args = ap.parse_args()
     st = State(args)
     loop = asyncio.get_running_loop()
