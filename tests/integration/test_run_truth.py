@@ -1,0 +1,292 @@
+"""What esmeload run reports is what happened: the Go tool's pacing where
+users rely on it, and every figure that could be wrong under stress.
+
+Against `esmeload serve` and fault_server.py (beside this file):
+  - error frames from the messenger are errors (errors.server), and a quiet
+    run has none;
+  - sent = delivered + in_flight + lost, with echoes still held by the
+    server at the stop counted in flight and echoes the server never sent
+    counted lost;
+  - -cpi 0 makes exactly one participant, as the Go tool does;
+  - get_chats one try at a time: the answer is awaited (a server slower than
+    smi is not a failure), ten tries at most, an unanswered one times out;
+  - organizer_time_started is taken after the organizer's sign-in;
+  - arrivals are open loop: a slow sign-up gets more REST connections, not a
+    queue, each arrival's lag and phases are reported from its schedule, and
+    a request's deadline runs from when it was queued;
+  - the timer's resolution is reported.
+
+Debian's /usr/bin/python3; ESMELOAD names the binary (default build/esmeload).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import esme  # noqa: E402
+from esme import check, check_eq, Fail, short  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAULT_SERVER = os.path.join(HERE, "fault_server.py")
+TMP = tempfile.mkdtemp(prefix="esme-truth-")
+HANG = 60       # a run that has not exited by then is killed: a failure
+QKEYS = ["p50", "p90", "p99", "p99_9", "max"]
+
+
+class FaultServer:
+    """fault_server.py on free loopback ports; killed at exit."""
+
+    def __init__(self, mode, *extra):
+        self.mode = mode
+        self.extra = [str(a) for a in extra]
+        self.proc = None
+
+    def start(self, timeout=20.0):
+        self.dir = tempfile.mkdtemp(prefix="fault-", dir=TMP)
+        self.cfg_path = os.path.join(self.dir, "config.json")
+        self.err_path = os.path.join(self.dir, "server.err")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, FAULT_SERVER, "--fault", self.mode,
+                 "--write-config", self.cfg_path] + self.extra,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        esme._servers.append(self)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.cfg_path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise Fail("fault_server %s did not start: %s" % (self.mode, self.log()))
+            time.sleep(0.02)
+        return self
+
+    def log(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def faults(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def kill(self):
+        esme.end_process(self)
+
+
+def serve(*extra):
+    srv = esme.Server("--quiet", *extra).start()
+    srv.cfg_path = os.path.join(srv.dir, "config.json")
+    return srv
+
+
+def run(srv, args, timeout=HANG):
+    """One bounded `esmeload run`; returns (rc, stderr, summary, seconds)."""
+    d = tempfile.mkdtemp(prefix="run-", dir=TMP)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([esme.ESMELOAD, "run", "--config", srv.cfg_path, "--out-dir", d,
+                            "--quiet"] + [str(a) for a in args],
+                           cwd=d, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail("esmeload did not exit within %d s" % timeout)
+    took = time.monotonic() - t0
+    err = p.stderr.decode(errors="replace")
+    names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
+    check_eq(len(names), 1, "summary files in %s (stderr %s)" % (os.listdir(d), short(err)))
+    with open(os.path.join(d, names[0])) as f:
+        s = json.load(f)
+    return p.returncode, err, s, took
+
+
+def accounted(e, what):
+    check_eq(e["sent"], e["delivered"] + e["in_flight"] + e["lost"],
+             "%s: sent == delivered + in_flight + lost (%d, %d, %d)"
+             % (what, e["delivered"], e["in_flight"], e["lost"]))
+    check(e["accounted"] is True, "%s: accounted flag" % what)
+
+
+def quantiles(e, key):
+    q = e[key]
+    check_eq(list(q.keys()), QKEYS, key + " keys")
+    v = [q[k] for k in QKEYS]
+    check(v == sorted(v) and v[0] >= 0, "%s ordered and >= 0: %s" % (key, v))
+    return q
+
+
+async def main(r):
+    # ---- errors.server -----------------------------------------------
+    def server_error_frames_are_errors():
+        fs = FaultServer("server_error_midrun", "--after", "3").start()
+        rc, err, s, took = run(fs, ["-sci", "10", "-cpi", "50", "-smi", "20",
+                                    "--duration", "20s"])
+        e = s["esmeload"]
+        check_eq(rc, 1, "exit status (stderr %s)" % short(err))
+        check(e["errors"]["server"] >= 1, "errors.server %s" % e["errors"])
+        check_eq(e["server_errors"], e["errors"]["server"], "server_errors key")
+        check("server error" in (e["first_error"] or "") and
+              "message could not be saved" in e["first_error"],
+              "first error names the server's text: %r" % e["first_error"])
+        check(e["stop_reason"] == "error", "stop_reason %s" % e["stop_reason"])
+
+    def quiet_run_accounts_for_every_message():
+        srv = serve()
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "20", "-smi", "50", "--duration", "4s"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq(e["errors"]["server"], 0, "errors.server")
+        check(e["sent"] > 500, "sent %d" % e["sent"])
+        accounted(e, "quiet run")
+        check_eq(e["lost"], 0, "lost")
+        check_eq(e["echo_unmatched"], 0, "echo_unmatched")
+        # every figure of arrivals is there, with data
+        for k in ("arrival_lag_ms", "time_to_chat_ms"):
+            quantiles(e, k)
+        for k in ("sign_up", "chat_request", "connect"):
+            quantiles(e["phases_ms"], k)
+        check(e["time_to_chat_ms"]["p50"] > 0, "time to chat measured")
+        check(e["time_to_chat_ms"]["p50"] >= e["phases_ms"]["sign_up"]["p50"],
+              "time to chat includes the sign-up")
+        t = e["timer"]
+        check(t["tick_us"] <= 100, "tick %s µs" % t["tick_us"])
+        quantiles(t, "late_ms")
+        check(t["latency_resolution_ms"] == t["late_ms"]["p99"], "resolution is p99 lateness")
+        srv.kill()
+
+    # ---- in flight and lost ------------------------------------------
+    def echoes_held_at_the_stop_are_in_flight():
+        # serve holds every echo 5 s; the run stops at 3 s and drains 2 s:
+        # nothing has come back, nothing is lost.
+        srv = serve("--delay", "5s")
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "50", "-smi", "50", "--duration", "3s"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check(e["sent"] > 50, "sent %d" % e["sent"])
+        check(e["in_flight"] > 0, "in_flight %d" % e["in_flight"])
+        check_eq(e["lost"], 0, "lost")
+        accounted(e, "held echoes")
+        srv.kill()
+
+    def echoes_never_sent_are_lost():
+        fs = FaultServer("drop_echo", "--after", "1").start()
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "100", "-smi", "20",
+                                 "--duration", "3s", "--max-errors", "1000"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check(e["sent"] > 50, "sent %d" % e["sent"])
+        check(e["lost"] >= e["sent"] // 3, "lost %d of %d sent" % (e["lost"], e["sent"]))
+        accounted(e, "dropped echoes")
+
+    # ---- -cpi 0 --------------------------------------------------------
+    def cpi_zero_makes_one_participant():
+        srv = serve()
+        rc, err, s, _ = run(srv, ["-sci", "10", "-cpi", "0", "-smi", "50", "--duration", "2s",
+                                  "--threads", "2"])
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq(s["created_participants_count"], 1, "participants")
+        check_eq(s["chats_count"], 1, "chats")
+        check(s["messages_sent"] > 5, "messages %d" % s["messages_sent"])
+        srv.kill()
+
+    # ---- get_chats -----------------------------------------------------
+    def get_chats_answer_is_awaited():
+        # Answers come 1.5 s late; smi is 100 ms. Sending ten without
+        # waiting would give up after 1 s.
+        fs = FaultServer("slow_get_chats", "--delay", "1.5").start()
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "1000", "-smi", "100",
+                                 "--max-participants", "2", "--duration", "4s"])
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq(s["chats_count"], 2, "chats found")
+        check_eq(s["esmeload"]["errors"]["no_chat"], 0, "no_chat errors")
+
+    def get_chats_ten_tries_then_fail():
+        fs = FaultServer("empty_get_chats").start()
+        rc, err, s, took = run(fs, ["-sci", "10", "-cpi", "5000", "-smi", "50",
+                                    "--duration", "20s"])
+        check_eq(rc, 1, "exit status (stderr %s)" % short(err))
+        check("no chat after 10 get_chats" in err, "stderr: %s" % short(err))
+        check_eq(fs.faults(r"get_chats of participant 1 answered \[\]"), 10,
+                 "get_chats tries answered (server log %s)" % short(fs.log()))
+        check(took >= 10 * 0.05, "ten tries smi apart took %.2f s" % took)
+
+    def get_chats_unanswered_times_out():
+        fs = FaultServer("silent_get_chats").start()
+        rc, err, s, took = run(fs, ["-sci", "10", "-cpi", "5000", "-smi", "50",
+                                    "--request-timeout", "1s", "--duration", "20s"])
+        check_eq(rc, 1, "exit status (stderr %s)" % short(err))
+        check(re.search(r"waiting for chat: participant 1: no get_chats response within 1s", err),
+              "stderr: %s" % short(err))
+        check_eq(s["esmeload"]["errors"]["timeout"], 1, "timeout errors")
+        check_eq(fs.faults(r"get_chats of participant 1 not answered"), 1, "one try sent")
+
+    # ---- organizer_time_started ---------------------------------------
+    def organizer_time_after_sign_in():
+        fs = FaultServer("slow_signin", "--delay", "1.0").start()
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "100", "-smi", "300", "--duration", "4s"])
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        from datetime import datetime
+
+        def t(k):
+            v = re.sub(r"(\.\d{6})\d*", r"\1", s[k]).replace("Z", "+00:00")
+            return datetime.fromisoformat(v).timestamp()
+        gap = t("organizer_time_started") - t("participants_time_started")
+        check(gap >= 0.9, "organizer started %.3f s after the participants" % gap)
+
+    # ---- open loop -----------------------------------------------------
+    def slow_sign_up_gets_connections_not_a_queue():
+        # Each sign-up takes 0.5 s, one arrives every 20 ms: about 25 at a
+        # time. Four connections would queue them (lag growing by seconds).
+        fs = FaultServer("slow_signup", "--delay", "0.5").start()
+        rc, err, s, _ = run(fs, ["-sci", "5", "-cpi", "20", "-smi", "1000",
+                                 "--duration", "4s", "--max-errors", "1000"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check(s["created_participants_count"] >= 100, "participants %d" % s["created_participants_count"])
+        lag = quantiles(e, "arrival_lag_ms")
+        check(lag["p99"] < 400, "arrival lag p99 %.1f ms" % lag["p99"])
+        su = quantiles(e["phases_ms"], "sign_up")
+        check(su["p50"] >= 450, "sign-up phase p50 %.1f ms" % su["p50"])
+        check(e["time_to_chat_ms"]["p50"] >= su["p50"], "time to chat >= sign-up")
+        a = e["arrivals"]
+        check(10 < a["rest_connections"] <= 64, "REST connections opened %d" % a["rest_connections"])
+
+    def request_deadline_runs_from_the_queue():
+        # One REST connection, sign-ups taking 0.8 s, one arrival every
+        # 100 ms, a 1 s deadline: participant 2 is queued at 0.1 s, written
+        # at 0.8 s, answered at 1.6 s: past its deadline of 1.1 s.
+        fs = FaultServer("slow_signup", "--delay", "0.8").start()
+        rc, err, s, took = run(fs, ["-sci", "10", "-cpi", "100", "-smi", "1000",
+                                    "--http-conns", "1", "--request-timeout", "1s",
+                                    "--duration", "20s"])
+        check_eq(rc, 1, "exit status (stderr %s)" % short(err))
+        check(re.search(r"sign-up: participant [23]: no complete response within 1s", err),
+              "stderr: %s" % short(err))
+        check(took < 15, "stopped by the deadline, not the duration (%.1f s)" % took)
+
+    for name, fn in [
+        ("server_error_frames_are_errors", server_error_frames_are_errors),
+        ("quiet_run_accounts_for_every_message", quiet_run_accounts_for_every_message),
+        ("echoes_held_at_the_stop_are_in_flight", echoes_held_at_the_stop_are_in_flight),
+        ("echoes_never_sent_are_lost", echoes_never_sent_are_lost),
+        ("cpi_zero_makes_one_participant", cpi_zero_makes_one_participant),
+        ("get_chats_answer_is_awaited", get_chats_answer_is_awaited),
+        ("get_chats_ten_tries_then_fail", get_chats_ten_tries_then_fail),
+        ("get_chats_unanswered_times_out", get_chats_unanswered_times_out),
+        ("organizer_time_after_sign_in", organizer_time_after_sign_in),
+        ("slow_sign_up_gets_connections_not_a_queue", slow_sign_up_gets_connections_not_a_queue),
+        ("request_deadline_runs_from_the_queue", request_deadline_runs_from_the_queue),
+    ]:
+        await r.case(name, fn)
+
+
+if __name__ == "__main__":
+    try:
+        esme.main("test_run_truth", main, limit=280)
+    finally:
+        shutil.rmtree(TMP, True)
