@@ -312,7 +312,7 @@ static int test_files(void)
 	check(e > 0);
 	keys_of(&d, e, keys, sizeof(keys));
 	check(!strcmp(keys, "sent,delivered,in_flight,lost,accounted,echo_unmatched,"
-		      "organizer_received,delivery_ratio,"
+		      "organizer_received,organizers,delivery_ratio,"
 		      "start_chats,new_chats,no_new_chats,server_errors,"
 		      "connected,tls,latency_ms,latency_actual_ms,lag_ms,"
 		      "arrival_lag_ms,time_to_chat_ms,phases_ms,arrivals,timer,errors,"

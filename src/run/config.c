@@ -69,7 +69,9 @@ static const char usage[] =
 "\n"
 "Resources:\n"
 "  --threads N               worker threads, 1-64 (default 1)\n"
-"  --organizers N            organizer connections, 1-1000 (default 1)\n"
+"  --organizers N            organizer accounts, one connection each, 1-1000\n"
+"                            (default 1): config.json's \"organizers\" list, or\n"
+"                            organizer_email with +2, +3, ... before the @\n"
 "  --http-conns N            most keep-alive REST connections per thread,\n"
 "                            opened as arrivals need them, 1-4096 (default 64)\n"
 "  --max-conns N             connections per thread, 1-1048576 (default: the\n"
@@ -518,6 +520,75 @@ static int get_str(const struct json_doc *d, const char *path,
 	return 0;
 }
 
+/*
+ * config.json's optional "organizers": [{"email": E, "password": P}, ...],
+ * the accounts of --organizers N (esmeload's key; the Go tool ignores it).
+ */
+static int get_org_accts(struct run_opts *o, const struct json_doc *d,
+			 const char *path)
+{
+	int arr = json_find(d, 0, "organizers"), t;
+	unsigned n;
+
+	if (arr < 0)
+		return 0;
+	if (json_type(d, arr) != JSMN_ARRAY || d->tok[arr].size < 1 ||
+	    d->tok[arr].size > 1000)
+		return fail("%s: key \"organizers\" must be an array of 1 to "
+			    "1000 {\"email\", \"password\"} objects", path);
+	n = (unsigned)d->tok[arr].size;
+	free(o->org_accts);
+	o->org_accts = calloc(n, sizeof(*o->org_accts));
+	if (!o->org_accts)
+		return fail("%s: %s", path, strerror(ENOMEM));
+	o->n_org_accts = n;
+	t = arr + 1;
+	for (unsigned i = 0; i < n; i++, t = json_next(d, t)) {
+		struct run_org_acct *a = &o->org_accts[i];
+		char what[64];
+		int e, p;
+		size_t len;
+
+		snprintf(what, sizeof(what), "organizers[%u]", i);
+		if (json_type(d, t) != JSMN_OBJECT ||
+		    (e = json_find(d, t, "email")) < 0 ||
+		    (p = json_find(d, t, "password")) < 0 ||
+		    json_type(d, e) != JSMN_STRING ||
+		    json_type(d, p) != JSMN_STRING ||
+		    json_get_str(d, e, a->email, sizeof(a->email), &len) < 0 ||
+		    len == 0 || strlen(a->email) != len ||
+		    json_get_str(d, p, a->password, sizeof(a->password),
+				 &len) < 0 || strlen(a->password) != len)
+			return fail("%s: %s must be {\"email\": non-empty string, "
+				    "\"password\": string}", path, what);
+	}
+	return 0;
+}
+
+/* see run.h */
+int run_org_account(const struct run_opts *o, unsigned i, char *email,
+		    size_t ecap, const char **password)
+{
+	const char *at;
+	int n;
+
+	if (o->org_accts && i < o->n_org_accts) {
+		if (snprintf(email, ecap, "%s", o->org_accts[i].email) >= (int)ecap)
+			return -ENAMETOOLONG;
+		*password = o->org_accts[i].password;
+		return 0;
+	}
+	*password = o->org_password;
+	at = strrchr(o->org_email, '@');
+	if (i == 0 || !at)
+		n = i == 0 ? snprintf(email, ecap, "%s", o->org_email) :
+			     snprintf(email, ecap, "%s+%u", o->org_email, i + 1);
+	else
+		n = snprintf(email, ecap, "%.*s+%u%s", (int)(at - o->org_email),
+			     o->org_email, i + 1, at);
+	return n < 0 || (size_t)n >= ecap ? -ENAMETOOLONG : 0;
+}
+
 /* see run.h */
 int run_load_config(struct run_opts *o, const char *path)
 {
@@ -571,6 +642,8 @@ int run_load_config(struct run_opts *o, const char *path)
 			 sizeof(o->org_email))) ||
 	    (r = get_str(&d, path, "organizer_password", o->org_password,
 			 sizeof(o->org_password))))
+		goto out_tok;
+	if ((r = get_org_accts(o, &d, path)))
 		goto out_tok;
 	/* Check every key before resolving any host: a missing key is the
 	 * more useful error. */

@@ -182,6 +182,26 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_obj_end(w);
 }
 
+/* Each organizer account and the user_message frames it read: with
+ * distinct accounts every copy the server fans out is counted once. */
+static void organizers_json(struct jw *w, const struct run *r)
+{
+	jw_key(w, "organizers");
+	jw_arr_begin(w);
+	for (unsigned i = 0; r->nw && i < r->w[0].norgs; i++) {
+		char email[256];
+		const char *pw;
+
+		jw_obj_begin(w);
+		jw_kv_cstr(w, "email", run_org_account(&r->o, i, email,
+				sizeof(email), &pw) == 0 ? email : "");
+		jw_kv_u64(w, "user_messages",
+			  r->w[0].org_copies ? r->w[0].org_copies[i] : 0);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 /*
  * Arrivals, each timed from its scheduled moment: how late its sign-up
  * left, its phases, and its time to chat (scheduled arrival until its chat
@@ -266,6 +286,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_bool(&w, c.sent == c.delivered + c.in_flight + c.lost);
 	jw_kv_u64(&w, "echo_unmatched", c.echo_unmatched);
 	jw_kv_u64(&w, "organizer_received", c.org_received);
+	organizers_json(&w, r);
 	jw_key(&w, "delivery_ratio");
 	jw_f64(&w, c.sent ? (double)c.delivered / (double)c.sent : 0.0);
 	jw_kv_u64(&w, "start_chats", c.start_chats);

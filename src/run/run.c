@@ -334,6 +334,7 @@ out:
 	free(r->w);
 	free(r->server_json);
 	free(o->thresholds);
+	free(o->org_accts);
 	tls_ta_free(&o->tas);
 	return rc;
 }

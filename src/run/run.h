@@ -62,6 +62,11 @@ struct run_target {
 
 enum { T_ORG = 0, T_PART = 1, T_MSG = 2, NTARGETS = 3 };
 
+/* An organizer account of the pool (config.json's "organizers"). */
+struct run_org_acct {
+	char email[256], password[256];
+};
+
 struct run_opts {
 	int64_t sci_ms, cpi_ms, smi_ms;
 	int log_ws;
@@ -74,7 +79,9 @@ struct run_opts {
 	uint64_t max_participants;   /* 0: unbounded */
 	uint64_t max_errors;         /* stop when this many errors happened */
 	unsigned threads;
-	unsigned organizers;
+	unsigned organizers;         /* distinct organizer accounts used */
+	struct run_org_acct *org_accts; /* config.json's "organizers", or NULL */
+	unsigned n_org_accts;
 	unsigned http_conns;         /* keep-alive REST connections per worker */
 	unsigned max_conns;          /* per worker, direct descriptor table */
 	uint32_t src_lo, src_hi;     /* IPv4 source pool, host order; 0 = none */
@@ -103,6 +110,15 @@ int run_parse(struct run_opts *o, int argc, char **argv);
 /* Load a config.json into o (targets, email, password, event). Returns 0
  * or 2 after printing a one-line error naming the file and the key. */
 int run_load_config(struct run_opts *o, const char *path);
+/*
+ * The credentials of organizer i (from 0) of the pool: entry i of
+ * config.json's "organizers" when it has one, else derived from
+ * organizer_email: account 0 is that address, account i its local part
+ * with "+<i+1>" before the "@" (what `esmeload serve --organizers N`
+ * seeds), with organizer_password. Returns 0, or -ENAMETOOLONG.
+ */
+int run_org_account(const struct run_opts *o, unsigned i, char *email,
+		    size_t ecap, const char **password);
 /* Resolve a target URL into o->t[i]; 0 or 2 after printing an error. */
 int run_set_target(struct run_opts *o, int i, const char *url,
 		   const char *what);
@@ -294,6 +310,7 @@ struct worker {
 	/* organizers (worker 0 only) */
 	struct org *orgs;
 	unsigned norgs;
+	uint64_t *org_copies;  /* user_message frames read, per organizer */
 	/* REST client connections and their queue of jobs */
 	struct httpc *http;
 	unsigned nhttp;

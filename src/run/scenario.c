@@ -919,15 +919,17 @@ static void org_text(struct worker *w, struct org *o, const char *js,
 	 * when the type leads, as every ESME server writes it. */
 	if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
 		w->c.org_received++;
+		w->org_copies[o - w->orgs]++;
 		return;
 	}
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
 	    json_type(&d, 0) != JSMN_OBJECT ||
 	    (t = json_find(&d, 0, "type")) < 0)
 		return;
-	if (json_str_eq(&d, t, "user_message"))
+	if (json_str_eq(&d, t, "user_message")) {
 		w->c.org_received++;
-	else if (json_str_eq(&d, t, "new_chat"))
+		w->org_copies[o - w->orgs]++;
+	} else if (json_str_eq(&d, t, "new_chat"))
 		w->c.new_chats++;
 	else if (json_str_eq(&d, t, "info"))
 		w->c.no_new_chats++;
@@ -1056,7 +1058,8 @@ void sc_start(struct worker *w)
 	if (w->id == 0) {
 		w->norgs = o->organizers;
 		w->orgs = calloc(w->norgs, sizeof(*w->orgs));
-		if (!w->orgs) {
+		w->org_copies = calloc(w->norgs, sizeof(*w->org_copies));
+		if (!w->orgs || !w->org_copies) {
 			wk_error(w, RE_HTTP, "out of memory");
 			return;
 		}
@@ -1101,18 +1104,27 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 
 		if (o->state == O_SIGNIN) {
 			char path[RUN_URL_MAX + 32], body[1024], req[2048];
+			char email[256];
+			const char *password;
 			int bn;
 			size_t n;
 
 			snprintf(path, sizeof(path), "%.*s/auth/sign-in",
 				 (int)t->u.path_len, t->u.path);
+			/* Organizer i signs in with account i of the pool. */
+			if (run_org_account(w->o, c->owner, email, sizeof(email),
+					    &password) < 0) {
+				oerr(w, c->owner, RE_HTTP, "sign-in",
+				     "organizer e-mail address too long", T_ORG);
+				return;
+			}
 			/* The password goes through the JSON writer's rules:
 			 * escape what JSON needs. */
 			{
 				char esc[600];
 				size_t e = 0;
 
-				for (const char *s = w->o->org_password; *s && e < sizeof(esc) - 7; s++) {
+				for (const char *s = password; *s && e < sizeof(esc) - 7; s++) {
 					unsigned char ch = (unsigned char)*s;
 
 					if (ch == '"' || ch == '\\') {
@@ -1127,7 +1139,7 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 				esc[e] = 0;
 				bn = snprintf(body, sizeof(body),
 					      "{\"email\":\"%s\",\"password\":\"%s\"}",
-					      w->o->org_email, esc);
+					      email, esc);
 			}
 			n = http_request_write(req, sizeof(req), "POST",
 					       t->hostport, path, NULL, body,
@@ -1531,11 +1543,13 @@ void sc_free(struct worker *w)
 		free(w->pchunks[i]);
 	free(w->pchunks);
 	free(w->orgs);
+	free(w->org_copies);
 	free(w->http);
 	free(w->jobs);
 	free(w->scratch);
 	w->pchunks = NULL;
 	w->orgs = NULL;
+	w->org_copies = NULL;
 	w->http = NULL;
 	w->jobs = NULL;
 	w->scratch = NULL;
