@@ -979,9 +979,41 @@ static int test_compare(void)
 	return 0;
 }
 
+/* The accounting and the arrival figures: read, compared, absent in
+ * files that predate them. */
+static int test_compare_arrivals(void)
+{
+	static const char js[] =
+		"{\"messages_sent\": 10, \"esmeload\": {\"sent\": 10, "
+		"\"delivered\": 7, \"in_flight\": 2, \"lost\": 1, "
+		"\"arrival_lag_ms\": {\"p50\": 0.1, \"p90\": 0.2, \"p99\": 4, "
+		"\"p99_9\": 5, \"max\": 6}, \"time_to_chat_ms\": {\"p50\": 20, "
+		"\"p90\": 30, \"p99\": 80, \"p99_9\": 90, \"max\": 99}}}";
+	struct rep_cmp_row rows[REP_CMP_ROWS];
+	struct rep_run a, b;
+
+	check_eq(parse_sum(&a, js), 0);
+	check(a.in_flight == 2 && a.lost == 1);
+	check(a.arrival_lag.p99 == 4 && a.to_chat.p50 == 20 &&
+	      a.to_chat.p99 == 80);
+	check_eq(parse_sum(&b, js), 0);
+	b.lost = 0;
+	b.to_chat.p99 = 40;
+	rep_compare_rows(&a, &b, rows);
+	check(!strcmp(rows[15].key, "lost") && rows[15].verdict == 1);
+	check(!strcmp(rows[16].key, "arrival_lag_p99_ms") &&
+	      rows[16].change_pct == 0);
+	check(!strcmp(rows[18].key, "time_to_chat_p99_ms") &&
+	      near(rows[18].change_pct, -50) && rows[18].verdict == 1);
+	check_eq(parse_sum(&b, summary_go), 0);
+	check(isnan(b.in_flight) && isnan(b.lost) && isnan(b.to_chat.p50));
+	return 0;
+}
+
 TEST_MAIN(T(test_duration), T(test_summary_full), T(test_summary_go),
 	  T(test_summary_strings), T(test_summary_bad), T(test_series),
 	  T(test_series_truncated), T(test_series_bad), T(test_rates),
 	  T(test_load_files), T(test_ticks), T(test_fmt_num), T(test_scale),
 	  T(test_path), T(test_legend_labels), T(test_html_esc),
-	  T(test_html_page), T(test_compare))
+	  T(test_html_page), T(test_compare),
+	  T(test_compare_arrivals))

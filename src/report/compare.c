@@ -71,6 +71,15 @@ void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
 	    b->participants, REP_HIGHER, 0);
 	row(r++, "errors_total", "errors total", a->errors_total,
 	    b->errors_total, REP_LOWER, 0);
+	row(r++, "in_flight", "in flight at stop", a->in_flight, b->in_flight,
+	    REP_LOWER, 0);
+	row(r++, "lost", "lost", a->lost, b->lost, REP_LOWER, 0);
+	row(r++, "arrival_lag_p99_ms", "arrival lag p99 [ms]",
+	    a->arrival_lag.p99, b->arrival_lag.p99, REP_LOWER, 3);
+	row(r++, "time_to_chat_p50_ms", "time to chat p50 [ms]",
+	    a->to_chat.p50, b->to_chat.p50, REP_LOWER, 3);
+	row(r++, "time_to_chat_p99_ms", "time to chat p99 [ms]",
+	    a->to_chat.p99, b->to_chat.p99, REP_LOWER, 3);
 }
 
 static const char *verdict_name(int v)

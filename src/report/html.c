@@ -477,7 +477,10 @@ static void tables(FILE *f, const struct rep_run *runs, size_t n)
 	      "<th>delivered</th><th>delivery ratio</th>"
 	      "<th>mean rate [1/s]</th><th>max rate [1/s]</th>"
 	      "<th>latency p50 [ms]</th><th>latency p99 [ms]</th>"
-	      "<th>latency max [ms]</th></tr></thead>\n<tbody>\n",
+	      "<th>latency max [ms]</th><th>lost</th>"
+	      "<th>arrival lag p99 [ms]</th>"
+	      "<th>time to chat p50 [ms]</th><th>time to chat p99 [ms]</th>"
+	      "</tr></thead>\n<tbody>\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct rep_run *r = &runs[i];
@@ -521,6 +524,10 @@ static void tables(FILE *f, const struct rep_run *runs, size_t n)
 		td_ms(f, r->lat.p50);
 		td_ms(f, r->lat.p99);
 		td_ms(f, r->lat.max);
+		td_int(f, r->lost);
+		td_ms(f, r->arrival_lag.p99);
+		td_ms(f, r->to_chat.p50);
+		td_ms(f, r->to_chat.p99);
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table></div>\n", f);

@@ -41,14 +41,15 @@ void rep_run_init(struct rep_run *r)
 		&r->start_chats, &r->new_chats, &r->no_new_chats,
 		&r->server_errors, &r->connected, &r->errors_total,
 		&r->cpu_percent, &r->cq_overflows, &r->enobufs,
-		&r->lag_p99_ms,
+		&r->lag_p99_ms, &r->in_flight, &r->lost,
 	};
-	struct rep_pct *pcts[] = { &r->lat, &r->lat_actual, &r->lag };
+	struct rep_pct *pcts[] = { &r->lat, &r->lat_actual, &r->lag,
+				   &r->arrival_lag, &r->to_chat };
 
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
 		*nums[i] = NAN;
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
 		*pcts[i] = (struct rep_pct){ NAN, NAN, NAN, NAN, NAN };
 	r->log_ws = -1;
 	r->tester_limited = -1;
@@ -397,6 +398,12 @@ static int get_esme(struct rep_run *r, const struct json_doc *d, int o,
 	    (e = get_pct(d, o, "latency_actual_ms", &r->lat_actual, err,
 			 cap)) < 0 ||
 	    (e = get_pct(d, o, "lag_ms", &r->lag, err, cap)) < 0 ||
+	    (e = get_num(d, o, w, "in_flight", &r->in_flight, err, cap)) < 0 ||
+	    (e = get_num(d, o, w, "lost", &r->lost, err, cap)) < 0 ||
+	    (e = get_pct(d, o, "arrival_lag_ms", &r->arrival_lag, err,
+			 cap)) < 0 ||
+	    (e = get_pct(d, o, "time_to_chat_ms", &r->to_chat, err,
+			 cap)) < 0 ||
 	    (e = get_errors(r, d, o, err, cap)) < 0 ||
 	    (e = get_text(d, o, w, "stop_reason", r->stop_reason,
 			  sizeof(r->stop_reason), err, cap)) < 0 ||

@@ -73,7 +73,9 @@ struct rep_run {
 	int has_esme;
 	double sent, delivered, org_received, delivery_ratio;
 	double start_chats, new_chats, no_new_chats, server_errors, connected;
+	double in_flight, lost;  /* sent = delivered + in_flight + lost */
 	struct rep_pct lat, lat_actual, lag;
+	struct rep_pct arrival_lag, to_chat; /* from each arrival's schedule */
 	double errors_total;    /* sum of the "errors" object */
 	char errors_text[256];  /* its nonzero members, "timeout 3, recv 1" */
 	char stop_reason[32];
@@ -295,7 +297,7 @@ struct rep_cmp_row {
 	int verdict;            /* +1 B better, -1 B worse, 0 same or unknown */
 };
 
-#define REP_CMP_ROWS 14
+#define REP_CMP_ROWS 19
 
 /* Fill rows[REP_CMP_ROWS] with the key figures of a and b. */
 void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,

@@ -248,7 +248,7 @@ assert abs(m["sent"]["change_pct"] - 20) < 1e-9, m["sent"]
 assert m["sent"]["verdict"] == "better" and m["sent"]["better"] == "higher"
 assert abs(m["latency_p99_ms"]["change_pct"] + 25) < 1e-9
 assert m["latency_p99_ms"]["better"] == "lower"
-assert len(m) == 14, len(m)
+assert len(m) == 19, len(m)
 ' "$js"
 # The Go tool's run has no delivered count: shown, but no change.
 js=$("$ESMELOAD" compare --json "$A" "$R/1795687000_performance_test_summary.json" 2>&1)
