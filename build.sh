@@ -6,7 +6,8 @@
 #                       fuzz targets briefly; ends with "N passed, N failed"
 #   ./build.sh asan     ... only the sanitizer pass
 #   ./build.sh fuzz     ... only the short fuzz pass (FUZZ_SECONDS, default 5)
-#   ./build.sh demo     ... then run the default scenario
+#   ./build.sh demo     ... then run `esmeload demo`: the default scenario
+#                       against an embedded serve (extra arguments are its flags)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -99,7 +100,7 @@ asan)
 	echo "total: $total_p passed, $total_f failed, $total_s skipped"
 	[ "$total_f" -eq 0 ]
 	;;
-demo)  make -j"$jobs" && shift && exec build/esmeload "$@" ;;
+demo)  make -j"$jobs" && shift && exec build/esmeload demo "$@" ;;
 fuzz)
 	fuzz_pass
 	echo "total: $total_p passed, $total_f failed, $total_s skipped"

@@ -26,6 +26,17 @@ int opt_value(int argc, char **argv, int *i, const char *name,
  */
 int opt_bool(char **argv, int i, const char *name, int *on);
 
+/*
+ * An integer the way Go's flag.Int reads it (strconv.ParseInt(s, 0, 64)):
+ * an optional sign, then decimal, or a base prefix 0x/0X (hex), 0o/0O or a
+ * bare leading 0 (octal: "010" is 8), 0b/0B (binary); underscores only
+ * between digits or right after a base prefix ("1_000", "0x_ff"). Returns
+ * 0 with *v set, -EINVAL when it is not such a number (Go's "parse
+ * error"), -ERANGE when it is one but does not fit an int64_t (Go's
+ * "value out of range").
+ */
+int opt_go_int(const char *s, int64_t *v);
+
 /* A decimal unsigned integer in [min, max]; 0 or -EINVAL. */
 int opt_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v);
 

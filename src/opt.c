@@ -64,6 +64,113 @@ int opt_bool(char **argv, int i, const char *name, int *on)
 	return -EINVAL;
 }
 
+/* Go's rule for underscores in a number with base prefix detection
+ * (strconv's underscoreOK): each one between two digits, or between the
+ * base prefix and a digit. s is the number without its sign. */
+static int underscores_ok(const char *s)
+{
+	char saw = '^'; /* '^' start, '0' digit or prefix, '_', '!' other */
+	int hex = 0;
+
+	if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B' || s[1] == 'o' ||
+			    s[1] == 'O' || s[1] == 'x' || s[1] == 'X')) {
+		hex = s[1] == 'x' || s[1] == 'X';
+		saw = '0';
+		s += 2;
+	}
+	for (; *s; s++) {
+		char c = *s;
+
+		if ((c >= '0' && c <= '9') ||
+		    (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))) {
+			saw = '0';
+			continue;
+		}
+		if (c == '_') {
+			if (saw != '0')
+				return 0;
+			saw = '_';
+			continue;
+		}
+		if (saw == '_')
+			return 0;
+		saw = '!';
+	}
+	return saw != '_';
+}
+
+static int digit_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 10;
+	return 99;
+}
+
+/* see opt.h */
+int opt_go_int(const char *s, int64_t *v)
+{
+	const char *digits, *num;
+	uint64_t x = 0, cut;
+	unsigned base = 10;
+	int neg = 0, unders = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	num = s;
+	if (!*s)
+		return -EINVAL;
+	digits = s;
+	if (s[0] == '0') {
+		/* A prefix needs a digit (or underscore) after it: "0x" alone
+		 * is octal "x", which is no number. */
+		char p = s[1];
+
+		if (s[1] && s[2] && (p == 'b' || p == 'B')) {
+			base = 2;
+			digits = s + 2;
+		} else if (s[1] && s[2] && (p == 'o' || p == 'O')) {
+			base = 8;
+			digits = s + 2;
+		} else if (s[1] && s[2] && (p == 'x' || p == 'X')) {
+			base = 16;
+			digits = s + 2;
+		} else {
+			base = 8;
+			digits = s + 1;
+		}
+	}
+	cut = UINT64_MAX / base + 1;
+	for (const char *c = digits; *c; c++) {
+		unsigned d;
+
+		if (*c == '_') {
+			unders = 1;
+			continue;
+		}
+		d = (unsigned)digit_val(*c);
+		if (d >= base)
+			return -EINVAL;
+		/* Like Go, an overflow is reported where it happens, before
+		 * what follows is looked at. */
+		if (x >= cut || x * base + d < x * base)
+			return -ERANGE;
+		x = x * base + d;
+	}
+	if (unders && !underscores_ok(num))
+		return -EINVAL;
+	if ((!neg && x > (uint64_t)INT64_MAX) ||
+	    (neg && x > (uint64_t)INT64_MAX + 1))
+		return -ERANGE;
+	*v = neg ? (int64_t)(0 - x) : (int64_t)x;
+	return 0;
+}
+
 /* see opt.h */
 int opt_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {

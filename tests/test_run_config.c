@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "test.h"
 
 #define MAXARGS 16
@@ -121,6 +122,15 @@ static const char good_cfg[] =
 	" \"participant_api_url\": \"http://127.0.0.1:8100/api\",\n"
 	" \"extra\": {\"nested\": [1, 2, {\"event_id\": \"x\"}]}, \"n\": null}\n";
 
+/* A fresh directory with a valid ./config.json: without one, a command
+ * line with flags is refused. */
+static int enter_tmpdir_cfg(void)
+{
+	if (enter_tmpdir() < 0)
+		return -1;
+	return write_text("config.json", good_cfg);
+}
+
 static int test_defaults(void)
 {
 	struct run_opts o;
@@ -154,6 +164,7 @@ static int test_defaults(void)
 	check_eq(o.quiet, 0);
 	check(o.serve_bin == NULL);
 	/* Defaults are set again on every call. */
+	check(write_text("config.json", good_cfg) == 0);
 	check_eq(call(&o, "-sci", "5", NULL), 0);
 	check_eq(o.sci_ms, 5);
 	check_eq(call(&o, NULL), 0);
@@ -167,7 +178,7 @@ static int test_go_flag_forms(void)
 	static const char *const names[] = { "sci", "cpi", "smi" };
 	struct run_opts o;
 
-	check(enter_tmpdir() == 0);
+	check(enter_tmpdir_cfg() == 0);
 	for (int k = 0; k < 3; k++) {
 		char one[16], two[16], eq1[24], eq2[24];
 		int64_t *field = k == 0 ? &o.sci_ms : k == 1 ? &o.cpi_ms : &o.smi_ms;
@@ -212,10 +223,13 @@ static int test_logws_forms(void)
 		{ "--logWs=true", 1 }, { "-logWs=1", 1 }, { "-logWs=T", 1 },
 		{ "-logWs=false", 0 }, { "--logWs=false", 0 }, { "-logWs=0", 0 },
 		{ "-logWs=F", 0 },
+		/* The rest of what Go's strconv.ParseBool takes. */
+		{ "-logWs=t", 1 }, { "-logWs=TRUE", 1 }, { "-logWs=True", 1 },
+		{ "-logWs=f", 0 }, { "-logWs=FALSE", 0 }, { "-logWs=False", 0 },
 	};
 	struct run_opts o;
 
-	check(enter_tmpdir() == 0);
+	check(enter_tmpdir_cfg() == 0);
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		check_eq(call(&o, "-logWs", (char *)ok[i].arg, NULL), 0);
 		check_eq(o.log_ws, ok[i].want);
@@ -228,6 +242,18 @@ static int test_logws_forms(void)
 	check_eq(call(&o, "-logWs", "false", NULL), 2);
 	check(one_line_error());
 	check(strstr(err_out, "false"));
+	/* ... and nothing else, as in Go. */
+	{
+		static const char *const no[] = {
+			"-logWs=maybe", "-logWs=", "-logWs=yes", "-logWs=on",
+			"-logWs=tRUE", "-logWs=2", "-logWs= true", "-logWs=00",
+		};
+
+		for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+			check_eq(call(&o, (char *)no[i], NULL), 2);
+			check(one_line_error());
+		}
+	}
 	check_eq(call(&o, "-logWs=maybe", NULL), 2);
 	check(one_line_error());
 	check(strstr(err_out, "logWs") && strstr(err_out, "maybe"));
@@ -242,7 +268,7 @@ static int test_our_flags(void)
 {
 	struct run_opts o;
 
-	check(enter_tmpdir() == 0);
+	check(enter_tmpdir_cfg() == 0);
 	check_eq(call(&o, "--duration", "90s", "--max-participants", "100",
 		      "--max-errors=5", "--threads", "64", "--organizers",
 		      "1000", "--http-conns", "256", "--max-conns", "10", NULL),
@@ -285,7 +311,7 @@ static int test_our_flags(void)
 	check_eq(call(&o, "--quiet=false", "-out-dir=o", NULL), 0);
 	check_eq(o.quiet, 0);
 	check(!strcmp(o.out_dir, "o"));
-	check_eq(o.embedded, 1);
+	check_eq(o.embedded, 0);
 	check_eq(o.insecure, 0);
 	check(o.cacert == NULL);
 	check_eq(call(&o, "--insecure", "--cacert", "/etc/ca.pem", NULL), 0);
@@ -302,7 +328,7 @@ static int test_bad_values(void)
 {
 	static const char *const bad[][4] = {
 		{ "-sci", "-5" }, { "-sci", "1.5" }, { "-sci", "abc" },
-		{ "-sci=" }, { "-sci" }, { "--cpi=-1" }, { "-smi", "0x10" },
+		{ "-sci=" }, { "-sci" }, { "--cpi=-1" }, { "-smi", "0x1g" },
 		{ "-smi", "1e3" }, { "-cpi", " 5" }, { "-sci", "9223372036855" },
 		{ "-sci", "99999999999999999999999" },
 		{ "--duration", "0" }, { "--duration", "0s" }, { "--duration", "10" },
@@ -329,7 +355,7 @@ static int test_bad_values(void)
 	};
 	struct run_opts o;
 
-	check(enter_tmpdir() == 0);
+	check(enter_tmpdir_cfg() == 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = call(&o, (char *)bad[i][0], (char *)bad[i][1],
 			     (char *)bad[i][2], (char *)bad[i][3], NULL);
@@ -360,6 +386,148 @@ static int test_bad_values(void)
 	return 0;
 }
 
+/* Go's flag.Int syntax (strconv.ParseInt base 0), value by value. */
+static int test_go_int_syntax(void)
+{
+	static const struct {
+		const char *s;
+		int64_t want;
+	} ok[] = {
+		{ "0", 0 }, { "00", 0 }, { "7", 7 }, { "+7", 7 }, { "-0", 0 },
+		{ "010", 8 }, { "0o10", 8 }, { "0O17", 15 }, { "0x10", 16 },
+		{ "0X1f", 31 }, { "0xFF", 255 }, { "0b101", 5 }, { "0B11", 3 },
+		{ "1_000", 1000 }, { "0x_10", 16 }, { "0_10", 8 },
+		{ "0b_1_0", 2 }, { "-12", -12 }, { "-0x10", -16 },
+		{ "9223372036854775807", INT64_MAX },
+		{ "-9223372036854775808", INT64_MIN },
+		{ "0x7fffffffffffffff", INT64_MAX },
+	};
+	static const char *const syntax[] = {
+		"", "+", "-", "x", "08", "09", "0x", "0o", "0b", "0b2", "0o8",
+		"0xg", "1.5", "1e3", " 5", "5 ", "_1", "1_", "1__0", "0x_",
+		"+-5", "--5", "++5", "0_x1", "1a", "0d10", "12_", "0b_",
+	};
+	static const char *const range[] = {
+		"9223372036854775808", "-9223372036854775809",
+		"0x8000000000000000", "99999999999999999999999",
+		"99999999999999999999x", /* like Go: the range error first */
+	};
+	struct run_opts o;
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 12345;
+		if (opt_go_int(ok[i].s, &v) != 0 || v != ok[i].want) {
+			fprintf(stderr, "\"%s\": %lld\n", ok[i].s, (long long)v);
+			check(0);
+		}
+	}
+	for (size_t i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++) {
+		if (opt_go_int(syntax[i], &v) != -EINVAL) {
+			fprintf(stderr, "\"%s\" accepted\n", syntax[i]);
+			check(0);
+		}
+	}
+	for (size_t i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
+		if (opt_go_int(range[i], &v) != -ERANGE) {
+			fprintf(stderr, "\"%s\" not out of range\n", range[i]);
+			check(0);
+		}
+	}
+	check_eq(opt_go_int(NULL, &v), -EINVAL);
+
+	/* Through the command line: the Go tool's three intervals. */
+	check(enter_tmpdir_cfg() == 0);
+	check_eq(call(&o, "-sci", "010", "-cpi", "0x10", "-smi", "+7", NULL), 0);
+	check_eq(o.sci_ms, 8);
+	check_eq(o.cpi_ms, 16);
+	check_eq(o.smi_ms, 7);
+	check_eq(call(&o, "-sci=0b11", "--cpi=1_000", "--smi", "0o17", NULL), 0);
+	check_eq(o.sci_ms, 3);
+	check_eq(o.cpi_ms, 1000);
+	check_eq(o.smi_ms, 15);
+	check_eq(call(&o, "-sci", "-0", NULL), 0);
+	check_eq(o.sci_ms, 0);
+	/* Go's words for a bad number and a big one. */
+	check_eq(call(&o, "-sci", "08", NULL), 2);
+	check(one_line_error());
+	check(strstr(err_out, "invalid value \"08\" for flag -sci: parse error"));
+	check_eq(call(&o, "-cpi", "9223372036854775808", NULL), 2);
+	check(one_line_error());
+	check(strstr(err_out, "flag -cpi: value out of range"));
+	/* Go takes these; they mean nothing, so they are refused. */
+	check_eq(call(&o, "-smi", "-1", NULL), 2);
+	check(one_line_error());
+	check(strstr(err_out, "-smi") && strstr(err_out, "negative interval"));
+	check_eq(call(&o, "-cpi", "-0x10", NULL), 2);
+	check(strstr(err_out, "negative interval"));
+	check_eq(call(&o, "-sci", "9223372036855", NULL), 2);
+	check(one_line_error());
+	check(strstr(err_out, "at most 9223372036854"));
+	check_eq(call(&o, "-sci", "9223372036854", NULL), 0);
+	/* Our own integer flags stay decimal. */
+	check_eq(call(&o, "--threads", "010", NULL), 0);
+	check_eq(o.threads, 10);
+	check_eq(call(&o, "--threads", "0x10", NULL), 2);
+	leave_tmpdir();
+	return 0;
+}
+
+/* Without a config.json only a bare command line (or --demo) is a demo. */
+static int test_no_config(void)
+{
+	static const char *const flags[][3] = {
+		{ "-sci", "10" }, { "-cpi=20" }, { "-smi", "100" }, { "-logWs" },
+		{ "--duration", "5s" }, { "--quiet" }, { "--out-dir", "x" },
+		{ "--max-participants", "5" }, { "--threads", "2" },
+		{ "--demo=false" }, { "--" },
+	};
+	struct run_opts o;
+
+	check(enter_tmpdir() == 0);
+	check_eq(call(&o, NULL), 0);
+	check_eq(o.embedded, 1);
+	check(o.config_path == NULL);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		int r = call(&o, (char *)flags[i][0], (char *)flags[i][1], NULL);
+
+		if (r != 2 || !one_line_error() ||
+		    strncmp(err_out, "esmeload: ./config.json: No such file", 37) ||
+		    !strstr(err_out, "--config FILE") ||
+		    !strstr(err_out, "esmeload demo")) {
+			fprintf(stderr, "case %zu (%s): r=%d err=%s\n", i,
+				flags[i][0], r, err_out);
+			check(0);
+		}
+		check_eq(std_out[0], 0);
+	}
+	/* The explicit demo takes any flag. */
+	check_eq(call(&o, "--demo", NULL), 0);
+	check_eq(o.embedded, 1);
+	check_eq(call(&o, "-sci", "5", "--demo", "--quiet", NULL), 0);
+	check_eq(o.embedded, 1);
+	check_eq(o.sci_ms, 5);
+	check_eq(o.quiet, 1);
+	/* ... but no config: it runs against its own serve. */
+	check(write_text("other.json", good_cfg) == 0);
+	check_eq(call(&o, "--demo", "--config", "other.json", NULL), 2);
+	check(one_line_error());
+	check(strstr(err_out, "--config other.json") && strstr(err_out, "demo"));
+	/* A ./config.json is not read by the demo, and is by a run. */
+	check(write_text("config.json", good_cfg) == 0);
+	check_eq(call(&o, "--demo", NULL), 0);
+	check_eq(o.embedded, 1);
+	check(o.config_path == NULL);
+	check_eq(o.event_id, 0);
+	check_eq(call(&o, NULL), 0);
+	check_eq(o.embedded, 0);
+	check_eq(o.event_id, 7);
+	check_eq(call(&o, "-sci", "10", NULL), 0);
+	check_eq(o.embedded, 0);
+	leave_tmpdir();
+	return 0;
+}
+
 static int test_help(void)
 {
 	static const char *const words[] = {
@@ -369,14 +537,14 @@ static int test_help(void)
 		"--connect-timeout", "--handshake-timeout", "--out-dir",
 		"--quiet", "--serve-bin", "--help", "default 1000",
 		"default 10s", "default 45s", "default 4", "default 1)",
-		"default .", "embedded", "config.json",
+		"default .", "embedded", "config.json", "--demo", "0x10",
 		"_performance_test_summary.json",
 		"_performance_test_message_rates.json",
 	};
 	static const char *const forms[] = { "-h", "-help", "--help" };
 	struct run_opts o;
 
-	check(enter_tmpdir() == 0);
+	check(enter_tmpdir_cfg() == 0);
 	for (size_t k = 0; k < 3; k++) {
 		check_eq(call(&o, (char *)forms[k], NULL), 1);
 		check(!strncmp(std_out, "usage: esmeload run", 19));
@@ -719,7 +887,8 @@ static int test_set_target(void)
 }
 
 TEST_MAIN(T(test_defaults), T(test_go_flag_forms), T(test_logws_forms),
-	  T(test_our_flags), T(test_bad_values), T(test_help),
+	  T(test_our_flags), T(test_bad_values), T(test_go_int_syntax),
+	  T(test_no_config), T(test_help),
 	  T(test_config_valid), T(test_config_missing_keys),
 	  T(test_config_bad), T(test_config_size), T(test_config_targets),
 	  T(test_set_target))

@@ -94,6 +94,7 @@ static struct run *fake_run(void)
 	r->org_start_real_ns = ORG_NS;
 	r->part_start_real_ns = 0; /* falls back to t0 */
 	r->end_real_ns = END_NS;
+	r->files_unix = 1700000000; /* the files' prefix, chosen by run.c */
 	r->stop_reason = STOP_ERROR;
 	strcpy(r->first_err, "ws handshake: \"timeout\" after 45s");
 	r->has_first_err = 1;
@@ -110,6 +111,7 @@ static struct run *fake_run(void)
 	w[0].c.err[RE_SERVER] = 4;
 	w[0].c.err[RE_CONNECT] = 2;
 	w[0].c.enobufs = 3;
+	w[0].c.part_failed = 2;
 	w[1].c.created = 20;
 	w[1].c.connected = 19;
 	w[1].c.chats = 18;
@@ -123,6 +125,8 @@ static struct run *fake_run(void)
 	w[1].c.err[RE_HANDSHAKE] = 1;
 	w[1].c.err[RE_CONNECT] = 5;
 	w[1].c.enobufs = 4;
+	w[1].c.part_failed = 1;
+	r->o.max_conns = 1234;
 
 	/* Seconds 1700000000.. and 1699999998..: they overlap. */
 	w[0].rates = rates0;
@@ -314,7 +318,8 @@ static int test_files(void)
 	check(!strcmp(keys, "sent,delivered,in_flight,lost,accounted,echo_unmatched,"
 		      "organizer_received,organizers,delivery_ratio,"
 		      "start_chats,new_chats,no_new_chats,server_errors,"
-		      "connected,tls,latency_ms,latency_actual_ms,lag_ms,"
+		      "connected,participants_failed,embedded_serve,max_conns,"
+		      "tls,latency_ms,latency_actual_ms,lag_ms,"
 		      "arrival_lag_ms,time_to_chat_ms,phases_ms,arrivals,timer,errors,"
 		      "stop_reason,first_error,self_check,server,cross_check,"
 		      "thresholds"));
@@ -326,6 +331,10 @@ static int test_files(void)
 	check(int_is(&d, e, "no_new_chats", 6));
 	check(int_is(&d, e, "server_errors", 5));
 	check(int_is(&d, e, "connected", 28));
+	check(int_is(&d, e, "participants_failed", 3));
+	check(int_is(&d, e, "max_conns", 1234));
+	check(!strncmp(text + d.tok[json_find(&d, e, "embedded_serve")].start,
+		       "false", 5));
 	check(str_is(&d, e, "stop_reason", "error"));
 	check(str_is(&d, e, "first_error", "ws handshake: \"timeout\" after 45s"));
 	{
@@ -406,6 +415,7 @@ static int test_zone_and_edges(void)
 	r->o.cpi_ms = 20;
 	r->o.smi_ms = 1500;
 	r->o.log_ws = 0;
+	r->o.embedded = 1; /* a demo says so */
 	r->stop_reason = STOP_SIGNAL;
 	r->has_first_err = 0;
 	r->w[0].rates = NULL;
@@ -427,6 +437,8 @@ static int test_zone_and_edges(void)
 	check(!strncmp(text + d.tok[json_find(&d, e, "log_ws")].start, "false", 5));
 	e = json_find(&d, 0, "esmeload");
 	check(str_is(&d, e, "stop_reason", "signal"));
+	check(!strncmp(text + d.tok[json_find(&d, e, "embedded_serve")].start,
+		       "true", 4));
 	check(json_is_null(&d, json_find(&d, e, "first_error")));
 	free(text);
 	/* No rates at all: an empty object. */
@@ -441,7 +453,7 @@ static int test_zone_and_edges(void)
 	{
 		static const struct { int reason; const char *name; } sr[] = {
 			{ STOP_NONE, "none" }, { STOP_DURATION, "duration" },
-			{ STOP_DONE, "done" },
+			{ STOP_DONE, "max_participants" },
 		};
 
 		for (size_t i = 0; i < 3; i++) {

@@ -35,7 +35,9 @@ static const char usage[] =
 "waits for its chat and then sends a message every -smi ms. Unlike the Go\n"
 "tool, every connection is read, and delivered messages are counted.\n"
 "\n"
-"The Go tool's flags, in its syntax (-sci 10, --sci 10, -sci=10, --sci=10):\n"
+"The Go tool's flags, in its syntax (-sci 10, --sci 10, -sci=10, --sci=10),\n"
+"with integers as Go reads them (010 is 8, 0x10 is 16, 0b11 3, 1_000 1000)\n"
+"and no negative intervals (Go's loops would not wait; exit code 2):\n"
 "  -sci MS                   start-chat interval (default 1000)\n"
 "  -cpi MS                   create-participant interval (default 1000)\n"
 "  -smi MS                   send-message interval (default 1000)\n"
@@ -55,16 +57,23 @@ static const char usage[] =
 "  --insecure                TLS without certificate checks (any CA, date\n"
 "                            or name); the summary says so\n"
 "\n"
-"  With no --config and no ./config.json in the current directory, the run\n"
-"  is embedded: a short demonstration against an `esmeload serve` started\n"
-"  on loopback (targets and organizer account from it, stopped at the\n"
-"  end), with -sci 10 -cpi 20 -smi 100 unless given, and --duration 10s\n"
-"  (at most 30s).\n"
+"  --demo                    the demo below, also where ./config.json exists\n"
+"                            (`esmeload demo [flags]` is the same)\n"
+"\n"
+"  With no --config and no ./config.json, any argument stops the run with\n"
+"  exit code 2 naming the missing file. A bare `esmeload` (no arguments),\n"
+"  or --demo, is the demo instead: a short run against an embedded\n"
+"  `esmeload serve` started on loopback (targets and organizer from it,\n"
+"  stopped at the end), with -sci 10 -cpi 20 -smi 100 unless given and\n"
+"  --duration 10s (at most 30s). It says so on stderr, even with --quiet,\n"
+"  and its summary has \"embedded_serve\": true.\n"
 "\n"
 "When to stop (the Go tool stops at the first error or a signal):\n"
 "  --duration DUR            stop after DUR, e.g. 90s, 10m (default: never)\n"
-"  --max-participants N      create at most N participants (default 0,\n"
-"                            no limit)\n"
+"  --max-participants N      at most N participants arrive (default 0, no\n"
+"                            limit). Without --duration the run then ends\n"
+"                            when each has its chat or has failed; with\n"
+"                            --duration it holds them until the duration\n"
 "  --max-errors N            stop after N errors (default 1)\n"
 "\n"
 "Resources:\n"
@@ -75,7 +84,8 @@ static const char usage[] =
 "  --http-conns N            most keep-alive REST connections per thread,\n"
 "                            opened as arrivals need them, 1-4096 (default 64)\n"
 "  --max-conns N             connections per thread, 1-1048576 (default: the\n"
-"                            open-files soft limit, at most 1048576)\n"
+"                            open-files hard limit, to which esmeload raises\n"
+"                            its soft limit at start; at most 1048576)\n"
 "  --source-ip A.B.C.D[-A.B.C.D]\n"
 "                            bind connections to these local IPv4 addresses\n"
 "                            in turn (default: the kernel chooses)\n"
@@ -108,13 +118,18 @@ static const char usage[] =
 "                            (repeatable); any failed: exit code 99\n"
 "  -h, --help                this text\n"
 "\n"
+"The integers of our own flags (--threads, --max-participants, ...) are\n"
+"plain decimal.\n"
+"\n"
 "Threshold metrics: p50 p90 p99 p99_9 max (latency from the scheduled send,\n"
 "ms), actual_p50 ... actual_max (from the actual send), lag_p50 ... lag_max,\n"
 "delivered_ratio, sent, delivered, organizer_received, errors, chats,\n"
 "participants, msgs_per_s, cpu_percent.\n"
 "\n"
-"Files, <unix> being the Unix time of the start (the first two as the Go\n"
-"tool writes them, at the end; the time series as the run goes):\n"
+"Files, <unix> being the Unix second they are written in at the end of the\n"
+"run, as the Go tool names its two (the time series is written under the\n"
+"start second as the run goes and renamed at the end; a killed run leaves\n"
+"it under the start second, alone):\n"
 "  <unix>_performance_test_summary.json        the Go tool's summary, plus\n"
 "                                              an \"esmeload\" object:\n"
 "                                              delivered, latency, errors,\n"
@@ -281,7 +296,7 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *v;
 	uint64_t x;
-	int64_t ns;
+	int64_t ns, ms;
 	int r, on;
 	/* The boolean flags (-name, -name=true|false) and what each sets. */
 	const struct {
@@ -295,6 +310,7 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		{ "--", "zc", &o->zc, 0 },
 		{ "--", "defer-taskrun", &o->no_defer, 1 },
 		{ "--", "quiet", &o->quiet, 0 },
+		{ "--", "demo", &o->embedded, 0 },
 	};
 
 	if (!strcmp(a, "-h") || !strcmp(a, "-help") || !strcmp(a, "--help")) {
@@ -319,10 +335,28 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 				return r;
 			continue;
 		}
-		if (opt_u64(v, 0, MS_MAX, &x) < 0)
+		/* Go's flag.Int syntax: "010" is 8, "0x10" 16, "+7" 7. */
+		r = opt_go_int(v, &ms);
+		if (r == -EINVAL)
 			return bad_value("-", go_ms[k].name, v,
-					 "not a whole number of milliseconds >= 0");
-		*(int64_t *)(void *)((char *)o + go_ms[k].off) = (int64_t)x;
+					 "parse error (an integer in ms, as Go "
+					 "reads it: 10, 012, 0o12, 0x0a, 0b1010, "
+					 "1_000)");
+		if (r < 0)
+			return bad_value("-", go_ms[k].name, v,
+					 "value out of range");
+		/* Go takes these and its loops spin without waiting (or its
+		 * Duration overflows): they mean nothing, so we refuse them. */
+		if (ms < 0)
+			return bad_value("-", go_ms[k].name, v,
+					 "a negative interval means nothing "
+					 "(esmeload refuses it; the Go tool "
+					 "would not wait at all)");
+		if (ms > MS_MAX)
+			return bad_value("-", go_ms[k].name, v,
+					 "at most 9223372036854 ms (more "
+					 "overflows the Go tool's time.Duration)");
+		*(int64_t *)(void *)((char *)o + go_ms[k].off) = ms;
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof(dur_opt) / sizeof(dur_opt[0]); k++) {
@@ -442,14 +476,30 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 	if (o->recv_buffers & (o->recv_buffers - 1))
 		return fail("invalid value \"%u\" for flag --recv-buffers: not a "
 			    "power of two", o->recv_buffers);
+	if (o->embedded) {
+		if (o->config_path)
+			return fail("--config %s: the demo runs against its own "
+				    "serve, not a config (drop --demo, or "
+				    "--config)", o->config_path);
+		return 0;
+	}
 	if (o->config_path)
 		return run_load_config(o, o->config_path);
 	if (access("config.json", F_OK) == 0) {
 		o->config_path = "config.json";
 		return run_load_config(o, o->config_path);
 	}
-	o->embedded = 1;
-	return 0;
+	/* No config. A bare command line is the one-command demo; any
+	 * argument means a run the user configured, and a demo in its place
+	 * would be a fake result (the Go tool stops here too). */
+	if (argc == 0) {
+		o->embedded = 1;
+		return 0;
+	}
+	return fail("./config.json: %s (a run needs the Go tool's config.json "
+		    "in the current directory, or --config FILE; `esmeload` "
+		    "with no arguments, or `esmeload demo [flags]`, runs a "
+		    "demo against an embedded serve)", strerror(errno));
 }
 
 /* Read the whole file into a NUL-terminated heap buffer. 0 or 2. */

@@ -55,7 +55,7 @@ static const char *stop_name(int reason)
 	case STOP_SIGNAL: return "signal";
 	case STOP_ERROR: return "error";
 	case STOP_DURATION: return "duration";
-	case STOP_DONE: return "done";
+	case STOP_DONE: return "max_participants";
 	default: return "none";
 	}
 }
@@ -294,6 +294,10 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
 	jw_kv_u64(&w, "server_errors", c.err[RE_SERVER]);
 	jw_kv_u64(&w, "connected", c.connected);
+	jw_kv_u64(&w, "participants_failed", c.part_failed);
+	jw_key(&w, "embedded_serve"); /* true: a demo, not a real target */
+	jw_bool(&w, o->embedded);
+	jw_kv_u64(&w, "max_conns", o->max_conns);
 	jw_key(&w, "tls"); /* null when no target is https:// or wss:// */
 	if (o->t[T_ORG].u.tls || o->t[T_PART].u.tls || o->t[T_MSG].u.tls) {
 		jw_obj_begin(&w);
@@ -557,7 +561,10 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 {
 	char sum_path[4096], rate_path[4096], sum_tmp[4200], rate_tmp[4200];
 	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
-	long long unix_s = (long long)(r->t0_real_ns / 1000000000);
+	/* The second they are written in, as the Go tool names them (set
+	 * by run.c); else the end of the run. */
+	long long unix_s = (long long)(r->files_unix ? r->files_unix :
+				       r->end_real_ns / 1000000000);
 	char *json;
 	char *pretty;
 	long n;

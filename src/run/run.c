@@ -148,6 +148,22 @@ static int flag_given(int argc, char **argv, const char *name)
 	return 0;
 }
 
+/*
+ * --max-participants N without --duration: the run is done when every one
+ * of the N participants has arrived and either found its chat or failed
+ * (with --max-errors above the failures; else the first failure stopped
+ * it already). With --duration, arrivals stop at N and the run holds them
+ * until the duration instead.
+ */
+static void participants_done(struct run *r)
+{
+	struct run_counters t;
+
+	run_sum(r, &t);
+	if (t.chats + t.part_failed >= r->o.max_participants)
+		run_request_stop(r, STOP_DONE);
+}
+
 /* ---- progress ---- */
 
 /* One line on stderr: in place on a terminal, plain lines otherwise. */
@@ -203,13 +219,15 @@ int run_main(int argc, char **argv)
 			o->smi_ms = 100;
 		if (!o->duration_ms || o->duration_ms > 30000)
 			o->duration_ms = o->duration_ms ? 30000 : 10000;
-		if (!o->quiet)
-			fprintf(stderr, "esmeload: no config.json here: starting "
-				"esmeload serve on loopback for a %llds run "
-				"(sci %lld, cpi %lld, smi %lld ms)\n",
-				(long long)o->duration_ms / 1000,
-				(long long)o->sci_ms, (long long)o->cpi_ms,
-				(long long)o->smi_ms);
+		/* Even with --quiet: a demo must never pass for a real run. */
+		fprintf(stderr, "esmeload: demo: the target is an esmeload serve "
+			"started on loopback, not a real deployment%s: a %llds "
+			"run (sci %lld, cpi %lld, smi %lld ms)\n",
+			access("config.json", F_OK) == 0 ?
+			" (./config.json is not read)" : "",
+			(long long)o->duration_ms / 1000,
+			(long long)o->sci_ms, (long long)o->cpi_ms,
+			(long long)o->smi_ms);
 		if (start_serve(o, &ch) < 0) {
 			stop_serve(&ch);
 			return 1;
@@ -290,9 +308,13 @@ int run_main(int argc, char **argv)
 			run_request_stop(r, STOP_SIGNAL);
 		if (o->duration_ms && now - r->t0_ns >= o->duration_ms * 1000000)
 			run_request_stop(r, STOP_DURATION);
+		if (o->max_participants && !o->duration_ms)
+			participants_done(r);
 		if (now - se.last_ns >= 1000000000LL)
 			series_tick(r, &se, now);
-		if (!o->quiet && now - last_progress >= (tty ? 1 : 5) * 1000000000LL) {
+		/* Once stopping, the final line below is the last one. */
+		if (!o->quiet && !run_stopping(r) &&
+		    now - last_progress >= (tty ? 1 : 5) * 1000000000LL) {
 			progress(r, &se, now, tty, 0);
 			last_progress = now;
 		}
@@ -320,6 +342,11 @@ int run_main(int argc, char **argv)
 	run_figures(r);
 	run_cross_check(r);
 	run_thresholds(r);
+	/* Like the Go tool, the files are named for the second they are
+	 * written in; the time series joins them under that prefix. */
+	r->files_unix = clock_real_ns() / 1000000000;
+	if (series_rename(r, &se) < 0)
+		rc = 1;
 	if (run_write_outputs(r, summary, sizeof(summary)) < 0)
 		rc = 1;
 	if (r->stop_reason == STOP_ERROR)

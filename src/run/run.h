@@ -168,6 +168,7 @@ struct run_counters {
 	uint64_t start_chats;    /* start_chat frames sent */
 	uint64_t new_chats;      /* new_chat frames read by organizers */
 	uint64_t no_new_chats;   /* info "no new chats" read by organizers */
+	uint64_t part_failed;    /* participants that failed before their chat */
 	uint64_t err[RE_COUNT];  /* err[RE_SERVER]: the server's error frames */
 	uint64_t enobufs;
 	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
@@ -426,6 +427,7 @@ struct run {
 	int64_t t0_real_ns;
 	int64_t org_start_real_ns, part_start_real_ns;
 	int64_t end_real_ns;
+	int64_t files_unix;            /* the output files' Unix-second prefix */
 	/* figures of the whole run, for the summary */
 	struct hist lat, lat_actual, lag;
 	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
@@ -449,6 +451,7 @@ int run_stopping(const struct run *r);
 
 struct series {
 	int fd;                        /* the .jsonl file, -1 if none */
+	int64_t unix_s;                /* the prefix it was opened under */
 	int64_t last_ns;               /* monotonic time of the last line */
 	struct run_counters prev;
 	struct hist prev_lat, prev_act, prev_lag;
@@ -465,6 +468,12 @@ int series_open(struct run *r, struct series *s);
 /* Write the line for the time since the previous one. */
 void series_tick(struct run *r, struct series *s, int64_t now_ns);
 void series_close(struct series *s);
+/* After series_close: rename the file from its start prefix to
+ * r->files_unix, the prefix of the other two files (nothing to do when
+ * they are equal or there is no file). Prints and returns -errno on
+ * failure. A run killed before its end leaves the file under the start
+ * prefix, without the other two. */
+int series_rename(const struct run *r, const struct series *s);
 /* Merge the workers' histograms and CPU use into r, after they stopped. */
 void run_figures(struct run *r);
 /* Ask the messenger for serve's /stats (bounded wait); fills

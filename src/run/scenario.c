@@ -41,6 +41,7 @@ struct part {
 	uint8_t tries;       /* get_chats sent */
 	uint8_t awaiting;    /* the answer to the last get_chats is due */
 	uint8_t addr_len;
+	uint8_t failed;      /* counted in part_failed */
 	char addr[48];       /* local "ip:port", for the message text */
 	char chat[24];
 	uint32_t k;          /* last message number encoded */
@@ -152,11 +153,16 @@ static const char *phase_path(const char *phase)
 	return "";
 }
 
-static void perr(struct worker *w, const struct part *p, enum run_err kind,
+static void perr(struct worker *w, struct part *p, enum run_err kind,
 		 const char *phase, const char *cause, int target)
 {
 	if (w->draining)
 		return;
+	/* Failed before its chat: --max-participants counts it as done. */
+	if (p->state < P_CHAT && !p->failed) {
+		p->failed = 1;
+		w->c.part_failed++;
+	}
 	wk_error(w, kind, "%s: participant %llu: %s (%s%s)", phase,
 		 (unsigned long long)p->n, cause, w->o->t[target].url,
 		 phase_path(phase));

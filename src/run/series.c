@@ -57,8 +57,11 @@ int series_open(struct run *r, struct series *s)
 	hist_reset(&s->prev_lag);
 	s->last_ns = r->t0_ns;
 	s->prev_cpu_s = cpu_seconds();
+	/* Under the start second while the run goes; series_rename moves
+	 * it to the prefix of the other two files at the end. */
+	s->unix_s = r->t0_real_ns / 1000000000;
 	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",
-		     dir, (long long)(r->t0_real_ns / 1000000000)) >= (int)sizeof(path)) {
+		     dir, (long long)s->unix_s) >= (int)sizeof(path)) {
 		fprintf(stderr, "esmeload: output directory name too long: %s\n", dir);
 		return -ENAMETOOLONG;
 	}
@@ -69,6 +72,29 @@ int series_open(struct run *r, struct series *s)
 
 		fprintf(stderr, "esmeload: cannot write time series %s: %s\n",
 			path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* see run.h */
+int series_rename(const struct run *r, const struct series *s)
+{
+	char from[4096], to[4096];
+	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
+
+	if (!s->unix_s || s->unix_s == r->files_unix)
+		return 0;
+	if (snprintf(from, sizeof(from), "%s/%lld_performance_test_timeseries.jsonl",
+		     dir, (long long)s->unix_s) >= (int)sizeof(from) ||
+	    snprintf(to, sizeof(to), "%s/%lld_performance_test_timeseries.jsonl",
+		     dir, (long long)r->files_unix) >= (int)sizeof(to))
+		return -ENAMETOOLONG; /* series_open refused it already */
+	if (rename(from, to) < 0) {
+		int e = errno;
+
+		fprintf(stderr, "esmeload: cannot rename time series %s to %s: "
+			"%s\n", from, to, strerror(e));
 		return -e;
 	}
 	return 0;

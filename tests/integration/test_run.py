@@ -42,6 +42,9 @@ def outputs(d):
     check_eq(len(summ), 1, "summary files in %s (%s)" % (d, names))
     check_eq(len(rates), 1, "message-rate files in %s (%s)" % (d, names))
     check_eq(summ[0].split("_")[0], rates[0].split("_")[0], "the two files' unix prefix")
+    series = [n for n in names if re.match(r"^\d{10}_performance_test_timeseries\.jsonl$", n)]
+    check_eq(series, [summ[0].split("_")[0] + "_performance_test_timeseries.jsonl"],
+             "the time series under the same prefix (%s)" % names)
     leftovers = [n for n in names if ".tmp" in n]
     check(not leftovers, "temporary files left: %s" % leftovers)
     with open(os.path.join(d, summ[0])) as f:
@@ -106,6 +109,7 @@ async def run(r):
         check(s["messages_sent"] > 500, "messages sent: %d" % s["messages_sent"])
         check_rates(rates, s["messages_sent"])
         check(s["messages_sent"] < 3 * 5 * 10 * 260, "sent is bounded by the schedule")
+        check(s["esmeload"]["embedded_serve"] is False, "a real target, not the demo")
         state["summary"] = s
         # Printed like the Go tool: the summary JSON on stdout.
         check('"messages_sent"' in out, "summary printed on stdout")
@@ -210,9 +214,10 @@ async def run(r):
 
     def embedded():
         d = tempfile.mkdtemp(prefix="esme-run-")
-        rc, out, err, dt = run_tool(["--duration", "3s", "--quiet"], d)
+        rc, out, err, dt = run_tool(["demo", "--duration", "3s", "--quiet"], d)
         check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
         s, rates = outputs(d)
+        check(s["esmeload"]["embedded_serve"] is True, "the summary says it was the demo")
         check(s["created_participants_count"] > 0 and s["chats_count"] > 0 and
               s["messages_sent"] > 0, "embedded run did something: %s" %
               {k: s[k] for k in SUMMARY_KEYS[6:]})
@@ -253,7 +258,7 @@ async def run(r):
     await r.case("run_fails_signup_4xx", signup_4xx, timeout=15)
     await r.case("run_sigint_writes_outputs", lambda: on_signal(signal.SIGINT), timeout=20)
     await r.case("run_sigterm_writes_outputs", lambda: on_signal(signal.SIGTERM), timeout=20)
-    await r.case("run_embedded_default", embedded, timeout=40)
+    await r.case("run_embedded_demo", embedded, timeout=40)
     await r.case("run_bad_flag_value", bad_flag, timeout=10)
     srv.kill()
 

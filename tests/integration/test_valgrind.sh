@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One whole run of the tester under valgrind memcheck: the embedded
-# scenario (esmeload starts its own serve), 3 seconds. Any invalid access,
+# scenario (`esmeload demo`: it starts its own serve), 3 seconds. Any invalid access,
 # use of uninitialised memory or definite leak fails it.
 set -u
 ESMELOAD=${ESMELOAD:-build/esmeload}
@@ -16,7 +16,7 @@ trap 'rm -rf "$d"' EXIT
 ESMELOAD=$(readlink -f "$ESMELOAD")
 cd "$d"
 timeout -k 5 120 valgrind --error-exitcode=9 --leak-check=full \
-	--errors-for-leak-kinds=definite -q "$ESMELOAD" --duration 3s --quiet \
+	--errors-for-leak-kinds=definite -q "$ESMELOAD" demo --duration 3s --quiet \
 	>out.txt 2>err.txt
 rc=$?
 if [ $rc -eq 0 ] && ls ./*_performance_test_summary.json >/dev/null 2>&1 &&
