@@ -151,7 +151,7 @@ static int test_defaults(void)
 	check_eq(o.max_errors, 1);
 	check_eq(o.threads, 1);
 	check_eq(o.organizers, 1);
-	check_eq(o.http_conns, 4);
+	check_eq(o.http_conns, 64);
 	check(getrlimit(RLIMIT_NOFILE, &rl) == 0);
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
 		want = (unsigned)rl.rlim_cur;
@@ -338,7 +338,7 @@ static int test_bad_values(void)
 		{ "--max-errors", "0" }, { "--max-errors", "" },
 		{ "--threads", "0" }, { "--threads", "65" }, { "--threads=2x" },
 		{ "--organizers", "0" }, { "--organizers", "1001" },
-		{ "--http-conns", "0" }, { "--http-conns", "257" },
+		{ "--http-conns", "0" }, { "--http-conns", "4097" },
 		{ "--max-conns", "0" }, { "--max-conns", "1048577" },
 		{ "--source-ip", "10.0.0.9-10.0.0.1" }, { "--source-ip", "1.2.3" },
 		{ "--source-ip", "0.0.0.0" }, { "--source-ip", "1.2.3.4-" },
