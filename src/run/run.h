@@ -84,6 +84,7 @@ struct run_opts {
 	int64_t send_timeout_ms;     /* one send's completion */
 	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
 	unsigned ring_entries;       /* SQ size per ring */
+	unsigned cq_entries;         /* CQ size per ring, 0: 8 x ring_entries */
 	unsigned recv_buffers;       /* provided buffers per ring */
 	int sqpoll, no_defer;        /* ring setup experiments */
 	int zc;                      /* --zc: SEND_ZC from the send arena */
