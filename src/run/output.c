@@ -284,9 +284,18 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		jw_kv_cstr(&w, "expr", t->expr);
 		jw_kv_cstr(&w, "metric", threshold_metric(t));
 		jw_key(&w, "measured");
-		jw_f64(&w, t->measured);
+		if (t->no_data)
+			jw_null(&w);
+		else
+			jw_f64(&w, t->measured);
 		jw_key(&w, "passed");
 		jw_bool(&w, t->passed);
+		if (t->no_data) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "no samples (%s)", t->no_data);
+			jw_kv_cstr(&w, "why", why);
+		}
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

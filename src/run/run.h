@@ -116,8 +116,10 @@ struct threshold {
 	int metric;       /* enum in threshold.c */
 	int op;           /* <, <=, >, >=, == */
 	double value;     /* in the metric's unit (ms for latencies) */
-	double measured;  /* filled by run_thresholds */
+	double measured;  /* filled by threshold_apply */
 	int passed;
+	const char *no_data; /* threshold_apply: why there was nothing to
+			      * measure ("nothing delivered"), else NULL */
 };
 
 /*
@@ -132,6 +134,15 @@ int threshold_parse(struct threshold *t, const char *s, char *why,
 		    size_t whylen);
 /* 1 if v satisfies t. */
 int threshold_check(const struct threshold *t, double v);
+/*
+ * Judge t on the value v measured from samples values and fill measured,
+ * passed and no_data. A metric that stands on samples (the latencies, the
+ * lag, delivered_ratio, msgs_per_s, cpu_percent) fails when there were
+ * none, whatever v says: an empty histogram reads 0, and "p99<50ms" on
+ * nothing delivered is not a pass. no_data then names what was missing.
+ * Counts (sent, errors, ...) are measured even when 0.
+ */
+void threshold_apply(struct threshold *t, double v, uint64_t samples);
 /* The metric's name as parsed ("p99", "delivered_ratio", ...). */
 const char *threshold_metric(const struct threshold *t);
 
@@ -390,8 +401,10 @@ void run_figures(struct run *r);
 void run_cross_check(struct run *r);
 /* Evaluate every --threshold; returns how many failed. */
 int run_thresholds(struct run *r);
-/* The value of a threshold's metric for the run. */
-double run_metric(const struct run *r, const struct threshold *t);
+/* The value of a threshold's metric for the run into *v; returns how many
+ * samples it stands on (1 for counts, which a run always has). */
+uint64_t run_metric(const struct run *r, const struct threshold *t,
+		    double *v);
 
 /* ---- output (output.c) ---- */
 /* Sum the workers' counters. */

@@ -374,7 +374,7 @@ void run_cross_check(struct run *r)
 }
 
 /* see run.h */
-double run_metric(const struct run *r, const struct threshold *t)
+uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 {
 	static const double q[5] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
 	struct run_counters c;
@@ -385,18 +385,25 @@ double run_metric(const struct run *r, const struct threshold *t)
 		const struct hist *h = t->metric < 5 ? &r->lat :
 				       t->metric < 10 ? &r->lat_actual : &r->lag;
 
-		return (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
+		*v = (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
+		return h->count;
 	}
 	switch (t->metric) {
-	case 15: return c.sent ? (double)c.delivered / (double)c.sent : 0;
-	case 16: return (double)c.sent;
-	case 17: return (double)c.delivered;
-	case 18: return (double)c.org_received;
-	case 19: return (double)err_total(&c);
-	case 20: return (double)c.chats;
-	case 21: return (double)c.created;
-	case 22: return secs > 0 ? (double)c.sent / secs : 0;
-	default: return r->cpu_percent;
+	case 15:
+		*v = c.sent ? (double)c.delivered / (double)c.sent : 0;
+		return c.sent;
+	case 16: *v = (double)c.sent; return 1;
+	case 17: *v = (double)c.delivered; return 1;
+	case 18: *v = (double)c.org_received; return 1;
+	case 19: *v = (double)err_total(&c); return 1;
+	case 20: *v = (double)c.chats; return 1;
+	case 21: *v = (double)c.created; return 1;
+	case 22:
+		*v = secs > 0 ? (double)c.sent / secs : 0;
+		return secs > 0;
+	default:
+		*v = r->cpu_percent;
+		return secs > 0;
 	}
 }
 
@@ -407,15 +414,19 @@ int run_thresholds(struct run *r)
 
 	for (unsigned i = 0; i < r->o.nthresholds; i++) {
 		struct threshold *t = &r->o.thresholds[i];
+		double v = 0;
+		uint64_t n = run_metric(r, t, &v);
 
-		t->measured = run_metric(r, t);
-		t->passed = threshold_check(t, t->measured);
-		if (!t->passed) {
-			failed++;
+		threshold_apply(t, v, n);
+		if (t->passed)
+			continue;
+		failed++;
+		if (t->no_data)
+			fprintf(stderr, "esmeload: threshold failed: %s: no "
+				"samples (%s)\n", t->expr, t->no_data);
+		else
 			fprintf(stderr, "esmeload: threshold failed: %s (measured "
-				"%s = %g)\n", t->expr, threshold_metric(t),
-				t->measured);
-		}
+				"%s = %g)\n", t->expr, threshold_metric(t), v);
 	}
 	r->thresholds_failed = failed;
 	return failed;
