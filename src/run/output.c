@@ -264,13 +264,31 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		jw_raw(&w, r->server_json, strlen(r->server_json));
 	else
 		jw_null(&w);
+	/* serve's counter is cumulative: the run's share is what it
+	 * counted between the start and the end. */
 	jw_key(&w, "cross_check");
 	if (r->server_received >= 0) {
+		int64_t s0 = r->server_received_start;
+
 		jw_obj_begin(&w);
 		jw_kv_u64(&w, "sent", c.sent);
-		jw_kv_u64(&w, "server_received", (uint64_t)r->server_received);
+		jw_key(&w, "server_received");
+		if (s0 >= 0 && r->server_received >= s0)
+			jw_i64(&w, r->server_received - s0);
+		else
+			jw_null(&w);
+		jw_key(&w, "server_received_start");
+		if (s0 >= 0)
+			jw_i64(&w, s0);
+		else
+			jw_null(&w);
+		jw_kv_i64(&w, "server_received_end", r->server_received);
 		jw_key(&w, "passed");
-		jw_bool(&w, (uint64_t)r->server_received == c.sent);
+		if (s0 >= 0)
+			jw_bool(&w, r->server_received >= s0 &&
+				(uint64_t)(r->server_received - s0) == c.sent);
+		else
+			jw_null(&w); /* no start to count from */
 		jw_obj_end(&w);
 	} else {
 		jw_null(&w);

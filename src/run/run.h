@@ -363,7 +363,9 @@ struct run {
 	double cpu_percent;            /* tester CPU, 100 = one core */
 	uint64_t cq_overflows;
 	char *server_json;             /* serve's /stats at the end, or NULL */
-	int64_t server_received;       /* its messages.received, or -1 */
+	int64_t server_received;       /* its messages.received at the end,
+					* or -1 */
+	int64_t server_received_start; /* ... before the first message, or -1 */
 	int thresholds_failed;
 };
 
@@ -396,8 +398,12 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns);
 void series_close(struct series *s);
 /* Merge the workers' histograms and CPU use into r, after they stopped. */
 void run_figures(struct run *r);
-/* Ask the messenger for serve's /stats (bounded wait); fills
- * r->server_json and r->server_received when it answers. */
+/* Before the first message: serve's messages.received (bounded wait, 1 s)
+ * into r->server_received_start, -1 when the messenger is not a serve. */
+void run_cross_check_start(struct run *r);
+/* After the run: serve's /stats (bounded wait) into r->server_json and
+ * r->server_received; waits, bounded, until serve counted as many
+ * messages since the start as the run sent. */
 void run_cross_check(struct run *r);
 /* Evaluate every --threshold; returns how many failed. */
 int run_thresholds(struct run *r);

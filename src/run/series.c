@@ -323,15 +323,65 @@ out:
 	return result;
 }
 
-/* see run.h */
-void run_cross_check(struct run *r)
+/*
+ * GET serve's /stats from the messenger until deadline; returns its
+ * messages.received, or -1 when the messenger does not answer as a serve.
+ * The body stays in buf (NUL-terminated, cap bytes) for the caller.
+ */
+static int64_t stats_received(const struct run *r, char *buf, size_t cap,
+			      long *len, int64_t deadline)
 {
 	const struct run_target *t = &r->o.t[T_MSG];
 	char path[RUN_URL_MAX];
 	size_t plen = t->u.path_len;
+	jsmntok_t toks[512];
+	struct json_doc d;
+	long n;
+	int m, k;
+	int64_t v;
+
+	/* The messenger's base path: its URL less the "/connect" we add. */
+	if (plen >= 8 && !memcmp(t->u.path + plen - 8, "/connect", 8))
+		plen -= 8;
+	snprintf(path, sizeof(path), "%.*s/stats", (int)plen, t->u.path);
+	n = http_get(&r->o, t, path, buf, cap - 1, deadline);
+	if (n < 0)
+		return -1; /* not an esmeload serve, or gone */
+	buf[n] = 0;
+	if (json_parse(&d, buf, (size_t)n, toks, 512) < 0 ||
+	    (m = json_find(&d, 0, "messages")) < 0 ||
+	    (k = json_find(&d, m, "received")) < 0 ||
+	    json_get_i64(&d, k, &v) < 0 || v < 0)
+		return -1;
+	*len = n;
+	return v;
+}
+
+/* see run.h */
+void run_cross_check_start(struct run *r)
+{
+	char *buf = malloc(65536);
+	long n;
+
+	r->server_received_start = -1;
+	r->server_received = -1;
+	if (!buf)
+		return;
+	/* serve's counters are cumulative (it may have served runs
+	 * before): this run's share is the difference from here. A target
+	 * that is not a serve holds up the start by a second at most. */
+	r->server_received_start = stats_received(r, buf, 65536, &n,
+						   clock_mono_ns() + 1000000000LL);
+	free(buf);
+}
+
+/* see run.h */
+void run_cross_check(struct run *r)
+{
 	/* After a signal the user waits: ask once, briefly. */
 	int64_t deadline = clock_mono_ns() + (r->stop_reason == STOP_SIGNAL ?
 					    300000000LL : 3000000000LL);
+	int64_t base = r->server_received_start > 0 ? r->server_received_start : 0;
 	struct run_counters c;
 	char *buf = malloc(65536);
 
@@ -339,34 +389,21 @@ void run_cross_check(struct run *r)
 	if (!buf)
 		return;
 	run_sum(r, &c);
-	/* The messenger's base path: its URL less the "/connect" we add. */
-	if (plen >= 8 && !memcmp(t->u.path + plen - 8, "/connect", 8))
-		plen -= 8;
-	snprintf(path, sizeof(path), "%.*s/stats", (int)plen, t->u.path);
 	for (;;) {
-		jsmntok_t toks[512];
-		struct json_doc d;
-		long n = http_get(&r->o, t, path, buf, 65535, deadline);
-		int m, k;
-		int64_t v;
+		long n = 0;
+		int64_t v = stats_received(r, buf, 65536, &n, deadline);
 
-		if (n < 0)
-			break; /* not an esmeload serve, or gone */
-		if (json_parse(&d, buf, (size_t)n, toks, 512) < 0 ||
-		    (m = json_find(&d, 0, "messages")) < 0 ||
-		    (k = json_find(&d, m, "received")) < 0 ||
-		    json_get_i64(&d, k, &v) < 0)
+		if (v < 0)
 			break;
 		free(r->server_json);
 		r->server_json = malloc((size_t)n + 1);
-		if (r->server_json) {
-			memcpy(r->server_json, buf, (size_t)n);
-			r->server_json[n] = 0;
-		}
+		if (r->server_json)
+			memcpy(r->server_json, buf, (size_t)n + 1);
 		r->server_received = v;
 		/* What the kernel took may still be on its way to the
 		 * server: wait, bounded, until it has all arrived. */
-		if ((uint64_t)v >= c.sent || clock_mono_ns() > deadline)
+		if ((uint64_t)(v - base) >= c.sent || v < base ||
+		    clock_mono_ns() > deadline)
 			break;
 		poll(NULL, 0, 50);
 	}
