@@ -344,6 +344,27 @@ int echo_match(const char *js, size_t n, uint32_t user_id, const char *addr,
 
 /* ---- the whole run (run.c) ---- */
 
+/*
+ * The tester's CPU as the self-check sees it: one-second windows of the
+ * time series that end before the stop (the drain is left out), each
+ * judged against what the tester can use. Filled by series.c.
+ */
+struct run_cpu {
+	unsigned cores;          /* CPUs the process may run on (affinity) */
+	double limit_percent;    /* 100 x min(worker threads, cores) */
+	uint32_t windows;        /* one-second windows before the stop */
+	uint32_t saturated;      /* ... with CPU >= 90 % of limit_percent */
+	uint32_t starved;        /* ... in which the worker threads waited
+				  * for a CPU >= 20 % of the time */
+	uint32_t stalled;        /* ... that ended >= 0.5 s late: the
+				  * process did not run (stopped, starved) */
+	uint32_t at_limit;       /* windows with any of the three */
+	double busiest_percent;  /* CPU of the busiest window */
+	double wait_max;         /* largest share of a window a worker
+				  * thread waited for a CPU; -1 unknown */
+	double stalled_s;        /* time the process did not run, in all */
+};
+
 struct run {
 	struct run_opts o;
 	struct worker *w;
@@ -361,7 +382,9 @@ struct run {
 	/* figures of the whole run, for the summary */
 	struct hist lat, lat_actual, lag;
 	double cpu_percent;            /* tester CPU, 100 = one core */
-	uint64_t cq_overflows;
+	struct run_cpu cpu;            /* ... per second, for the self-check */
+	uint64_t cq_overflows;         /* the rings' cq_overflow, summed */
+	uint64_t cq_dropped;           /* completions the kernels dropped */
 	char *server_json;             /* serve's /stats at the end, or NULL */
 	int64_t server_received;       /* its messages.received at the end,
 					* or -1 */
@@ -385,6 +408,7 @@ struct series {
 	struct hist prev_lat, prev_act, prev_lag;
 	struct hist cur, tmp;          /* scratch */
 	double prev_cpu_s;
+	double prev_wait_s;            /* threads' run-queue wait, -1 unknown */
 	/* the last second, for the progress line */
 	double sent_per_s, delivered_per_s, p99_ms, cpu_percent;
 	int have_p99;
@@ -393,10 +417,12 @@ struct series {
 /* Open <out_dir>/<unix>_performance_test_timeseries.jsonl; prints and
  * returns -errno on failure. */
 int series_open(struct run *r, struct series *s);
-/* Write the line for the time since the previous one. */
+/* Write the line for the time since the previous one; a window that ends
+ * before the stop also counts in r->cpu. */
 void series_tick(struct run *r, struct series *s, int64_t now_ns);
 void series_close(struct series *s);
-/* Merge the workers' histograms and CPU use into r, after they stopped. */
+/* Merge the workers' histograms, CPU use and ring counters into r, after
+ * they stopped (before worker_exit). */
 void run_figures(struct run *r);
 /* Before the first message: serve's messages.received (bounded wait, 1 s)
  * into r->server_received_start, -1 when the messenger is not a serve. */

@@ -12,10 +12,12 @@
 #include "json.h"
 #include "jsonw.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,92 @@ static double cpu_seconds(void)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * Seconds the process's other threads (the workers, and io_uring's own
+ * threads when it has any) spent runnable but waiting for a CPU, from the
+ * second field of /proc/self/task/<tid>/schedstat; -1 when the kernel
+ * does not say (no CONFIG_SCHED_INFO). Once a second, off the hot path.
+ */
+static double threads_wait_s(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	pid_t self = gettid();
+	double sum = 0;
+	int any = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[96];
+		unsigned long long run, wait;
+		long tid = strtol(e->d_name, NULL, 10);
+		ssize_t n;
+		int fd;
+
+		if (tid <= 0 || tid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* the thread is gone */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+			continue;
+		sum += (double)wait / 1e9;
+		any = 1;
+	}
+	closedir(d);
+	return any ? sum : -1;
+}
+
+/* CPUs this process may run on (sched_getaffinity), at least 1. */
+static unsigned affinity_cores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	/* More CPUs than a cpu_set_t holds: all of them, then. */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/*
+ * One window of the run for the self-check: dt seconds with cpu percent
+ * of tester CPU and wait seconds of worker threads waiting for a CPU (< 0
+ * unknown). Thresholds: a tester within 10 % of all the CPU it may use is
+ * at its limit; worker threads that spent a fifth of the second runnable
+ * but not running lost that time to other load on their cores; a window
+ * half a second longer than its second means the coordinator, polling
+ * every 50 ms, did not run either: the process was stopped or starved.
+ */
+static void cpu_window(struct run *r, double dt, double cpu, double wait)
+{
+	struct run_cpu *k = &r->cpu;
+	double share = wait >= 0 ? wait / dt / (r->nw ? r->nw : 1) : -1;
+	int sat = cpu >= 0.9 * k->limit_percent;
+	int starved = share >= 0.2;
+	int stalled = dt >= 1.5;
+
+	k->windows++;
+	k->saturated += sat;
+	k->starved += starved;
+	k->stalled += stalled;
+	k->at_limit += sat || starved || stalled;
+	if (cpu > k->busiest_percent)
+		k->busiest_percent = cpu;
+	if (share > k->wait_max)
+		k->wait_max = share;
+	if (stalled)
+		k->stalled_s += dt - 1.0;
 }
 
 /* Sum of the workers' histograms, chosen by offset, into dst. */
@@ -57,6 +145,10 @@ int series_open(struct run *r, struct series *s)
 	hist_reset(&s->prev_lag);
 	s->last_ns = r->t0_ns;
 	s->prev_cpu_s = cpu_seconds();
+	s->prev_wait_s = threads_wait_s();
+	r->cpu.cores = affinity_cores();
+	r->cpu.limit_percent = 100.0 * (r->nw < r->cpu.cores ? r->nw : r->cpu.cores);
+	r->cpu.wait_max = s->prev_wait_s >= 0 ? 0 : -1;
 	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",
 		     dir, (long long)(r->t0_real_ns / 1000000000)) >= (int)sizeof(path)) {
 		fprintf(stderr, "esmeload: output directory name too long: %s\n", dir);
@@ -111,6 +203,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	struct run_counters c;
 	struct hist lat, act, lag;
 	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
+	double wait = threads_wait_s();
 	char buf[2048];
 	struct jw w;
 	long n;
@@ -131,6 +224,11 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
 	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
 	s->cpu_percent = (cpu - s->prev_cpu_s) / dt * 100.0;
+	/* The window that holds the stop holds the drain too: not judged. */
+	if (!run_stopping(r))
+		cpu_window(r, dt, s->cpu_percent,
+			   wait >= 0 && s->prev_wait_s >= 0 ?
+			   (wait > s->prev_wait_s ? wait - s->prev_wait_s : 0) : -1);
 	s->have_p99 = lat.count > 0;
 	s->p99_ms = (double)hist_quantile(&lat, 0.99) / 1000.0;
 
@@ -175,6 +273,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	}
 	s->prev = c;
 	s->prev_cpu_s = cpu;
+	s->prev_wait_s = wait;
 	s->last_ns = now_ns;
 }
 
@@ -197,8 +296,11 @@ void run_figures(struct run *r)
 	merged(r, offsetof(struct worker, lag), &r->lag, &tmp);
 	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
 	r->cq_overflows = 0;
-	for (unsigned i = 0; i < r->nw; i++)
+	r->cq_dropped = 0;
+	for (unsigned i = 0; i < r->nw; i++) {
 		r->cq_overflows += r->w[i].ring.cq_overflow;
+		r->cq_dropped += ring_cq_dropped(&r->w[i].ring);
+	}
 }
 
 /* ---- the cross-check ---- */
