@@ -669,7 +669,15 @@ static int test_self_check(void)
 	sc = json_find(&d, e, "self_check");
 	check_eq(limited_of(&d, sc), 0);
 	check(starts(&d, sc, "verdict", "sends left late"));
-	check(has_text(&d, sc, "verdict", "CPU to spare"));
+	check(has_text(&d, sc, "verdict", "it can use): the server did not"));
+	/* ... with some waiting for a CPU: both causes named. */
+	r->cpu.wait_max = 0.08;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 0);
+	check(has_text(&d, sc, "verdict", "waited for a CPU up to 8% of a second"));
+	check(has_text(&d, sc, "verdict", "or the server did not take them"));
+	r->cpu.wait_max = 0.01;
 	/* ... and in a second at the CPU limit: the tester's. */
 	r->cpu.saturated = r->cpu.at_limit = 1;
 	r->cpu.busiest_percent = 199;

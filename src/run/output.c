@@ -166,7 +166,10 @@ static void vcat(char *v, size_t cap, size_t *n, const char *fmt, ...)
  *   Such seconds limit the figures when sends also left late, or when
  *   they are half of the run or more.
  * - Late sends in seconds with CPU to spare are not the tester's doing:
- *   a send waits when the server does not take the previous one.
+ *   a send waits when the server does not take the previous one. When
+ *   its threads waited for a CPU in some second (5 % of it or more, below
+ *   the limit), other load may have delayed them too: the verdict says
+ *   both.
  */
 static int self_verdict(const struct sc_in *in, char *v, size_t cap)
 {
@@ -215,10 +218,22 @@ static int self_verdict(const struct sc_in *in, char *v, size_t cap)
 		return 1;
 	}
 	if (no_data) {
-		snprintf(v, cap, "no data: no message was due to be sent, so "
-			 "the tester's timing cannot be judged (busiest second "
-			 "%.0f%% CPU in %u s)", k->busiest_percent, k->windows);
+		vcat(v, cap, &n, "no data: no message was due to be sent, so the "
+		     "tester's timing cannot be judged");
+		if (k->windows)
+			vcat(v, cap, &n, " (busiest second %.0f%% CPU in %u s)",
+			     k->busiest_percent, k->windows);
 		return -1;
+	}
+	if (late && k->wait_max >= 0.05) {
+		snprintf(v, cap, "sends left late (lag p99 %.1f ms, above %.0f ms) "
+			 "while the tester had CPU to spare (busiest second "
+			 "%.0f%% of the %.0f%% it can use) but waited for a CPU "
+			 "up to %.0f%% of a second: other load on its cores may "
+			 "have delayed them, or the server did not take them in "
+			 "time", in->lag99, in->lag_bound, k->busiest_percent,
+			 k->limit_percent, k->wait_max * 100);
+		return 0;
 	}
 	if (late) {
 		snprintf(v, cap, "sends left late (lag p99 %.1f ms, above %.0f ms) "

@@ -417,8 +417,8 @@ struct series {
 /* Open <out_dir>/<unix>_performance_test_timeseries.jsonl; prints and
  * returns -errno on failure. */
 int series_open(struct run *r, struct series *s);
-/* Write the line for the time since the previous one; a window that ends
- * before the stop also counts in r->cpu. */
+/* Write the line for the time since the previous one; a window that holds
+ * no part of the drain also counts in r->cpu. */
 void series_tick(struct run *r, struct series *s, int64_t now_ns);
 void series_close(struct series *s);
 /* Merge the workers' histograms, CPU use and ring counters into r, after

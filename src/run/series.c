@@ -121,6 +121,23 @@ static void cpu_window(struct run *r, double dt, double cpu, double wait)
 		k->stalled_s += dt - 1.0;
 }
 
+/*
+ * Whether the window that ends now is judged by the self-check: not when
+ * it holds part of the drain. A window that ends just after the
+ * coordinator asked for the stop (by duration or signal) does not, until
+ * a worker has seen the stop; the last one, after the workers stopped,
+ * is all drain.
+ */
+static int judged(const struct run *r)
+{
+	if (r->end_real_ns)
+		return 0;
+	for (unsigned i = 0; i < r->nw; i++)
+		if (__atomic_load_n(&r->w[i].draining, __ATOMIC_RELAXED))
+			return 0;
+	return 1;
+}
+
 /* Sum of the workers' histograms, chosen by offset, into dst. */
 static void merged(const struct run *r, size_t off, struct hist *dst,
 		   struct hist *tmp)
@@ -224,8 +241,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
 	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
 	s->cpu_percent = (cpu - s->prev_cpu_s) / dt * 100.0;
-	/* The window that holds the stop holds the drain too: not judged. */
-	if (!run_stopping(r))
+	if (judged(r))
 		cpu_window(r, dt, s->cpu_percent,
 			   wait >= 0 && s->prev_wait_s >= 0 ?
 			   (wait > s->prev_wait_s ? wait - s->prev_wait_s : 0) : -1);

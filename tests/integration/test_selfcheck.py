@@ -120,10 +120,15 @@ def run(cfg_path, args, want_rc=0, preexec=None):
     return finish(p, d, want_rc)
 
 
-# A flood: every 20 ms a participant, each sending every 5 ms.
-FLOOD = ["-sci", "1", "-cpi", "20", "-smi", "5", "--duration", "2s"]
-# A gentle run: about 30 participants, a message every 100 ms each.
-GENTLE = ["-sci", "10", "-cpi", "100", "-smi", "100", "--duration", "3s"]
+# A flood: every 10 ms a participant, each sending every 20 ms. A
+# participant looks for its chat for 10 x smi: on a busy machine some may
+# not find it in time, which is counted and does not stop the run.
+FLOOD = ["-sci", "1", "-cpi", "10", "-smi", "20", "--duration", "2s",
+         "--max-errors", "1000"]
+# A gentle run: about 60 participants, a message a second each (the Go
+# tool's default smi), so late is above 100 ms: a machine busy with other
+# work delays a wakeup by less.
+GENTLE = ["-sci", "10", "-cpi", "50", "-smi", "1000", "--duration", "3s"]
 
 
 def check_quiet(sc, what):
@@ -149,11 +154,20 @@ async def main(r):
     state = {}
 
     def quiet():
+        # Other load on the machine would rightly make the tester wait for
+        # a CPU (the self-check says so): given priority over it (when
+        # allowed), a gentle run must show every signal quiet.
+        def ahead():
+            try:
+                os.nice(-10)
+            except OSError:
+                pass
         s, err = run(cfg, GENTLE + ["--threshold", "p99<10s", "--threshold",
-                                    "delivered_ratio>0.9", "--threshold", "lag_p99<10s"])
+                                    "delivered_ratio>0.9", "--threshold", "lag_p99<10s"],
+                     preexec=ahead)
         e = s["esmeload"]
         sc = e["self_check"]
-        check(e["sent"] > 50, "messages sent: %d" % e["sent"])
+        check(e["sent"] > 20, "messages sent: %d" % e["sent"])
         check_quiet(sc, "gentle run")
         check(sc["seconds"] >= 1, "seconds judged: %r" % sc)
         check(1 <= sc["cores"] <= os.cpu_count(), "cores from affinity: %r" % sc["cores"])
