@@ -11,6 +11,22 @@
  * - user_data = op (8 bits) | generation (24 bits) | slot index (32 bits).
  *   A slot is reused only after its close completes; the generation makes a
  *   late completion for a previous owner of the slot recognisable.
+ * - A full completion queue. Every kernel esmeload runs on has
+ *   IORING_FEAT_NODROP: a completion that finds the CQ full is kept on the
+ *   kernel's overflow list, the kernel sets IORING_SQ_CQ_OVERFLOW in the SQ
+ *   flags until the list is flushed back into the CQ (on the next wait),
+ *   and io_uring_enter may answer -EBUSY meanwhile. Nothing is lost, but
+ *   those completions reach the loop late: the tester was behind. The
+ *   kernel drops a completion only when it cannot allocate an overflow
+ *   entry; its CQ overflow counter (the mmapped cq.koverflow) counts those,
+ *   and the next wait fails with -EBADR. A user sees both in the summary:
+ *   cq_overflows (ring.cq_overflow below: waits after which the flag was
+ *   set, plus -EBUSY answers) and cq_dropped (ring_cq_dropped). The
+ *   kernel does not say how many completions waited on its list, so
+ *   cq_overflow counts occasions, not completions.
+ * - Receive-buffer shortage (a multishot receive ending with -ENOBUFS) is
+ *   seen in the receive's completion; the ring's user counts it (serve in
+ *   ring.enobufs, run in its worker's counters).
  */
 #ifndef ESMELOAD_RING_H
 #define ESMELOAD_RING_H
@@ -21,7 +37,8 @@
 #include "uring_compat.h"
 
 struct ring_opts {
-	unsigned entries;    /* SQ size; CQ is 8x */
+	unsigned entries;    /* SQ size */
+	unsigned cq_entries; /* CQ size, at least entries; 0: 8 x entries */
 	unsigned files;      /* direct descriptor table size (0: none) */
 	unsigned nbufs;      /* provided buffers (power of two; 0: none) */
 	unsigned buf_size;   /* bytes per provided buffer */
@@ -39,9 +56,13 @@ struct ring {
 	unsigned nbufs, buf_size;
 	unsigned br_pending;   /* buffers returned since the last publish */
 	size_t br_map_len;
-	/* counters */
-	uint64_t enobufs;      /* multishot recv ended for lack of buffers */
-	uint64_t cq_overflow;  /* kernel-reported CQ overflows seen */
+	/* Written by the thread that waits on the ring; read by others only
+	 * once it stopped. */
+	uint64_t enobufs;      /* for the user's count of receives that
+				* ended with -ENOBUFS (serve's) */
+	uint64_t cq_overflow;  /* ring_wait calls after which the kernel held
+				* completions on its overflow list (the
+				* IORING_SQ_CQ_OVERFLOW flag, or -EBUSY) */
 };
 
 #define RING_BGID 0
@@ -53,6 +74,20 @@ struct ring {
 int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 	      size_t errlen);
 void ring_exit(struct ring *r);
+
+/*
+ * Submit what is queued and wait up to ts for at least one completion, as
+ * io_uring_submit_and_wait_timeout does (same returns: >= 0, or -ETIME,
+ * -EINTR, -EAGAIN, -EBUSY, -EBADR after a dropped completion, ...), and
+ * count a full completion queue in r->cq_overflow (see the notes above).
+ * *cqe is set when the return is 0.
+ */
+int ring_wait(struct ring *r, struct io_uring_cqe **cqe,
+	      struct __kernel_timespec *ts);
+
+/* Completions the kernel dropped because its CQ and its overflow list were
+ * full (cq.koverflow); any thread may read it while the ring is set up. */
+uint64_t ring_cq_dropped(const struct ring *r);
 
 /* 1 when the running kernel supports io_uring opcode op, else 0. */
 int ring_has_op(struct ring *r, int op);

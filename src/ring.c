@@ -9,13 +9,14 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 
-static int try_setup(struct ring *r, unsigned entries, unsigned flags)
+static int try_setup(struct ring *r, const struct ring_opts *o, unsigned flags)
 {
+	unsigned entries = o->entries;
 	struct io_uring_params p;
 
 	memset(&p, 0, sizeof(p));
 	p.flags = flags | IORING_SETUP_CQSIZE;
-	p.cq_entries = entries * 8;
+	p.cq_entries = o->cq_entries ? o->cq_entries : entries * 8;
 	int ret = io_uring_queue_init_params(entries, &r->uring, &p);
 	if (ret == 0) {
 		r->setup_flags = flags;
@@ -101,20 +102,20 @@ int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 
 	memset(r, 0, sizeof(*r));
 	if (o->sqpoll) {
-		ret = try_setup(r, o->entries, IORING_SETUP_SQPOLL | base);
+		ret = try_setup(r, o, IORING_SETUP_SQPOLL | base);
 	} else {
 		ret = -EINVAL;
 		if (!o->no_defer)
-			ret = try_setup(r, o->entries,
+			ret = try_setup(r, o,
 					base | IORING_SETUP_SINGLE_ISSUER |
 					IORING_SETUP_DEFER_TASKRUN |
 					IORING_SETUP_TASKRUN_FLAG);
 		if (ret == -EINVAL)
-			ret = try_setup(r, o->entries,
+			ret = try_setup(r, o,
 					base | IORING_SETUP_COOP_TASKRUN |
 					IORING_SETUP_TASKRUN_FLAG);
 		if (ret == -EINVAL)
-			ret = try_setup(r, o->entries, 0);
+			ret = try_setup(r, o, 0);
 	}
 	if (ret < 0) {
 		explain(ret, err, errlen);
@@ -176,6 +177,27 @@ int ring_has_op(struct ring *r, int op)
 	yes = io_uring_opcode_supported(p, op);
 	io_uring_free_probe(p);
 	return yes;
+}
+
+/* see ring.h */
+int ring_wait(struct ring *r, struct io_uring_cqe **cqe,
+	      struct __kernel_timespec *ts)
+{
+	int ret = io_uring_submit_and_wait_timeout(&r->uring, cqe, 1, ts, NULL);
+
+	/* The flag stays set until the kernel flushed its overflow list into
+	 * the CQ, which the next wait does once the loop made room. */
+	if (ret == -EBUSY || io_uring_cq_has_overflow(&r->uring))
+		r->cq_overflow++;
+	return ret;
+}
+
+/* see ring.h */
+uint64_t ring_cq_dropped(const struct ring *r)
+{
+	if (r->uring.ring_fd <= 0 || !r->uring.cq.koverflow)
+		return 0;
+	return IO_URING_READ_ONCE(*r->uring.cq.koverflow);
 }
 
 /* see ring.h */

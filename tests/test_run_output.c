@@ -531,5 +531,318 @@ static int test_unwritable(void)
 	return 0;
 }
 
+/* ---- the self-check, the cross-check and thresholds in the summary ---- */
+
+static jsmntok_t big_tok[1024];
+static char *sum_text;
+
+/* Write r's files and parse its summary into d; returns the "esmeload"
+ * object's token, or -1. The text stays in sum_text until the next call. */
+static int esme_of(struct run *r, struct json_doc *d)
+{
+	char path[512];
+	size_t len;
+
+	free(sum_text);
+	sum_text = NULL;
+	r->end_real_ns += 1000000000LL; /* a new pair of files each time */
+	if (write_outputs(r, path, sizeof(path)) != 0)
+		return -1;
+	sum_text = slurp(path, &len);
+	if (!sum_text || json_parse(d, sum_text, len, big_tok, 1024) <= 0)
+		return -1;
+	return json_find(d, 0, "esmeload");
+}
+
+static int has_text(const struct json_doc *d, int obj, const char *key,
+		    const char *part)
+{
+	int t = json_find(d, obj, key);
+	char buf[1024];
+	size_t n;
+
+	if (t < 0 || json_get_str(d, t, buf, sizeof(buf), &n) < 0 ||
+	    !strstr(buf, part)) {
+		fprintf(stderr, "%s: no \"%s\" in %.*s\n", key, part,
+			t < 0 ? 4 : d->tok[t].end - d->tok[t].start,
+			t < 0 ? "none" : d->js + d->tok[t].start);
+		return 0;
+	}
+	return 1;
+}
+
+static int starts(const struct json_doc *d, int obj, const char *key,
+		  const char *head)
+{
+	int t = json_find(d, obj, key);
+
+	if (t < 0 || json_type(d, t) != JSMN_STRING ||
+	    d->tok[t].end - d->tok[t].start < (int)strlen(head) ||
+	    memcmp(d->js + d->tok[t].start, head, strlen(head))) {
+		fprintf(stderr, "%s does not start with \"%s\": %.*s\n", key,
+			head, t < 0 ? 4 : d->tok[t].end - d->tok[t].start,
+			t < 0 ? "none" : d->js + d->tok[t].start);
+		return 0;
+	}
+	return 1;
+}
+
+/* tester_limited: 1 true, 0 false, -1 null, -2 missing. */
+static int limited_of(const struct json_doc *d, int sc)
+{
+	int t = json_find(d, sc, "tester_limited"), v;
+
+	if (t < 0)
+		return -2;
+	if (json_is_null(d, t))
+		return -1;
+	return json_get_bool(d, t, &v) < 0 ? -2 : v;
+}
+
+/* A finished run that kept up: 5 seconds judged, lag 1 ms, no signal. */
+static struct run *quiet_run(void)
+{
+	struct run *r = fake_run();
+
+	if (!r)
+		return NULL;
+	r->w[0].c.enobufs = r->w[1].c.enobufs = 0;
+	hist_reset(&r->lag);
+	hist_reset(&r->lat);
+	hist_reset(&r->lat_actual);
+	for (int i = 0; i < 100; i++)
+		hist_add(&r->lag, 1000);
+	r->cpu.cores = 2;
+	r->cpu.limit_percent = 200;
+	r->cpu.windows = 5;
+	r->cpu.busiest_percent = 40;
+	r->cpu.wait_max = 0.01;
+	r->o.smi_ms = 100; /* late is above 10 ms */
+	r->server_received = -1;
+	r->server_received_start = -1;
+	return r;
+}
+
+static int test_self_check(void)
+{
+	struct run *r = quiet_run();
+	struct json_doc d;
+	char keys[1024];
+	int e, sc;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	e = esme_of(r, &d);
+	check(e > 0);
+	sc = json_find(&d, e, "self_check");
+	check(sc > 0);
+	keys_of(&d, sc, keys, sizeof(keys));
+	check(!strcmp(keys, "ring,cpu_percent,cores,cpu_limit_percent,"
+		      "cpu_busiest_percent,seconds,seconds_at_cpu_limit,"
+		      "cpu_wait_max_percent,stalled_s,send,threads,"
+		      "cq_overflows,cq_dropped,enobufs,latency_actual_unmatched,"
+		      "lag_p99_ms,lag_bound_ms,tester_limited,verdict"));
+	check_eq(limited_of(&d, sc), 0);
+	check(starts(&d, sc, "verdict", "the tester kept up"));
+	check(has_text(&d, sc, "verdict", "2 thread(s) on 2 core(s)"));
+	check(int_is(&d, sc, "cores", 2));
+	check(int_is(&d, sc, "seconds", 5));
+	check(int_is(&d, sc, "seconds_at_cpu_limit", 0));
+	check(int_is(&d, sc, "cq_overflows", 0));
+	check(int_is(&d, sc, "cq_dropped", 0));
+	check(int_is(&d, sc, "enobufs", 0));
+
+	/* Each signal on its own makes the tester a limit. */
+	r->cq_overflows = 3;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+	check(int_is(&d, sc, "cq_overflows", 3));
+	check(has_text(&d, sc, "verdict", "completion queue overflowed (3 times)"));
+	r->cq_overflows = 0;
+	r->cq_dropped = 2;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+	check(has_text(&d, sc, "verdict", "the kernel dropped 2 completions"));
+	r->cq_dropped = 0;
+	r->w[1].c.enobufs = 5;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+	check(int_is(&d, sc, "enobufs", 5));
+	check(has_text(&d, sc, "verdict", "receive buffers ran out (5 times)"));
+	r->w[1].c.enobufs = 0;
+
+	/* Late sends with CPU to spare: the server's doing. */
+	for (int i = 0; i < 10; i++)
+		hist_add(&r->lag, 50000);
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 0);
+	check(starts(&d, sc, "verdict", "sends left late"));
+	check(has_text(&d, sc, "verdict", "it can use): the server did not"));
+	/* ... with some waiting for a CPU: both causes named. */
+	r->cpu.wait_max = 0.08;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 0);
+	check(has_text(&d, sc, "verdict", "waited for a CPU up to 8% of a second"));
+	check(has_text(&d, sc, "verdict", "or the server did not take them"));
+	r->cpu.wait_max = 0.01;
+	/* ... and in a second at the CPU limit: the tester's. */
+	r->cpu.saturated = r->cpu.at_limit = 1;
+	r->cpu.busiest_percent = 199;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+	check(has_text(&d, sc, "verdict", "CPU was at the limit in 1 of 5 s"));
+	check(has_text(&d, sc, "verdict", "sends left late"));
+	/* Starved (waiting for a CPU) and stalled seconds are named. */
+	r->cpu.saturated = 0;
+	r->cpu.starved = 1;
+	r->cpu.stalled = 1;
+	r->cpu.at_limit = 2;
+	r->cpu.wait_max = 0.45;
+	r->cpu.stalled_s = 1.25;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+	check(has_text(&d, sc, "verdict", "waited for a CPU in 1 of 5 s (up to 45%"));
+	check(has_text(&d, sc, "verdict", "did not run for 1.2 s"));
+	check(int_is(&d, sc, "seconds_at_cpu_limit", 2));
+
+	/* Seconds at the limit without late sends: limited only when they
+	 * are half of the run or more. */
+	hist_reset(&r->lag);
+	hist_add(&r->lag, 1000);
+	r->cpu.starved = r->cpu.stalled = 0;
+	r->cpu.saturated = r->cpu.at_limit = 2;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 0);
+	check(starts(&d, sc, "verdict", "the tester kept up"));
+	r->cpu.saturated = r->cpu.at_limit = 3;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+
+	/* Nothing sent and no other signal: no verdict, and it says so. */
+	hist_reset(&r->lag);
+	r->cpu.saturated = r->cpu.at_limit = 0;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), -1);
+	check(starts(&d, sc, "verdict", "no data"));
+	/* ... unless a signal fired all the same. */
+	r->cq_overflows = 1;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check_eq(limited_of(&d, sc), 1);
+
+	/* No run-queue figures from the kernel: null. */
+	r->cpu.wait_max = -1;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check(json_is_null(&d, json_find(&d, sc, "cpu_wait_max_percent")));
+
+	test_remove_dir(dir);
+	free(sum_text);
+	sum_text = NULL;
+	free_run(r);
+	return 0;
+}
+
+static int test_cross_check(void)
+{
+	struct run *r = quiet_run();
+	struct json_doc d;
+	char keys[256];
+	int e, cc, v;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	/* Not a serve: null. */
+	e = esme_of(r, &d);
+	check(e > 0);
+	check(json_is_null(&d, json_find(&d, e, "cross_check")));
+	/* A serve that had received 1000 before: 123 during the run. */
+	r->server_received_start = 1000;
+	r->server_received = 1123;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check(cc > 0);
+	keys_of(&d, cc, keys, sizeof(keys));
+	check(!strcmp(keys, "sent,server_received,server_received_start,"
+		      "server_received_end,passed"));
+	check(int_is(&d, cc, "sent", 123));
+	check(int_is(&d, cc, "server_received", 123));
+	check(int_is(&d, cc, "server_received_start", 1000));
+	check(int_is(&d, cc, "server_received_end", 1123));
+	check(json_get_bool(&d, json_find(&d, cc, "passed"), &v) == 0 && v == 1);
+	/* One message more than the run sent: another client. */
+	r->server_received = 1124;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check(int_is(&d, cc, "server_received", 124));
+	check(json_get_bool(&d, json_find(&d, cc, "passed"), &v) == 0 && v == 0);
+	/* The cumulative count equal to sent is not a pass any more. */
+	r->server_received_start = 1;
+	r->server_received = 123;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check(json_get_bool(&d, json_find(&d, cc, "passed"), &v) == 0 && v == 0);
+	/* No count at the start: nothing to compare with. */
+	r->server_received_start = -1;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check(json_is_null(&d, json_find(&d, cc, "passed")));
+	check(json_is_null(&d, json_find(&d, cc, "server_received")));
+	check(int_is(&d, cc, "server_received_end", 123));
+	test_remove_dir(dir);
+	free(sum_text);
+	sum_text = NULL;
+	free_run(r);
+	return 0;
+}
+
+static int test_thresholds(void)
+{
+	struct run *r = quiet_run();
+	struct threshold t[2];
+	struct json_doc d;
+	char why[128];
+	int e, a, k, v;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	check_eq(threshold_parse(&t[0], "p99<50ms", why, sizeof(why)), 0);
+	check_eq(threshold_parse(&t[1], "errors>=1", why, sizeof(why)), 0);
+	threshold_apply(&t[0], 0, 0);
+	threshold_apply(&t[1], 8, 1);
+	r->o.thresholds = t;
+	r->o.nthresholds = 2;
+	e = esme_of(r, &d);
+	check(e > 0);
+	a = json_find(&d, e, "thresholds");
+	check(a > 0 && d.tok[a].size == 2);
+	k = a + 1;
+	check(str_is(&d, k, "expr", "p99<50ms"));
+	check(json_is_null(&d, json_find(&d, k, "measured")));
+	check(json_get_bool(&d, json_find(&d, k, "passed"), &v) == 0 && v == 0);
+	check(str_is(&d, k, "why", "no samples (nothing delivered)"));
+	k = json_next(&d, k);
+	check(str_is(&d, k, "expr", "errors>=1"));
+	check(int_is(&d, k, "measured", 8));
+	check(json_get_bool(&d, json_find(&d, k, "passed"), &v) == 0 && v == 1);
+	check(json_find(&d, k, "why") < 0);
+	test_remove_dir(dir);
+	free(sum_text);
+	sum_text = NULL;
+	free_run(r);
+	return 0;
+}
+
 TEST_MAIN(T(test_err_names), T(test_sum), T(test_files),
-	  T(test_zone_and_edges), T(test_unwritable))
+	  T(test_zone_and_edges), T(test_unwritable), T(test_self_check),
+	  T(test_cross_check), T(test_thresholds))

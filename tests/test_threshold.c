@@ -51,4 +51,49 @@ static int refuses(void)
 	return 0;
 }
 
-TEST_MAIN(T(parses), T(refuses))
+/* Metrics that stand on samples fail without any, naming what was missing;
+ * counts are measured even when 0. */
+static int no_samples(void)
+{
+	static const struct {
+		const char *expr, *why;
+	} empty[] = {
+		{ "p99<50ms", "nothing delivered" },
+		{ "max<=1s", "nothing delivered" },
+		{ "actual_p50<1ms", "no echo matched to its send" },
+		{ "lag_p99<5ms", "nothing sent" },
+		{ "lag_max<1s", "nothing sent" },
+		{ "delivered_ratio>=0", "nothing sent" },
+		{ "msgs_per_s>=0", "no run time" },
+		{ "cpu_percent<100", "no run time" },
+	};
+	static const char *const counts[] = {
+		"sent==0", "delivered==0", "organizer_received==0", "errors==0",
+		"chats==0", "participants==0",
+	};
+	struct threshold t;
+	char why[160];
+
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		check_eq(threshold_parse(&t, empty[i].expr, why, sizeof(why)), 0);
+		/* An empty histogram reads 0, which satisfies the expression. */
+		check(threshold_check(&t, 0));
+		threshold_apply(&t, 0, 0);
+		check(!t.passed);
+		check(t.no_data && !strcmp(t.no_data, empty[i].why));
+		/* With samples, the value decides. */
+		threshold_apply(&t, 0, 1);
+		check(t.passed && !t.no_data && t.measured == 0);
+	}
+	check_eq(threshold_parse(&t, "p99<50ms", why, sizeof(why)), 0);
+	threshold_apply(&t, 60, 1000);
+	check(!t.passed && !t.no_data && t.measured == 60);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		check_eq(threshold_parse(&t, counts[i], why, sizeof(why)), 0);
+		threshold_apply(&t, 0, 0);
+		check(t.passed && !t.no_data);
+	}
+	return 0;
+}
+
+TEST_MAIN(T(parses), T(refuses), T(no_samples))

@@ -98,7 +98,11 @@ static const char usage[] =
 "  --send-timeout DUR        a send the server does not take (it stopped\n"
 "                            reading) is an error after DUR (default 30s)\n"
 "  --ring-entries N          submission queue entries per ring, 8-32768\n"
-"                            (default 2048; the completion queue is 8x)\n"
+"                            (default 2048)\n"
+"  --cq-entries N            completion queue entries per ring, at least\n"
+"                            --ring-entries, up to 65536 (default 8x\n"
+"                            --ring-entries); a small one shows the\n"
+"                            self-check's cq_overflows\n"
 "  --recv-buffers N          provided receive buffers of 4 KiB per ring,\n"
 "                            a power of two, 16-32768 (default 2048)\n"
 "  --defer-taskrun=false     set rings up without DEFER_TASKRUN\n"
@@ -243,7 +247,7 @@ static const struct {
 
 /* Our unsigned flags with their ranges. */
 enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF,
-       U_RING, U_RECVBUFS, NU };
+       U_RING, U_RECVBUFS, U_CQ, NU };
 static const struct {
 	const char *name;
 	uint64_t min, max;
@@ -257,6 +261,7 @@ static const struct {
 	[U_SNDBUF] = { "sndbuf", 1024, 1u << 30 },
 	[U_RING] = { "ring-entries", 8, 32768 },
 	[U_RECVBUFS] = { "recv-buffers", 16, 32768 },
+	[U_CQ] = { "cq-entries", 8, 65536 },
 };
 
 static void set_u(struct run_opts *o, int k, uint64_t x)
@@ -271,6 +276,7 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	case U_SNDBUF: o->sndbuf = (int)x; break;
 	case U_RING: o->ring_entries = (unsigned)x; break;
 	case U_RECVBUFS: o->recv_buffers = (unsigned)x; break;
+	case U_CQ: o->cq_entries = (unsigned)x; break;
 	default: break;
 	}
 }
@@ -476,6 +482,9 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 	if (o->recv_buffers & (o->recv_buffers - 1))
 		return fail("invalid value \"%u\" for flag --recv-buffers: not a "
 			    "power of two", o->recv_buffers);
+	if (o->cq_entries && o->cq_entries < o->ring_entries)
+		return fail("invalid value \"%u\" for flag --cq-entries: less than "
+			    "--ring-entries (%u)", o->cq_entries, o->ring_entries);
 	if (o->embedded) {
 		if (o->config_path)
 			return fail("--config %s: the demo runs against its own "

@@ -5,6 +5,7 @@
 #include "run/run.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,49 +121,171 @@ static void jw_quantiles(struct jw *w, const char *key, const struct hist *h)
 }
 
 /*
- * Is the tester the limit? Its own CPU near a full core per worker, a
- * completion queue that overflowed, receive buffers that ran out, or sends
- * that left late (lag) all mean the numbers say more about the tester than
- * about the server.
+ * What the self-check judges the tester by, in one place. The arrival
+ * backlog (arrivals started late because the tester was behind) is the
+ * next input; it joins "late" below.
  */
+struct sc_in {
+	const struct run_cpu *cpu;
+	double lag99, lag_bound;   /* send lag p99 and what counts as late, ms */
+	uint64_t lag_n;            /* sends whose lag was measured */
+	uint64_t cq_overflows, cq_dropped, enobufs;
+	unsigned threads;
+};
+
+/* Append to the text in v (n bytes of cap); a text too long is cut. */
+static void vcat(char *v, size_t cap, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void vcat(char *v, size_t cap, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*n + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(v + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
+}
+
+/*
+ * Is the tester the limit? Returns 1 (it was), 0 (it kept up, or its
+ * sends were late for a reason that is not the tester's) or -1 (no data:
+ * nothing was due to be sent and no other signal fired), with the verdict
+ * in words.
+ *
+ * - A completion queue that overflowed or receive buffers that ran out
+ *   are always the tester's: completions reached it late.
+ * - CPU, judged per second (r->cpu; the drain is left out): a second is
+ *   at the limit when the tester used 90 % of what it may use (its worker
+ *   threads, at most one core each, on the cores its affinity allows),
+ *   when its threads waited for a CPU a fifth of the second (other load
+ *   on its cores), or when the process did not run for half a second.
+ *   Such seconds limit the figures when sends also left late, or when
+ *   they are half of the run or more.
+ * - Late sends in seconds with CPU to spare are not the tester's doing:
+ *   a send waits when the server does not take the previous one. When
+ *   its threads waited for a CPU in some second (5 % of it or more, below
+ *   the limit), other load may have delayed them too: the verdict says
+ *   both.
+ */
+static int self_verdict(const struct sc_in *in, char *v, size_t cap)
+{
+	const struct run_cpu *k = in->cpu;
+	int late = in->lag_n && in->lag99 > in->lag_bound;
+	int hard = in->cq_overflows || in->cq_dropped || in->enobufs;
+	int no_data = !in->lag_n;
+	int cpu = k->at_limit && (late || no_data || 2 * k->at_limit >= k->windows);
+	size_t n = 0;
+
+	if (hard || cpu) {
+		vcat(v, cap, &n, "the tester was a limit:");
+		if (cpu && k->saturated)
+			vcat(v, cap, &n,
+				" its CPU was at the limit in %u of %u s "
+				"(busiest %.0f%% of the %.0f%% it can use: %u "
+				"thread(s) on %u core(s));", k->saturated,
+				k->windows, k->busiest_percent,
+				k->limit_percent, in->threads, k->cores);
+		if (cpu && k->starved)
+			vcat(v, cap, &n,
+				" it waited for a CPU in %u of %u s (up to "
+				"%.0f%% of a second: other load on its cores);",
+				k->starved, k->windows, k->wait_max * 100);
+		if (cpu && k->stalled)
+			vcat(v, cap, &n,
+				" it did not run for %.1f s (stopped or "
+				"starved);", k->stalled_s);
+		if (late)
+			vcat(v, cap, &n,
+				" sends left late (lag p99 %.1f ms, above "
+				"%.0f ms);", in->lag99, in->lag_bound);
+		if (in->cq_overflows)
+			vcat(v, cap, &n,
+				" its completion queue overflowed (%llu "
+				"times);", (unsigned long long)in->cq_overflows);
+		if (in->cq_dropped)
+			vcat(v, cap, &n,
+				" the kernel dropped %llu completions;",
+				(unsigned long long)in->cq_dropped);
+		if (in->enobufs)
+			vcat(v, cap, &n,
+				" receive buffers ran out (%llu times);",
+				(unsigned long long)in->enobufs);
+		vcat(v, cap, &n, " the figures understate the server");
+		return 1;
+	}
+	if (no_data) {
+		vcat(v, cap, &n, "no data: no message was due to be sent, so the "
+		     "tester's timing cannot be judged");
+		if (k->windows)
+			vcat(v, cap, &n, " (busiest second %.0f%% CPU in %u s)",
+			     k->busiest_percent, k->windows);
+		return -1;
+	}
+	if (late && k->wait_max >= 0.05) {
+		snprintf(v, cap, "sends left late (lag p99 %.1f ms, above %.0f ms) "
+			 "while the tester had CPU to spare (busiest second "
+			 "%.0f%% of the %.0f%% it can use) but waited for a CPU "
+			 "up to %.0f%% of a second: other load on its cores may "
+			 "have delayed them, or the server did not take them in "
+			 "time", in->lag99, in->lag_bound, k->busiest_percent,
+			 k->limit_percent, k->wait_max * 100);
+		return 0;
+	}
+	if (late) {
+		snprintf(v, cap, "sends left late (lag p99 %.1f ms, above %.0f ms) "
+			 "while the tester had CPU to spare (busiest second "
+			 "%.0f%% of the %.0f%% it can use): the server did not "
+			 "take them in time", in->lag99, in->lag_bound,
+			 k->busiest_percent, k->limit_percent);
+		return 0;
+	}
+	snprintf(v, cap, "the tester kept up: send lag p99 %.2f ms (late is "
+		 "above %.0f ms), busiest second %.0f%% CPU of the %.0f%% it can "
+		 "use (%u thread(s) on %u core(s))", in->lag99, in->lag_bound,
+		 k->busiest_percent, k->limit_percent, in->threads, k->cores);
+	return 0;
+}
+
 static void self_check(struct jw *w, const struct run *r,
 		       const struct run_counters *c)
 {
-	double lag99 = (double)hist_quantile(&r->lag, 0.99) / 1000.0;
-	double lag_bound = r->o.smi_ms / 10.0 > 10.0 ? r->o.smi_ms / 10.0 : 10.0;
-	double cores = r->nw ? r->nw : 1;
-	int cpu_bound = r->cpu_percent > 90.0 * cores;
-	int late = lag99 > lag_bound;
-	/* Late sends with CPU to spare are not the tester's doing: a send
-	 * waits when the server does not take the previous one, or when
-	 * other load on the machine keeps the tester off its core. */
-	int limited = cpu_bound || r->cq_overflows || c->enobufs ||
-		      (late && r->cpu_percent > 70.0 * cores);
-	char verdict[320];
+	struct sc_in in = {
+		.cpu = &r->cpu,
+		.lag99 = (double)hist_quantile(&r->lag, 0.99) / 1000.0,
+		.lag_bound = r->o.smi_ms / 10.0 > 10.0 ? r->o.smi_ms / 10.0 : 10.0,
+		.lag_n = r->lag.count,
+		.cq_overflows = r->cq_overflows,
+		.cq_dropped = r->cq_dropped,
+		.enobufs = c->enobufs,
+		.threads = r->nw,
+	};
+	char verdict[768];
+	int limited = self_verdict(&in, verdict, sizeof(verdict));
 
-	if (!limited && !late)
-		snprintf(verdict, sizeof(verdict), "the tester kept up: send lag "
-			 "p99 %.2f ms, CPU %.0f%% of %u thread(s)", lag99,
-			 r->cpu_percent, r->nw);
-	else if (!limited)
-		snprintf(verdict, sizeof(verdict), "sends left late (lag p99 "
-			 "%.1f ms) while the tester had CPU to spare (%.0f%% of "
-			 "%u thread(s)): the server did not take them in time, "
-			 "or other load on this machine delayed the tester",
-			 lag99, r->cpu_percent, r->nw);
-	else
-		snprintf(verdict, sizeof(verdict), "the tester was a limit: %s%s%s%s"
-			 "the figures understate the server",
-			 cpu_bound ? "its CPU was saturated; " : "",
-			 late ? "sends left late (lag p99 above a tenth of smi); " : "",
-			 r->cq_overflows ? "its completion queue overflowed; " : "",
-			 c->enobufs ? "receive buffers ran out; " : "");
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
 	jw_kv_cstr(w, "ring", r->nw && r->w[0].ring.uring.ring_fd > 0 ?
 		ring_mode(&r->w[0].ring) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
+	jw_kv_u64(w, "cores", r->cpu.cores);
+	jw_key(w, "cpu_limit_percent");
+	jw_f64(w, r->cpu.limit_percent);
+	jw_key(w, "cpu_busiest_percent");
+	jw_f64(w, (double)(int64_t)(r->cpu.busiest_percent * 10) / 10.0);
+	jw_kv_u64(w, "seconds", r->cpu.windows);
+	jw_kv_u64(w, "seconds_at_cpu_limit", r->cpu.at_limit);
+	jw_key(w, "cpu_wait_max_percent");
+	if (r->cpu.wait_max >= 0)
+		jw_f64(w, (double)(int64_t)(r->cpu.wait_max * 1000) / 10.0);
+	else
+		jw_null(w);
+	jw_key(w, "stalled_s");
+	jw_f64(w, (double)(int64_t)(r->cpu.stalled_s * 10) / 10.0);
 	jw_kv_cstr(w, "send", !r->nw ? "none" :
 		   r->w[0].zc == ZC_FIXED ? "send_zc_fixed" :
 		   r->w[0].zc == ZC_PLAIN ? "send_zc" : "send");
@@ -172,12 +295,18 @@ static void self_check(struct jw *w, const struct run *r,
 	}
 	jw_kv_u64(w, "threads", r->nw);
 	jw_kv_u64(w, "cq_overflows", r->cq_overflows);
+	jw_kv_u64(w, "cq_dropped", r->cq_dropped);
 	jw_kv_u64(w, "enobufs", c->enobufs);
 	jw_kv_u64(w, "latency_actual_unmatched", c->lat_unmatched);
 	jw_key(w, "lag_p99_ms");
-	jw_f64(w, lag99);
+	jw_f64(w, in.lag99);
+	jw_key(w, "lag_bound_ms");
+	jw_f64(w, in.lag_bound);
 	jw_key(w, "tester_limited");
-	jw_bool(w, limited);
+	if (limited < 0)
+		jw_null(w);
+	else
+		jw_bool(w, limited);
 	jw_kv_cstr(w, "verdict", verdict);
 	jw_obj_end(w);
 }
@@ -331,13 +460,31 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		jw_raw(&w, r->server_json, strlen(r->server_json));
 	else
 		jw_null(&w);
+	/* serve's counter is cumulative: the run's share is what it
+	 * counted between the start and the end. */
 	jw_key(&w, "cross_check");
 	if (r->server_received >= 0) {
+		int64_t s0 = r->server_received_start;
+
 		jw_obj_begin(&w);
 		jw_kv_u64(&w, "sent", c.sent);
-		jw_kv_u64(&w, "server_received", (uint64_t)r->server_received);
+		jw_key(&w, "server_received");
+		if (s0 >= 0 && r->server_received >= s0)
+			jw_i64(&w, r->server_received - s0);
+		else
+			jw_null(&w);
+		jw_key(&w, "server_received_start");
+		if (s0 >= 0)
+			jw_i64(&w, s0);
+		else
+			jw_null(&w);
+		jw_kv_i64(&w, "server_received_end", r->server_received);
 		jw_key(&w, "passed");
-		jw_bool(&w, (uint64_t)r->server_received == c.sent);
+		if (s0 >= 0)
+			jw_bool(&w, r->server_received >= s0 &&
+				(uint64_t)(r->server_received - s0) == c.sent);
+		else
+			jw_null(&w); /* no start to count from */
 		jw_obj_end(&w);
 	} else {
 		jw_null(&w);
@@ -351,9 +498,18 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		jw_kv_cstr(&w, "expr", t->expr);
 		jw_kv_cstr(&w, "metric", threshold_metric(t));
 		jw_key(&w, "measured");
-		jw_f64(&w, t->measured);
+		if (t->no_data)
+			jw_null(&w);
+		else
+			jw_f64(&w, t->measured);
 		jw_key(&w, "passed");
 		jw_bool(&w, t->passed);
+		if (t->no_data) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "no samples (%s)", t->no_data);
+			jw_kv_cstr(&w, "why", why);
+		}
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

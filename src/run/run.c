@@ -259,6 +259,8 @@ int run_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&r->err_lock, NULL);
 
+	/* serve's counters before the first message, for the cross-check. */
+	run_cross_check_start(r);
 	r->nw = o->threads;
 	r->w = calloc(r->nw, sizeof(*r->w));
 	if (!r->w) {

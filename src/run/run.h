@@ -91,6 +91,7 @@ struct run_opts {
 	int64_t send_timeout_ms;     /* one send's completion */
 	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
 	unsigned ring_entries;       /* SQ size per ring */
+	unsigned cq_entries;         /* CQ size per ring, 0: 8 x ring_entries */
 	unsigned recv_buffers;       /* provided buffers per ring */
 	int sqpoll, no_defer;        /* ring setup experiments */
 	int zc;                      /* --zc: SEND_ZC from the send arena */
@@ -131,8 +132,10 @@ struct threshold {
 	int metric;       /* enum in threshold.c */
 	int op;           /* <, <=, >, >=, == */
 	double value;     /* in the metric's unit (ms for latencies) */
-	double measured;  /* filled by run_thresholds */
+	double measured;  /* filled by threshold_apply */
 	int passed;
+	const char *no_data; /* threshold_apply: why there was nothing to
+			      * measure ("nothing delivered"), else NULL */
 };
 
 /*
@@ -147,6 +150,15 @@ int threshold_parse(struct threshold *t, const char *s, char *why,
 		    size_t whylen);
 /* 1 if v satisfies t. */
 int threshold_check(const struct threshold *t, double v);
+/*
+ * Judge t on the value v measured from samples values and fill measured,
+ * passed and no_data. A metric that stands on samples (the latencies, the
+ * lag, delivered_ratio, msgs_per_s, cpu_percent) fails when there were
+ * none, whatever v says: an empty histogram reads 0, and "p99<50ms" on
+ * nothing delivered is not a pass. no_data then names what was missing.
+ * Counts (sent, errors, ...) are measured even when 0.
+ */
+void threshold_apply(struct threshold *t, double v, uint64_t samples);
 /* The metric's name as parsed ("p99", "delivered_ratio", ...). */
 const char *threshold_metric(const struct threshold *t);
 
@@ -413,6 +425,27 @@ int echo_match(const char *js, size_t n, uint32_t user_id, const char *addr,
 
 /* ---- the whole run (run.c) ---- */
 
+/*
+ * The tester's CPU as the self-check sees it: one-second windows of the
+ * time series that end before the stop (the drain is left out), each
+ * judged against what the tester can use. Filled by series.c.
+ */
+struct run_cpu {
+	unsigned cores;          /* CPUs the process may run on (affinity) */
+	double limit_percent;    /* 100 x min(worker threads, cores) */
+	uint32_t windows;        /* one-second windows before the stop */
+	uint32_t saturated;      /* ... with CPU >= 90 % of limit_percent */
+	uint32_t starved;        /* ... in which the worker threads waited
+				  * for a CPU >= 20 % of the time */
+	uint32_t stalled;        /* ... that ended >= 0.5 s late: the
+				  * process did not run (stopped, starved) */
+	uint32_t at_limit;       /* windows with any of the three */
+	double busiest_percent;  /* CPU of the busiest window */
+	double wait_max;         /* largest share of a window a worker
+				  * thread waited for a CPU; -1 unknown */
+	double stalled_s;        /* time the process did not run, in all */
+};
+
 struct run {
 	struct run_opts o;
 	struct worker *w;
@@ -434,9 +467,13 @@ struct run {
 	struct hist timer_late;
 	uint64_t backlog_max;          /* most arrivals waiting, any worker */
 	double cpu_percent;            /* tester CPU, 100 = one core */
-	uint64_t cq_overflows;
+	struct run_cpu cpu;            /* ... per second, for the self-check */
+	uint64_t cq_overflows;         /* the rings' cq_overflow, summed */
+	uint64_t cq_dropped;           /* completions the kernels dropped */
 	char *server_json;             /* serve's /stats at the end, or NULL */
-	int64_t server_received;       /* its messages.received, or -1 */
+	int64_t server_received;       /* its messages.received at the end,
+					* or -1 */
+	int64_t server_received_start; /* ... before the first message, or -1 */
 	int thresholds_failed;
 };
 
@@ -457,6 +494,7 @@ struct series {
 	struct hist prev_lat, prev_act, prev_lag;
 	struct hist cur, tmp;          /* scratch */
 	double prev_cpu_s;
+	double prev_wait_s;            /* threads' run-queue wait, -1 unknown */
 	/* the last second, for the progress line */
 	double sent_per_s, delivered_per_s, p99_ms, cpu_percent;
 	int have_p99;
@@ -465,7 +503,8 @@ struct series {
 /* Open <out_dir>/<unix>_performance_test_timeseries.jsonl; prints and
  * returns -errno on failure. */
 int series_open(struct run *r, struct series *s);
-/* Write the line for the time since the previous one. */
+/* Write the line for the time since the previous one; a window that holds
+ * no part of the drain also counts in r->cpu. */
 void series_tick(struct run *r, struct series *s, int64_t now_ns);
 void series_close(struct series *s);
 /* After series_close: rename the file from its start prefix to
@@ -474,15 +513,22 @@ void series_close(struct series *s);
  * failure. A run killed before its end leaves the file under the start
  * prefix, without the other two. */
 int series_rename(const struct run *r, const struct series *s);
-/* Merge the workers' histograms and CPU use into r, after they stopped. */
+/* Merge the workers' histograms, CPU use and ring counters into r, after
+ * they stopped (before worker_exit). */
 void run_figures(struct run *r);
-/* Ask the messenger for serve's /stats (bounded wait); fills
- * r->server_json and r->server_received when it answers. */
+/* Before the first message: serve's messages.received (bounded wait, 1 s)
+ * into r->server_received_start, -1 when the messenger is not a serve. */
+void run_cross_check_start(struct run *r);
+/* After the run: serve's /stats (bounded wait) into r->server_json and
+ * r->server_received; waits, bounded, until serve counted as many
+ * messages since the start as the run sent. */
 void run_cross_check(struct run *r);
 /* Evaluate every --threshold; returns how many failed. */
 int run_thresholds(struct run *r);
-/* The value of a threshold's metric for the run. */
-double run_metric(const struct run *r, const struct threshold *t);
+/* The value of a threshold's metric for the run into *v; returns how many
+ * samples it stands on (1 for counts, which a run always has). */
+uint64_t run_metric(const struct run *r, const struct threshold *t,
+		    double *v);
 
 /* ---- output (output.c) ---- */
 /* Sum the workers' counters. */

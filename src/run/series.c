@@ -12,10 +12,12 @@
 #include "json.h"
 #include "jsonw.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,109 @@ static double cpu_seconds(void)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * Seconds the process's other threads (the workers, and io_uring's own
+ * threads when it has any) spent runnable but waiting for a CPU, from the
+ * second field of /proc/self/task/<tid>/schedstat; -1 when the kernel
+ * does not say (no CONFIG_SCHED_INFO). Once a second, off the hot path.
+ */
+static double threads_wait_s(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	pid_t self = gettid();
+	double sum = 0;
+	int any = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[96];
+		unsigned long long run, wait;
+		long tid = strtol(e->d_name, NULL, 10);
+		ssize_t n;
+		int fd;
+
+		if (tid <= 0 || tid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* the thread is gone */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+			continue;
+		sum += (double)wait / 1e9;
+		any = 1;
+	}
+	closedir(d);
+	return any ? sum : -1;
+}
+
+/* CPUs this process may run on (sched_getaffinity), at least 1. */
+static unsigned affinity_cores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	/* More CPUs than a cpu_set_t holds: all of them, then. */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/*
+ * One window of the run for the self-check: dt seconds with cpu percent
+ * of tester CPU and wait seconds of worker threads waiting for a CPU (< 0
+ * unknown). Thresholds: a tester within 10 % of all the CPU it may use is
+ * at its limit; worker threads that spent a fifth of the second runnable
+ * but not running lost that time to other load on their cores; a window
+ * half a second longer than its second means the coordinator, polling
+ * every 50 ms, did not run either: the process was stopped or starved.
+ */
+static void cpu_window(struct run *r, double dt, double cpu, double wait)
+{
+	struct run_cpu *k = &r->cpu;
+	double share = wait >= 0 ? wait / dt / (r->nw ? r->nw : 1) : -1;
+	int sat = cpu >= 0.9 * k->limit_percent;
+	int starved = share >= 0.2;
+	int stalled = dt >= 1.5;
+
+	k->windows++;
+	k->saturated += sat;
+	k->starved += starved;
+	k->stalled += stalled;
+	k->at_limit += sat || starved || stalled;
+	if (cpu > k->busiest_percent)
+		k->busiest_percent = cpu;
+	if (share > k->wait_max)
+		k->wait_max = share;
+	if (stalled)
+		k->stalled_s += dt - 1.0;
+}
+
+/*
+ * Whether the window that ends now is judged by the self-check: not when
+ * it holds part of the drain. A window that ends just after the
+ * coordinator asked for the stop (by duration or signal) does not, until
+ * a worker has seen the stop; the last one, after the workers stopped,
+ * is all drain.
+ */
+static int judged(const struct run *r)
+{
+	if (r->end_real_ns)
+		return 0;
+	for (unsigned i = 0; i < r->nw; i++)
+		if (__atomic_load_n(&r->w[i].draining, __ATOMIC_RELAXED))
+			return 0;
+	return 1;
 }
 
 /* Sum of the workers' histograms, chosen by offset, into dst. */
@@ -60,6 +165,10 @@ int series_open(struct run *r, struct series *s)
 	/* Under the start second while the run goes; series_rename moves
 	 * it to the prefix of the other two files at the end. */
 	s->unix_s = r->t0_real_ns / 1000000000;
+	s->prev_wait_s = threads_wait_s();
+	r->cpu.cores = affinity_cores();
+	r->cpu.limit_percent = 100.0 * (r->nw < r->cpu.cores ? r->nw : r->cpu.cores);
+	r->cpu.wait_max = s->prev_wait_s >= 0 ? 0 : -1;
 	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",
 		     dir, (long long)s->unix_s) >= (int)sizeof(path)) {
 		fprintf(stderr, "esmeload: output directory name too long: %s\n", dir);
@@ -137,6 +246,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	struct run_counters c;
 	struct hist lat, act, lag;
 	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
+	double wait = threads_wait_s();
 	char buf[2048];
 	struct jw w;
 	long n;
@@ -157,6 +267,10 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
 	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
 	s->cpu_percent = (cpu - s->prev_cpu_s) / dt * 100.0;
+	if (judged(r))
+		cpu_window(r, dt, s->cpu_percent,
+			   wait >= 0 && s->prev_wait_s >= 0 ?
+			   (wait > s->prev_wait_s ? wait - s->prev_wait_s : 0) : -1);
 	s->have_p99 = lat.count > 0;
 	s->p99_ms = (double)hist_quantile(&lat, 0.99) / 1000.0;
 
@@ -201,6 +315,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	}
 	s->prev = c;
 	s->prev_cpu_s = cpu;
+	s->prev_wait_s = wait;
 	s->last_ns = now_ns;
 }
 
@@ -233,8 +348,11 @@ void run_figures(struct run *r)
 			r->backlog_max = r->w[i].backlog_max;
 	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
 	r->cq_overflows = 0;
-	for (unsigned i = 0; i < r->nw; i++)
+	r->cq_dropped = 0;
+	for (unsigned i = 0; i < r->nw; i++) {
 		r->cq_overflows += r->w[i].ring.cq_overflow;
+		r->cq_dropped += ring_cq_dropped(&r->w[i].ring);
+	}
 }
 
 /* ---- the cross-check ---- */
@@ -359,15 +477,65 @@ out:
 	return result;
 }
 
-/* see run.h */
-void run_cross_check(struct run *r)
+/*
+ * GET serve's /stats from the messenger until deadline; returns its
+ * messages.received, or -1 when the messenger does not answer as a serve.
+ * The body stays in buf (NUL-terminated, cap bytes) for the caller.
+ */
+static int64_t stats_received(const struct run *r, char *buf, size_t cap,
+			      long *len, int64_t deadline)
 {
 	const struct run_target *t = &r->o.t[T_MSG];
 	char path[RUN_URL_MAX];
 	size_t plen = t->u.path_len;
+	jsmntok_t toks[512];
+	struct json_doc d;
+	long n;
+	int m, k;
+	int64_t v;
+
+	/* The messenger's base path: its URL less the "/connect" we add. */
+	if (plen >= 8 && !memcmp(t->u.path + plen - 8, "/connect", 8))
+		plen -= 8;
+	snprintf(path, sizeof(path), "%.*s/stats", (int)plen, t->u.path);
+	n = http_get(&r->o, t, path, buf, cap - 1, deadline);
+	if (n < 0)
+		return -1; /* not an esmeload serve, or gone */
+	buf[n] = 0;
+	if (json_parse(&d, buf, (size_t)n, toks, 512) < 0 ||
+	    (m = json_find(&d, 0, "messages")) < 0 ||
+	    (k = json_find(&d, m, "received")) < 0 ||
+	    json_get_i64(&d, k, &v) < 0 || v < 0)
+		return -1;
+	*len = n;
+	return v;
+}
+
+/* see run.h */
+void run_cross_check_start(struct run *r)
+{
+	char *buf = malloc(65536);
+	long n;
+
+	r->server_received_start = -1;
+	r->server_received = -1;
+	if (!buf)
+		return;
+	/* serve's counters are cumulative (it may have served runs
+	 * before): this run's share is the difference from here. A target
+	 * that is not a serve holds up the start by a second at most. */
+	r->server_received_start = stats_received(r, buf, 65536, &n,
+						   clock_mono_ns() + 1000000000LL);
+	free(buf);
+}
+
+/* see run.h */
+void run_cross_check(struct run *r)
+{
 	/* After a signal the user waits: ask once, briefly. */
 	int64_t deadline = clock_mono_ns() + (r->stop_reason == STOP_SIGNAL ?
 					    300000000LL : 3000000000LL);
+	int64_t base = r->server_received_start > 0 ? r->server_received_start : 0;
 	struct run_counters c;
 	char *buf = malloc(65536);
 
@@ -375,34 +543,21 @@ void run_cross_check(struct run *r)
 	if (!buf)
 		return;
 	run_sum(r, &c);
-	/* The messenger's base path: its URL less the "/connect" we add. */
-	if (plen >= 8 && !memcmp(t->u.path + plen - 8, "/connect", 8))
-		plen -= 8;
-	snprintf(path, sizeof(path), "%.*s/stats", (int)plen, t->u.path);
 	for (;;) {
-		jsmntok_t toks[512];
-		struct json_doc d;
-		long n = http_get(&r->o, t, path, buf, 65535, deadline);
-		int m, k;
-		int64_t v;
+		long n = 0;
+		int64_t v = stats_received(r, buf, 65536, &n, deadline);
 
-		if (n < 0)
-			break; /* not an esmeload serve, or gone */
-		if (json_parse(&d, buf, (size_t)n, toks, 512) < 0 ||
-		    (m = json_find(&d, 0, "messages")) < 0 ||
-		    (k = json_find(&d, m, "received")) < 0 ||
-		    json_get_i64(&d, k, &v) < 0)
+		if (v < 0)
 			break;
 		free(r->server_json);
 		r->server_json = malloc((size_t)n + 1);
-		if (r->server_json) {
-			memcpy(r->server_json, buf, (size_t)n);
-			r->server_json[n] = 0;
-		}
+		if (r->server_json)
+			memcpy(r->server_json, buf, (size_t)n + 1);
 		r->server_received = v;
 		/* What the kernel took may still be on its way to the
 		 * server: wait, bounded, until it has all arrived. */
-		if ((uint64_t)v >= c.sent || clock_mono_ns() > deadline)
+		if ((uint64_t)(v - base) >= c.sent || v < base ||
+		    clock_mono_ns() > deadline)
 			break;
 		poll(NULL, 0, 50);
 	}
@@ -410,7 +565,7 @@ void run_cross_check(struct run *r)
 }
 
 /* see run.h */
-double run_metric(const struct run *r, const struct threshold *t)
+uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 {
 	static const double q[5] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
 	struct run_counters c;
@@ -421,18 +576,25 @@ double run_metric(const struct run *r, const struct threshold *t)
 		const struct hist *h = t->metric < 5 ? &r->lat :
 				       t->metric < 10 ? &r->lat_actual : &r->lag;
 
-		return (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
+		*v = (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
+		return h->count;
 	}
 	switch (t->metric) {
-	case 15: return c.sent ? (double)c.delivered / (double)c.sent : 0;
-	case 16: return (double)c.sent;
-	case 17: return (double)c.delivered;
-	case 18: return (double)c.org_received;
-	case 19: return (double)err_total(&c);
-	case 20: return (double)c.chats;
-	case 21: return (double)c.created;
-	case 22: return secs > 0 ? (double)c.sent / secs : 0;
-	default: return r->cpu_percent;
+	case 15:
+		*v = c.sent ? (double)c.delivered / (double)c.sent : 0;
+		return c.sent;
+	case 16: *v = (double)c.sent; return 1;
+	case 17: *v = (double)c.delivered; return 1;
+	case 18: *v = (double)c.org_received; return 1;
+	case 19: *v = (double)err_total(&c); return 1;
+	case 20: *v = (double)c.chats; return 1;
+	case 21: *v = (double)c.created; return 1;
+	case 22:
+		*v = secs > 0 ? (double)c.sent / secs : 0;
+		return secs > 0;
+	default:
+		*v = r->cpu_percent;
+		return secs > 0;
 	}
 }
 
@@ -443,15 +605,19 @@ int run_thresholds(struct run *r)
 
 	for (unsigned i = 0; i < r->o.nthresholds; i++) {
 		struct threshold *t = &r->o.thresholds[i];
+		double v = 0;
+		uint64_t n = run_metric(r, t, &v);
 
-		t->measured = run_metric(r, t);
-		t->passed = threshold_check(t, t->measured);
-		if (!t->passed) {
-			failed++;
+		threshold_apply(t, v, n);
+		if (t->passed)
+			continue;
+		failed++;
+		if (t->no_data)
+			fprintf(stderr, "esmeload: threshold failed: %s: no "
+				"samples (%s)\n", t->expr, t->no_data);
+		else
 			fprintf(stderr, "esmeload: threshold failed: %s (measured "
-				"%s = %g)\n", t->expr, threshold_metric(t),
-				t->measured);
-		}
+				"%s = %g)\n", t->expr, threshold_metric(t), v);
 	}
 	r->thresholds_failed = failed;
 	return failed;

@@ -110,6 +110,29 @@ int threshold_check(const struct threshold *t, double v)
 	}
 }
 
+/* What a metric stands on, when it needs samples: the latencies need
+ * echoes, the lag and the ratio sends, the rates the run's time. */
+static const char *needs(int m)
+{
+	if (m < 5)
+		return "nothing delivered";
+	if (m < 10)
+		return "no echo matched to its send";
+	if (m < NLATENCY || m == 15)
+		return "nothing sent";
+	if (m == 22 || m == 23)
+		return "no run time";
+	return NULL;
+}
+
+/* see run.h */
+void threshold_apply(struct threshold *t, double v, uint64_t samples)
+{
+	t->no_data = samples ? NULL : needs(t->metric);
+	t->measured = v;
+	t->passed = !t->no_data && threshold_check(t, v);
+}
+
 /* see run.h */
 const char *threshold_metric(const struct threshold *t)
 {

@@ -91,6 +91,7 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 {
 	struct ring_opts ro = {
 		.entries = o->ring_entries,
+		.cq_entries = o->cq_entries,
 		.files = o->max_conns,
 		.nbufs = o->recv_buffers,
 		.buf_size = 4096,
@@ -1064,8 +1065,7 @@ void *worker_main(void *arg)
 			tw_next(&w->tw, WAIT_TICKS), clock_mono_ns());
 		ts.tv_sec = (long long)(wait / 1000000000);
 		ts.tv_nsec = (long long)(wait % 1000000000);
-		ret = io_uring_submit_and_wait_timeout(&w->ring.uring, &cqe, 1,
-						       &ts, NULL);
+		ret = ring_wait(&w->ring, &cqe, &ts);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR &&
 		    ret != -EAGAIN && ret != -EBUSY) {
 			wk_error(w, RE_RECV, "io_uring wait: %s", strerror(-ret));
