@@ -15,7 +15,7 @@
 #include "json.h"
 #include "test.h"
 
-#define NTOK 256
+#define NTOK 1024
 
 static char dir[64];
 static char out_text[16384], err_text[1024];
