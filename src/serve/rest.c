@@ -558,7 +558,7 @@ static void chat_request(struct req *q)
 	size_t dn = 0;
 	int64_t eid;
 	double lat = 0, lng = 0;
-	int has_lat, has_lng, ev, t, too_long = 0;
+	int has_lat, has_lng, ev, t, too_long = 0, bad_desc = 0;
 	uint32_t u;
 
 	if (participant_auth(q, &u) < 0)
@@ -573,11 +573,11 @@ static void chat_request(struct req *q)
 		if (r == -ENOSPC)
 			too_long = 1;
 		else if (r < 0)
-			t = -2;
+			bad_desc = 1;
 	}
 	has_lat = go_num(&d, "lat", &lat);
 	has_lng = go_num(&d, "lng", &lng);
-	if (go_int(&d, "eventId", &eid) < 0 || t == -2 || has_lat < 0 ||
+	if (go_int(&d, "eventId", &eid) < 0 || bad_desc || has_lat < 0 ||
 	    has_lng < 0) {
 		reply_error(q, 400, "invalid request body");
 		return;
@@ -658,33 +658,31 @@ static void users_by_ids(struct req *q)
 	size_t nids = 0, max_ids = half / sizeof(*ids);
 	struct json_doc d;
 	struct jw w;
-	int t;
+	int t, n = 0, bad = 0;
 
 	if (api_key_auth(q) < 0 ||
 	    parse_body(q, &d, toks, (unsigned)(half / sizeof(*toks))) < 0)
 		return;
+	/* Go's decoding: absent or null is an empty list, which is refused
+	 * like a list with a member that is not an int. */
 	t = json_find(&d, 0, "ids");
-	if (t >= 0 && !json_is_null(&d, t) && json_type(&d, t) != JSMN_ARRAY)
-		t = -2;
-	if (t >= 0 && json_type(&d, t) == JSMN_ARRAY) {
-		int n = d.tok[t].size;
-
-		for (int k = 0, e = t + 1; k < n; k++, e = json_next(&d, e)) {
-			int64_t id;
-
-			if (json_type(&d, e) != JSMN_PRIMITIVE ||
-			    json_get_i64(&d, e, &id) < 0) {
-				t = -2;
-				break;
-			}
-			if (id >= 1 && (uint64_t)id <= store_nparts(s->st) &&
-			    nids < max_ids)
-				ids[nids++] = (uint32_t)id;
-		}
-		if (t >= 0 && n == 0)
-			t = -1;
+	if (t >= 0 && !json_is_null(&d, t)) {
+		if (json_type(&d, t) != JSMN_ARRAY)
+			bad = 1;
+		else
+			n = d.tok[t].size;
 	}
-	if (t < 0) {
+	for (int k = 0, e = t + 1; !bad && k < n; k++, e = json_next(&d, e)) {
+		int64_t id;
+
+		if (json_type(&d, e) != JSMN_PRIMITIVE ||
+		    json_get_i64(&d, e, &id) < 0)
+			bad = 1;
+		else if (id >= 1 && (uint64_t)id <= store_nparts(s->st) &&
+			 nids < max_ids)
+			ids[nids++] = (uint32_t)id;
+	}
+	if (bad || n == 0) {
 		reply_error(q, 400, "invalid request body");
 		return;
 	}
