@@ -370,19 +370,28 @@ async def run(r):
         S["pa"] = await esme.WS.open(srv, tok, "partA")
         await S["pa"].request("get_chats", "", "chats")
         await S["o"].request("get_chats", "", "chats")
-        st, js = srv.chat_request(tok, 1, "conformance", lat=52.5)
+        st, js = srv.chat_request(tok, 1, "conformance")
         check_eq(st, 200, "chat request (%s)" % short(js))
         await S["o"].send_msg("start_chat", "")
         f = await S["o"].expect("new_chat")
         S["chat"] = f["payload"]["id"]
-        check_eq(f["payload"].get("latStart"), 52.5, "latStart")
-        check("lngStart" not in f["payload"], "lngStart without a lng: %s" % short(f["payload"]))
         await S["pa"].expect("new_chat")
         for w in ("o", "pa"):
             await S[w].expect("user_message", pred=lambda p: p.get("content", "").startswith("Problem"))
 
-    await r.case("ws_setup_chat_lat_without_lng", setup_chat)
-    need = ["ws_setup_chat_lat_without_lng"]
+    await r.case("ws_setup_chat", setup_chat)
+    need = ["ws_setup_chat"]
+
+    async def lat_without_lng():
+        _, tok, _ = srv.new_participant("lat")
+        st, js = srv.chat_request(tok, 1, "", lat=52.5)
+        check_eq(st, 200, "chat request (%s)" % short(js))
+        await S["o"].send_msg("start_chat", "")
+        f = await S["o"].expect("new_chat", pred=lambda p: p.get("id") != S["chat"])
+        check_eq(f["payload"].get("latStart"), 52.5, "latStart")
+        check("lngStart" not in f["payload"], "lngStart without a lng: %s" % short(f["payload"]))
+
+    await r.case("chat_request_lat_without_lng_kept", lat_without_lng, needs=need)
 
     def errors_with(w, frame, message):
         async def fn():
@@ -578,7 +587,8 @@ async def run(r):
             await S[w].close()
     srv.kill()
 
-    lim = esme.Server("--max-message", "64", "--history", "3", "--quiet", name="limits").start()
+    lim = esme.Server("--organizer", ORG, "--max-message", "64", "--history", "3", "--quiet",
+                      name="limits").start()
 
     async def deliberate_limits():
         otok, _ = lim.org_token()
