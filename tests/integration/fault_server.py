@@ -4,8 +4,7 @@
 It serves the organizer API, the participant API and the messenger
 (docs/protocol.md sections 3-4, as much as esmeload's scenario uses) on three
 loopback ports, written as a config.json like `esmeload serve --write-config`.
-HTTP and
-WebSocket are done by hand over asyncio transports (no websockets library),
+HTTP and WebSocket are done by hand over asyncio transports (no websockets library),
 so a fault can be placed at the byte level. By default it behaves; with
 --fault MODE it misbehaves in that one way:
 
