@@ -1,5 +1,5 @@
 /*
- * auth: serve's bearer tokens (SPEC.md §2). See serve.h.
+ * auth: serve's bearer tokens (docs/protocol.md §2). See serve.h.
  */
 #include "serve.h"
 #include "store.h"

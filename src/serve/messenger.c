@@ -1,5 +1,8 @@
 /*
- * messenger: serve's WebSocket protocol (SPEC.md §4). See serve.h.
+ * messenger: serve's WebSocket protocol (docs/protocol.md §4), answered the
+ * way ESME's Go messenger answers: the same error texts for the same
+ * requests, the same recipients. Where serve differs on purpose (bounded
+ * queues, size limits, order kept) docs/protocol.md says so. See serve.h.
  */
 #include "serve.h"
 #include "store.h"
@@ -108,12 +111,22 @@ static void send_error(struct serve *s, struct conn *c, enum serve_err kind,
 	send_simple(s, c, "error", msg);
 }
 
-static void no_access(struct serve *s, struct conn *c, const struct chat *ch)
+static void send_error_n(struct serve *s, struct conn *c,
+			 enum serve_err kind, const char *msg, size_t n)
 {
-	char msg[64];
+	struct jw w;
+	uint8_t *f;
+	size_t fn;
 
-	snprintf(msg, sizeof(msg), "you have no access to chat %.24s", ch->id);
-	send_error(s, c, E_NO_ACCESS, msg);
+	s->stats.err[kind]++;
+	env_begin(s, &w, "error");
+	jw_obj_begin(&w);
+	jw_key(&w, "message");
+	jw_str(&w, msg, n);
+	jw_obj_end(&w);
+	fn = env_frame(s, &w, &f);
+	if (fn)
+		send_frame(s, c, f, fn);
 }
 
 /* Send a close frame and close once it is out. */
@@ -126,6 +139,17 @@ static void ws_fail(struct serve *s, struct conn *c, uint16_t code,
 
 	f = ws_frame_prepend(p, n, 1, WS_OP_CLOSE, NULL);
 	conn_write(s, c, f, (size_t)(p + n - f), 0);
+	conn_linger(s, c);
+}
+
+/*
+ * A failed authorization: the messenger closes the socket without a close
+ * frame (gorilla's Conn.Close). What is queued (the 101 response, when
+ * the client sent its frame with the upgrade) still goes out first.
+ */
+static void auth_denied(struct serve *s, struct conn *c)
+{
+	s->stats.err[E_AUTH]++;
 	conn_linger(s, c);
 }
 
@@ -201,23 +225,7 @@ static void authorize(struct serve *s, struct conn *c, const char *p,
 	tw_add(&s->tw, &c->timer, s->now_ms + s->o.idle_timeout_ms);
 	return;
 denied:
-	s->stats.err[E_AUTH]++;
-	ws_fail(s, c, 1008, "unauthorized");
-}
-
-/* The chatId of a payload object, into id (24 chars); 0 or -EINVAL. */
-static int payload_chat_id(const struct json_doc *d, int pl, char id[32],
-			   size_t *n)
-{
-	int t;
-
-	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT)
-		return -EINVAL;
-	t = json_find(d, pl, "chatId");
-	if (t < 0 || json_type(d, t) != JSMN_STRING ||
-	    json_get_str(d, t, id, 32, n) < 0)
-		return -EINVAL;
-	return 0;
+	auth_denied(s, c);
 }
 
 static int member(const struct conn *c, const struct chat *ch)
@@ -225,29 +233,41 @@ static int member(const struct conn *c, const struct chat *ch)
 	return c->role == ROLE_ORG ? ch->org == c->user : ch->part == c->user;
 }
 
+#define NO_ACCESS "you have no access to chat "
+#define NO_ACCESS_LEN (sizeof(NO_ACCESS) - 1)
+
 /*
- * The chat a payload {"chatId": ...} names, if c may use it; otherwise the
- * error (invalid payload, chat not found, no access) is sent and NULL
- * returned.
+ * The open chat a payload {"chatId": ...} names, if c belongs to it.
+ * As the messenger decodes it: a payload that is not an object (or null)
+ * is "invalid message payload", and so is a chatId that is not a string;
+ * a missing chatId is the empty id. A chat that is unknown, ended or not
+ * the sender's is "you have no access to chat <id>", the id as sent. The
+ * error is sent here and NULL returned. Uses scratch2 for the id.
  */
 static struct chat *chat_of(struct serve *s, struct conn *c,
 			    const struct json_doc *d, int pl)
 {
-	char id[32];
-	size_t idn;
+	char *msg = (char *)s->scratch2, *id = msg + NO_ACCESS_LEN;
+	size_t idn = 0;
 	struct chat *ch;
+	int t;
 
-	if (payload_chat_id(d, pl, id, &idn) < 0) {
+	if (pl < 0 ||
+	    (!json_is_null(d, pl) && json_type(d, pl) != JSMN_OBJECT)) {
+		send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
+		return NULL;
+	}
+	t = json_type(d, pl) == JSMN_OBJECT ? json_find(d, pl, "chatId") : -1;
+	if (t >= 0 && !json_is_null(d, t) &&
+	    (json_type(d, t) != JSMN_STRING ||
+	     json_get_str(d, t, id, s->scratch_cap - NO_ACCESS_LEN, &idn) < 0)) {
 		send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
 		return NULL;
 	}
 	ch = store_chat_find(s->st, id, idn);
-	if (!ch) {
-		send_error(s, c, E_CHAT_NOT_FOUND, "chat not found");
-		return NULL;
-	}
-	if (!member(c, ch)) {
-		no_access(s, c, ch);
+	if (!ch || ch->ended || !member(c, ch)) {
+		memcpy(msg, NO_ACCESS, NO_ACCESS_LEN);
+		send_error_n(s, c, E_NO_ACCESS, msg, NO_ACCESS_LEN + idn);
 		return NULL;
 	}
 	return ch;
@@ -268,8 +288,8 @@ static void get_chats(struct serve *s, struct conn *c)
 	while (i != NIL) {
 		struct chat *ch = store_chat(s->st, i);
 
-		if (!ch->ended)
-			render_chat(s, &w, ch, 0);
+		if (!ch->ended)   /* an organizer's list names participants */
+			render_chat(s, &w, ch, c->role == ROLE_ORG);
 		i = c->role == ROLE_ORG ? ch->next_of_org : ch->next_of_part;
 	}
 	jw_arr_end(&w);
@@ -338,7 +358,8 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 	    delayq_push(&s->dq, clock_mono_ns() + s->o.delay_ns,
 			store_chat_idx(s->st, ch), f, n) == 0)
 		return 0;
-	fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
+	s->stats.msg_sent_org +=
+		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
 	fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 1);
 	return 0;
 }
@@ -351,8 +372,9 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 	while ((r = delayq_peek(&s->dq)) && r->due_ns <= now_ns) {
 		struct chat *ch = store_chat(s->st, r->chat);
 
-		fan_out(s, store_org(s->st, ch->org)->conn_head, r->frame,
-			r->len, 1);
+		s->stats.msg_sent_org +=
+			fan_out(s, store_org(s->st, ch->org)->conn_head,
+				r->frame, r->len, 1);
 		fan_out(s, store_part(s->st, ch->part)->conn_head, r->frame,
 			r->len, 1);
 		delayq_pop(&s->dq);
@@ -360,34 +382,49 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 	return r ? r->due_ns : 0;
 }
 
+/*
+ * send_message. The payload's types are checked first (the messenger
+ * decodes it whole), then access; a missing "message" is the empty text.
+ * An organizer's lat/lng are decoded but not stored: the messenger drops
+ * them.
+ */
 static void send_message(struct serve *s, struct conn *c,
 			 const struct json_doc *d, int pl)
 {
-	size_t tn;
+	size_t tn = 0;
 	struct chat *ch;
 	double lat = 0, lng = 0;
-	int t, tl, tg, has_loc;
+	int t = -1, tl = -1, tg = -1, loc = 0;
 	/* The message text is unescaped into the second scratch buffer. */
 	char *text = (char *)s->scratch2;
 
 	s->stats.msg_received++;
-	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT ||
-	    (t = json_find(d, pl, "message")) < 0 ||
-	    json_type(d, t) != JSMN_STRING)
-		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
-	tl = json_find(d, pl, "lat");
-	tg = json_find(d, pl, "lng");
-	if ((tl >= 0 && !json_is_null(d, tl) && json_get_f64(d, tl, &lat) < 0) ||
-	    (tg >= 0 && !json_is_null(d, tg) && json_get_f64(d, tg, &lng) < 0))
-		return send_error(s, c, E_BAD_PAYLOAD, "invalid message payload");
-	has_loc = tl >= 0 && tg >= 0 && !json_is_null(d, tl) &&
-		  !json_is_null(d, tg);
+	if (pl >= 0 && json_type(d, pl) == JSMN_OBJECT) {
+		t = json_find(d, pl, "message");
+		tl = json_find(d, pl, "lat");
+		tg = json_find(d, pl, "lng");
+		if (t >= 0 && json_is_null(d, t))
+			t = -1;
+		if (tl >= 0 && json_is_null(d, tl))
+			tl = -1;
+		if (tg >= 0 && json_is_null(d, tg))
+			tg = -1;
+		if ((t >= 0 && json_type(d, t) != JSMN_STRING) ||
+		    (tl >= 0 && (json_type(d, tl) != JSMN_PRIMITIVE ||
+				 json_get_f64(d, tl, &lat) < 0)) ||
+		    (tg >= 0 && (json_type(d, tg) != JSMN_PRIMITIVE ||
+				 json_get_f64(d, tg, &lng) < 0)))
+			return send_error(s, c, E_BAD_PAYLOAD,
+					  "invalid message payload");
+		if (c->role == ROLE_PART)
+			loc = (tl >= 0 ? LOC_LAT : 0) | (tg >= 0 ? LOC_LNG : 0);
+	}
 	ch = chat_of(s, c, d, pl);
 	if (!ch)
 		return;
-	if (ch->ended ||
-	    json_get_str(d, t, text, s->scratch_cap, &tn) < 0 ||
-	    post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, has_loc,
+	text[0] = 0;
+	if ((t >= 0 && json_get_str(d, t, text, s->scratch_cap, &tn) < 0) ||
+	    post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, loc,
 		 lat, lng) < 0)
 		return send_error(s, c, E_NOT_SAVED, "message could not be saved");
 }
@@ -438,8 +475,6 @@ static void close_chat(struct serve *s, struct conn *c,
 
 	if (!ch)
 		return;
-	if (ch->ended)
-		return send_error(s, c, E_NOT_CLOSED, "chat could not be closed");
 	store_chat_end(s->st, ch, clock_real_ns());
 	env_begin(s, &w, "closed_chat");
 	jw_obj_begin(&w);
@@ -458,19 +493,31 @@ static int type_is(const struct json_doc *d, int t, const char *name)
 	return json_str_eq(d, t, name);
 }
 
+/*
+ * One envelope. As the messenger decodes it: anything but an object (or
+ * null) is "malformed message", and so is a "type" that is not a string;
+ * a missing type is the empty type, which no consumer knows.
+ */
 static void dispatch(struct serve *s, struct conn *c, const char *p,
 		     size_t n)
 {
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
-	int t, pl;
+	int t = -1, pl = -1;
 
 	if (json_parse(&d, p, n, toks, MAX_TOKENS) < 0 ||
-	    json_type(&d, 0) != JSMN_OBJECT ||
-	    (t = json_find(&d, 0, "type")) < 0 ||
-	    json_type(&d, t) != JSMN_STRING)
+	    (json_type(&d, 0) != JSMN_OBJECT && !json_is_null(&d, 0)))
 		return send_error(s, c, E_MALFORMED, "malformed message");
-	pl = json_find(&d, 0, "payload");
+	if (json_type(&d, 0) == JSMN_OBJECT) {
+		t = json_find(&d, 0, "type");
+		if (t >= 0 && json_is_null(&d, t))
+			t = -1;
+		if (t >= 0 && json_type(&d, t) != JSMN_STRING)
+			return send_error(s, c, E_MALFORMED, "malformed message");
+		pl = json_find(&d, 0, "payload");
+	}
+	if (t < 0)
+		return send_error(s, c, E_BAD_TYPE, "invalid message type");
 	if (type_is(&d, t, "send_message"))
 		return send_message(s, c, &d, pl);
 	if (type_is(&d, t, "get_chats"))
@@ -484,15 +531,25 @@ static void dispatch(struct serve *s, struct conn *c, const char *p,
 	send_error(s, c, E_BAD_TYPE, "invalid message type");
 }
 
+/*
+ * A whole message. gorilla hands the messenger text and binary messages
+ * alike; serve does too, but fails a text message that is not UTF-8 (RFC
+ * 6455 §8.1; gorilla does not check) and answers a binary one that is not
+ * UTF-8 as malformed, since its text could not be sent on.
+ */
 static void on_message(struct serve *s, struct conn *c, uint8_t *p, size_t n,
 		       uint8_t opcode)
 {
-	if (opcode != WS_OP_TEXT || !ws_utf8_valid(p, n)) {
-		if (c->state == CS_WS_AUTH) {
-			s->stats.err[E_AUTH]++;
-			ws_fail(s, c, 1008, "unauthorized");
-			return;
-		}
+	int utf8 = ws_utf8_valid(p, n);
+
+	if (c->state == CS_WS_AUTH) {
+		if (!utf8)
+			auth_denied(s, c);
+		else
+			authorize(s, c, (const char *)p, n);
+		return;
+	}
+	if (!utf8) {
 		if (opcode == WS_OP_TEXT) {
 			s->stats.err[E_PROTOCOL]++;
 			ws_fail(s, c, 1007, "invalid utf-8");
@@ -501,10 +558,7 @@ static void on_message(struct serve *s, struct conn *c, uint8_t *p, size_t n,
 		send_error(s, c, E_MALFORMED, "malformed message");
 		return;
 	}
-	if (c->state == CS_WS_AUTH)
-		authorize(s, c, (const char *)p, n);
-	else
-		dispatch(s, c, (const char *)p, n);
+	dispatch(s, c, (const char *)p, n);
 }
 
 static void on_control(struct serve *s, struct conn *c,
@@ -528,7 +582,15 @@ static void on_control(struct serve *s, struct conn *c,
 			ws_fail(s, c, 1002, "bad close frame");
 			break;
 		}
-		ws_fail(s, c, code == 1005 ? 1000 : code, "");
+		/* Echo the code, as gorilla's default close handler does;
+		 * an empty close frame gets an empty one back. */
+		if (code == 1005) {
+			fr = ws_frame_prepend(p, 0, 1, WS_OP_CLOSE, NULL);
+			conn_write(s, c, fr, (size_t)(p - fr), 0);
+			conn_linger(s, c);
+		} else {
+			ws_fail(s, c, code, "");
+		}
 		break;
 	default:
 		break; /* pong */

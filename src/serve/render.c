@@ -1,5 +1,6 @@
 /*
- * render: the JSON objects serve sends (SPEC.md §3-§4). See serve.h.
+ * render: the JSON objects serve sends (docs/protocol.md §3-§4). See
+ * serve.h.
  */
 #include "serve.h"
 #include "store.h"
@@ -26,6 +27,23 @@ void render_time(struct jw *w, int64_t ns)
 	jw_str(w, buf, n);
 }
 
+/* JavaScript's Date.toISOString, which the organizer API (Node) sends:
+ * always three fraction digits, UTC. */
+static void render_time_js(struct jw *w, int64_t ns)
+{
+	char buf[TIMEFMT_RFC3339_MAX + 4];
+	size_t n = timefmt_rfc3339(buf, sizeof(buf), ns / 1000000000, 0, 0,
+				   TIMEFMT_SECONDS);
+
+	if (n == 0 || buf[n - 1] != 'Z') {
+		jw_cstr(w, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	snprintf(buf + n - 1, sizeof(buf) - (n - 1), ".%03dZ",
+		 (int)(ns % 1000000000 / 1000000));
+	jw_str(w, buf, n + 4);
+}
+
 /* see serve.h */
 void render_org(struct serve *s, struct jw *w, uint32_t org)
 {
@@ -38,9 +56,9 @@ void render_org(struct serve *s, struct jw *w, uint32_t org)
 	jw_kv_cstr(w, "lastName", o->last);
 	jw_kv_cstr(w, "phoneNumber", o->phone);
 	jw_key(w, "timeCreated");
-	render_time(w, o->created_ns);
+	render_time_js(w, o->created_ns);
 	jw_key(w, "timeSignOut");
-	render_time(w, o->signout_ns);
+	render_time_js(w, o->signout_ns);
 	jw_kv_u64(w, "role", o->role);
 	jw_kv_u64(w, "agencyId", o->agency);
 	jw_obj_end(w);
@@ -76,16 +94,20 @@ void render_chat(struct serve *s, struct jw *w, const struct chat *c,
 	jw_kv_u64(w, "organizerId", c->org + 1);
 	jw_kv_u64(w, "participantId", c->part + 1);
 	jw_kv_u64(w, "ended", c->ended);
-	if (c->has_loc) {
+	if (c->has_loc & LOC_LAT) {
 		jw_key(w, "latStart");
 		jw_f64(w, c->lat);
+	}
+	if (c->has_loc & LOC_LNG) {
 		jw_key(w, "lngStart");
 		jw_f64(w, c->lng);
 	}
 	jw_key(w, "timeStart");
 	render_time(w, c->start_ns);
+	/* ESME's close_chat sets only "ended"; timeEnd keeps Go's zero time
+	 * (docs/protocol.md §4, close_chat). */
 	jw_key(w, "timeEnd");
-	render_time(w, c->ended ? c->end_ns : 0);
+	render_time(w, 0);
 	if (with_participant) {
 		jw_key(w, "participant");
 		render_part(s, w, c->part, 1);
@@ -110,9 +132,11 @@ void render_msg(struct serve *s, struct jw *w, const struct msgrec *m)
 	jw_str(w, m->content, m->len);
 	jw_key(w, "timeSent");
 	render_time(w, m->ts_ns);
-	if (m->has_loc) {
+	if (m->has_loc & LOC_LAT) {
 		jw_key(w, "lat");
 		jw_f64(w, m->lat);
+	}
+	if (m->has_loc & LOC_LNG) {
 		jw_key(w, "lng");
 		jw_f64(w, m->lng);
 	}

@@ -1,7 +1,9 @@
 /*
  * rest: the HTTP side of serve: the organizer and participant APIs
- * (SPEC.md §3), the messenger's REST chat endpoints, /stats and the
- * WebSocket upgrade (SPEC.md §4). See serve.h.
+ * (docs/protocol.md §3), the messenger's REST chat endpoints, /stats and
+ * the WebSocket upgrade (docs/protocol.md §4). Status codes, error texts
+ * and body shapes follow the service that answers the call in ESME (NestJS
+ * on the organizer port, Go on the other two). See serve.h.
  */
 #include "serve.h"
 #include "store.h"
@@ -12,6 +14,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_TOKENS 128
@@ -29,10 +32,18 @@ struct req {
 void rest_reply(struct serve *s, struct conn *c, int status, const char *body,
 		size_t body_len, int keep_alive)
 {
+	rest_reply_ext(s, c, status, "application/json", NULL, body, body_len,
+		       keep_alive);
+}
+
+/* see serve.h */
+void rest_reply_ext(struct serve *s, struct conn *c, int status,
+		    const char *ctype, const char *extra, const char *body,
+		    size_t body_len, int keep_alive)
+{
 	char *out = (char *)s->scratch2;
-	size_t n = http_response_head(out, s->scratch_cap, status,
-				      body_len ? "application/json" : NULL,
-				      body_len, keep_alive, NULL);
+	size_t n = http_response_head(out, s->scratch_cap, status, ctype,
+				      body_len, keep_alive, extra);
 
 	if (n == 0 || n + body_len > s->scratch_cap) {
 		conn_close(s, c);
@@ -54,6 +65,22 @@ static void reply_error(struct req *q, int status, const char *msg)
 
 	rest_reply(q->s, q->c, status, buf, n > 0 ? (size_t)n : 0,
 		   q->keep_alive);
+}
+
+/*
+ * Go's http.Error and http.NotFound, which the participant API and the
+ * messenger answer with outside their handlers (httprouter, gorilla's
+ * upgrader): a plain-text status line.
+ */
+static void reply_text(struct req *q, int status, const char *text,
+		       const char *extra)
+{
+	char head[256];
+
+	snprintf(head, sizeof(head), "X-Content-Type-Options: nosniff\r\n%s",
+		 extra ? extra : "");
+	rest_reply_ext(q->s, q->c, status, "text/plain; charset=utf-8", head,
+		       text, strlen(text), q->keep_alive);
 }
 
 /* Finish a body written into s->scratch with w and send it. */
@@ -80,55 +107,215 @@ static int method_is(const struct req *q, const char *m)
 	       memcmp(q->h->method, m, q->h->method_len) == 0;
 }
 
-/* Bearer token of the request: 0 and role/user, or -EACCES. */
-static int bearer(struct req *q, enum role *role, uint32_t *user)
+/*
+ * The credential of "Authorization: Bearer <credential>", split the way all
+ * three ESME services split it: on single spaces, exactly two parts, the
+ * first exactly "Bearer". 0 with the value in v and n, or -EACCES.
+ */
+static int bearer_value(const struct req *q, const char **v, size_t *n)
 {
 	const struct http_header *a = http_header_find(q->h->headers,
 						       q->h->num_headers,
 						       "authorization");
 
-	if (!a || a->value_len < 8 || strncasecmp(a->value, "Bearer ", 7) != 0)
+	if (!a || a->value_len < 7 || memcmp(a->value, "Bearer ", 7) != 0 ||
+	    memchr(a->value + 7, ' ', a->value_len - 7))
 		return -EACCES;
-	return auth_token(q->s, a->value + 7, a->value_len - 7, role, user);
+	*v = a->value + 7;
+	*n = a->value_len - 7;
+	return 0;
 }
 
-static int parse_body(struct req *q, struct json_doc *d, jsmntok_t *toks)
+/*
+ * The role prefix of a token as the services read it: "<prefix>:<jwt>"
+ * with exactly one colon. ROLE_ORG, ROLE_PART, ROLE_NONE (another prefix)
+ * or -EINVAL (not two parts).
+ */
+static int token_prefix(const char *t, size_t n)
 {
-	if (json_parse(d, q->h->body, q->h->content_length, toks,
-		       MAX_TOKENS) < 0 || json_type(d, 0) != JSMN_OBJECT) {
+	const char *colon = memchr(t, ':', n);
+
+	if (!colon || memchr(colon + 1, ':', n - (size_t)(colon + 1 - t)))
+		return -EINVAL;
+	if ((size_t)(colon - t) == 9 && memcmp(t, "organizer", 9) == 0)
+		return ROLE_ORG;
+	if ((size_t)(colon - t) == 11 && memcmp(t, "participant", 11) == 0)
+		return ROLE_PART;
+	return ROLE_NONE;
+}
+
+/*
+ * The participant API's current-user check (docs/protocol.md §3): 0 and
+ * *user, or the 401 is sent and -EACCES returned.
+ */
+static int participant_auth(struct req *q, uint32_t *user)
+{
+	const char *v;
+	size_t n;
+	enum role role;
+
+	if (bearer_value(q, &v, &n) < 0) {
+		reply_error(q, 401, "invalid authorization header");
+		return -EACCES;
+	}
+	if (token_prefix(v, n) != ROLE_PART ||
+	    auth_token(q->s, v, n, &role, user) < 0 || role != ROLE_PART) {
+		reply_error(q, 401, "invalid token");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* The messenger's REST middleware (docs/protocol.md §4, REST): 0 and
+ * *user, or the 401 is sent and -EACCES returned. */
+static int messenger_auth(struct req *q, enum role want, uint32_t *user)
+{
+	const char *v;
+	size_t n;
+	enum role role;
+	int p;
+
+	if (bearer_value(q, &v, &n) < 0 ||
+	    (p = token_prefix(v, n)) < 0 || p == ROLE_NONE) {
+		reply_error(q, 401, "malformed token");
+		return -EACCES;
+	}
+	if (p != (int)want) {
+		reply_error(q, 401, "invalid token type");
+		return -EACCES;
+	}
+	if (auth_token(q->s, v, n, &role, user) < 0) {
+		reply_error(q, 401, "unknown user");
+		return -EACCES;
+	}
+	if (role == ROLE_ORG && (store_org(q->s->st, *user)->role < 2 ||
+				 store_org(q->s->st, *user)->role > 4)) {
+		reply_error(q, 401, "invalid role");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* The service key, as the participant API checks it: a bearer credential. */
+static int api_key_auth(struct req *q)
+{
+	const char *v;
+	size_t n;
+
+	if (bearer_value(q, &v, &n) < 0) {
+		reply_error(q, 401, "invalid authorization header");
+		return -EACCES;
+	}
+	if (n != strlen(q->s->api_key) || memcmp(v, q->s->api_key, n) != 0) {
+		reply_error(q, 401, "invalid api key");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* The body as one JSON object; a parse error is answered (400) here. The
+ * services' own parsers word that error differently (docs/protocol.md §3). */
+static int parse_body(struct req *q, struct json_doc *d, jsmntok_t *toks,
+		      unsigned ntoks)
+{
+	if (json_parse(d, q->h->body, q->h->content_length, toks, ntoks) < 0 ||
+	    json_type(d, 0) != JSMN_OBJECT) {
 		reply_error(q, 400, "invalid request body");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* A string field into buf; 0, or -EINVAL when absent or not a string. */
-static int str_field(const struct json_doc *d, const char *key, char *buf,
-		     size_t cap, size_t *n)
+/*
+ * A string field as Go's encoding/json fills one: absent or null leave it
+ * empty, a string sets it, anything else is an error. 0 or -EINVAL.
+ */
+static int go_str(const struct json_doc *d, const char *key, char *buf,
+		  size_t cap, size_t *n)
 {
 	int t = json_find(d, 0, key);
 
-	if (t < 0 || json_type(d, t) != JSMN_STRING)
+	*n = 0;
+	buf[0] = 0;
+	if (t < 0 || json_is_null(d, t))
+		return 0;
+	if (json_type(d, t) != JSMN_STRING)
 		return -EINVAL;
 	return json_get_str(d, t, buf, cap, n) == 0 ? 0 : -EINVAL;
 }
 
-static int email_valid(const char *e, size_t n)
+/* An int field the same way (absent or null: 0). */
+static int go_int(const struct json_doc *d, const char *key, int64_t *v)
 {
-	const char *at = memchr(e, '@', n);
+	int t = json_find(d, 0, key);
 
-	if (!at || at == e || n > 254)
+	*v = 0;
+	if (t < 0 || json_is_null(d, t))
 		return 0;
-	const char *dom = at + 1;
-	size_t dn = n - (size_t)(dom - e);
+	return json_type(d, t) == JSMN_PRIMITIVE ? json_get_i64(d, t, v) :
+						    -EINVAL;
+}
 
-	if (dn < 3 || !memchr(dom, '.', dn) || dom[0] == '.' ||
-	    dom[dn - 1] == '.' || memchr(dom, '@', dn))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)e[i] <= ' ' || e[i] == '"' || e[i] == ',')
+/* RFC 5322 atext, plus any non-ASCII byte (RFC 6532). */
+static int atext(unsigned char ch)
+{
+	return ch >= 0x80 || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
+}
+
+/* dot-atom: atext runs separated by single dots. */
+static int dot_atom(const char *p, size_t n)
+{
+	int run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '.') {
+			if (!run)
+				return 0;
+			run = 0;
+		} else if (atext((unsigned char)p[i])) {
+			run = 1;
+		} else {
 			return 0;
-	return 1;
+		}
+	}
+	return run;
+}
+
+/*
+ * An address "local@domain" of two dot-atoms: the common part of Go's
+ * mail.ParseAddress (participant API) and, with js set, of validator.js's
+ * isEmail (organizer API), which also wants a dotted domain whose last
+ * label has two or more characters. Display names, quoted local parts and
+ * domain literals are not taken (docs/protocol.md §3).
+ */
+static int email_valid(const char *e, size_t n, int js)
+{
+	const char *at = memrchr(e, '@', n);
+	const char *dom, *dot;
+	size_t dn;
+
+	if (!at || n > 320)
+		return 0;
+	dom = at + 1;
+	dn = n - (size_t)(dom - e);
+	if (!dot_atom(e, (size_t)(at - e)) || !dot_atom(dom, dn))
+		return 0;
+	if (!js)
+		return 1;
+	dot = memrchr(dom, '.', dn);
+	return dot && dom + dn - (dot + 1) >= 2;
+}
+
+/* Characters of a UTF-8 string, as JavaScript's length roughly counts. */
+static size_t utf8_chars(const char *p, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += ((uint8_t)p[i] & 0xc0) != 0x80;
+	return k;
 }
 
 static void reply_token(struct req *q, int status, enum role role,
@@ -155,72 +342,152 @@ static void reply_token(struct req *q, int status, enum role role,
 	reply_jw(q, status, &w);
 }
 
-static void sign_in(struct req *q, enum role role)
+/*
+ * Organizer sign-in. The organizer API (NestJS) runs its ValidationPipe
+ * first: unknown keys are refused and every failed rule of the two fields
+ * is listed, in the order class-validator reports them, as a "message"
+ * array; only a valid body reaches the credential check.
+ */
+static void org_sign_in(struct req *q)
 {
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
-	char email[256], pw[256];
+	char email[512], pw[512], line[320];
+	size_t en = 0, pn = 0;
+	int te, tp, nerr = 0;
+	uint32_t u;
+	struct jw w;
+	const struct organizer *o;
+
+	if (parse_body(q, &d, toks, MAX_TOKENS) < 0)
+		return;
+	jw_init(&w, (char *)q->s->scratch, q->s->scratch_cap);
+	jw_obj_begin(&w);
+	jw_kv_i64(&w, "statusCode", 400);
+	jw_key(&w, "message");
+	jw_arr_begin(&w);
+	for (int t = 1; t < d.ntok; t = json_next(&d, t + 1)) {
+		char key[128];
+		size_t kn;
+
+		if (json_get_str(&d, t, key, sizeof(key), &kn) < 0)
+			kn = 0;   /* an over-long key: named by its start */
+		if (kn == 5 && !memcmp(key, "email", 5))
+			continue;
+		if (kn == 8 && !memcmp(key, "password", 8))
+			continue;
+		snprintf(line, sizeof(line), "property %.*s should not exist",
+			 (int)kn, key);
+		jw_cstr(&w, line);
+		nerr++;
+	}
+	te = json_find(&d, 0, "email");
+	if (te < 0 || json_type(&d, te) != JSMN_STRING ||
+	    json_get_str(&d, te, email, sizeof(email), &en) < 0)
+		te = -1;
+	tp = json_find(&d, 0, "password");
+	if (tp < 0 || json_type(&d, tp) != JSMN_STRING ||
+	    json_get_str(&d, tp, pw, sizeof(pw), &pn) < 0)
+		tp = -1;
+	if (te < 0 || utf8_chars(email, en) > 320) {
+		jw_cstr(&w, "email must be shorter than or equal to 320 characters");
+		nerr++;
+	}
+	if (te < 0 || !email_valid(email, en, 1)) {
+		jw_cstr(&w, "email must be an email");
+		nerr++;
+	}
+	if (tp < 0 || utf8_chars(pw, pn) > 128) {
+		jw_cstr(&w, "password must be shorter than or equal to 128 characters");
+		nerr++;
+	}
+	if (tp < 0 || utf8_chars(pw, pn) < 16) {
+		jw_cstr(&w, "password must be longer than or equal to 16 characters");
+		nerr++;
+	}
+	if (tp < 0) {
+		jw_cstr(&w, "password must be a string");
+		nerr++;
+	}
+	jw_arr_end(&w);
+	jw_kv_cstr(&w, "error", "Bad Request");
+	jw_obj_end(&w);
+	if (nerr) {
+		reply_jw(q, 400, &w);
+		return;
+	}
+	u = store_org_find(q->s->st, email, en);
+	o = u != NIL ? store_org(q->s->st, u) : NULL;
+	if (!o || strlen(o->password) != pn || memcmp(o->password, pw, pn)) {
+		reply_error(q, 400, "invalid email or password");
+		return;
+	}
+	reply_token(q, 200, ROLE_ORG, u);
+}
+
+/* Participant sign-in: the DTO's checks, then 401 for bad credentials. */
+static void part_sign_in(struct req *q)
+{
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	char email[512], pw[512];
 	size_t en, pn;
 	uint32_t u;
 
-	if (parse_body(q, &d, toks) < 0)
+	if (parse_body(q, &d, toks, MAX_TOKENS) < 0)
 		return;
-	if (str_field(&d, "email", email, sizeof(email), &en) < 0 ||
-	    str_field(&d, "password", pw, sizeof(pw), &pn) < 0) {
-		reply_error(q, 400, "invalid email or password");
-		return;
-	}
-	if (role == ROLE_ORG) {
-		u = store_org_find(q->s->st, email, en);
-		if (u == NIL || strlen(store_org(q->s->st, u)->password) != pn ||
-		    memcmp(store_org(q->s->st, u)->password, pw, pn) != 0)
-			u = NIL;
-	} else {
-		u = store_part_find(q->s->st, email, en);
-		if (u != NIL &&
-		    !store_part_password_ok(store_part(q->s->st, u), pw, pn))
-			u = NIL;
-	}
-	if (u == NIL) {
-		reply_error(q, 400, "invalid email or password");
+	if (go_str(&d, "email", email, sizeof(email), &en) < 0 ||
+	    go_str(&d, "password", pw, sizeof(pw), &pn) < 0) {
+		reply_error(q, 400, "invalid request body");
 		return;
 	}
-	reply_token(q, 200, role, u);
+	if (!email_valid(email, en, 0)) {
+		reply_error(q, 400, "invalid email address");
+		return;
+	}
+	if (pn < 8) {
+		reply_error(q, 400, "password must be at least 8 characters");
+		return;
+	}
+	u = store_part_find(q->s->st, email, en);
+	if (u == NIL ||
+	    !store_part_password_ok(store_part(q->s->st, u), pw, pn)) {
+		reply_error(q, 401, "invalid email or password");
+		return;
+	}
+	reply_token(q, 200, ROLE_PART, u);
 }
 
 static void sign_up(struct req *q)
 {
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
-	char email[256], pw[256], pw2[256], phone[64];
-	size_t en, pn, pn2, phn = 0;
+	char email[512], pw[512], pw2[512], phone[128];
+	size_t en, pn, pn2, phn;
 	uint32_t u;
-	int t, ret;
+	int ret;
 
-	if (parse_body(q, &d, toks) < 0)
+	if (parse_body(q, &d, toks, MAX_TOKENS) < 0)
 		return;
-	if (str_field(&d, "email", email, sizeof(email), &en) < 0 ||
-	    !email_valid(email, en)) {
+	if (go_str(&d, "email", email, sizeof(email), &en) < 0 ||
+	    go_str(&d, "password", pw, sizeof(pw), &pn) < 0 ||
+	    go_str(&d, "confirmPassword", pw2, sizeof(pw2), &pn2) < 0 ||
+	    go_str(&d, "phoneNumber", phone, sizeof(phone), &phn) < 0) {
+		reply_error(q, 400, "invalid request body");
+		return;
+	}
+	if (!email_valid(email, en, 0)) {
 		reply_error(q, 400, "invalid email address");
 		return;
 	}
-	if (str_field(&d, "password", pw, sizeof(pw), &pn) < 0 || pn < 8) {
+	if (pn < 8) {
 		reply_error(q, 400, "password must be at least 8 characters");
 		return;
 	}
-	if (str_field(&d, "confirmPassword", pw2, sizeof(pw2), &pn2) < 0 ||
-	    pn2 != pn || memcmp(pw, pw2, pn) != 0) {
+	if (pn2 != pn || memcmp(pw, pw2, pn) != 0) {
 		reply_error(q, 400, "confirmPassword must match password");
 		return;
 	}
-	t = json_find(&d, 0, "phoneNumber");
-	if (t >= 0 && (json_type(&d, t) != JSMN_STRING ||
-		       json_get_str(&d, t, phone, sizeof(phone), &phn) < 0)) {
-		reply_error(q, 400, "invalid phone number");
-		return;
-	}
-	if (t < 0)
-		phone[0] = 0;
 	ret = store_part_add(q->s->st, email, en, pw, pn, phone, phn,
 			     clock_real_ns(), &u);
 	if (ret == -EEXIST) {
@@ -228,86 +495,99 @@ static void sign_up(struct req *q)
 		return;
 	}
 	if (ret < 0) {
-		reply_error(q, 500, "internal server error");
+		reply_error(q, 500, "database error");
 		return;
 	}
 	reply_token(q, 201, ROLE_PART, u);
 }
 
-static void profile(struct req *q, enum role want)
+/* Organizer GET /profile: the organizer API's guard refuses any request
+ * without a valid organizer token with 403 (docs/protocol.md §3). */
+static void org_profile(struct req *q)
 {
+	const char *v;
+	size_t n;
 	enum role role;
 	uint32_t u;
 	struct jw w;
 
-	if (bearer(q, &role, &u) < 0 || role != want) {
-		reply_error(q, 401, "Unauthorized");
+	if (bearer_value(q, &v, &n) < 0 || token_prefix(v, n) != ROLE_ORG ||
+	    auth_token(q->s, v, n, &role, &u) < 0 || role != ROLE_ORG) {
+		reply_error(q, 403, "Forbidden resource");
 		return;
 	}
 	jw_init(&w, (char *)q->s->scratch, q->s->scratch_cap);
-	if (role == ROLE_ORG)
-		render_org(q->s, &w, u);
-	else
-		render_part(q->s, &w, u, 0);
+	render_org(q->s, &w, u);
 	reply_jw(q, 200, &w);
 }
 
+static void part_profile(struct req *q)
+{
+	uint32_t u;
+	struct jw w;
+
+	if (participant_auth(q, &u) < 0)
+		return;
+	jw_init(&w, (char *)q->s->scratch, q->s->scratch_cap);
+	render_part(q->s, &w, u, 0);
+	reply_jw(q, 200, &w);
+}
+
+/* A number field (lat, lng): absent or null is no value. 1 with *v, 0, or
+ * -EINVAL. */
+static int go_num(const struct json_doc *d, const char *key, double *v)
+{
+	int t = json_find(d, 0, key);
+
+	if (t < 0 || json_is_null(d, t))
+		return 0;
+	if (json_type(d, t) != JSMN_PRIMITIVE || json_get_f64(d, t, v) < 0)
+		return -EINVAL;
+	return 1;
+}
+
+/*
+ * POST /chat-requests, in the participant API's order: the body's types,
+ * the description's length in bytes, the event, then the lock.
+ */
 static void chat_request(struct req *q)
 {
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
-	char desc[STORE_DESC_MAX * 4 + 1];
+	char desc[STORE_DESC_MAX + 2];
 	size_t dn = 0;
 	int64_t eid;
 	double lat = 0, lng = 0;
-	int has_lat, has_lng, ev, t;
-	enum role role;
+	int has_lat, has_lng, ev, t, too_long = 0, bad_desc = 0;
 	uint32_t u;
 
-	if (bearer(q, &role, &u) < 0 || role != ROLE_PART) {
-		reply_error(q, 401, "Unauthorized");
+	if (participant_auth(q, &u) < 0)
 		return;
-	}
-	if (parse_body(q, &d, toks) < 0)
+	if (parse_body(q, &d, toks, MAX_TOKENS) < 0)
 		return;
-	t = json_find(&d, 0, "eventId");
-	if (t < 0 || json_get_i64(&d, t, &eid) < 0 || eid < 0 ||
-	    eid > UINT32_MAX) {
-		reply_error(q, 400, "eventId must be a number");
-		return;
-	}
 	t = json_find(&d, 0, "description");
-	if (t >= 0 && (json_type(&d, t) != JSMN_STRING ||
-		       json_get_str(&d, t, desc, sizeof(desc), &dn) < 0)) {
-		reply_error(q, 400, "description must be a string of at most "
-			    "2000 characters");
-		return;
-	}
-	if (dn && ws_utf8_valid((const uint8_t *)desc, dn)) {
-		/* The limit counts characters, not bytes. */
-		size_t chars = 0;
+	if (t >= 0 && !json_is_null(&d, t)) {
+		int r = json_type(&d, t) != JSMN_STRING ? -EINVAL :
+			json_get_str(&d, t, desc, sizeof(desc), &dn);
 
-		for (size_t i = 0; i < dn; i++)
-			chars += ((uint8_t)desc[i] & 0xc0) != 0x80;
-		if (chars > STORE_DESC_MAX) {
-			reply_error(q, 400, "description must be a string of "
-				    "at most 2000 characters");
-			return;
-		}
+		if (r == -ENOSPC)
+			too_long = 1;
+		else if (r < 0)
+			bad_desc = 1;
 	}
-	t = json_find(&d, 0, "lat");
-	has_lat = t >= 0 && !json_is_null(&d, t);
-	if (has_lat && json_get_f64(&d, t, &lat) < 0) {
-		reply_error(q, 400, "lat must be a number");
+	has_lat = go_num(&d, "lat", &lat);
+	has_lng = go_num(&d, "lng", &lng);
+	if (go_int(&d, "eventId", &eid) < 0 || bad_desc || has_lat < 0 ||
+	    has_lng < 0) {
+		reply_error(q, 400, "invalid request body");
 		return;
 	}
-	t = json_find(&d, 0, "lng");
-	has_lng = t >= 0 && !json_is_null(&d, t);
-	if (has_lng && json_get_f64(&d, t, &lng) < 0) {
-		reply_error(q, 400, "lng must be a number");
+	if (too_long || dn > STORE_DESC_MAX) {
+		reply_error(q, 400, "description must be at most 2000 characters");
 		return;
 	}
-	ev = store_event_find(q->s->st, (uint32_t)eid);
+	ev = eid >= 0 && eid <= UINT32_MAX ?
+	     store_event_find(q->s->st, (uint32_t)eid) : -1;
 	if (ev < 0) {
 		char msg[64];
 
@@ -316,131 +596,181 @@ static void chat_request(struct req *q)
 		reply_error(q, 404, msg);
 		return;
 	}
-	t = store_request_add(q->s->st, u, ev, desc, dn, has_lat && has_lng,
+	t = store_request_add(q->s->st, u, ev, desc, dn,
+			      (has_lat ? LOC_LAT : 0) | (has_lng ? LOC_LNG : 0),
 			      lat, lng);
 	if (t == -EBUSY) {
 		reply_error(q, 400, "chat request already exists");
 		return;
 	}
 	if (t < 0) {
-		reply_error(q, 500, "internal server error");
+		reply_error(q, 500, "database error");
 		return;
 	}
 	q->s->stats.requests_total++;
 	rest_reply(q->s, q->c, 200, NULL, 0, q->keep_alive);
 }
 
+/* DELETE /chat-requests (service key): releases the lock if there is one;
+ * 200 either way, as the participant API's DELETE statement does. */
 static void chat_request_release(struct req *q)
 {
-	const struct http_header *k = http_header_find(q->h->headers,
-						       q->h->num_headers,
-						       "x-api-key");
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
 	int64_t pid, eid;
-	int tp, te, ev;
+	int ev;
 
-	if (!k || k->value_len != strlen(q->s->api_key) ||
-	    memcmp(k->value, q->s->api_key, k->value_len) != 0) {
-		reply_error(q, 401, "Unauthorized");
+	if (api_key_auth(q) < 0 || parse_body(q, &d, toks, MAX_TOKENS) < 0)
 		return;
-	}
-	if (parse_body(q, &d, toks) < 0)
-		return;
-	tp = json_find(&d, 0, "participantId");
-	te = json_find(&d, 0, "eventId");
-	if (tp < 0 || te < 0 || json_get_i64(&d, tp, &pid) < 0 ||
-	    json_get_i64(&d, te, &eid) < 0) {
-		reply_error(q, 400, "participantId and eventId must be numbers");
+	if (go_int(&d, "participantId", &pid) < 0 ||
+	    go_int(&d, "eventId", &eid) < 0) {
+		reply_error(q, 400, "invalid request body");
 		return;
 	}
 	ev = eid >= 0 && eid <= UINT32_MAX ?
 	     store_event_find(q->s->st, (uint32_t)eid) : -1;
-	if (pid < 1 || (uint64_t)pid > store_nparts(q->s->st) || ev < 0) {
-		reply_error(q, 404, "chat request not found");
-		return;
-	}
-	store_request_release(q->s->st, (uint32_t)pid - 1, ev);
+	if (pid >= 1 && (uint64_t)pid <= store_nparts(q->s->st) && ev >= 0)
+		store_request_release(q->s->st, (uint32_t)pid - 1, ev);
 	rest_reply(q->s, q->c, 200, NULL, 0, q->keep_alive);
 }
 
-/* GET /{agency,participant}/chats[/:id/messages] */
-static void rest_chats(struct req *q, enum role want, const char *rest,
-		       size_t rn)
+/* Decimal strings order: Go's encoding/json sorts a map's keys so. */
+static int id_str_cmp(const void *a, const void *b)
 {
-	enum role role;
-	uint32_t u;
+	char x[16], y[16];
+
+	snprintf(x, sizeof(x), "%u", *(const uint32_t *)a);
+	snprintf(y, sizeof(y), "%u", *(const uint32_t *)b);
+	return strcmp(x, y);
+}
+
+/*
+ * GET /users (service key), body {"ids": [...]}: the participants found,
+ * as an object keyed by id. The messenger looks participants up with it.
+ * Tokens and ids live in scratch2 (the body is at most max_body bytes).
+ */
+static void users_by_ids(struct req *q)
+{
+	struct serve *s = q->s;
+	size_t half = s->scratch_cap / 2;
+	jsmntok_t *toks = (jsmntok_t *)s->scratch2;
+	uint32_t *ids = (uint32_t *)(s->scratch2 + half);
+	size_t nids = 0, max_ids = half / sizeof(*ids);
+	struct json_doc d;
 	struct jw w;
+	int t, n = 0, bad = 0;
 
-	if (bearer(q, &role, &u) < 0 || role != want ||
-	    (role == ROLE_ORG && (store_org(q->s->st, u)->role < 2 ||
-				  store_org(q->s->st, u)->role > 4))) {
-		reply_error(q, 401, "Unauthorized");
+	if (api_key_auth(q) < 0 ||
+	    parse_body(q, &d, toks, (unsigned)(half / sizeof(*toks))) < 0)
+		return;
+	/* Go's decoding: absent or null is an empty list, which is refused
+	 * like a list with a member that is not an int. */
+	t = json_find(&d, 0, "ids");
+	if (t >= 0 && !json_is_null(&d, t)) {
+		if (json_type(&d, t) != JSMN_ARRAY)
+			bad = 1;
+		else
+			n = d.tok[t].size;
+	}
+	for (int k = 0, e = t + 1; !bad && k < n; k++, e = json_next(&d, e)) {
+		int64_t id;
+
+		if (json_type(&d, e) != JSMN_PRIMITIVE ||
+		    json_get_i64(&d, e, &id) < 0)
+			bad = 1;
+		else if (id >= 1 && (uint64_t)id <= store_nparts(s->st) &&
+			 nids < max_ids)
+			ids[nids++] = (uint32_t)id;
+	}
+	if (bad || n == 0) {
+		reply_error(q, 400, "invalid request body");
 		return;
 	}
-	jw_init(&w, (char *)q->s->scratch, q->s->scratch_cap);
-	if (rn == 0) {
-		/* Agency: every chat of the organizer's agency; participant:
-		 * its own. Newest first. */
-		jw_obj_begin(&w);
-		jw_key(&w, "chats");
-		jw_arr_begin(&w);
-		if (role == ROLE_ORG) {
-			uint32_t ag = store_org(q->s->st, u)->agency;
-
-			for (uint32_t i = (uint32_t)store_chats_total(q->s->st); i-- > 0;) {
-				struct chat *c = store_chat(q->s->st, i);
-
-				if (c->agency == ag)
-					render_chat(q->s, &w, c, 0);
-			}
-		} else {
-			for (uint32_t i = store_part(q->s->st, u)->chat_head;
-			     i != NIL; i = store_chat(q->s->st, i)->next_of_part)
-				render_chat(q->s, &w, store_chat(q->s->st, i), 0);
-		}
-		jw_arr_end(&w);
-		jw_obj_end(&w);
-		reply_jw(q, 200, &w);
-		return;
-	}
-	/* "/<24 hex>/messages" */
-	if (rn != 1 + 24 + 9 || rest[0] != '/' ||
-	    memcmp(rest + 25, "/messages", 9) != 0) {
-		reply_error(q, 404, "Not Found");
-		return;
-	}
-	struct chat *c = store_chat_find(q->s->st, rest + 1, 24);
-
-	if (!c) {
-		reply_error(q, 404, "chat not found");
-		return;
-	}
-	if (role == ROLE_ORG ? c->agency != store_org(q->s->st, u)->agency :
-			       c->part != u) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "you have no access to chat %.24s",
-			 c->id);
-		reply_error(q, 403, msg);
-		return;
-	}
+	qsort(ids, nids, sizeof(*ids), id_str_cmp);
+	jw_init(&w, (char *)s->scratch, s->scratch_cap);
 	jw_obj_begin(&w);
-	jw_key(&w, "chatId");
-	jw_str(&w, c->id, 24);
-	jw_key(&w, "messages");
-	jw_arr_begin(&w);
-	for (uint32_t i = 0; i < c->hist_n; i++) {
-		const struct msgrec *m = store_msg_at(q->s->st, c, i);
+	for (size_t k = 0; k < nids; k++) {
+		char key[16];
 
-		if (m)
-			render_msg(q->s, &w, m);
+		if (k && ids[k] == ids[k - 1])
+			continue;
+		snprintf(key, sizeof(key), "%u", ids[k]);
+		jw_key(&w, key);
+		render_part(s, &w, ids[k] - 1, 0);
 	}
-	jw_arr_end(&w);
 	jw_obj_end(&w);
 	reply_jw(q, 200, &w);
 }
 
+/*
+ * The messenger's REST chat endpoints (docs/protocol.md §4, REST):
+ * GET /agency/chats and /participant/chats list the ended chats, newest
+ * first, each with its participant, as a bare array; .../:chatId/messages
+ * lists a chat's messages, oldest first, or answers 400 "chat not found"
+ * for a chat that is not the caller's (or its agency's).
+ */
+static void rest_chats(struct req *q, enum role want, const char *rest,
+		       size_t rn)
+{
+	struct serve *s = q->s;
+	uint32_t u;
+	struct jw w;
+	struct chat *c;
+
+	if (messenger_auth(q, want, &u) < 0)
+		return;
+	jw_init(&w, (char *)s->scratch, s->scratch_cap);
+	if (rn == 0) {
+		jw_arr_begin(&w);
+		if (want == ROLE_ORG) {
+			uint32_t ag = store_org(s->st, u)->agency;
+
+			for (uint32_t i = (uint32_t)store_chats_total(s->st); i-- > 0;) {
+				c = store_chat(s->st, i);
+				if (c->agency == ag && c->ended)
+					render_chat(s, &w, c, 1);
+			}
+		} else {
+			for (uint32_t i = store_part(s->st, u)->chat_head;
+			     i != NIL; i = c->next_of_part) {
+				c = store_chat(s->st, i);
+				if (c->ended)
+					render_chat(s, &w, c, 1);
+			}
+		}
+		jw_arr_end(&w);
+		reply_jw(q, 200, &w);
+		return;
+	}
+	/* "/<chatId>/messages": any one path segment names the chat. */
+	if (rn < 11 || rest[0] != '/' || memcmp(rest + rn - 9, "/messages", 9) ||
+	    memchr(rest + 1, '/', rn - 10)) {
+		reply_text(q, 404, "404 page not found\n", NULL);
+		return;
+	}
+	c = store_chat_find(s->st, rest + 1, rn - 10);
+	if (!c || (want == ROLE_ORG ? c->agency != store_org(s->st, u)->agency :
+				      c->part != u)) {
+		s->stats.err[E_CHAT_NOT_FOUND]++;
+		reply_error(q, 400, "chat not found");
+		return;
+	}
+	jw_arr_begin(&w);
+	for (uint32_t i = 0; i < c->hist_n; i++) {
+		const struct msgrec *m = store_msg_at(s->st, c, i);
+
+		if (m)
+			render_msg(s, &w, m);
+	}
+	jw_arr_end(&w);
+	reply_jw(q, 200, &w);
+}
+
+/*
+ * GET /connect. gorilla/websocket's upgrader answers a request it cannot
+ * upgrade (no upgrade tokens, a version other than 13, a bad key) with
+ * http.Error 400 and names the version it speaks.
+ */
 static void upgrade(struct req *q)
 {
 	const struct http_request *h = q->h;
@@ -453,25 +783,10 @@ static void upgrade(struct req *q)
 	char out[256];
 	size_t n;
 
-	if (!h->upgrade_websocket || !key || !ws_key_valid(key->value,
-							    key->value_len)) {
-		reply_error(q, 400, "invalid websocket upgrade request");
-		return;
-	}
-	if (!ver || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0) {
-		/* RFC 6455 §4.4: name the version we speak. */
-		static const char body[] =
-			"{\"statusCode\":426,\"message\":\"unsupported websocket "
-			"version\",\"error\":\"Upgrade Required\"}";
-		char head[256];
-		size_t hn = http_response_head(head, sizeof(head), 426,
-					       "application/json",
-					       sizeof(body) - 1, 0,
-					       "Sec-WebSocket-Version: 13\r\n");
-
-		conn_write(q->s, q->c, head, hn, 0);
-		conn_write(q->s, q->c, body, sizeof(body) - 1, 0);
-		conn_linger(q->s, q->c);
+	if (!h->upgrade_websocket || !ver || ver->value_len != 2 ||
+	    memcmp(ver->value, "13", 2) != 0 || !key ||
+	    !ws_key_valid(key->value, key->value_len)) {
+		reply_text(q, 400, "Bad Request\n", "Sec-Websocket-Version: 13\r\n");
 		return;
 	}
 	n = ws_server_response(out, sizeof(out), key->value, key->value_len);
@@ -499,6 +814,7 @@ static void stats(struct req *q)
 		   q->keep_alive);
 }
 
+/* The organizer API (NestJS) for a route it does not have. */
 static void not_found(struct req *q)
 {
 	char msg[160];
@@ -507,6 +823,20 @@ static void not_found(struct req *q)
 		 q->h->method, (int)(q->path_len > 100 ? 100 : q->path_len),
 		 q->path);
 	reply_error(q, 404, msg);
+}
+
+/* httprouter (participant API, messenger) for a path it does not have,
+ * and for a path it has under another method. */
+static void go_not_found(struct req *q, const char *allow)
+{
+	char extra[96];
+
+	if (!allow) {
+		reply_text(q, 404, "404 page not found\n", NULL);
+		return;
+	}
+	snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+	reply_text(q, 405, "Method Not Allowed\n", extra);
 }
 
 static int prefix(const struct req *q, const char *p, const char **rest,
@@ -525,42 +855,51 @@ static void route(struct req *q)
 {
 	const char *rest;
 	size_t rn;
+	int get = method_is(q, "GET");
 
 	switch (q->c->port) {
 	case PORT_ORG:
 		if (path_is(q, "/auth/sign-in") && method_is(q, "POST"))
-			return sign_in(q, ROLE_ORG);
-		if (path_is(q, "/profile") && method_is(q, "GET"))
-			return profile(q, ROLE_ORG);
-		break;
+			return org_sign_in(q);
+		if (path_is(q, "/profile") && get)
+			return org_profile(q);
+		return not_found(q);
 	case PORT_PART:
-		if (path_is(q, "/auth/sign-up") && method_is(q, "POST"))
-			return sign_up(q);
-		if (path_is(q, "/auth/sign-in") && method_is(q, "POST"))
-			return sign_in(q, ROLE_PART);
-		if (path_is(q, "/profile") && method_is(q, "GET"))
-			return profile(q, ROLE_PART);
-		if (path_is(q, "/chat-requests") && method_is(q, "POST"))
-			return chat_request(q);
-		if (path_is(q, "/chat-requests") && method_is(q, "DELETE"))
-			return chat_request_release(q);
-		break;
+		if (path_is(q, "/auth/sign-up"))
+			return method_is(q, "POST") ? sign_up(q) :
+			       go_not_found(q, "OPTIONS, POST");
+		if (path_is(q, "/auth/sign-in"))
+			return method_is(q, "POST") ? part_sign_in(q) :
+			       go_not_found(q, "OPTIONS, POST");
+		if (path_is(q, "/profile"))
+			return get ? part_profile(q) :
+			       go_not_found(q, "GET, OPTIONS");
+		if (path_is(q, "/chat-requests")) {
+			if (method_is(q, "POST"))
+				return chat_request(q);
+			if (method_is(q, "DELETE"))
+				return chat_request_release(q);
+			return go_not_found(q, "DELETE, OPTIONS, POST");
+		}
+		if (path_is(q, "/users"))
+			return get ? users_by_ids(q) :
+			       go_not_found(q, "GET, OPTIONS");
+		return go_not_found(q, NULL);
 	case PORT_MSG:
-		if (!method_is(q, "GET"))
-			break;
 		if (path_is(q, "/connect"))
-			return upgrade(q);
+			return get ? upgrade(q) : go_not_found(q, "GET, OPTIONS");
 		if (path_is(q, "/stats"))
-			return stats(q);
+			return get ? stats(q) : go_not_found(q, "GET, OPTIONS");
 		if (prefix(q, "/agency/chats", &rest, &rn))
-			return rest_chats(q, ROLE_ORG, rest, rn);
+			return get ? rest_chats(q, ROLE_ORG, rest, rn) :
+			       go_not_found(q, "GET, OPTIONS");
 		if (prefix(q, "/participant/chats", &rest, &rn))
-			return rest_chats(q, ROLE_PART, rest, rn);
-		break;
+			return get ? rest_chats(q, ROLE_PART, rest, rn) :
+			       go_not_found(q, "GET, OPTIONS");
+		return go_not_found(q, NULL);
 	}
 	not_found(q);
 }
-
 /* see serve.h */
 long rest_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
 {

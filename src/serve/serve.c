@@ -17,6 +17,18 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * The seeded organizer: the account of the ESME Go tool's example
+ * config.json, so that file works unchanged against serve on the default
+ * ports. The password passes the organizer API's sign-in rules (16 to 128
+ * characters, docs/protocol.md §3).
+ */
+#define DEFAULT_ORG_EMAIL "jan@kowalski.com"
+#define DEFAULT_ORG_PASSWORD "&Y+sFaS{&d>8ycO)FLhF41qiQk{IYEb?"
+/* --organizers: as many as esmeload run's --organizers takes. */
+#define ORG_POOL_MAX 1000
+#define ORG_POOL_MAX_S "1000"
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -39,11 +51,19 @@ static const char usage[] =
 "  --write-config FILE       write a config.json for the ESME Go tool and\n"
 "                            esmeload run, once the ports are bound\n"
 "  --organizer E:P[:ROLE[:AGENCY]]  seed an organizer account (repeatable;\n"
-"                            default jan@kowalski.com:performance:2:1)\n"
+"                            default " DEFAULT_ORG_EMAIL ":" DEFAULT_ORG_PASSWORD ":2:1);\n"
+"                            the password takes 16 to 128 characters, as\n"
+"                            the organizer API's sign-in checks\n"
+"  --organizers N            the organizer pool, 1-" ORG_POOL_MAX_S " (default 1): the first\n"
+"                            organizer and N - 1 more in its agency, with its\n"
+"                            role and password, the address with +K before the\n"
+"                            @ (jan+2@kowalski.com, ...); --write-config lists\n"
+"                            them under \"organizers\"\n"
 "  --event ID[:AGENCY]       seed an event (repeatable; default 1:1)\n"
 "  --jwt-secret S            token signing secret (default random)\n"
-"  --api-key K               service key for DELETE /chat-requests, sent as\n"
-"                            X-Api-Key (default random)\n"
+"  --api-key K               service key of DELETE /chat-requests and GET\n"
+"                            /users, sent as Authorization: Bearer K\n"
+"                            (default random)\n"
 "  --max-conns N             connection limit, 1-1048576 (default 10000);\n"
 "                            past RLIMIT_NOFILE, one io_uring per that many\n"
 "  --out-limit BYTES         outbound backlog per connection (default 256K)\n"
@@ -71,14 +91,27 @@ static int bad(const char *opt, const char *val, const char *why)
 	return 2;
 }
 
+/* Characters of a UTF-8 string (the organizer API counts so). */
+static size_t chars(const char *p)
+{
+	size_t k = 0;
+
+	for (; *p; p++)
+		k += ((uint8_t)*p & 0xc0) != 0x80;
+	return k;
+}
+
+/* One --organizer spec into the store; 0 or -1 after a one-line error. */
 static int add_organizer(struct store *st, const char *spec)
 {
+	static const char form[] = "expected EMAIL:PASSWORD[:ROLE 0-4[:AGENCY]]";
 	char buf[512];
 	char *email, *pw, *role, *agency;
 	uint64_t r = 2, a = 1;
+	int ret;
 
 	if (strlen(spec) >= sizeof(buf))
-		return -EINVAL;
+		return bad("--organizer", spec, "longer than 511 bytes"), -1;
 	strcpy(buf, spec);
 	email = strtok(buf, ":");
 	pw = strtok(NULL, ":");
@@ -87,8 +120,53 @@ static int add_organizer(struct store *st, const char *spec)
 	if (!email || !pw || strtok(NULL, ":") ||
 	    (role && opt_u64(role, 0, 4, &r) < 0) ||
 	    (agency && opt_u64(agency, 1, UINT32_MAX, &a) < 0))
-		return -EINVAL;
-	return store_add_organizer(st, email, pw, (unsigned)r, (uint32_t)a);
+		return bad("--organizer", spec, form), -1;
+	if (!strchr(email, '@'))
+		return bad("--organizer", spec, "the email has no @"), -1;
+	if (chars(pw) < 16 || chars(pw) > 128)
+		return bad("--organizer", spec, "the password must have 16 to "
+			   "128 characters (the organizer API refuses others "
+			   "at sign-in)"), -1;
+	ret = store_add_organizer(st, email, pw, (unsigned)r, (uint32_t)a);
+	if (ret == -EEXIST)
+		return bad("--organizer", spec, "the email is seeded twice"), -1;
+	if (ret < 0)
+		return bad("--organizer", spec, "out of memory"), -1;
+	return 0;
+}
+
+/*
+ * The organizer pool (--organizers N): accounts 2..N copy account 1's
+ * password, role and agency; the address is account 1's with "+K" put
+ * before the last "@". 0 or -1 after a one-line error.
+ */
+static int add_pool(struct store *st, unsigned n)
+{
+	const struct organizer *o = store_org(st, 0);
+	char first[512], email[600], pw[512];
+	unsigned role = o->role;
+	uint32_t agency = o->agency;
+	char *at;
+
+	/* copies: adding accounts may move the table o points into */
+	snprintf(first, sizeof(first), "%s", o->email);
+	snprintf(pw, sizeof(pw), "%s", o->password);
+	at = strrchr(first, '@');
+	for (unsigned k = 2; k <= n; k++) {
+		int ret;
+
+		snprintf(email, sizeof(email), "%.*s+%u%s", (int)(at - first),
+			 first, k, at);
+		ret = store_add_organizer(st, email, pw, role, agency);
+		if (ret < 0) {
+			fprintf(stderr, "esmeload serve: --organizers %u: cannot "
+				"seed %s: %s\n", n, email, ret == -EEXIST ?
+				"an --organizer account has that address" :
+				"out of memory");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int add_event(struct store *st, const char *spec)
@@ -108,9 +186,16 @@ static int add_event(struct store *st, const char *spec)
 	return store_add_event(st, (uint32_t)e, (uint32_t)a);
 }
 
+/*
+ * config.json for the Go tool and esmeload run, plus the key "organizers":
+ * the pool's accounts in order, [{"email", "password"}, ...] (the Go tool's
+ * decoder ignores keys it does not know). Written beside the target and
+ * renamed into place, so a reader never sees half a file.
+ */
 static int write_config(struct serve *s, const char *path)
 {
-	char buf[2048], url[3][96], tmp[4096];
+	char url[3][96], tmp[4096];
+	char *buf = (char *)s->scratch;
 	const struct organizer *o = store_org(s->st, 0);
 	const char *host = s->o.host;
 	int v6 = strchr(host, ':') != NULL;
@@ -122,7 +207,7 @@ static int write_config(struct serve *s, const char *path)
 		snprintf(url[p], sizeof(url[p]), "%s://%s%s%s:%u",
 			 p == PORT_MSG ? "ws" : "http", v6 ? "[" : "", host,
 			 v6 ? "]" : "", s->bound[p]);
-	jw_init(&w, buf, sizeof(buf));
+	jw_init(&w, buf, s->scratch_cap);
 	jw_obj_begin(&w);
 	jw_kv_u64(&w, "event_id", store_event(s->st, 0)->id);
 	jw_kv_cstr(&w, "messenger_ws_url", url[PORT_MSG]);
@@ -130,10 +215,24 @@ static int write_config(struct serve *s, const char *path)
 	jw_kv_cstr(&w, "organizer_email", o->email);
 	jw_kv_cstr(&w, "organizer_password", o->password);
 	jw_kv_cstr(&w, "participant_api_url", url[PORT_PART]);
+	jw_key(&w, "organizers");
+	jw_arr_begin(&w);
+	for (uint32_t i = 0; i < s->pool_n; i++) {
+		const struct organizer *p =
+			store_org(s->st, i ? s->pool_first + i - 1 : 0);
+
+		jw_obj_begin(&w);
+		jw_kv_cstr(&w, "email", p->email);
+		jw_kv_cstr(&w, "password", p->password);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
 	jw_obj_end(&w);
 	n = jw_finish(&w);
-	if (n < 0 || snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path,
-			      (int)getpid()) >= (int)sizeof(tmp))
+	if (n < 0)
+		return -ENOSPC;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	f = fopen(tmp, "w");
 	if (!f)
@@ -233,6 +332,13 @@ static int parse(struct serve *s, int argc, char **argv, const char **orgs,
 			if (!*v || strlen(v) > 64)
 				return bad("--api-key", NULL, "must be 1 to 64 bytes");
 			o->api_key = v;
+			continue;
+		}
+		if ((r = VALUE("organizers")) < 0) return 2;
+		if (r) {
+			if (opt_u64(v, 1, ORG_POOL_MAX, &x) < 0)
+				return bad("--organizers", v, "not a number from 1 to " ORG_POOL_MAX_S);
+			s->pool_n = (uint32_t)x;
 			continue;
 		}
 		if ((r = VALUE("organizer")) < 0) return 2;
@@ -374,6 +480,7 @@ int serve_main(int argc, char **argv)
 	struct sigaction sa;
 
 	defaults(&s->o);
+	s->pool_n = 1;
 	ret = parse(s, argc, argv, orgs, &norgs, events, &nevents);
 	if (ret)
 		return ret == 1 ? 0 : ret;
@@ -403,13 +510,15 @@ int serve_main(int argc, char **argv)
 		return 1;
 	}
 	if (norgs == 0)
-		orgs[norgs++] = "jan@kowalski.com:performance:2:1";
+		orgs[norgs++] = DEFAULT_ORG_EMAIL ":" DEFAULT_ORG_PASSWORD ":2:1";
 	if (nevents == 0)
 		events[nevents++] = "1:1";
 	for (int i = 0; i < norgs; i++)
 		if (add_organizer(s->st, orgs[i]) < 0)
-			return bad("--organizer", orgs[i],
-				   "expected EMAIL:PASSWORD[:ROLE 0-4[:AGENCY]]");
+			return 2;
+	s->pool_first = store_norgs(s->st);
+	if (add_pool(s->st, s->pool_n) < 0)
+		return 2;
 	for (int i = 0; i < nevents; i++)
 		if (add_event(s->st, events[i]) < 0)
 			return bad("--event", events[i],

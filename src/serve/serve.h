@@ -8,7 +8,7 @@
  *   net.c       listeners, connections, the event loop, outbound queues
  *   store.c     accounts, events, queues, chats, the message log
  *   rest.c      the HTTP routes of the three ports
- *   messenger.c the WebSocket protocol of SPEC.md §4
+ *   messenger.c the WebSocket protocol of docs/protocol.md §4
  *   stats.c     the /stats JSON
  *
  * IMPLEMENTATION NOTES
@@ -105,7 +105,7 @@ struct serve_opts {
 /* Error kinds counted in /stats "errors". */
 enum serve_err {
 	E_MALFORMED, E_BAD_TYPE, E_BAD_PAYLOAD, E_NO_ACCESS, E_CHAT_NOT_FOUND,
-	E_NOT_SAVED, E_NOT_CLOSED, E_AUTH, E_AUTH_TIMEOUT, E_IDLE_TIMEOUT,
+	E_NOT_SAVED, E_AUTH, E_AUTH_TIMEOUT, E_IDLE_TIMEOUT,
 	E_PROTOCOL, E_TOO_BIG, E_HTTP_BAD, E_HTTP_4XX, E_CONN_LIMIT,
 	E_SLOW_CLOSED, E_NO_MEMORY, E_RECV, E_SEND, E_ENOBUFS,
 	E_COUNT
@@ -118,6 +118,7 @@ struct serve_stats {
 	uint64_t msg_received;  /* send_message frames received */
 	uint64_t msg_stored;
 	uint64_t msg_sent;      /* user_message frames queued to connections */
+	uint64_t msg_sent_org;  /* ... of them to organizer connections */
 	uint64_t msg_dropped;   /* user_message frames dropped (slow reader) */
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t bytes_in, bytes_out;
@@ -180,6 +181,9 @@ struct serve {
 	uint32_t instance;      /* random, part of every generated id */
 	struct delayq dq;       /* --delay */
 	uint64_t start_ms;
+	uint32_t pool_n;        /* --organizers: accounts in the pool */
+	uint32_t pool_first;    /* store index of pool account 2 (account 1
+				 * is organizer 0) */
 	volatile sig_atomic_t *stop;
 };
 
@@ -206,9 +210,15 @@ static inline uint32_t conn_idx(const struct serve *s, const struct conn *c)
 /* Handle bytes on an HTTP connection; returns bytes consumed or < 0 to
  * close. May switch the connection to CS_WS_AUTH (upgrade). */
 long rest_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
-/* Write an HTTP response with a JSON body (NULL body: empty). */
+/* Write an HTTP response with a JSON body (NULL body: empty; the
+ * Content-Type is application/json either way, as ESME's services send). */
 void rest_reply(struct serve *s, struct conn *c, int status, const char *body,
 		size_t body_len, int keep_alive);
+/* The same with another Content-Type (NULL: none) and extra header lines
+ * ("Name: value\r\n" each, or NULL). */
+void rest_reply_ext(struct serve *s, struct conn *c, int status,
+		    const char *ctype, const char *extra, const char *body,
+		    size_t body_len, int keep_alive);
 
 /* ---- messenger.c ---- */
 /* Handle bytes on a WebSocket connection; returns bytes consumed or < 0 to
@@ -240,7 +250,7 @@ int auth_token(struct serve *s, const char *tok, size_t n, enum role *role,
 int auth_issue(struct serve *s, enum role role, uint32_t user, char *dst,
 	       size_t cap);
 
-/* ---- render.c: the JSON shapes of SPEC.md §3-§4 ---- */
+/* ---- render.c: the JSON shapes of docs/protocol.md §3-§4 ---- */
 void render_time(struct jw *w, int64_t ns);
 void render_org(struct serve *s, struct jw *w, uint32_t org);
 void render_part(struct serve *s, struct jw *w, uint32_t part, int brief);

@@ -16,7 +16,6 @@ const char *const serve_err_names[E_COUNT] = {
 	[E_NO_ACCESS] = "no_access",
 	[E_CHAT_NOT_FOUND] = "chat_not_found",
 	[E_NOT_SAVED] = "message_not_saved",
-	[E_NOT_CLOSED] = "chat_not_closed",
 	[E_AUTH] = "auth_failed",
 	[E_AUTH_TIMEOUT] = "auth_timeout",
 	[E_IDLE_TIMEOUT] = "idle_timeout",
@@ -81,6 +80,8 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "received", t->msg_received);
 	kv(&w, "stored", t->msg_stored);
 	kv(&w, "sent", t->msg_sent);
+	kv(&w, "sent_organizer", t->msg_sent_org);
+	kv(&w, "sent_participant", t->msg_sent - t->msg_sent_org);
 	kv(&w, "dropped", t->msg_dropped);
 	jw_obj_end(&w);
 	jw_key(&w, "frames");

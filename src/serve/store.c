@@ -179,6 +179,8 @@ int store_add_organizer(struct store *st, const char *email,
 {
 	struct organizer *o;
 
+	if (store_org_find(st, email, strlen(email)) != NIL)
+		return -EEXIST;
 	if (grow((void **)&st->orgs, &st->orgs_cap, sizeof(*o),
 		 st->norgs + 1) < 0 || !queue_of(st, agency, 1))
 		return -ENOMEM;
@@ -193,7 +195,7 @@ int store_add_organizer(struct store *st, const char *email,
 		return -ENOMEM;
 	o->role = (uint8_t)role;
 	o->agency = agency;
-	o->created_ns = clock_real_ns();
+	o->created_ns = o->signout_ns = clock_real_ns();
 	o->conn_head = o->chat_head = NIL;
 	st->norgs++;
 	return 0;
@@ -336,7 +338,7 @@ int store_part_add(struct store *st, const char *email, size_t en,
 	br_sha256_out(&h, d);
 	memcpy(p->salt, d, 8);
 	pw_hash(p->salt, pw, pn, p->pwhash);
-	p->created_ns = now_ns;
+	p->created_ns = p->signout_ns = now_ns;
 	p->conn_head = p->chat_head = NIL;
 	if (email_insert(st, i) < 0)
 		return -ENOMEM;

@@ -16,7 +16,10 @@
 #include <stdint.h>
 
 #define STORE_MAX_EVENTS 64
-#define STORE_DESC_MAX 2000
+#define STORE_DESC_MAX 2000   /* bytes, as the participant API counts them */
+
+/* has_loc bits: ESME keeps lat and lng as separate optional fields. */
+enum { LOC_LAT = 1, LOC_LNG = 2 };
 
 struct organizer {
 	char *email, *password, *first, *last, *phone;
@@ -41,13 +44,13 @@ struct request {
 	uint32_t part;       /* participant index */
 	uint32_t event;      /* event index */
 	char *desc;          /* NULL when empty; owned by the queue */
-	uint8_t has_loc;
+	uint8_t has_loc;     /* LOC_* */
 	double lat, lng;
 };
 
 struct chat {
 	char id[25];
-	uint8_t ended, has_loc;
+	uint8_t ended, has_loc; /* has_loc: LOC_* */
 	uint32_t agency, event_id;
 	uint32_t org, part;  /* indexes */
 	uint32_t event;      /* event index */
@@ -64,7 +67,7 @@ struct msgrec {
 	uint32_t chat;
 	uint32_t author;     /* user id */
 	uint32_t len;
-	uint8_t from_org, has_loc;
+	uint8_t from_org, has_loc; /* has_loc: LOC_* */
 	double lat, lng;
 	char content[];
 };
@@ -79,6 +82,8 @@ struct store *store_new(unsigned history, size_t log_bytes, uint32_t instance,
 			const uint8_t salt_seed[16]);
 void store_free(struct store *st);
 
+/* Accounts are created signed out at their creation time, as ESME's APIs
+ * create them (timeSignOut = timeCreated). -EEXIST when the email is taken. */
 int store_add_organizer(struct store *st, const char *email,
 			const char *password, unsigned role, uint32_t agency);
 int store_add_event(struct store *st, uint32_t id, uint32_t agency);

@@ -2,7 +2,7 @@
 
 Run by Debian's /usr/bin/python3 with python3-websockets 10.4 (asyncio API).
 REST calls go through the `curl` command, WebSocket traffic through
-`websockets.connect`. Protocol: /work/shared/SPEC.md sections 3-4; CLI: the
+`websockets.connect`. Protocol: docs/protocol.md sections 3-4; CLI: the
 `esmeload serve` contract (--write-config, --jwt-secret, --api-key, ...).
 
 What it gives a test script:
@@ -45,7 +45,9 @@ ESMELOAD = os.environ.get("ESMELOAD") or os.path.join(REPO, "build", "esmeload")
 JWT_SECRET = "esme-it-secret-9f2c1d7a"
 API_KEY = "esme-it-api-key-41b7"
 ORG_EMAIL = "jan@kowalski.com"
-ORG_PASSWORD = "performance"
+# The seeded organizer password: serve's default, the ESME Go tool's example
+# config.json password (the organizer API wants 16 to 128 characters).
+ORG_PASSWORD = "&Y+sFaS{&d>8ycO)FLhF41qiQk{IYEb?"
 PHONE = "+48100200300"
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -109,7 +111,7 @@ class Server:
     """One `esmeload serve` process on free loopback ports.
 
     start() waits for the config file written by --write-config; the URLs come
-    from it (the Go tool's keys, SPEC.md section 5).
+    from it (the Go tool's keys, docs/protocol.md section 5).
     """
 
     def __init__(self, *extra, name="serve"):

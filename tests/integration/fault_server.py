@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """A small ESME imitation that misbehaves on purpose, to test esmeload run.
 
-It serves the organizer API, the participant API and the messenger (SPEC.md
-sections 3-4, as much as esmeload's scenario uses) on three loopback ports,
-written as a config.json like `esmeload serve --write-config`. HTTP and
-WebSocket are done by hand over asyncio transports (no websockets library),
+It serves the organizer API, the participant API and the messenger
+(docs/protocol.md sections 3-4, as much as esmeload's scenario uses) on three
+loopback ports, written as a config.json like `esmeload serve --write-config`.
+HTTP and WebSocket are done by hand over asyncio transports (no websockets library),
 so a fault can be placed at the byte level. By default it behaves; with
 --fault MODE it misbehaves in that one way:
 
@@ -98,7 +98,7 @@ def b64url(b):
 
 
 def make_token(role, uid):
-    """An HS256 JWT with ESME's claims, role-prefixed (SPEC section 2)."""
+    """An HS256 JWT with ESME's claims, role-prefixed (docs/protocol.md section 2)."""
     now = int(time.time())
     head = b64url(b'{"alg":"HS256","typ":"JWT"}')
     body = b64url(json.dumps({"sub": uid, "iat": now, "nbf": now, "exp": now + 86400,

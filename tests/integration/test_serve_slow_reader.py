@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`esmeload serve` with an organizer connection that never reads (SPEC.md section 7).
+"""`esmeload serve` with an organizer connection that never reads (docs/protocol.md section 7).
 
 The baseline Go tester's organizer never reads its socket. Here one organizer
 connection does the same: a raw socket with a small SO_RCVBUF, upgraded by hand,

@@ -134,7 +134,7 @@ CONF
 
 tls_config() {  # file host org-port part-port msg-port [scheme-http scheme-ws]
 	cat >"$1" <<JSON
-{"event_id": 1, "organizer_email": "jan@kowalski.com", "organizer_password": "performance",
+{"event_id": 1, "organizer_email": "jan@kowalski.com", "organizer_password": "&Y+sFaS{&d>8ycO)FLhF41qiQk{IYEb?",
  "organizer_api_url": "${6:-https}://$2:$3", "participant_api_url": "${6:-https}://$2:$4",
  "messenger_ws_url": "${7:-wss}://$2:$5"}
 JSON
