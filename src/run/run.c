@@ -77,15 +77,18 @@ static int start_serve(struct run_opts *o, struct child *ch)
 		return -1;
 	}
 	if (ch->pid == 0) {
-		char out[160];
+		char out[160], norgs[16];
 		int fd;
 
 		snprintf(out, sizeof(out), "%s/serve.out", ch->dir);
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			dup2(fd, 1);
+		/* As many organizer accounts as the run's pool. */
+		snprintf(norgs, sizeof(norgs), "%u", o->organizers);
 		execl(bin, bin, "serve", "--organizer-port", "0",
 		      "--participant-port", "0", "--messenger-port", "0",
+		      "--organizers", norgs,
 		      "--write-config", ch->config, "--quiet", (char *)NULL);
 		_exit(127);
 	}
@@ -237,6 +240,14 @@ int run_main(int argc, char **argv)
 			stop_serve(&ch);
 			return ret;
 		}
+	}
+	if (o->org_accts && o->organizers > o->n_org_accts) {
+		fprintf(stderr, "esmeload: --organizers %u: %s lists %u "
+			"organizer account(s) under \"organizers\"\n",
+			o->organizers, o->config_path ? o->config_path : ch.config,
+			o->n_org_accts);
+		rc = 2;
+		goto out;
 	}
 
 	/* One set of trust anchors for every TLS connection of the run. */

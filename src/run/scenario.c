@@ -1231,7 +1231,11 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 			      (int)o->token_len, o->token);
 		send_text(w, idx, auth, (size_t)an, 0);
 		o->state = O_OPEN;
-		o->start_ns = w->now_ns;
+		/* The pool's start_chat frames interleave: organizer i is
+		 * i/N of an interval behind the first, so each has its turn
+		 * at the queue instead of all asking at the same moment. */
+		o->start_ns = w->now_ns + ms_ns(w->o->sci_ms) * (int64_t)oi /
+					  (int64_t)w->norgs;
 		tw_del(&w->tw, &o->t.node);
 		org_start_chat(w, o);
 		return r;

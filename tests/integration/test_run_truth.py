@@ -269,6 +269,35 @@ async def main(r):
               "stderr: %s" % short(err))
         check(took < 15, "stopped by the deadline, not the duration (%.1f s)" % took)
 
+    # ---- the organizer pool --------------------------------------------
+    def organizer_pool_is_distinct_accounts():
+        srv = serve("--organizers", "3")
+        with open(srv.cfg_path) as f:
+            check_eq(len(json.load(f)["organizers"]), 3, "serve's config lists 3 accounts")
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "20", "-smi", "50", "--duration", "3s",
+                                  "--organizers", "3"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        orgs = e["organizers"]
+        check_eq([o["email"] for o in orgs],
+                 ["jan@kowalski.com", "jan+2@kowalski.com", "jan+3@kowalski.com"], "accounts")
+        check_eq(sum(o["user_messages"] for o in orgs), e["organizer_received"], "per-account sum")
+        check(all(o["user_messages"] > 0 for o in orgs), "every account got chats: %s" % orgs)
+        # Each message goes to its chat's one organizer: one copy each
+        # (plus a problem description per chat), not one per connection.
+        check(e["organizer_received"] <= e["sent"] + e["new_chats"],
+              "organizer copies %d for %d sent, %d chats started"
+              % (e["organizer_received"], e["sent"], e["new_chats"]))
+        check(e["organizer_received"] >= 0.9 * e["delivered"], "copies %d" % e["organizer_received"])
+        check_eq(srv.stats()["connections"]["organizer"], 3, "organizer connections on serve")
+        # More organizers than the config lists: a clear error.
+        p = subprocess.run([esme.ESMELOAD, "run", "--config", srv.cfg_path, "--organizers", "4",
+                            "--duration", "1s", "--quiet"], cwd=TMP, capture_output=True,
+                           timeout=HANG)
+        check_eq(p.returncode, 2, "exit status for 4 of 3 accounts")
+        check(b"lists 3 organizer account(s)" in p.stderr, "stderr: %r" % p.stderr[-200:])
+        srv.kill()
+
     for name, fn in [
         ("server_error_frames_are_errors", server_error_frames_are_errors),
         ("quiet_run_accounts_for_every_message", quiet_run_accounts_for_every_message),
@@ -281,6 +310,7 @@ async def main(r):
         ("organizer_time_after_sign_in", organizer_time_after_sign_in),
         ("slow_sign_up_gets_connections_not_a_queue", slow_sign_up_gets_connections_not_a_queue),
         ("request_deadline_runs_from_the_queue", request_deadline_runs_from_the_queue),
+        ("organizer_pool_is_distinct_accounts", organizer_pool_is_distinct_accounts),
     ]:
         await r.case(name, fn)
 
