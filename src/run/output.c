@@ -131,6 +131,12 @@ struct sc_in {
 	uint64_t lag_n;            /* sends whose lag was measured */
 	uint64_t cq_overflows, cq_dropped, enobufs;
 	unsigned threads;
+	/* Arrivals: sign-ups written late against their schedule mean the
+	 * tester offered less load than asked (its CPU, or every REST
+	 * connection of --http-conns busy). */
+	double arr_lag99, arr_bound;  /* arrival lag p99 and its bound, ms */
+	uint64_t arr_n;               /* arrivals whose lag was measured */
+	unsigned http_conns;
 };
 
 /* Append to the text in v (n bytes of cap); a text too long is cut. */
@@ -176,11 +182,13 @@ static int self_verdict(const struct sc_in *in, char *v, size_t cap)
 	const struct run_cpu *k = in->cpu;
 	int late = in->lag_n && in->lag99 > in->lag_bound;
 	int hard = in->cq_overflows || in->cq_dropped || in->enobufs;
+	int arr = in->arr_n && in->arr_lag99 > in->arr_bound;
 	int no_data = !in->lag_n;
-	int cpu = k->at_limit && (late || no_data || 2 * k->at_limit >= k->windows);
+	int cpu = k->at_limit && (late || arr || no_data ||
+				  2 * k->at_limit >= k->windows);
 	size_t n = 0;
 
-	if (hard || cpu) {
+	if (hard || cpu || arr) {
 		vcat(v, cap, &n, "the tester was a limit:");
 		if (cpu && k->saturated)
 			vcat(v, cap, &n,
@@ -202,6 +210,12 @@ static int self_verdict(const struct sc_in *in, char *v, size_t cap)
 			vcat(v, cap, &n,
 				" sends left late (lag p99 %.1f ms, above "
 				"%.0f ms);", in->lag99, in->lag_bound);
+		if (arr)
+			vcat(v, cap, &n,
+				" arrivals left late (arrival lag p99 %.1f ms, "
+				"above %.0f ms: its CPU, or all %u REST "
+				"connections per thread busy, --http-conns);",
+				in->arr_lag99, in->arr_bound, in->http_conns);
 		if (in->cq_overflows)
 			vcat(v, cap, &n,
 				" its completion queue overflowed (%llu "
@@ -262,6 +276,10 @@ static void self_check(struct jw *w, const struct run *r,
 		.cq_dropped = r->cq_dropped,
 		.enobufs = c->enobufs,
 		.threads = r->nw,
+		.arr_lag99 = (double)hist_quantile(&r->arrival_lag, 0.99) / 1000.0,
+		.arr_bound = r->o.cpi_ms > 100 ? (double)r->o.cpi_ms : 100.0,
+		.arr_n = r->arrival_lag.count,
+		.http_conns = r->o.http_conns,
 	};
 	char verdict[768];
 	int limited = self_verdict(&in, verdict, sizeof(verdict));

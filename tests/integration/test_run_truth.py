@@ -255,6 +255,24 @@ async def main(r):
         check(e["time_to_chat_ms"]["p50"] >= su["p50"], "time to chat >= sign-up")
         a = e["arrivals"]
         check(10 < a["rest_connections"] <= 64, "REST connections opened %d" % a["rest_connections"])
+        check("arrivals left late" not in e["self_check"]["verdict"],
+              "verdict: %s" % e["self_check"]["verdict"])
+
+    def too_few_rest_connections_make_the_tester_the_limit():
+        # The same slow sign-ups through two connections: arrivals fall
+        # behind their schedule, and the verdict says the tester was a limit.
+        fs = FaultServer("slow_signup", "--delay", "0.5").start()
+        rc, err, s, _ = run(fs, ["-sci", "5", "-cpi", "20", "-smi", "1000", "--http-conns", "2",
+                                 "--duration", "3s", "--max-errors", "1000"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check(e["arrival_lag_ms"]["p99"] > 500, "arrival lag p99 %.1f" % e["arrival_lag_ms"]["p99"])
+        check(e["arrivals"]["backlog_max"] > 10, "backlog %d" % e["arrivals"]["backlog_max"])
+        check_eq(e["arrivals"]["rest_connections"], 2, "REST connections")
+        sc = e["self_check"]
+        check(sc["tester_limited"] is True, "tester_limited %s: %s" % (sc["tester_limited"], sc["verdict"]))
+        check("arrivals left late" in sc["verdict"] and "--http-conns" in sc["verdict"],
+              "verdict: %s" % sc["verdict"])
 
     def request_deadline_runs_from_the_queue():
         # One REST connection, sign-ups taking 0.8 s, one arrival every
@@ -309,6 +327,8 @@ async def main(r):
         ("get_chats_unanswered_times_out", get_chats_unanswered_times_out),
         ("organizer_time_after_sign_in", organizer_time_after_sign_in),
         ("slow_sign_up_gets_connections_not_a_queue", slow_sign_up_gets_connections_not_a_queue),
+        ("too_few_rest_connections_make_the_tester_the_limit",
+         too_few_rest_connections_make_the_tester_the_limit),
         ("request_deadline_runs_from_the_queue", request_deadline_runs_from_the_queue),
         ("organizer_pool_is_distinct_accounts", organizer_pool_is_distinct_accounts),
     ]:
