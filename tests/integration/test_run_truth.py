@@ -292,7 +292,9 @@ async def main(r):
         srv = serve("--organizers", "3")
         with open(srv.cfg_path) as f:
             check_eq(len(json.load(f)["organizers"]), 3, "serve's config lists 3 accounts")
-        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "20", "-smi", "50", "--duration", "3s",
+        # -cpi 23 against -sci 5: requests reach the queue at every phase
+        # of the organizers' turns (20 would always meet the same one).
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "23", "-smi", "50", "--duration", "3s",
                                   "--organizers", "3"])
         e = s["esmeload"]
         check_eq(rc, 0, "exit status (stderr %s)" % short(err))
