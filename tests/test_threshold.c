@@ -24,6 +24,18 @@ static int parses(void)
 	check(threshold_check(&t, 0) && !threshold_check(&t, 1));
 	check_eq(threshold_parse(&t, "msgs_per_s>=1000", why, sizeof(why)), 0);
 	check(threshold_check(&t, 1000) && !threshold_check(&t, 999));
+	/* The arrival figures are latencies, with units; lost is a count. */
+	check_eq(threshold_parse(&t, "time_to_chat_p99<2s", why, sizeof(why)), 0);
+	check(!strcmp(threshold_metric(&t), "time_to_chat_p99") &&
+	      t.metric == M_TIME_TO_CHAT + 2 && t.value == 2000);
+	check_eq(threshold_parse(&t, "arrival_lag_max<=500us", why,
+				 sizeof(why)), 0);
+	check(t.metric == M_ARRIVAL_LAG + 4 && t.value == 0.5);
+	check_eq(threshold_parse(&t, "lost==0", why, sizeof(why)), 0);
+	check(t.metric == M_LOST && threshold_check(&t, 0));
+	check_eq(threshold_parse(&t, "in_flight<10", why, sizeof(why)), 0);
+	check(t.metric == M_IN_FLIGHT);
+	check(threshold_parse(&t, "lost<5ms", why, sizeof(why)) == -EINVAL);
 	return 0;
 }
 
@@ -66,10 +78,12 @@ static int no_samples(void)
 		{ "delivered_ratio>=0", "nothing sent" },
 		{ "msgs_per_s>=0", "no run time" },
 		{ "cpu_percent<100", "no run time" },
+		{ "arrival_lag_p99<1s", "no participant arrived" },
+		{ "time_to_chat_p50<1s", "no participant found its chat" },
 	};
 	static const char *const counts[] = {
 		"sent==0", "delivered==0", "organizer_received==0", "errors==0",
-		"chats==0", "participants==0",
+		"chats==0", "participants==0", "in_flight==0", "lost==0",
 	};
 	struct threshold t;
 	char why[160];

@@ -126,10 +126,27 @@ int run_set_target(struct run_opts *o, int i, const char *url,
 
 /* ---- thresholds (threshold.c) ---- */
 
+/*
+ * The figures a threshold can name. The latency-like ones come in groups
+ * of five (p50, p90, p99, p99_9, max, in that order) and are in
+ * milliseconds: M_LAT + 2 is p99.
+ */
+enum run_metric_id {
+	M_LAT = 0,            /* latency from the scheduled send */
+	M_ACTUAL = 5,         /* ... from the actual send */
+	M_LAG = 10,           /* send lag */
+	M_ARRIVAL_LAG = 15,   /* sign-up written minus its schedule */
+	M_TIME_TO_CHAT = 20,  /* scheduled arrival until the chat exists */
+	M_NLATENCY = 25,
+	M_DELIVERED_RATIO = M_NLATENCY, M_SENT, M_DELIVERED, M_ORG_RECEIVED,
+	M_ERRORS, M_CHATS, M_PARTICIPANTS, M_MSGS_PER_S, M_CPU, M_IN_FLIGHT,
+	M_LOST, M_COUNT
+};
+
 /* A pass/fail condition on a figure of the summary, e.g. "p99<50ms". */
 struct threshold {
 	char expr[64];
-	int metric;       /* enum in threshold.c */
+	int metric;       /* enum run_metric_id */
 	int op;           /* <, <=, >, >=, == */
 	double value;     /* in the metric's unit (ms for latencies) */
 	double measured;  /* filled by threshold_apply */

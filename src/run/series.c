@@ -572,24 +572,27 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	double secs = (double)(r->end_real_ns - r->t0_real_ns) / 1e9;
 
 	run_sum(r, &c);
-	if (t->metric < 15) {
-		const struct hist *h = t->metric < 5 ? &r->lat :
-				       t->metric < 10 ? &r->lat_actual : &r->lag;
+	if (t->metric < M_NLATENCY) {
+		const struct hist *h[] = { &r->lat, &r->lat_actual, &r->lag,
+					   &r->arrival_lag, &r->to_chat };
+		const struct hist *g = h[t->metric / 5];
 
-		*v = (double)hist_quantile(h, q[t->metric % 5]) / 1000.0;
-		return h->count;
+		*v = (double)hist_quantile(g, q[t->metric % 5]) / 1000.0;
+		return g->count;
 	}
 	switch (t->metric) {
-	case 15:
+	case M_DELIVERED_RATIO:
 		*v = c.sent ? (double)c.delivered / (double)c.sent : 0;
 		return c.sent;
-	case 16: *v = (double)c.sent; return 1;
-	case 17: *v = (double)c.delivered; return 1;
-	case 18: *v = (double)c.org_received; return 1;
-	case 19: *v = (double)err_total(&c); return 1;
-	case 20: *v = (double)c.chats; return 1;
-	case 21: *v = (double)c.created; return 1;
-	case 22:
+	case M_SENT: *v = (double)c.sent; return 1;
+	case M_DELIVERED: *v = (double)c.delivered; return 1;
+	case M_ORG_RECEIVED: *v = (double)c.org_received; return 1;
+	case M_ERRORS: *v = (double)err_total(&c); return 1;
+	case M_CHATS: *v = (double)c.chats; return 1;
+	case M_PARTICIPANTS: *v = (double)c.created; return 1;
+	case M_IN_FLIGHT: *v = (double)c.in_flight; return 1;
+	case M_LOST: *v = (double)c.lost; return 1;
+	case M_MSGS_PER_S:
 		*v = secs > 0 ? (double)c.sent / secs : 0;
 		return secs > 0;
 	default:

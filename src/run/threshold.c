@@ -12,16 +12,23 @@
 
 enum { OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ };
 
-/* Metric names; the first ones are latencies in milliseconds. */
+/* Metric names in the order of enum run_metric_id, then the alias. */
 static const char *const metrics[] = {
 	"p50", "p90", "p99", "p99_9", "max",
 	"actual_p50", "actual_p90", "actual_p99", "actual_p99_9", "actual_max",
 	"lag_p50", "lag_p90", "lag_p99", "lag_p99_9", "lag_max",
+	"arrival_lag_p50", "arrival_lag_p90", "arrival_lag_p99",
+	"arrival_lag_p99_9", "arrival_lag_max",
+	"time_to_chat_p50", "time_to_chat_p90", "time_to_chat_p99",
+	"time_to_chat_p99_9", "time_to_chat_max",
 	"delivered_ratio", "sent", "delivered", "organizer_received", "errors",
-	"chats", "participants", "msgs_per_s", "cpu_percent",
+	"chats", "participants", "msgs_per_s", "cpu_percent", "in_flight",
+	"lost",
 	"delivery_ratio", /* alias, kept last */
 };
-#define NLATENCY 15
+_Static_assert(sizeof(metrics) / sizeof(metrics[0]) == M_COUNT + 1,
+	       "a name for every enum run_metric_id");
+#define NLATENCY M_NLATENCY
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
 /* see run.h */
@@ -48,12 +55,13 @@ int threshold_parse(struct threshold *t, const char *s, char *why,
 			m = (int)i;
 	if (m < 0) {
 		snprintf(why, whylen, "unknown metric \"%.*s\" (p50, p99, max, "
-			 "actual_p99, lag_p99, delivered_ratio, sent, errors, "
-			 "msgs_per_s, cpu_percent, ...)", (int)mlen, p);
+			 "actual_p99, lag_p99, arrival_lag_p99, time_to_chat_p99, "
+			 "delivered_ratio, sent, lost, errors, msgs_per_s, "
+			 "cpu_percent, ...)", (int)mlen, p);
 		return -EINVAL;
 	}
 	if (m == (int)NMETRICS - 1)
-		m = 15; /* delivery_ratio is delivered_ratio */
+		m = M_DELIVERED_RATIO; /* delivery_ratio is its alias */
 	t->metric = m;
 	p += mlen;
 	if (p[0] == '<' && p[1] == '=') { t->op = OP_LE; p += 2; }
@@ -114,13 +122,17 @@ int threshold_check(const struct threshold *t, double v)
  * echoes, the lag and the ratio sends, the rates the run's time. */
 static const char *needs(int m)
 {
-	if (m < 5)
+	if (m < M_ACTUAL)
 		return "nothing delivered";
-	if (m < 10)
+	if (m < M_LAG)
 		return "no echo matched to its send";
-	if (m < NLATENCY || m == 15)
+	if (m < M_ARRIVAL_LAG || m == M_DELIVERED_RATIO)
 		return "nothing sent";
-	if (m == 22 || m == 23)
+	if (m < M_TIME_TO_CHAT)
+		return "no participant arrived";
+	if (m < M_NLATENCY)
+		return "no participant found its chat";
+	if (m == M_MSGS_PER_S || m == M_CPU)
 		return "no run time";
 	return NULL;
 }

@@ -137,9 +137,17 @@ async def main(r):
 
     def quiet_run_accounts_for_every_message():
         srv = serve()
-        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "20", "-smi", "50", "--duration", "4s"])
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "20", "-smi", "50", "--duration", "4s",
+                                  "--threshold", "lost==0", "--threshold", "arrival_lag_max<60s",
+                                  "--threshold", "time_to_chat_p99<60s"])
         e = s["esmeload"]
         check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq([t["passed"] for t in e["thresholds"]], [True] * 3, "thresholds")
+        # ... and one that cannot hold: a chat within a microsecond.
+        rc2, err2, s2, _ = run(srv, ["-sci", "5", "-cpi", "50", "-smi", "50", "--duration", "2s",
+                                     "--threshold", "time_to_chat_p50<1us"])
+        check_eq(rc2, 99, "exit status of a failed time_to_chat threshold (%s)" % short(err2))
+        check("threshold failed: time_to_chat_p50<1us" in err2, "stderr: %s" % short(err2))
         check_eq(e["errors"]["server"], 0, "errors.server")
         check(e["sent"] > 500, "sent %d" % e["sent"])
         accounted(e, "quiet run")
