@@ -631,7 +631,7 @@ int run_org_account(const struct run_opts *o, unsigned i, char *email,
 	const char *at;
 	int n;
 
-	if (o->org_accts && i < o->n_org_accts) {
+	if (o->org_accts && o->organizers > 1 && i < o->n_org_accts) {
 		if (snprintf(email, ecap, "%s", o->org_accts[i].email) >= (int)ecap)
 			return -ENAMETOOLONG;
 		*password = o->org_accts[i].password;

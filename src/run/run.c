@@ -175,7 +175,7 @@ static void progress(struct run *r, const struct series *se, int64_t now,
 {
 	struct run_counters t;
 	uint64_t errs = 0;
-	char p99[32];
+	char p99[32], ttc[32];
 
 	run_sum(r, &t);
 	for (int k = 0; k < RE_COUNT; k++)
@@ -184,10 +184,14 @@ static void progress(struct run *r, const struct series *se, int64_t now,
 		snprintf(p99, sizeof(p99), "%.1fms", se->p99_ms);
 	else
 		snprintf(p99, sizeof(p99), "-");
-	fprintf(stderr, "%s%6.1fs  participants %llu  chats %llu  sent/s %.0f"
-		"  delivered/s %.0f  p99 %s  errors %llu  cpu %.0f%%%s",
+	if (se->have_ttc)
+		snprintf(ttc, sizeof(ttc), "%.0fms", se->ttc_p99_ms);
+	else
+		snprintf(ttc, sizeof(ttc), "-");
+	fprintf(stderr, "%s%6.1fs  participants %llu  chats %llu  to chat p99 %s"
+		"  sent/s %.0f  delivered/s %.0f  p99 %s  errors %llu  cpu %.0f%%%s",
 		tty ? "\r" : "", (double)(now - r->t0_ns) / 1e9,
-		(unsigned long long)t.created, (unsigned long long)t.chats,
+		(unsigned long long)t.created, (unsigned long long)t.chats, ttc,
 		se->sent_per_s, se->delivered_per_s, p99,
 		(unsigned long long)errs, se->cpu_percent,
 		tty && !final ? "\033[K" : "\n");
@@ -241,7 +245,8 @@ int run_main(int argc, char **argv)
 			return ret;
 		}
 	}
-	if (o->org_accts && o->organizers > o->n_org_accts) {
+	if (o->org_accts && o->organizers > 1 &&
+	    o->organizers > o->n_org_accts) {
 		fprintf(stderr, "esmeload: --organizers %u: %s lists %u "
 			"organizer account(s) under \"organizers\"\n",
 			o->organizers, o->config_path ? o->config_path : ch.config,

@@ -112,11 +112,13 @@ int run_parse(struct run_opts *o, int argc, char **argv);
  * or 2 after printing a one-line error naming the file and the key. */
 int run_load_config(struct run_opts *o, const char *path);
 /*
- * The credentials of organizer i (from 0) of the pool: entry i of
- * config.json's "organizers" when it has one, else derived from
- * organizer_email: account 0 is that address, account i its local part
- * with "+<i+1>" before the "@" (what `esmeload serve --organizers N`
- * seeds), with organizer_password. Returns 0, or -ENAMETOOLONG.
+ * The credentials of organizer i (from 0) of the pool. One organizer (the
+ * default) is the Go tool's organizer_email and organizer_password. A
+ * pool (--organizers N > 1) takes entry i of config.json's "organizers"
+ * when it has one, else derives it from organizer_email: account 0 is that
+ * address, account i its local part with "+<i+1>" before the "@" (what
+ * `esmeload serve --organizers N` seeds), with organizer_password.
+ * Returns 0, or -ENAMETOOLONG.
  */
 int run_org_account(const struct run_opts *o, unsigned i, char *email,
 		    size_t ecap, const char **password);
@@ -508,13 +510,14 @@ struct series {
 	int64_t unix_s;                /* the prefix it was opened under */
 	int64_t last_ns;               /* monotonic time of the last line */
 	struct run_counters prev;
-	struct hist prev_lat, prev_act, prev_lag;
+	struct hist prev_lat, prev_act, prev_lag, prev_arr, prev_ttc;
 	struct hist cur, tmp;          /* scratch */
 	double prev_cpu_s;
 	double prev_wait_s;            /* threads' run-queue wait, -1 unknown */
 	/* the last second, for the progress line */
 	double sent_per_s, delivered_per_s, p99_ms, cpu_percent;
-	int have_p99;
+	double ttc_p99_ms;             /* time to chat of the chats found */
+	int have_p99, have_ttc;
 };
 
 /* Open <out_dir>/<unix>_performance_test_timeseries.jsonl; prints and

@@ -160,6 +160,8 @@ int series_open(struct run *r, struct series *s)
 	hist_reset(&s->prev_lat);
 	hist_reset(&s->prev_act);
 	hist_reset(&s->prev_lag);
+	hist_reset(&s->prev_arr);
+	hist_reset(&s->prev_ttc);
 	s->last_ns = r->t0_ns;
 	s->prev_cpu_s = cpu_seconds();
 	/* Under the start second while the run goes; series_rename moves
@@ -244,7 +246,7 @@ static uint64_t err_total(const struct run_counters *c)
 void series_tick(struct run *r, struct series *s, int64_t now_ns)
 {
 	struct run_counters c;
-	struct hist lat, act, lag;
+	struct hist lat, act, lag, arr, ttc;
 	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
 	double wait = threads_wait_s();
 	char buf[2048];
@@ -263,6 +265,12 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	merged(r, offsetof(struct worker, lag), &s->cur, &s->tmp);
 	hist_delta(&lag, &s->cur, &s->prev_lag);
 	s->prev_lag = s->cur;
+	merged(r, offsetof(struct worker, arrival_lag), &s->cur, &s->tmp);
+	hist_delta(&arr, &s->cur, &s->prev_arr);
+	s->prev_arr = s->cur;
+	merged(r, offsetof(struct worker, to_chat), &s->cur, &s->tmp);
+	hist_delta(&ttc, &s->cur, &s->prev_ttc);
+	s->prev_ttc = s->cur;
 
 	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
 	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
@@ -273,6 +281,8 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 			   (wait > s->prev_wait_s ? wait - s->prev_wait_s : 0) : -1);
 	s->have_p99 = lat.count > 0;
 	s->p99_ms = (double)hist_quantile(&lat, 0.99) / 1000.0;
+	s->have_ttc = ttc.count > 0;
+	s->ttc_p99_ms = (double)hist_quantile(&ttc, 0.99) / 1000.0;
 
 	jw_init(&w, buf, sizeof(buf) - 1);
 	jw_obj_begin(&w);
@@ -298,6 +308,11 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	ms3(&w, "latency_ms", &lat, 1);
 	ms3(&w, "latency_actual_ms", &act, 1);
 	ms3(&w, "lag_ms", &lag, 0);
+	/* The arrivals of this second (sign-ups written) and the chats
+	 * found in it, each from its arrival's schedule. */
+	jw_kv_u64(&w, "arrivals", arr.count);
+	ms3(&w, "arrival_lag_ms", &arr, 1);
+	ms3(&w, "time_to_chat_ms", &ttc, 1);
 	jw_key(&w, "cpu_percent");
 	jw_f64(&w, (double)(int64_t)(s->cpu_percent * 10) / 10.0);
 	jw_obj_end(&w);

@@ -27,7 +27,7 @@ import time
 import esme
 from esme import check, check_eq, Fail, Skip
 
-PROGRESS = re.compile(r"^\s*\d+\.\ds  participants \d+  chats \d+  sent/s ")
+PROGRESS = re.compile(r"^\s*\d+\.\ds  participants \d+  chats \d+  to chat p99 (\d+ms|-)  sent/s ")
 NAME = re.compile(r"^(\d{10})_performance_test_(summary|message_rates|timeseries)\.(json|jsonl)$")
 
 

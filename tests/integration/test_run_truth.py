@@ -102,7 +102,17 @@ def run(srv, args, timeout=HANG):
     check_eq(len(names), 1, "summary files in %s (stderr %s)" % (os.listdir(d), short(err)))
     with open(os.path.join(d, names[0])) as f:
         s = json.load(f)
+    s["_dir"] = d
     return p.returncode, err, s, took
+
+
+def series(s):
+    """The time-series lines of the run whose summary is s."""
+    d = s["_dir"]
+    names = [n for n in os.listdir(d) if n.endswith("_performance_test_timeseries.jsonl")]
+    check_eq(len(names), 1, "time series files")
+    with open(os.path.join(d, names[0])) as f:
+        return [json.loads(l) for l in f if l.strip()]
 
 
 def accounted(e, what):
@@ -159,6 +169,15 @@ async def main(r):
         for k in ("sign_up", "chat_request", "connect"):
             quantiles(e["phases_ms"], k)
         check(e["time_to_chat_ms"]["p50"] > 0, "time to chat measured")
+        # The time series has them second by second.
+        lines = series(s)
+        check(sum(l["arrivals"] for l in lines) >= s["created_participants_count"],
+              "arrivals in the series %d, created %d"
+              % (sum(l["arrivals"] for l in lines), s["created_participants_count"]))
+        ttc = [l["time_to_chat_ms"] for l in lines if l["time_to_chat_ms"] is not None]
+        check(ttc and all(set(t) == {"p50", "p99", "max"} for t in ttc),
+              "time_to_chat_ms per second: %s" % ttc[:3])
+        check(all("arrival_lag_ms" in l for l in lines), "arrival_lag_ms in every line")
         check(e["time_to_chat_ms"]["p50"] >= e["phases_ms"]["sign_up"]["p50"],
               "time to chat includes the sign-up")
         t = e["timer"]
@@ -324,6 +343,22 @@ async def main(r):
                            timeout=HANG)
         check_eq(p.returncode, 2, "exit status for 4 of 3 accounts")
         check(b"lists 3 organizer account(s)" in p.stderr, "stderr: %r" % p.stderr[-200:])
+        # Without the list, the pool's addresses derive from organizer_email
+        # as serve seeds them.
+        with open(srv.cfg_path) as f:
+            cfg = json.load(f)
+        del cfg["organizers"]
+        bare = os.path.join(TMP, "bare-config.json")
+        with open(bare, "w") as f:
+            json.dump(cfg, f)
+        time.sleep(1.0)   # a new start second: participant e-mails carry it
+        srv.cfg_path = bare
+        rc, err, s, _ = run(srv, ["-sci", "5", "-cpi", "23", "-smi", "50", "--duration", "2s",
+                                  "--organizers", "3"])
+        check_eq(rc, 0, "exit status without the list (stderr %s)" % short(err))
+        orgs = s["esmeload"]["organizers"]
+        check_eq(orgs[2]["email"], "jan+3@kowalski.com", "derived address")
+        check(all(o["user_messages"] > 0 for o in orgs), "every derived account chats: %s" % orgs)
         srv.kill()
 
     for name, fn in [
