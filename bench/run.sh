@@ -9,7 +9,7 @@
 # Testers (each pinned to TESTER_CPU, its target to SERVE_CPU, loopback only):
 #   esmeload   build/esmeload -sci SCI -cpi CPI -smi SMI --max-participants N
 #              against a fresh `build/esmeload serve`
-#   go         build/bench/esme-go (bench/baseline-go: SPEC §5's tool, a
+#   go         build/bench/esme-go (bench/baseline-go: docs/protocol.md §5's tool, a
 #              goroutine per participant, gorilla/websocket), same flags,
 #              same config.json, against a fresh serve
 #   limit      build/bench/limit (bench/limit): N connections to a discard

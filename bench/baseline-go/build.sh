@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/baseline-go/build.sh: build the Go baseline (SPEC §5's tool) into
+# bench/baseline-go/build.sh: build the Go baseline (docs/protocol.md §5's tool) into
 # build/bench/esme-go, offline, from Debian's packages only:
 #   golang-go                              the compiler
 #   golang-github-gorilla-websocket-dev    gorilla/websocket, under

@@ -1,5 +1,5 @@
 // bench/baseline-go: the ESME performance test as its users run it today,
-// written here from SPEC §5 so esmeload can be measured beside it: one
+// written here from docs/protocol.md §5 so esmeload can be measured beside it: one
 // goroutine per participant (two once it has a chat), gorilla/websocket,
 // the same flags, the same config.json and the same two output files.
 //

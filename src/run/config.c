@@ -1,6 +1,6 @@
 /*
  * run/config: the command line of `esmeload run` (the Go tool's flags plus
- * ours) and config.json. See src/run/run.h, SPEC.md §5.
+ * ours) and config.json. See src/run/run.h, docs/protocol.md §5.
  */
 #include "run/run.h"
 

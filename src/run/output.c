@@ -1,6 +1,6 @@
 /*
  * run/output: the Go tool's two result files and its printed summary, plus
- * what only esmeload measures. See src/run/run.h, SPEC.md §5.
+ * what only esmeload measures. See src/run/run.h, docs/protocol.md §5.
  */
 #include "run/run.h"
 

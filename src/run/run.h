@@ -1,6 +1,6 @@
 /*
  * run: `esmeload run`, the load scenario of ESME's Go performance test done
- * on io_uring (SPEC.md §5).
+ * on io_uring (docs/protocol.md §5).
  *
  * Internal contract between the run modules:
  *   config.c    command line (Go flag syntax) and config.json

@@ -1,6 +1,6 @@
 /*
  * scenario: what the participants and organizers of `esmeload run` do
- * (SPEC.md §5), as state machines over worker.c's connections.
+ * (docs/protocol.md §5), as state machines over worker.c's connections.
  * See run.h.
  *
  * A participant: sign-up and chat request over a shared pool of keep-alive

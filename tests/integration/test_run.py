@@ -1,6 +1,6 @@
 """Integration tests of `esmeload run` against `esmeload serve`.
 
-The drop-in contract (SPEC.md section 5): flags, config.json, the two output
+The drop-in contract (docs/protocol.md section 5): flags, config.json, the two output
 files with their names, keys and value formats; the cross-check that what
 esmeload counts as sent is what serve counts as received; how it fails.
 """
