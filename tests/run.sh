@@ -16,7 +16,7 @@ failed_names=()
 
 run_one() {  # name, time bound in seconds, command...
 	local name=$1 bound=$2; shift 2
-	local out rc
+	local out rc t0=$SECONDS
 	out=$(mktemp)
 	timeout -k 5 "$bound" "$@" >"$out" 2>&1
 	rc=$?
@@ -29,9 +29,9 @@ run_one() {  # name, time bound in seconds, command...
 	if [ $rc -ne 0 ] && [ "$f" -eq 0 ] && [ $rc -ne 77 ]; then
 		echo "  FAIL $name (exit $rc$([ $rc -eq 124 ] && echo ', timed out'))"
 		f=1
-		failed_names+=("$name")
 	fi
 	[ "$f" -gt 0 ] && failed_names+=("$name")
+	echo "  ($((SECONDS - t0)) s, bound $bound s)"
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	rm -f "$out"
 }
