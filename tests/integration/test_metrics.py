@@ -64,18 +64,22 @@ def with_server(*extra):
 
 async def run(r):
     def delivered_and_cross_check():
+        # -smi 500 (2,000 messages/s once all are in): at -smi 100 a busy
+        # machine's serve falls seconds behind, and what is in flight at the
+        # end would count as lost. 10,000 messages/s is bench/run.sh's.
         srv, d = with_server("--max-conns", "2000")
-        rc, out, err = run_tool(["-sci", "1", "-cpi", "1", "-smi", "100",
-                                 "--max-participants", "1000", "--duration", "10s",
+        rc, out, err = run_tool(["-sci", "1", "-cpi", "1", "-smi", "500",
+                                 "--max-participants", "1000", "--duration", "15s",
                                  "--quiet"], d)
         check_eq(rc, 0, "exit status (stderr %r)" % err[-300:])
         s = summary(d)
         e = s["esmeload"]
-        # 1,000 arrivals due in the first second of 10: a tenfold margin.
+        # 1,000 arrivals due in the first second of 15 (a busy machine took
+        # 3 s with a sanitizer build).
         check_eq(s["created_participants_count"], 1000, "participants")
-        # About 90,000 messages are due; a tenth of them is enough for the
-        # ratio below to mean something, on any machine.
-        check(e["sent"] > 9000, "sent %d" % e["sent"])
+        # About 28,000 messages are due; a tenth of them is enough for the
+        # ratio below to mean something.
+        check(e["sent"] > 2800, "sent %d" % e["sent"])
         check(e["delivered"] >= 0.999 * e["sent"],
               "delivered %d of %d sent (%.4f)" % (e["delivered"], e["sent"], e["delivery_ratio"]))
         check(abs(e["delivery_ratio"] - e["delivered"] / e["sent"]) < 1e-9, "delivery_ratio")

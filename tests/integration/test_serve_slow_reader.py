@@ -36,7 +36,9 @@ MIN_RUN = 4.0           # seconds of traffic at least
 MIN_SENT = int(N_PART * MIN_RUN / INTERVAL * 0.5)   # ... and this many messages sent
 AFTER_DROP = 2.0        # ... and at least this long after the first drop is seen
 MAX_RUN = 60.0          # ... and never longer (a bound for a busy machine, not a goal)
-ECHO_BOUND = 1.0        # seconds from send to the sender's own echo
+ECHO_BOUND = 5.0        # seconds from send to the sender's own echo: an echo held behind
+                        # the slow connection; Python's own delays on a busy machine are
+                        # far below it (80 ms at most seen with 4 CPU hogs and ASan)
 SETTLE = 30.0           # bound on the wait for the last echoes after sending stops
 RSS_BOUND_KIB = 64 * 1024      # total VmRSS growth while the messages flow
 FLAT_WINDOW = 2.0               # VmRSS must level off: over this many seconds ...
