@@ -4,7 +4,9 @@
 # (tests/integration/test_*.py, test_*.sh) print one "PASS|FAIL|SKIP name" line
 # per case; anything else they print is passed through. A binary or script that
 # exits non-zero without reporting a failure counts as one failure, and each
-# has a time bound so a hang fails instead of stalling CI.
+# has a time bound so a hang fails instead of stalling CI (the time each
+# took is printed beside its bound). tests/busy.sh runs this with every core
+# kept busy, as on a shared machine.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
