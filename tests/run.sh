@@ -15,13 +15,26 @@ export ESMELOAD=${ESMELOAD:-$PWD/$BUILD/esmeload}
 PY=/usr/bin/python3
 pass=0 fail=0 skip=0
 failed_names=()
+# timeout puts each test in a process group of its own, which a signal to
+# this script's group does not reach: pass SIGINT/SIGTERM on to it (it
+# passes them to the test, whose cleanup stops its servers).
+current=
+stop() {
+	[ -n "$current" ] && kill -TERM "$current" 2>/dev/null && wait "$current" 2>/dev/null
+	exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 run_one() {  # name, time bound in seconds, command...
 	local name=$1 bound=$2; shift 2
 	local out rc t0=$SECONDS
 	out=$(mktemp)
-	timeout -k 5 "$bound" "$@" >"$out" 2>&1
+	timeout -k 5 "$bound" "$@" >"$out" 2>&1 </dev/null &
+	current=$!
+	wait "$current"
 	rc=$?
+	current=
 	local p f s
 	p=$(grep -c '^PASS ' "$out") f=$(grep -c '^FAIL ' "$out") s=$(grep -c '^SKIP ' "$out")
 	grep -E '^(PASS|FAIL|SKIP) ' "$out" | sed 's/^/  /'
