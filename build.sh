@@ -8,6 +8,9 @@
 #   ./build.sh fuzz     ... only the short fuzz pass (FUZZ_SECONDS, default 5)
 #   ./build.sh demo     ... then run `esmeload demo`: the default scenario
 #                       against an embedded serve (extra arguments are its flags)
+# BUSY=1 ./build.sh test|asan runs the suites under tests/busy.sh: one
+# CPU-bound loop per core competes with them (stopped when each ends), as
+# on a machine busy with other work, where every test must still pass.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,6 +39,8 @@ SAN=(BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer"
      EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all"
      EXTRA_LDFLAGS="-fsanitize=address,undefined")
 total_p=0 total_f=0 total_s=0
+RUNNER=(tests/run.sh)
+[ "${BUSY:-0}" = 1 ] && RUNNER=(tests/busy.sh)
 
 # Run tests/run.sh for one build and add its closing counts to the totals.
 suite() {  # name build-dir
@@ -43,7 +48,7 @@ suite() {  # name build-dir
 	log=$(mktemp)
 	echo "=== $1"
 	set +e
-	BUILD=$2 tests/run.sh | tee "$log"
+	BUILD=$2 "${RUNNER[@]}" | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e
 	read -r p f s < <(tail -n 1 "$log" |

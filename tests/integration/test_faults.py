@@ -9,9 +9,13 @@ stop by itself, quickly, with:
   - both output files written (<unix>_performance_test_summary.json and
     <unix>_performance_test_message_rates.json) with the counts so far,
     esmeload.stop_reason "error" and esmeload.first_error set;
-  - no hang: every run has a subprocess timeout, and the time it took is
-    asserted (BOUND s; the deadlines given to esmeload are 2 s).
+  - no hang: every run has a subprocess timeout, and it must end before
+    its --duration (a safety net: a run that ends by it missed the fault).
 Then --max-errors: errors counted while the run goes on for its --duration.
+
+On a busy machine the imitation (Python) may be slow to answer, so every
+deadline esmeload has is generous (10 s) except the one a case's fault
+must trip (2 s): slowness is never mistaken for the fault.
 
 Debian's /usr/bin/python3; ESMELOAD names the binary (default build/esmeload).
 """
@@ -44,17 +48,25 @@ if not os.environ.get("ESME_IT_KEEP"):
 def tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix, dir=TMP)
 
-BOUND = 10.0            # seconds a faulty run may take, start to exit
-HANG = 20               # subprocess timeout: past it the run is killed, a hang
+DURATION = 60           # --duration of a faulty run: a safety net only
+BOUND = DURATION - 5    # seconds a faulty run may take, start to exit: before its --duration
+HANG = DURATION + 30    # subprocess timeout: past it the run is killed, a hang
 AFTER = 3               # send_message frames before a mid-run fault
 
 # Every run: small intervals so the fault is met at once, and every deadline
-# esmeload has at 2 s. --duration is a safety net only: a run that ends by
-# it has missed the fault (stop_reason "duration" is reported as such).
-DEADLINES = ["--connect-timeout", "2s", "--handshake-timeout", "2s"]
-BASE = ["-sci", "10", "-cpi", "50", "-smi", "20", "--quiet", "--duration", "12s"] + DEADLINES
+# esmeload has generous; the cases below set the one their fault trips to
+# 2 s (a later flag wins). --duration is a safety net only: a run that ends
+# by it has missed the fault (stop_reason "duration" is reported as such).
+# --http-conns 4 pins the REST calls in flight (the --max-errors bounds).
+DEADLINES = ["--connect-timeout", "10s", "--handshake-timeout", "10s",
+             "--request-timeout", "10s", "--send-timeout", "10s"]
+BASE = ["-sci", "10", "-cpi", "50", "-smi", "20", "--quiet", "--duration", "%ds" % DURATION,
+        "--http-conns", "4"] + DEADLINES
 REQ_T = ["--request-timeout", "2s"]
 SEND_T = ["--send-timeout", "2s"]
+HAND_T = ["--handshake-timeout", "2s"]
+CONN_T = ["--connect-timeout", "2s"]
+HTTP_CONNS = 4
 
 PART = r"\bparticipant \d+\b"
 ANY = r"\b(participant|organizer) \d+\b"
@@ -62,20 +74,20 @@ ANY = r"\b(participant|organizer) \d+\b"
 # name, fault mode, fault-server args, extra run args,
 # phase regex, who regex, cause regex, error kinds (any may count it), what ran
 CASES = [
-    ("http500", "http500", [], REQ_T,
+    ("http500", "http500", [], [],
      r"\bsign-up\b", PART, r"\b500\b", {"http_status"}, "rest"),
-    ("bad_status_line", "bad_status_line", [], REQ_T,
+    ("bad_status_line", "bad_status_line", [], [],
      r"\bsign-up\b", PART, r"malformed|invalid|status", {"protocol"}, "rest"),
-    ("body_short_then_close", "body_short", [], REQ_T,
+    ("body_short_then_close", "body_short", [], [],
      r"\bsign-up\b", PART, r"clos|reset|short|incomplete|truncat|EOF", {"recv", "closed", "protocol"}, "rest"),
     ("body_short_then_silence", "rest_stall", [], REQ_T,
      r"\bsign-up\b", PART, r"time|within", {"timeout", "recv"}, "rest"),
-    ("body_long_garbage", "body_long", [], REQ_T,
+    ("body_long_garbage", "body_long", [], [],
      r"\b(sign-up|chat request)\b", PART, r"malformed|unexpected|garbage|invalid",
      {"protocol"}, "rest"),
-    ("invalid_json", "invalid_json", [], REQ_T,
+    ("invalid_json", "invalid_json", [], [],
      r"\bsign-up\b", PART, r"JSON|json|token", {"protocol"}, "rest"),
-    ("no_token", "no_token", [], REQ_T,
+    ("no_token", "no_token", [], [],
      r"\bsign-up\b", PART, r"token", {"protocol"}, "rest"),
     ("ws_bad_accept", "ws_bad_accept", [], [],
      r"\bhandshake\b", ANY, r"Sec-WebSocket-Accept", {"ws_handshake"}, "handshake"),
@@ -83,24 +95,24 @@ CASES = [
      r"\bhandshake\b", ANY, r"\b403\b", {"ws_handshake"}, "handshake"),
     ("ws_not_101_200", "ws_not_101", ["--status", "200"], [],
      r"\bhandshake\b", ANY, r"\b200\b", {"ws_handshake"}, "handshake"),
-    ("ws_masked_from_server", "ws_masked_from_server", [], SEND_T,
+    ("ws_masked_from_server", "ws_masked_from_server", [], [],
      r"\bmessenger\b", PART, r"mask|invalid WebSocket frame|protocol", {"protocol"}, "midrun"),
-    ("ws_huge_frame", "ws_huge_frame", [], SEND_T,
+    ("ws_huge_frame", "ws_huge_frame", [], [],
      r"\bmessenger\b", PART, r"frame|too (big|large|long)", {"protocol"}, "midrun"),
-    ("ws_close_midrun", "ws_close_midrun", [], SEND_T,
+    ("ws_close_midrun", "ws_close_midrun", [], [],
      r"\bmessenger\b", PART, r"clos", {"closed"}, "midrun"),
-    ("tcp_reset_midrun", "tcp_reset_midrun", [], SEND_T,
+    ("tcp_reset_midrun", "tcp_reset_midrun", [], [],
      r"\bmessenger\b", PART, r"reset|clos", {"closed", "recv"}, "midrun"),
     # The server's receive buffer is 4 KiB; a small --sndbuf and a fast -smi
     # fill the client's side within a second, so the stall shows at once
     # (with the kernel's default send buffer, up to 4 MiB, it can take minutes).
     ("stop_reading", "stop_reading", [], SEND_T + ["-smi", "5", "--sndbuf", "4096"],
      r"\bmessenger\b", PART, r"send", {"send", "timeout"}, "midrun"),
-    ("slow_bytes_handshake", "slow_bytes", [], [],
+    ("slow_bytes_handshake", "slow_bytes", [], HAND_T,
      r"\bhandshake\b", ANY, r"time|within", {"ws_handshake", "timeout"}, "handshake"),
     ("connection_refused", "connection_refused", [], [],
      r"\b(connect|messenger)\b", ANY, r"refused", {"connect"}, "connect"),
-    ("connect_timeout_accept_queue_full", "accept_full", [], [],
+    ("connect_timeout_accept_queue_full", "accept_full", [], CONN_T,
      r"\b(connect|messenger)\b", ANY, r"time", {"connect", "timeout"}, "connect"),
     ("unknown_host", "unknown_host", [], [],
      r"\b(connect|messenger|resolve)\b", ANY, r"resolve|unknown|not known|invalid",
@@ -214,7 +226,7 @@ def check_failed_run(srv, res, phase, who, cause, kinds, kind, what):
     check(srv.injected() > 0, "%s: the fault was never injected %s" % (what, ctx))
     check(rc >= 0, "%s: esmeload crashed: killed by signal %d %s" % (what, -rc, ctx))
     check(rc != 0, "%s: exit code 0 after the fault %s" % (what, ctx))
-    check(dt < BOUND, "%s: took %.2f s (bound %.0f s) %s" % (what, dt, BOUND, ctx))
+    check(dt < BOUND, "%s: took %.2f s, ended by its --duration %ds? %s" % (what, dt, DURATION, ctx))
     check(len(lines) == 1, "%s: expected exactly one line on stderr, got %d %s" % (what, len(lines), ctx))
     line = lines[0]
     try:
@@ -249,14 +261,16 @@ async def run(r):
         srv = FaultServer("none").start()
         try:
             rc, out, err, dt, d = run_esmeload(srv, ["-sci", "10", "-cpi", "50", "-smi", "20",
-                                                      "--quiet", "--duration", "1500ms"])
+                                                      "--quiet", "--duration", "3s"])
         finally:
             srv.kill()
         check_eq(rc, 0, "exit code of a clean run (stderr %r)" % short(err))
         check_eq(stderr_lines(err), [], "stderr of a clean run")
         s = outputs(d)
         e = s["esmeload"]
-        check(s["chats_count"] >= 5 and s["messages_sent"] >= 50,
+        # Every phase ran, for more than one participant (60 arrivals and
+        # some 4,000 messages are due: the margin is for a busy machine).
+        check(s["chats_count"] >= 2 and s["messages_sent"] >= 10,
               "clean run did little: chats %d sent %d" % (s["chats_count"], s["messages_sent"]))
         check(e["delivered"] >= 0.9 * s["messages_sent"] - 5 * s["chats_count"],
               "echoes delivered %d of %d" % (e["delivered"], s["messages_sent"]))
@@ -286,7 +300,7 @@ async def run(r):
         srv = FaultServer("http500").start()
         try:
             common = ["-sci", "10", "-cpi", "20", "-smi", "20", "--quiet", "--duration", "3s",
-                      "--max-errors", "1000"] + DEADLINES
+                      "--max-errors", "1000", "--http-conns", str(HTTP_CONNS)] + DEADLINES
             da, db = tmpdir("maxerr-a-"), tmpdir("maxerr-b-")
             # Two runs at once, the second with a threshold on errors.
             t0 = time.monotonic()
@@ -317,8 +331,14 @@ async def run(r):
         ea = sa["esmeload"]
         check(ea["errors"]["http_status"] > 1, "errors.http_status %d: errors not counted (%s)" % (
             ea["errors"]["http_status"], ea["errors"]))
-        check(ea["errors"]["http_status"] >= 100, "errors.http_status %d after 3 s of arrivals every 20 ms"
-              % ea["errors"]["http_status"])
+        # Every 500 the imitation sent to the two runs is counted, but those
+        # still in flight at the end (at most --http-conns per run): however
+        # many arrivals a busy machine managed in 3 s.
+        sb = outputs(db)
+        total, sent500 = ea["errors"]["http_status"] + sb["esmeload"]["errors"]["http_status"], srv.injected()
+        check(sent500 - 2 * HTTP_CONNS <= total <= sent500,
+              "errors.http_status %d + %d counted, %d answered 500" % (
+                  ea["errors"]["http_status"], sb["esmeload"]["errors"]["http_status"], sent500))
         check_eq(sa["created_participants_count"], 0, "participants created while every sign-up fails")
         check_eq(ea["stop_reason"], "duration", "stop_reason with errors below --max-errors")
         check(isinstance(ea["first_error"], str) and "sign-up" in ea["first_error"] and
@@ -340,7 +360,8 @@ async def run(r):
         srv = FaultServer("http500").start()
         try:
             res = run_esmeload(srv, ["-sci", "10", "-cpi", "20", "-smi", "20", "--quiet",
-                                     "--duration", "12s", "--max-errors", "5"] + DEADLINES)
+                                     "--duration", "%ds" % DURATION, "--max-errors", "5",
+                                     "--http-conns", str(HTTP_CONNS)] + DEADLINES)
         finally:
             srv.kill()
         rc, out, err, dt, d = res
@@ -362,21 +383,26 @@ async def run(r):
     # must leave ESTABLISHED then, with SEND_ZC too, whose notification
     # never comes while the peer's window is shut. Watched with ss: a
     # socket whose Send-Q stays non-empty for 3 samples is stalled; each
-    # must be gone within the send timeout plus 3.5 s while the run lasts
-    # (the check runs once a second).
+    # must be gone within LATE s (the send timeout, 1 s, the check that
+    # runs once a second, and room for a busy machine) while the run
+    # lasts; at least one stalled socket must have been watched that long
+    # or seen to close, else nothing was shown.
+    STALL_RUN, LATE = 12, 7.0
+
     def stalled_closed(extra):
         srv = FaultServer("stop_reading").start()
         port = int(re.search(r":(\d+)", srv.config["messenger_ws_url"]).group(1))
         d = tmpdir("stall-")
         args = ["-sci", "10", "-cpi", "50", "-smi", "5", "--sndbuf", "4096", "--quiet",
-                "--duration", "8s", "--max-errors", "1000", "--send-timeout", "1s"] + DEADLINES
+                "--max-errors", "1000"] + DEADLINES + ["--duration", "%ds" % STALL_RUN,
+                                                       "--send-timeout", "1s"]
         p = subprocess.Popen([esme.ESMELOAD, "run", "--config", srv.cfg_path, "--out-dir", d]
                              + args + extra, cwd=d, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         t0 = time.monotonic()
-        runs, stalled, late = {}, {}, []
+        runs, stalled, late, closed = {}, {}, [], set()
         try:
-            while p.poll() is None and time.monotonic() - t0 < 7.5:
+            while p.poll() is None and time.monotonic() - t0 < STALL_RUN - 0.5:
                 now = time.monotonic()
                 out = subprocess.run(["ss", "-tnH", "state", "established",
                                       "( dport = :%d )" % port],
@@ -391,9 +417,12 @@ async def run(r):
                     if runs[local] >= 3 and local not in stalled:
                         stalled[local] = now
                 for local, since in stalled.items():
-                    if local in open_now and now - since > 4.5 and local not in late:
+                    if local not in open_now:
+                        closed.add(local)
+                    elif now - since > LATE and local not in late:
                         late.append(local)
                 time.sleep(0.1)
+            watched = time.monotonic()
             try:
                 err = p.communicate(timeout=HANG)[1].decode(errors="replace")
             except subprocess.TimeoutExpired:
@@ -405,12 +434,15 @@ async def run(r):
             srv.kill()
         check(p.returncode >= 0, "crashed: signal %d" % -p.returncode)
         check(stalled, "%s: no connection stalled (server: %s)" % (extra, srv.log()))
-        check(not late, "%s: stalled connections still open 4.5 s after the stall began, with "
-              "--send-timeout 1s: %s of %d (stderr %r)" % (extra, late, len(stalled), short(err)))
+        check(not late, "%s: stalled connections still open %.0f s after the stall began, with "
+              "--send-timeout 1s: %s of %d (stderr %r)" % (extra, LATE, late, len(stalled), short(err)))
+        judged = [k for k, since in stalled.items() if k in closed or watched - since > LATE]
+        check(judged, "%s: no stalled connection closed or watched for %.0f s (stalled at %s s)"
+              % (extra, LATE, [round(v - t0, 1) for v in stalled.values()]))
         s = outputs(d)
         check(s["esmeload"]["errors"]["send"] >= 1, "%s: send stalls counted: %s" %
               (extra, s["esmeload"]["errors"]))
-        results["stalled_closed" + "".join(extra)] = "%d stalled, all closed" % len(stalled)
+        results["stalled_closed" + "".join(extra)] = "%d stalled, %d seen closed" % (len(stalled), len(closed))
 
     await r.case("stop_reading_stalled_connection_closed",
                  lambda: stalled_closed([]), needs=("fault_server_clean_run",), timeout=HANG + 15)
@@ -423,4 +455,4 @@ async def run(r):
 
 
 if __name__ == "__main__":
-    esme.main("test_faults", run, limit=120)
+    esme.main("test_faults", run, limit=280)

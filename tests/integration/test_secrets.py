@@ -29,10 +29,10 @@ async def run(r):
         check(srv.config["organizer_password"] == PASSWORD, "serve seeded the password")
         p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "100",
                             "-logWs", "--duration", "2s"], cwd=d,
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         check(p.returncode == 0, "exit status %d: %r" % (p.returncode, p.stderr[-300:]))
         rep = subprocess.run([esme.ESMELOAD, "report", "-o", os.path.join(d, "r.html"), d],
-                             stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         check(rep.returncode == 0, "report: %r" % rep.stderr[-300:])
         st, stats = esme.curl("GET", srv.msg + "/stats")
         outputs = {
@@ -62,4 +62,4 @@ async def run(r):
 
 
 if __name__ == "__main__":
-    esme.main("test_secrets", run, limit=120)
+    esme.main("test_secrets", run)

@@ -252,7 +252,7 @@ async def run(r):
         """start_chat until the new chat is the given participant's (queue may hold others)."""
         for _ in range(10):
             await S[org].send_msg("start_chat", "")
-            f = await S[org].expect("new_chat", pred=lambda p: True, timeout=3)
+            f = await S[org].expect("new_chat", pred=lambda p: True)
             if f["payload"].get("participantId") == participant_id:
                 return f["payload"]["id"]
         raise esme.Fail("no chat for participant %s after 10 start_chat" % participant_id)
@@ -280,7 +280,7 @@ async def run(r):
 
     async def no_history_access():
         await S["pb"].send_msg("get_chat_history", {"chatId": S["chatA"]})
-        f = await S["pb"].expect("error", timeout=3)
+        f = await S["pb"].expect("error")
         check(isinstance(f["payload"], dict), "payload %s" % short(f["payload"]))
         await S["pb"].expect_none("chat_history")
 
@@ -417,28 +417,35 @@ async def run(r):
     tsrv = esme.Server("--auth-timeout", "1s", "--idle-timeout", "2s", "--quiet", name="timeouts").start()
     ttok, _ = tsrv.org_token()
 
+    # Each timeout must fire, and not before its time (0.5 s: serve's timer
+    # granularity). t0 is taken before the connect or the last frame, so a
+    # busy machine can only make dt longer; how much longer is not asserted
+    # (the bound on each wait is only there to end a test that hangs).
     async def auth_timeout():
-        w = await esme.WS.open(tsrv, None, "silent")
         t0 = time.monotonic()
-        code, got = await w.expect_closed(timeout=4)
+        w = await esme.WS.open(tsrv, None, "silent")
+        code, got = await w.expect_closed(timeout=30)
         dt = time.monotonic() - t0
-        check(0.5 <= dt <= 3.5, "closed after %.2f s with --auth-timeout 1s" % dt)
+        check(dt >= 0.5, "closed after %.2f s with --auth-timeout 1s" % dt)
 
     async def idle_timeout():
         w = await esme.WS.open(tsrv, ttok, "idle")
-        await w.request("get_chats", "", "chats")
         t0 = time.monotonic()
-        f = await w.expect("error", timeout=5)
+        await w.request("get_chats", "", "chats")
+        f = await w.expect("error", timeout=30)
         dt = time.monotonic() - t0
         check_eq(f["payload"], {"message": "timeout"}, "idle error payload")
-        check(1.5 <= dt <= 4.5, "idle error after %.2f s with --idle-timeout 2s" % dt)
-        await w.expect_closed(timeout=2)
+        check(dt >= 1.5, "idle error after %.2f s with --idle-timeout 2s" % dt)
+        await w.expect_closed()
 
     async def active_not_timed_out():
         w = await esme.WS.open(tsrv, ttok, "busy")
-        for _ in range(6):     # 3 s of activity, every 0.5 s: longer than the idle limit
+        # 3 s of activity, longer than the idle limit; a frame every 0.2 s
+        # (plus its reply's time), far below it even on a busy machine.
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
             await w.request("get_chats", "", "chats")
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
         await w.expect_none("error", window=0.1)
         await w.close()
 
@@ -449,4 +456,4 @@ async def run(r):
 
 
 if __name__ == "__main__":
-    esme.main("test_serve_errors", run, limit=58)
+    esme.main("test_serve_errors", run)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One whole run of the tester under valgrind memcheck: the embedded
-# scenario (`esmeload demo`: it starts its own serve), 3 seconds. Any invalid access,
-# use of uninitialised memory or definite leak fails it.
+# scenario (`esmeload demo`: it starts its own serve), until its time series shows
+# messages sent (valgrind makes the start slow, a busy machine slower),
+# then SIGINT, as a user ends a run. Any invalid access, use of
+# uninitialised memory or definite leak fails it.
 set -u
 ESMELOAD=${ESMELOAD:-build/esmeload}
 case "$ESMELOAD" in
@@ -15,9 +17,19 @@ d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 ESMELOAD=$(readlink -f "$ESMELOAD")
 cd "$d"
-timeout -k 5 120 valgrind --error-exitcode=9 --leak-check=full \
-	--errors-for-leak-kinds=definite -q "$ESMELOAD" demo --duration 3s --quiet \
-	>out.txt 2>err.txt
+timeout -k 5 240 valgrind --error-exitcode=9 --leak-check=full \
+	--errors-for-leak-kinds=definite -q "$ESMELOAD" demo --duration 30s --quiet \
+	>out.txt 2>err.txt &
+vg=$!
+for _ in $(seq 1200); do   # 0.1 s steps: 120 s at most
+	grep -qs '"sent": *[1-9]' ./*_performance_test_timeseries.jsonl && break
+	kill -0 "$vg" 2>/dev/null || break
+	sleep 0.1
+done
+# To valgrind (timeout's child), not to timeout: a signal to timeout would
+# start its -k countdown, and valgrind's exit (the leak check) takes time.
+for p in $(pgrep -P "$vg"); do kill -INT "$p" 2>/dev/null; done
+wait "$vg"
 rc=$?
 if [ $rc -eq 0 ] && ls ./*_performance_test_summary.json >/dev/null 2>&1 &&
    grep -q '"messages_sent": [1-9]' ./*_performance_test_summary.json; then

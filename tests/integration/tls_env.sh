@@ -51,7 +51,8 @@ tls_env_up() {
 		--messenger-port 0 --write-config "$dir/serve.json" --quiet \
 		${SERVE_ARGS:-} >"$dir/serve.out" 2>&1 &
 	SERVE_PID=$!
-	for i in $(seq 100); do [ -s "$dir/serve.json" ] && break; sleep 0.05; done
+	# Polled, 30 s at most: a busy machine may be slow to start them.
+	for i in $(seq 600); do [ -s "$dir/serve.json" ] && break; sleep 0.05; done
 	[ -s "$dir/serve.json" ] || { echo "tls_env: serve did not start" >&2; return 1; }
 	SERVE_CFG=$dir/serve.json
 	P_ORG=$(_json_port organizer_api_url "$SERVE_CFG")
@@ -121,7 +122,7 @@ CONF
 	${NGINX_PREFIX:-} "$nginx" -e "$dir/nginx/error.log" -c "$dir/nginx.conf" \
 		-p "$dir/nginx" >"$dir/nginx.out" 2>&1 &
 	NGINX_PID=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$T_EXPIRED") 2>/dev/null && break
 		sleep 0.05
 	done
