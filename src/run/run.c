@@ -163,7 +163,8 @@ static void participants_done(struct run *r)
 	struct run_counters t;
 
 	run_sum(r, &t);
-	if (t.chats + t.part_failed >= r->o.max_participants)
+	/* -cpi 0 makes one participant, whatever the limit. */
+	if (t.chats + t.part_failed >= (r->o.cpi_ms ? r->o.max_participants : 1))
 		run_request_stop(r, STOP_DONE);
 }
 

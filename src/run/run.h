@@ -160,8 +160,10 @@ struct threshold {
 /*
  * Parse "<metric><op><number>[unit]": metrics p50 p90 p99 p99_9 max (latency
  * from the scheduled send time), actual_p50 ... actual_max, lag_p50 ...
- * lag_max, delivered_ratio (or delivery_ratio), sent, delivered,
- * organizer_received, errors, chats, participants, msgs_per_s, cpu_percent;
+ * lag_max, arrival_lag_p50 ... arrival_lag_max, time_to_chat_p50 ...
+ * time_to_chat_max, delivered_ratio (or delivery_ratio), sent, delivered,
+ * organizer_received, errors, chats, participants, msgs_per_s, cpu_percent,
+ * in_flight, lost (enum run_metric_id);
  * ops < <= > >= ==; latency units us, ms (default), s. Returns 0, or -EINVAL
  * with a reason in why.
  */
@@ -409,6 +411,9 @@ void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
 		  unsigned msgs);
 /* msgs send_message frames of c were taken by the kernel in full. */
 void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs);
+/* Messages sent on connections still open and not yet echoed (those
+ * above the highest echoed number): what a drain may still wait for. */
+uint64_t sc_in_flight(const struct worker *w);
 /* After the loop: fill the counters' in_flight and lost. */
 void sc_account(struct worker *w);
 /* A send completed and the slot has room again. */

@@ -12,6 +12,7 @@
 #include "run.h"
 #include "http.h"
 #include "json.h"
+#include "jsonw.h"
 #include "ws.h"
 
 #include <arpa/inet.h>
@@ -133,6 +134,18 @@ static void timer_at(struct worker *w, struct timer *t, int64_t at_ns)
 	tw_add(&w->tw, &t->node, run_tick_of(w->t0_ns, at_ns));
 }
 
+/* base + step * n, saturating: intervals up to the Go tool's largest
+ * (INT64_MAX ns) cannot wrap a schedule into the past. */
+static int64_t sched(int64_t base, int64_t step, uint64_t n)
+{
+	int64_t d;
+
+	if (n && (uint64_t)step > (uint64_t)(INT64_MAX - base) / n)
+		return INT64_MAX;
+	d = step * (int64_t)n;
+	return base + d;
+}
+
 /* A duration in µs for a histogram: end - start, 0 if negative. */
 static uint64_t us_since(int64_t start_ns, int64_t end_ns)
 {
@@ -175,6 +188,15 @@ static void oerr(struct worker *w, unsigned i, enum run_err kind,
 		return;
 	wk_error(w, kind, "%s: organizer %u: %s (%s%s)", phase, i + 1, cause,
 		 w->o->t[target].url, phase_path(phase));
+}
+
+/* An organizer is out of the run: no timer, no connection of its own
+ * (the caller closes it, or the worker does on a negative return). */
+static void org_done(struct worker *w, struct org *o)
+{
+	tw_del(&w->tw, &o->t.node);
+	o->state = O_DONE;
+	o->conn = NIL;
 }
 
 /* ---- sending ---- */
@@ -591,6 +613,8 @@ static long http_input(struct worker *w, struct httpc *h, uint32_t idx,
 	if (h->state != H_BUSY) {
 		wk_error(w, RE_PROTOCOL, "REST: unexpected bytes from the "
 			 "server (%s)", w->o->t[T_PART].url);
+		h->state = H_DOWN; /* the worker closes it */
+		h->conn = NIL;
 		return -EPROTO;
 	}
 	r = http_response(w, data, n, &status, &body, &blen, &ka);
@@ -687,7 +711,7 @@ static void arrivals(struct worker *w)
 	const int64_t cpi = ms_ns(w->o->cpi_ms);
 
 	for (int made = 0; made < 1000; made++) {
-		int64_t due = w->t0_ns + cpi * (int64_t)(w->next_arrival - 1);
+		int64_t due = sched(w->t0_ns, cpi, w->next_arrival - 1);
 
 		if (arrivals_over(w)) {
 			w->arrivals_done = 1;
@@ -746,7 +770,7 @@ static void send_due(struct worker *w, struct part *p)
 	const int64_t smi = ms_ns(w->o->smi_ms);
 	char txt[256];
 
-	while (p->chat_ns + smi * (int64_t)(p->k + 1) <= w->now_ns) {
+	while (sched(p->chat_ns, smi, p->k + 1) <= w->now_ns) {
 		int n = snprintf(txt, sizeof(txt),
 				 "{\"type\":\"send_message\",\"payload\":"
 				 "{\"chatId\":\"%.24s\",\"message\":\"connection "
@@ -757,7 +781,7 @@ static void send_due(struct worker *w, struct part *p)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
 	}
-	timer_at(w, &p->t, p->chat_ns + smi * (int64_t)(p->k + 1));
+	timer_at(w, &p->t, sched(p->chat_ns, smi, p->k + 1));
 }
 
 static int hex24(const char *s, size_t n)
@@ -802,15 +826,16 @@ static void delivered(struct worker *w, struct part *p, const char *c,
 		     num < c + n && *num >= '0' && *num <= '9' && k < UINT32_MAX;
 		     num++)
 			k = k * 10 + (uint64_t)(*num - '0');
-	if (k == 0 || k > p->k || p->state != P_CHAT) {
-		w->c.echo_unmatched++; /* not a message it sent */
+	/* Echoes come back in order: one at or below the highest number
+	 * already echoed is a repeat, one above the last encoded never left. */
+	if (k <= p->high || k > p->k || p->state != P_CHAT) {
+		w->c.echo_unmatched++;
 		return;
 	}
 	w->c.delivered++;
 	p->ndeliv++;
-	if (k > p->high)
-		p->high = (uint32_t)k;
-	lat = w->now_ns - (p->chat_ns + smi * (int64_t)k);
+	p->high = (uint32_t)k;
+	lat = w->now_ns - sched(p->chat_ns, smi, k);
 	if (lat < 0)
 		lat = 0;
 	hist_add(&w->lat, (uint64_t)lat / 1000);
@@ -875,6 +900,8 @@ static int part_text(struct worker *w, struct part *p, const char *js,
 		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
 			delivered(w, p, js + d.tok[k].start,
 				  (size_t)(d.tok[k].end - d.tok[k].start));
+		else if (p->state == P_WAIT_CHAT && p->awaiting)
+			get_chats_again(w, p); /* one frame a try */
 		return 0;
 	}
 	if (json_str_eq(&d, t, "error")) {
@@ -963,13 +990,13 @@ static void org_start_chat(struct worker *w, struct org *o)
 	static const char msg[] = "{\"type\":\"start_chat\",\"payload\":\"\"}";
 	const int64_t sci = ms_ns(w->o->sci_ms);
 
-	while (o->start_ns + sci * (int64_t)(o->j + 1) <= w->now_ns) {
+	while (sched(o->start_ns, sci, o->j + 1) <= w->now_ns) {
 		if (send_text(w, o->conn, msg, sizeof(msg) - 1, 0) < 0)
-			break;
+			return; /* slot full: sc_writable resumes */
 		o->j++;
 		w->c.start_chats++;
 	}
-	timer_at(w, &o->t, o->start_ns + sci * (int64_t)(o->j + 1));
+	timer_at(w, &o->t, sched(o->start_ns, sci, o->j + 1));
 }
 
 /* ---- WebSocket frames (both roles of ours) ---- */
@@ -1081,7 +1108,7 @@ void sc_start(struct worker *w)
 		w->arrivals_done = 1;
 	else
 		timer_at(w, &w->arrival,
-			 w->t0_ns + ms_ns(o->cpi_ms) * (int64_t)w->id);
+			 sched(w->t0_ns, ms_ns(o->cpi_ms), w->id));
 }
 
 /* see run.h */
@@ -1112,47 +1139,32 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 			char path[RUN_URL_MAX + 32], body[1024], req[2048];
 			char email[256];
 			const char *password;
-			int bn;
+			struct jw jw;
+			long bl;
 			size_t n;
 
 			snprintf(path, sizeof(path), "%.*s/auth/sign-in",
 				 (int)t->u.path_len, t->u.path);
-			/* Organizer i signs in with account i of the pool. */
-			if (run_org_account(w->o, c->owner, email, sizeof(email),
-					    &password) < 0) {
-				oerr(w, c->owner, RE_HTTP, "sign-in",
-				     "organizer e-mail address too long", T_ORG);
-				return;
-			}
-			/* The password goes through the JSON writer's rules:
-			 * escape what JSON needs. */
-			{
-				char esc[600];
-				size_t e = 0;
-
-				for (const char *s = password; *s && e < sizeof(esc) - 7; s++) {
-					unsigned char ch = (unsigned char)*s;
-
-					if (ch == '"' || ch == '\\') {
-						esc[e++] = '\\';
-						esc[e++] = (char)ch;
-					} else if (ch < 0x20) {
-						e += (size_t)snprintf(esc + e, 7, "\\u%04x", ch);
-					} else {
-						esc[e++] = (char)ch;
-					}
-				}
-				esc[e] = 0;
-				bn = snprintf(body, sizeof(body),
-					      "{\"email\":\"%s\",\"password\":\"%s\"}",
-					      email, esc);
-			}
-			n = http_request_write(req, sizeof(req), "POST",
-					       t->hostport, path, NULL, body,
-					       (size_t)bn);
+			/* Organizer i signs in with account i of the pool; the
+			 * JSON writer escapes what the address and password
+			 * need. */
+			jw_init(&jw, body, sizeof(body));
+			jw_obj_begin(&jw);
+			bl = run_org_account(w->o, c->owner, email,
+					     sizeof(email), &password);
+			jw_kv_cstr(&jw, "email", bl < 0 ? "" : email);
+			jw_kv_cstr(&jw, "password", bl < 0 ? "" : password);
+			jw_obj_end(&jw);
+			bl = bl < 0 ? bl : jw_finish(&jw);
+			n = bl > 0 ? http_request_write(req, sizeof(req), "POST",
+							t->hostport, path, NULL,
+							body, (size_t)bl) : 0;
 			if (!n || send_raw(w, idx, req, n) < 0) {
 				oerr(w, c->owner, RE_HTTP, "sign-in",
-				     "request too large", T_ORG);
+				     "organizer e-mail or password too long",
+				     T_ORG);
+				wk_close(w, idx);
+				org_done(w, o);
 				return;
 			}
 			timer_at(w, &o->t,
@@ -1231,11 +1243,20 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 			      (int)o->token_len, o->token);
 		send_text(w, idx, auth, (size_t)an, 0);
 		o->state = O_OPEN;
-		/* The pool's start_chat frames interleave: organizer i is
-		 * i/N of an interval behind the first, so each has its turn
-		 * at the queue instead of all asking at the same moment. */
-		o->start_ns = w->now_ns + ms_ns(w->o->sci_ms) * (int64_t)oi /
-					  (int64_t)w->norgs;
+		/* The pool's start_chat frames interleave on one origin, the
+		 * run's start: organizer i is i/N of an interval behind the
+		 * first, so each has its turn at the queue instead of all
+		 * asking at the same moment. The first start_chat is the
+		 * first of that schedule after the authorization (the Go
+		 * tool's waits sci after it). */
+		{
+			int64_t sci = ms_ns(w->o->sci_ms);
+
+			o->start_ns = w->t0_ns + (int64_t)((__int128)sci * oi /
+							   w->norgs);
+			o->j = sci && w->now_ns > o->start_ns ?
+			       (uint64_t)((w->now_ns - o->start_ns) / sci) : 0;
+		}
 		tw_del(&w->tw, &o->t.node);
 		org_start_chat(w, o);
 		return r;
@@ -1249,8 +1270,14 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 {
 	if (c->kind == OWN_HTTP)
 		return http_input(w, &w->http[c->owner], idx, data, n);
-	if (c->kind == OWN_ORG)
-		return org_input(w, c, idx, data, n);
+	if (c->kind == OWN_ORG) {
+		long r = org_input(w, c, idx, data, n);
+
+		/* The worker closes the connection: the organizer is done. */
+		if (r < 0)
+			org_done(w, &w->orgs[c->owner]);
+		return r;
+	}
 	if (c->kind == OWN_PART) {
 		struct part *p = part_at(w, c->owner);
 
@@ -1283,7 +1310,18 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 			timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
 			return r;
 		}
-		return ws_input(w, c, idx, data, n, p, NULL, 0);
+		{
+			long r = ws_input(w, c, idx, data, n, p, NULL, 0);
+
+			/* The worker closes the connection (a close frame, a
+			 * bad frame, a chat without an id): the participant is
+			 * done, its slot no longer its own. */
+			if (r < 0) {
+				part_done(w, p);
+				p->conn = NIL;
+			}
+			return r;
+		}
 	}
 	return -EINVAL;
 }
@@ -1354,6 +1392,11 @@ void sc_writable(struct worker *w, struct cconn *c, uint32_t idx)
 
 		if (p->state == P_CHAT && !w->draining)
 			send_due(w, p);
+	} else if (c->kind == OWN_ORG) {
+		struct org *o = &w->orgs[c->owner];
+
+		if (o->state == O_OPEN && !w->draining)
+			org_start_chat(w, o);
 	}
 }
 
@@ -1375,9 +1418,7 @@ void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
 		struct org *o = &w->orgs[c->owner];
 
 		oerr(w, c->owner, RE_SEND, "messenger", why, T_MSG);
-		tw_del(&w->tw, &o->t.node);
-		o->state = O_DONE;
-		o->conn = NIL;
+		org_done(w, o);
 	} else if (c->kind == OWN_HTTP) {
 		struct httpc *h = &w->http[c->owner];
 
@@ -1389,6 +1430,7 @@ void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
 		}
 		h->state = H_DOWN;
 		h->conn = NIL;
+		http_pump(w);
 	}
 }
 
@@ -1506,7 +1548,7 @@ void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
 	/* The frames are this participant's next messages, in order. */
 	while (msgs--) {
 		uint32_t k = ++p->ksub;
-		uint64_t lag = us_since(p->chat_ns + smi * (int64_t)k, w->now_ns);
+		uint64_t lag = us_since(sched(p->chat_ns, smi, k), w->now_ns);
 
 		p->lag[k % LAGS] = LAG_TAG(k) |
 				   (uint32_t)(lag < (1u << LAG_BITS) ? lag :
@@ -1524,12 +1566,30 @@ void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs)
 }
 
 /* see run.h */
+uint64_t sc_in_flight(const struct worker *w)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < w->nparts; i++) {
+		const struct part *p = &w->pchunks[i / PCHUNK][i % PCHUNK];
+
+		if (p->state == P_CHAT && p->conn != NIL && p->nsent > p->high)
+			n += p->nsent - p->high;
+	}
+	return n;
+}
+
+/* see run.h */
 void sc_account(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->nparts; i++) {
 		const struct part *p = part_at(w, i);
-		uint64_t gap = p->high > p->ndeliv ? p->high - p->ndeliv : 0;
-		uint64_t above = p->nsent > p->high ? p->nsent - p->high : 0;
+		/* An echo can beat the credit of its own send's last bytes
+		 * (a short send the stop cut off): nothing above nsent is
+		 * counted twice. */
+		uint64_t hi = p->high < p->nsent ? p->high : p->nsent;
+		uint64_t gap = hi > p->ndeliv ? hi - p->ndeliv : 0;
+		uint64_t above = p->nsent - hi;
 
 		w->c.lost += gap;
 		if (p->state == P_CHAT && p->conn != NIL)

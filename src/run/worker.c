@@ -506,8 +506,8 @@ static void conn_failed_why(struct worker *w, struct cconn *c, uint32_t idx,
 }
 
 /* c's frames in flight are sent: count them, in the rate table and for
- * their participant (a connection already closed by the scenario has
- * none: its frames count as lost). */
+ * their participant; on a connection the scenario already closed (its
+ * owner gone) they count as lost. */
 static void credit(struct worker *w, struct cconn *c, uint32_t idx)
 {
 	w->c.sent += c->msgs_inflight;
@@ -895,6 +895,12 @@ static void on_send(struct worker *w, struct cconn *c, uint32_t idx, int res)
 {
 	c->flags &= ~CF_SEND;
 	if (c->state != C_OPEN) {
+		/* Frames the kernel took before the close was asked for are
+		 * sent (the server may read them): they count, as lost. */
+		if (res > 0 && !c->tls) {
+			c->out_off += (uint16_t)res;
+			send_credit(w, c, idx);
+		}
 		finish_close(w, idx);
 		return;
 	}
@@ -938,8 +944,13 @@ static void on_send_zc(struct worker *w, struct cconn *c, uint32_t idx,
 		return;
 	}
 	c->flags |= CF_ZCWAIT;
-	if (c->state != C_OPEN)
+	if (c->state != C_OPEN) {
+		if (cqe->res > 0) { /* taken before the close: lost */
+			c->out_off += (uint16_t)cqe->res;
+			send_credit(w, c, idx);
+		}
 		return;
+	}
 	if (cqe->res <= 0) {
 		conn_failed(w, c, idx, cqe->res ? cqe->res : -EPIPE);
 		return;
@@ -1060,9 +1071,17 @@ void *worker_main(void *arg)
 		flush_dirty(w);
 		ring_bufs_publish(&w->ring);
 		/* Wake on the boundary of the next tick that holds a timer
-		 * (at most 50 ms away), to the nanosecond. */
-		wait = (uint64_t)run_tick_wait(w->t0_ns, w->tw.now +
-			tw_next(&w->tw, WAIT_TICKS), clock_mono_ns());
+		 * (at most 50 ms away), to the nanosecond. The drain runs no
+		 * timers: it looks again every 10 ms until its deadline. */
+		if (w->draining) {
+			int64_t left = drain_deadline - clock_mono_ns();
+
+			wait = left <= 0 ? 0 : left < 10000000 ? (uint64_t)left :
+			       10000000;
+		} else {
+			wait = (uint64_t)run_tick_wait(w->t0_ns, w->tw.now +
+				tw_next(&w->tw, WAIT_TICKS), clock_mono_ns());
+		}
 		ts.tv_sec = (long long)(wait / 1000000000);
 		ts.tv_nsec = (long long)(wait % 1000000000);
 		ret = ring_wait(&w->ring, &cqe, &ts);
@@ -1104,7 +1123,11 @@ void *worker_main(void *arg)
 		}
 		if (w->draining) {
 			flush_dirty(w);
-			if ((!sends_pending(w) && w->c.delivered >= w->c.sent) ||
+			/* Done when every echo that can still come has:
+			 * nothing left to send, nothing in flight on an open
+			 * connection (a lost message is not waited for). */
+			if ((!sends_pending(w) && (w->c.delivered >= w->c.sent ||
+						   !sc_in_flight(w))) ||
 			    w->now_ns >= drain_deadline)
 				w->stopped = 1;
 		}

@@ -21,6 +21,7 @@ Debian's /usr/bin/python3; ESMELOAD names the binary (default build/esmeload).
 
 import json
 import os
+import resource
 import re
 import shutil
 import subprocess
@@ -89,6 +90,7 @@ def run(srv, args, timeout=HANG):
     """One bounded `esmeload run`; returns (rc, stderr, summary, seconds)."""
     d = tempfile.mkdtemp(prefix="run-", dir=TMP)
     t0 = time.monotonic()
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run([esme.ESMELOAD, "run", "--config", srv.cfg_path, "--out-dir", d,
                             "--quiet"] + [str(a) for a in args],
@@ -97,12 +99,15 @@ def run(srv, args, timeout=HANG):
     except subprocess.TimeoutExpired:
         raise Fail("esmeload did not exit within %d s" % timeout)
     took = time.monotonic() - t0
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
     err = p.stderr.decode(errors="replace")
     names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
     check_eq(len(names), 1, "summary files in %s (stderr %s)" % (os.listdir(d), short(err)))
     with open(os.path.join(d, names[0])) as f:
         s = json.load(f)
     s["_dir"] = d
+    # CPU seconds the run used (user + system), for a bound far above need.
+    s["_cpu_s"] = (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime)
     return p.returncode, err, s, took
 
 
@@ -198,7 +203,29 @@ async def main(r):
         check(e["in_flight"] > 0, "in_flight %d" % e["in_flight"])
         check_eq(e["lost"], 0, "lost")
         accounted(e, "held echoes")
+        # The drain waits its whole 2 s for echoes that do not come: it
+        # must wait, not spin (a spinning drain costs a core for 2 s).
+        check(s["_cpu_s"] < 1.5, "the run used %.2f CPU seconds" % s["_cpu_s"])
         srv.kill()
+
+    def a_closed_websocket_ends_its_participant():
+        # Every participant's connection gets a close frame after 3
+        # messages; the run goes on (--max-errors). Each is done then: no
+        # later handshake timeout, no frame written into a slot that is no
+        # longer its own (the server would answer "no access").
+        fs = FaultServer("ws_close_midrun", "--after", "3").start()
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "50", "-smi", "20", "--duration", "3s",
+                                 "--max-errors", "100000"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        errs = {k: v for k, v in e["errors"].items() if v}
+        check(set(errs) == {"closed"}, "only closes: %s" % errs)
+        check(errs["closed"] >= s["chats_count"] - 2,
+              "closes %d for %d chats" % (errs["closed"], s["chats_count"]))
+        check(s["chats_count"] >= e["connected"] - 2,
+              "chats %d of %d authorized" % (s["chats_count"], e["connected"]))
+        check(e["lag_ms"]["max"] < 10000, "lag max %.1f ms" % e["lag_ms"]["max"])
+        accounted(e, "closed midrun")
 
     def echoes_never_sent_are_lost():
         fs = FaultServer("drop_echo", "--after", "1").start()
@@ -211,6 +238,15 @@ async def main(r):
         accounted(e, "dropped echoes")
 
     # ---- -cpi 0 --------------------------------------------------------
+    def cpi_zero_with_a_limit_ends():
+        srv = serve()
+        rc, err, s, took = run(srv, ["-sci", "10", "-cpi", "0", "-smi", "50",
+                                     "--max-participants", "5"], timeout=30)
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq(s["created_participants_count"], 1, "participants")
+        check_eq(s["esmeload"]["stop_reason"], "max_participants", "stop_reason")
+        srv.kill()
+
     def cpi_zero_makes_one_participant():
         srv = serve()
         rc, err, s, _ = run(srv, ["-sci", "10", "-cpi", "0", "-smi", "50", "--duration", "2s",
@@ -367,6 +403,8 @@ async def main(r):
         ("echoes_held_at_the_stop_are_in_flight", echoes_held_at_the_stop_are_in_flight),
         ("echoes_never_sent_are_lost", echoes_never_sent_are_lost),
         ("cpi_zero_makes_one_participant", cpi_zero_makes_one_participant),
+        ("cpi_zero_with_a_limit_ends", cpi_zero_with_a_limit_ends),
+        ("a_closed_websocket_ends_its_participant", a_closed_websocket_ends_its_participant),
         ("get_chats_answer_is_awaited", get_chats_answer_is_awaited),
         ("get_chats_ten_tries_then_fail", get_chats_ten_tries_then_fail),
         ("get_chats_unanswered_times_out", get_chats_unanswered_times_out),
