@@ -324,6 +324,22 @@ static int test_our_flags(void)
 	return 0;
 }
 
+/* --timer-slack: 0 by default, any duration up to 1 s, in ns. */
+static int test_timer_slack(void)
+{
+	struct run_opts o;
+
+	check_eq(call(&o, NULL), 0);
+	check_eq(o.timer_slack_ns, 0);
+	check_eq(call(&o, "--timer-slack", "200us", NULL), 0);
+	check_eq(o.timer_slack_ns, 200000);
+	check_eq(call(&o, "--timer-slack=1ms", NULL), 0);
+	check_eq(o.timer_slack_ns, 1000000);
+	check_eq(call(&o, "--timer-slack", "0", NULL), 0);
+	check_eq(o.timer_slack_ns, 0);
+	return 0;
+}
+
 static int test_bad_values(void)
 {
 	static const char *const bad[][4] = {
@@ -339,6 +355,8 @@ static int test_bad_values(void)
 		{ "--threads", "0" }, { "--threads", "65" }, { "--threads=2x" },
 		{ "--organizers", "0" }, { "--organizers", "1001" },
 		{ "--http-conns", "0" }, { "--http-conns", "4097" },
+		{ "--timer-slack", "-1ms" }, { "--timer-slack", "2s" },
+		{ "--timer-slack", "soon" }, { "--timer-slack" },
 		{ "--max-conns", "0" }, { "--max-conns", "1048577" },
 		{ "--source-ip", "10.0.0.9-10.0.0.1" }, { "--source-ip", "1.2.3" },
 		{ "--source-ip", "0.0.0.0" }, { "--source-ip", "1.2.3.4-" },
@@ -887,7 +905,7 @@ static int test_set_target(void)
 }
 
 TEST_MAIN(T(test_defaults), T(test_go_flag_forms), T(test_logws_forms),
-	  T(test_our_flags), T(test_bad_values), T(test_go_int_syntax),
+	  T(test_our_flags), T(test_timer_slack), T(test_bad_values), T(test_go_int_syntax),
 	  T(test_no_config), T(test_help),
 	  T(test_config_valid), T(test_config_missing_keys),
 	  T(test_config_bad), T(test_config_size), T(test_config_targets),

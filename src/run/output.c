@@ -378,6 +378,8 @@ static void arrivals_json(struct jw *w, const struct run *r,
 	jw_obj_begin(w);
 	jw_key(w, "tick_us");
 	jw_f64(w, (double)RUN_TICK_NS / 1000.0);
+	jw_key(w, "slack_us");
+	jw_f64(w, (double)r->o.timer_slack_ns / 1000.0);
 	jw_quantiles(w, "late_ms", &r->timer_late);
 	jw_key(w, "latency_resolution_ms");
 	jw_f64(w, (double)hist_quantile(&r->timer_late, 0.5) / 1000.0);

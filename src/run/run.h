@@ -89,6 +89,7 @@ struct run_opts {
 	int64_t handshake_timeout_ms;
 	int64_t request_timeout_ms;  /* a REST call's whole response */
 	int64_t send_timeout_ms;     /* one send's completion */
+	int64_t timer_slack_ns;      /* --timer-slack: a wake may be this late */
 	int sndbuf;                  /* SO_SNDBUF, 0: the kernel's */
 	unsigned ring_entries;       /* SQ size per ring */
 	unsigned cq_entries;         /* CQ size per ring, 0: 8 x ring_entries */
@@ -264,7 +265,9 @@ struct cconn {
  * timer_late in the summary). 65,536 slots make one turn of the wheel 2.1 s,
  * longer than the common intervals, so most timers are looked at once.
  */
+#ifndef RUN_TICK_SHIFT
 #define RUN_TICK_SHIFT 15
+#endif
 #define RUN_TICK_NS ((int64_t)1 << RUN_TICK_SHIFT)
 #define RUN_WHEEL_SLOTS 65536
 

@@ -1079,8 +1079,11 @@ void *worker_main(void *arg)
 			wait = left <= 0 ? 0 : left < 10000000 ? (uint64_t)left :
 			       10000000;
 		} else {
+			/* --timer-slack: wake that much after the first due
+			 * timer, so the timers of the window share one wake. */
 			wait = (uint64_t)run_tick_wait(w->t0_ns, w->tw.now +
-				tw_next(&w->tw, WAIT_TICKS), clock_mono_ns());
+				tw_next(&w->tw, WAIT_TICKS), clock_mono_ns()) +
+			       (uint64_t)w->o->timer_slack_ns;
 		}
 		ts.tv_sec = (long long)(wait / 1000000000);
 		ts.tv_nsec = (long long)(wait % 1000000000);

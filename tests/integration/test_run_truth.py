@@ -187,8 +187,24 @@ async def main(r):
               "time to chat includes the sign-up")
         t = e["timer"]
         check(t["tick_us"] <= 100, "tick %s µs" % t["tick_us"])
+        check_eq(t["slack_us"], 0, "no slack by default")
         quantiles(t, "late_ms")
         check(t["latency_resolution_ms"] == t["late_ms"]["p50"], "resolution is the median lateness")
+        srv.kill()
+
+    def timer_slack_trades_resolution():
+        # 20 participants at smi 50: a timer every 2.5 ms or so. With 5 ms
+        # of slack each wake-up waits for the window: most timers fire
+        # milliseconds late, and the summary says so.
+        srv = serve()
+        rc, err, s, _ = run(srv, ["-sci", "10", "-cpi", "50", "-smi", "50", "--duration", "3s",
+                                  "--max-participants", "20", "--timer-slack", "5ms"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        check_eq(e["timer"]["slack_us"], 5000, "slack_us")
+        check(e["timer"]["late_ms"]["p50"] >= 1.0, "late p50 %.3f ms" % e["timer"]["late_ms"]["p50"])
+        check(e["lag_ms"]["p50"] >= 0.5, "lag p50 %.3f ms" % e["lag_ms"]["p50"])
+        accounted(e, "with slack")
         srv.kill()
 
     # ---- in flight and lost ------------------------------------------
@@ -400,6 +416,7 @@ async def main(r):
     for name, fn in [
         ("server_error_frames_are_errors", server_error_frames_are_errors),
         ("quiet_run_accounts_for_every_message", quiet_run_accounts_for_every_message),
+        ("timer_slack_trades_resolution", timer_slack_trades_resolution),
         ("echoes_held_at_the_stop_are_in_flight", echoes_held_at_the_stop_are_in_flight),
         ("echoes_never_sent_are_lost", echoes_never_sent_are_lost),
         ("cpi_zero_makes_one_participant", cpi_zero_makes_one_participant),
