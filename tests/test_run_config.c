@@ -329,6 +329,7 @@ static int test_timer_slack(void)
 {
 	struct run_opts o;
 
+	check(enter_tmpdir_cfg() == 0);
 	check_eq(call(&o, NULL), 0);
 	check_eq(o.timer_slack_ns, 0);
 	check_eq(call(&o, "--timer-slack", "200us", NULL), 0);
@@ -337,6 +338,7 @@ static int test_timer_slack(void)
 	check_eq(o.timer_slack_ns, 1000000);
 	check_eq(call(&o, "--timer-slack", "0", NULL), 0);
 	check_eq(o.timer_slack_ns, 0);
+	leave_tmpdir();
 	return 0;
 }
 
