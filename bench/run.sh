@@ -83,6 +83,7 @@ SERVE_ARGS=${SERVE_ARGS:-}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-60}
 PROBE_RAMP_TIMEOUT=${PROBE_RAMP_TIMEOUT:-15}
 KEEP=${KEEP:-0}
+ESMELOAD_ARGS=${ESMELOAD_ARGS:-}   # more esmeload run flags, e.g. "--timer-slack 1ms"
 if [ "$(id -u)" = 0 ]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
 PIN_T=(nice -n "$NICE" taskset -c "$SERVE_CPU")
 PIN_C=(nice -n "$NICE" taskset -c "$TESTER_CPU")
@@ -309,7 +310,7 @@ echo "# bench/run.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -r), $(nproc) CPU
 echo "# N $N, smi $SMI, cpi $CPI, sci $SCI, window ${HOLD}s; probe N $PROBE_N smi $PROBE_SMIS window ${PROBE_HOLD}s; target on CPU $SERVE_CPU, tester on CPU $TESTER_CPU, nice $NICE"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-one_run esmeload esmeload "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1
+one_run esmeload esmeload "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1 $ESMELOAD_ARGS
 one_run go go "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1
 one_run limit limit "$N" "$SMI" "$HOLD" 0 1
 one_run limit_fast limit-fast "$PROBE_N" 1000 "$FAST_HOLD" 0 1
@@ -322,7 +323,7 @@ for s in $PROBE_SMIS; do
 		say "time budget (${BUDGET}s) spent: probe stops before smi $s"
 		break
 	fi
-	if one_run "probe_$s" esmeload "$PROBE_N" "$s" "$PROBE_HOLD" "$PROBE_RAMP_TIMEOUT" 0 --max-errors 1000; then
+	if one_run "probe_$s" esmeload "$PROBE_N" "$s" "$PROBE_HOLD" "$PROBE_RAMP_TIMEOUT" 0 --max-errors 1000 $ESMELOAD_ARGS; then
 		done_smis="$done_smis $s"
 	else
 		say "probe_$s skipped: not measured"
