@@ -482,6 +482,17 @@ static void part_done(struct worker *w, struct part *p)
 	p->http = NIL;
 }
 
+/* A participant on the messenger fails: the error, its connection
+ * closed, and it is done. */
+static void part_fail(struct worker *w, struct part *p, enum run_err kind,
+		      const char *phase, const char *why)
+{
+	perr(w, p, kind, phase, why, T_MSG);
+	wk_close(w, p->conn);
+	p->conn = NIL;
+	part_done(w, p);
+}
+
 /*
  * Hand queued requests to idle REST connections, then open connections
  * for the requests still waiting, up to --http-conns: a burst of arrivals
@@ -753,11 +764,8 @@ static void get_chats_again(struct worker *w, struct part *p)
 {
 	p->awaiting = 0;
 	if (p->tries >= GET_CHATS_TRIES) {
-		perr(w, p, RE_NO_CHAT, "waiting for chat",
-		     "no chat after 10 get_chats", T_MSG);
-		wk_close(w, p->conn);
-		p->conn = NIL;
-		part_done(w, p);
+		part_fail(w, p, RE_NO_CHAT, "waiting for chat",
+			  "no chat after 10 get_chats");
 		return;
 	}
 	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
@@ -1495,10 +1503,7 @@ static void part_timer(struct worker *w, struct part *p)
 	} else if (p->state == P_WAIT_CHAT && p->awaiting) {
 		no_response(why, sizeof(why), "get_chats",
 			    w->o->request_timeout_ms);
-		perr(w, p, RE_TIMEOUT, "waiting for chat", why, T_MSG);
-		wk_close(w, p->conn);
-		p->conn = NIL;
-		part_done(w, p);
+		part_fail(w, p, RE_TIMEOUT, "waiting for chat", why);
 	} else if (p->state == P_WAIT_CHAT) {
 		send_get_chats(w, p);
 	} else if (p->state <= P_REQUEST) {
@@ -1506,10 +1511,7 @@ static void part_timer(struct worker *w, struct part *p)
 	} else if (p->state == P_UPGRADE) {
 		no_response(why, sizeof(why), "handshake",
 			    w->o->handshake_timeout_ms);
-		perr(w, p, RE_HANDSHAKE, "messenger handshake", why, T_MSG);
-		wk_close(w, p->conn);
-		p->conn = NIL;
-		part_done(w, p);
+		part_fail(w, p, RE_HANDSHAKE, "messenger handshake", why);
 	}
 }
 

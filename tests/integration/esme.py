@@ -309,6 +309,64 @@ class Server:
         return curl("POST", self.part + "/chat-requests", body, token=token)
 
 
+class FaultServer:
+    """tests/integration/fault_server.py, the misbehaving ESME imitation, in a
+    subprocess on free loopback ports, with its config.json in a temporary
+    directory under parent; killed at exit like every Server."""
+
+    PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_server.py")
+
+    def __init__(self, mode, *extra, parent=None):
+        self.mode = mode
+        self.extra = [str(a) for a in extra]
+        self.parent = parent
+        self.proc = None
+
+    def start(self, timeout=60.0):
+        self.dir = tempfile.mkdtemp(prefix="fault-server-", dir=self.parent)
+        self.cfg_path = os.path.join(self.dir, "config.json")
+        self.err_path = os.path.join(self.dir, "server.err")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, self.PATH, "--fault", self.mode,
+                 "--write-config", self.cfg_path] + self.extra,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _servers.append(self)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.cfg_path):
+            if self.proc.poll() is not None:
+                raise Fail("fault_server %s exited with %s: %s"
+                           % (self.mode, self.proc.returncode, self.log()))
+            if time.monotonic() > deadline:
+                raise Fail("fault_server %s wrote no config in %.0f s" % (self.mode, timeout))
+            time.sleep(0.02)
+        with open(self.cfg_path) as f:
+            self.config = json.load(f)
+        return self
+
+    def text(self):
+        """Everything it logged on stderr."""
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log(self, n=400):
+        return self.text()[-n:].strip().replace("\n", " | ")
+
+    def injected(self):
+        """How many times the fault was injected (the server logs each)."""
+        return self.text().count("fault_server: fault ")
+
+    def faults(self, pattern):
+        """How many logged lines match the regular expression pattern."""
+        return len(re.findall(pattern, self.text()))
+
+    def kill(self):
+        end_process(self)
+
+
 _email_seq = [0]
 
 

@@ -35,8 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import esme  # noqa: E402
 from esme import check, check_eq, Fail, short  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FAULT_SERVER = os.path.join(HERE, "fault_server.py")
 
 # Every file of this script (configs, server logs, run outputs) goes under one
 # temporary directory, removed at exit unless ESME_IT_KEEP is set.
@@ -120,52 +118,9 @@ CASES = [
 ]
 
 
-class FaultServer:
-    """fault_server.py in a subprocess on free loopback ports; always killed."""
-
-    def __init__(self, mode, *extra):
-        self.mode = mode
-        self.extra = [str(a) for a in extra]
-        self.proc = None
-
-    def start(self, timeout=10.0):
-        self.dir = tmpdir("server-")
-        self.cfg_path = os.path.join(self.dir, "config.json")
-        self.err_path = os.path.join(self.dir, "server.err")
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, FAULT_SERVER, "--fault", self.mode, "--after", str(AFTER),
-                 "--write-config", self.cfg_path] + self.extra,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        esme._servers.append(self)      # killed at exit by esme's atexit hook
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.cfg_path):
-            if self.proc.poll() is not None:
-                raise Fail("fault_server %s exited with %s: %s" % (self.mode, self.proc.returncode, self.log()))
-            if time.monotonic() > deadline:
-                raise Fail("fault_server %s wrote no config in %.0f s" % (self.mode, timeout))
-            time.sleep(0.02)
-        with open(self.cfg_path) as f:
-            self.config = json.load(f)
-        return self
-
-    def log(self, n=400):
-        try:
-            with open(self.err_path, "rb") as f:
-                return f.read().decode(errors="replace")[-n:].strip().replace("\n", " | ")
-        except OSError:
-            return ""
-
-    def injected(self):
-        """How many times the fault was injected (the server logs each)."""
-        try:
-            with open(self.err_path, "rb") as f:
-                return f.read().decode(errors="replace").count("fault_server: fault ")
-        except OSError:
-            return 0
-
-    def kill(self):
-        esme.end_process(self)
+def FaultServer(mode, *extra):
+    """esme.FaultServer with this script's mid-run count and directory."""
+    return esme.FaultServer(mode, "--after", AFTER, *extra, parent=TMP)
 
 
 def run_esmeload(srv, args, out_dir=None):

@@ -34,50 +34,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import esme  # noqa: E402
 from esme import check, check_eq, Fail, short  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FAULT_SERVER = os.path.join(HERE, "fault_server.py")
 TMP = tempfile.mkdtemp(prefix="esme-truth-")
 HANG = 60       # a run that has not exited by then is killed: a failure
 QKEYS = ["p50", "p90", "p99", "p99_9", "max"]
 
 
-class FaultServer:
-    """fault_server.py on free loopback ports; killed at exit."""
-
-    def __init__(self, mode, *extra):
-        self.mode = mode
-        self.extra = [str(a) for a in extra]
-        self.proc = None
-
-    def start(self, timeout=20.0):
-        self.dir = tempfile.mkdtemp(prefix="fault-", dir=TMP)
-        self.cfg_path = os.path.join(self.dir, "config.json")
-        self.err_path = os.path.join(self.dir, "server.err")
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, FAULT_SERVER, "--fault", self.mode,
-                 "--write-config", self.cfg_path] + self.extra,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        esme._servers.append(self)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.cfg_path):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise Fail("fault_server %s did not start: %s" % (self.mode, self.log()))
-            time.sleep(0.02)
-        return self
-
-    def log(self):
-        try:
-            with open(self.err_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def faults(self, pattern):
-        return len(re.findall(pattern, self.log()))
-
-    def kill(self):
-        esme.end_process(self)
+def FaultServer(mode, *extra):
+    return esme.FaultServer(mode, *extra, parent=TMP)
 
 
 def serve(*extra):
