@@ -11,6 +11,8 @@ so a fault can be placed at the byte level. By default it behaves; with
 REST (the participant sign-up; the organizer's sign-in stays correct)
   slow_signup        sign-up answered --delay seconds late (each on its own)
   slow_signin        the organizer's sign-in answered --delay seconds late
+  idle_408           50 ms after each chat request's answer, an unasked-for
+                     408 on that keep-alive connection, which stays open
   http500            sign-up answers 500
   bad_status_line    sign-up answers a malformed status line
   body_short         Content-Length larger than the body, then the close
@@ -62,7 +64,7 @@ import struct
 import sys
 import time
 
-MODES = ("none", "slow_signup", "slow_signin", "slow_get_chats",
+MODES = ("none", "slow_signup", "slow_signin", "idle_408", "slow_get_chats",
          "empty_get_chats", "silent_get_chats", "server_error_midrun",
          "drop_echo", "http500", "bad_status_line", "body_short", "rest_stall",
          "body_long", "invalid_json", "no_token", "ws_bad_accept",
@@ -286,7 +288,13 @@ class Conn(asyncio.Protocol):
                     return self.error(400, "chat request already exists")
                 st.locks.add(who[1])
                 st.queue.append((who[1], js.get("description") or ""))
-                return self.reply(200)
+                self.reply(200)
+                if st.mode == "idle_408":
+                    st.fault("408 on an idle REST connection")
+                    asyncio.get_running_loop().call_later(
+                        0.05, self.write,
+                        b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+                return
         elif self.port == "msg":
             if method == "GET" and path == "/connect" and \
                     hdr.get("upgrade", "").lower() == "websocket":

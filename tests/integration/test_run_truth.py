@@ -316,6 +316,23 @@ async def main(r):
         check("arrivals left late" in sc["verdict"] and "--http-conns" in sc["verdict"],
               "verdict: %s" % sc["verdict"])
 
+    def bytes_on_an_idle_rest_connection():
+        # A server that answers nothing with a 408 on an idle keep-alive
+        # connection: an error each time (--max-errors lets the run go on),
+        # the connection is let go, and later arrivals get a new one; no
+        # request is written into a connection that is gone (it would end
+        # in a timeout).
+        fs = FaultServer("idle_408").start()
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "200", "-smi", "100", "--duration", "3s",
+                                 "--max-errors", "1000", "--request-timeout", "1s"])
+        e = s["esmeload"]
+        check_eq(rc, 0, "exit status (stderr %s)" % short(err))
+        errs = {k: v for k, v in e["errors"].items() if v}
+        check(set(errs) == {"protocol"}, "only the unexpected bytes: %s" % errs)
+        check("REST: unexpected bytes" in (e["first_error"] or ""), "first error %r" % e["first_error"])
+        check(s["created_participants_count"] >= 8, "participants %d" % s["created_participants_count"])
+        check_eq(s["created_participants_count"], s["chats_count"], "every participant found its chat")
+
     def request_deadline_runs_from_the_queue():
         # One REST connection, sign-ups taking 0.8 s, one arrival every
         # 100 ms, a 1 s deadline: participant 2 is queued at 0.1 s, written
@@ -393,6 +410,7 @@ async def main(r):
         ("too_few_rest_connections_make_the_tester_the_limit",
          too_few_rest_connections_make_the_tester_the_limit),
         ("request_deadline_runs_from_the_queue", request_deadline_runs_from_the_queue),
+        ("bytes_on_an_idle_rest_connection", bytes_on_an_idle_rest_connection),
         ("organizer_pool_is_distinct_accounts", organizer_pool_is_distinct_accounts),
     ]:
         await r.case(name, fn)
