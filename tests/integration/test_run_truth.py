@@ -156,17 +156,17 @@ async def main(r):
         srv.kill()
 
     def timer_slack_trades_resolution():
-        # 20 participants at smi 50: a timer every 2.5 ms or so. With 5 ms
-        # of slack each wake-up waits for the window: most timers fire
-        # milliseconds late, and the summary says so.
+        # 5 participants at smi 100, a start_chat every 50 ms: a timer
+        # every 14 ms or so, and little else to wake the loop. With 5 ms of slack
+        # a wake-up waits out the window: timers fire milliseconds late
+        # (about 0.05 ms without), and the summary says so.
         srv = serve()
-        rc, err, s, _ = run(srv, ["-sci", "10", "-cpi", "50", "-smi", "50", "--duration", "3s",
-                                  "--max-participants", "20", "--timer-slack", "5ms"])
+        rc, err, s, _ = run(srv, ["-sci", "50", "-cpi", "20", "-smi", "100", "--duration", "3s",
+                                  "--max-participants", "5", "--timer-slack", "5ms"])
         e = s["esmeload"]
         check_eq(rc, 0, "exit status (stderr %s)" % short(err))
         check_eq(e["timer"]["slack_us"], 5000, "slack_us")
         check(e["timer"]["late_ms"]["p50"] >= 1.0, "late p50 %.3f ms" % e["timer"]["late_ms"]["p50"])
-        check(e["lag_ms"]["p50"] >= 0.5, "lag p50 %.3f ms" % e["lag_ms"]["p50"])
         accounted(e, "with slack")
         srv.kill()
 
