@@ -217,12 +217,9 @@ static void authorize(struct serve *s, struct conn *c, const char *p,
 		if (r < 2 || r > 4)
 			goto denied;
 	}
-	s->stats.conns[1]--;
-	c->state = CS_WS;
 	attach(s, c, role, u);
-	s->stats.conns[role == ROLE_ORG ? 2 : 3]++;
-	tw_del(&s->tw, &c->timer);
-	tw_add(&s->tw, &c->timer, s->now_ms + s->o.idle_timeout_ms);
+	conn_set_state(s, c, CS_WS);
+	conn_deadline(s, c, s->o.idle_timeout_ms);
 	return;
 denied:
 	auth_denied(s, c);
@@ -602,8 +599,8 @@ long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
 {
 	size_t off = 0;
 
-	c->last_ms = s->now_ms;
-	while (off < n && !(c->flags & CF_LINGER) && c->state != CS_CLOSING) {
+	c->last_ms = serve_now_ms(s);
+	while (off < n && conn_alive(s, c)) {
 		struct ws_frame f;
 		uint8_t *out, opcode;
 		size_t olen;
@@ -623,7 +620,7 @@ long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
 		off += (size_t)r;
 		s->stats.frames_in++;
 		if (!f.fin && f.opcode != WS_OP_CONT && !c->msg.buf) {
-			c->msg.buf = pool_get(&s->in_pool);
+			c->msg.buf = pool_get(&s->msg_pool);
 			c->msg.cap = s->o.max_frame;
 			if (!c->msg.buf) {
 				s->stats.err[E_NO_MEMORY]++;
@@ -644,12 +641,12 @@ long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
 		if (c->msg.buf && c->msg.opcode == 0) {
 			/* Fragmented message done: keep idle connections
 			 * free of blocks. */
-			pool_put(&s->in_pool, c->msg.buf);
+			pool_put(&s->msg_pool, c->msg.buf);
 			c->msg.buf = NULL;
 			c->msg.cap = 0;
 		}
 	}
-	if ((c->flags & CF_LINGER) || c->state == CS_CLOSING)
+	if (!conn_alive(s, c))
 		return (long)n; /* the rest is never read */
 	return (long)off;
 }

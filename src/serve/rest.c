@@ -794,11 +794,8 @@ static void upgrade(struct req *q)
 		conn_close(q->s, q->c);
 		return;
 	}
-	q->s->stats.conns[0]--;
-	q->s->stats.conns[1]++;
-	q->c->state = CS_WS_AUTH;
-	tw_del(&q->s->tw, &q->c->timer);
-	tw_add(&q->s->tw, &q->c->timer, q->s->now_ms + q->s->o.auth_timeout_ms);
+	conn_set_state(q->s, q->c, CS_WS_AUTH);
+	conn_deadline(q->s, q->c, q->s->o.auth_timeout_ms);
 }
 
 static void stats(struct req *q)
@@ -937,9 +934,7 @@ long rest_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
 	qm = memchr(h.target, '?', h.target_len);
 	q.path_len = qm ? (size_t)(qm - h.target) : h.target_len;
 	route(&q);
-	if (c->state == CS_HTTP) {
-		tw_del(&s->tw, &c->timer);
-		tw_add(&s->tw, &c->timer, s->now_ms + s->o.http_timeout_ms);
-	}
+	if (c->state == CS_HTTP)
+		conn_deadline(s, c, s->o.http_timeout_ms);
 	return r;
 }

@@ -530,7 +530,6 @@ int serve_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	s->stop = &stop_flag;
-	s->now_ms = (uint64_t)(clock_mono_ns() / 1000000);
 
 	ret = serve_net_init(s, err, sizeof(err));
 	if (ret < 0) {
@@ -560,8 +559,9 @@ int serve_main(int argc, char **argv)
 	if (!s->o.quiet)
 		fprintf(stderr, "esmeload serve: io_uring %s, up to %u "
 			"connections as direct descriptors in %u ring%s of "
-			"%u\n", ring_mode(&s->ring), s->o.max_conns,
-			s->nrings, s->nrings > 1 ? "s" : "", s->per_ring);
+			"%u\n", eng_ring_mode(&s->eng), s->o.max_conns,
+			s->eng.nrings, s->eng.nrings > 1 ? "s" : "",
+			s->eng.per_ring);
 	ret = serve_net_run(s);
 	{
 		long n = serve_stats_json(s, (char *)s->scratch, s->scratch_cap);

@@ -4,17 +4,18 @@
  * several when --max-conns exceeds what one ring's table may hold).
  *
  * Internal contract between the serve modules:
- *   main.c      options, setup, signals, exit report
- *   net.c       listeners, connections, the event loop, outbound queues
+ *   serve.c     options, setup, signals, exit report
+ *   conn.c      listeners and connections on the engine (engine/eng.h):
+ *               per-connection state, deadlines, writes
  *   store.c     accounts, events, queues, chats, the message log
  *   rest.c      the HTTP routes of the three ports
  *   messenger.c the WebSocket protocol of docs/protocol.md §4
  *   stats.c     the /stats JSON
  *
  * IMPLEMENTATION NOTES
- * - One thread owns everything; no locks. A connection is found by the
- *   direct-descriptor index the kernel gave it at accept time in its ring:
- *   its slot in the connection array is ring * per_ring + that index.
+ * - One thread owns everything; no locks. A connection is the engine's
+ *   slot (the direct-descriptor entry the kernel gave it at accept); serve
+ *   keeps its own part of it at the same index of s->conns.
  * - A user may hold several WebSocket connections; each user keeps an
  *   intrusive list of them (conn indexes) and fan-out walks it.
  * - Frames are encoded once into a scratch buffer and copied into each
@@ -29,11 +30,9 @@
 #include <stdint.h>
 
 #include "clock.h"
-#include "outq.h"
+#include "engine/eng.h"
 #include "serve/delay.h"
 #include "pool.h"
-#include "ring.h"
-#include "tw.h"
 #include "ws.h"
 
 #define NIL UINT32_MAX
@@ -49,28 +48,14 @@ enum conn_state {
 	CS_CLOSING,  /* shutdown issued, waiting for recv/send to end */
 };
 
-enum conn_flag {
-	CF_RECV = 1 << 0,       /* multishot recv armed */
-	CF_SEND = 1 << 1,       /* a send is in flight */
-	CF_DIRTY = 1 << 2,      /* on the flush list */
-	CF_LINGER = 1 << 3,     /* close once the outbound queue drains */
-	CF_SHUTDOWN = 1 << 4,   /* cancels submitted */
-	CF_CLOSE = 1 << 5,      /* close submitted */
-};
-
+/* serve's part of a connection (the engine keeps the rest). */
 struct conn {
-	uint32_t gen;
 	uint8_t state;      /* enum conn_state */
 	uint8_t port;       /* which listener accepted it */
 	uint8_t role;       /* enum role, for WebSocket connections */
-	uint8_t flags;      /* enum conn_flag */
 	uint32_t user;      /* organizer or participant index */
 	uint32_t unext, uprev; /* the user's connection list */
-	uint32_t in_len;    /* bytes held in in */
-	uint8_t *in;        /* partial input (a block of in_pool) or NULL */
 	struct ws_msg msg;  /* fragmented message under reassembly */
-	struct outq out;
-	struct tw_node timer;
 	uint64_t last_ms;   /* last input, for the idle timeout */
 };
 
@@ -130,51 +115,18 @@ struct serve_stats {
 
 struct store;
 
-/*
- * One io_uring and its table of direct descriptors: connections
- * base .. base + cap - 1 live in it. A table may hold at most RLIMIT_NOFILE
- * entries, so --max-conns above that takes several rings (net.c).
- */
-struct serve_ring {
-	struct ring *ring;
-	uint32_t base;          /* global index of the table's entry 0 */
-	uint32_t cap;           /* table entries */
-	uint32_t used;          /* entries held: accepted, close not completed */
-	uint32_t pend;          /* single accepts armed, one entry kept for each */
-};
-
 struct serve {
 	struct serve_opts o;
-	struct ring ring;       /* ring 0: the loop sleeps in this one */
-	struct serve_ring *rings; /* nrings; rings[0].ring is &ring */
-	struct ring *xring;     /* rings 1 .. nrings - 1 */
-	uint32_t nrings;
-	uint32_t per_ring;      /* table entries of every ring but the last */
-	int wake_fd;            /* eventfd of rings 1.., read by ring 0 (-1) */
-	uint64_t wake_val;      /* that read's buffer */
-	uint32_t acc_depth;     /* single accepts to keep armed per listener */
-	uint32_t acc_pend[NPORTS]; /* single accepts armed per listener */
-	int32_t acc_multi[NPORTS]; /* ring of the listener's multishot accept
-				    * (-1: none) */
-	uint8_t acc_cancel;     /* listeners whose multishot is being cancelled */
-	struct tw tw;
-	struct conn *conns;
-	uint32_t nconns;
-	uint32_t *dirty;        /* connections with output to flush */
-	uint32_t ndirty;
-	struct send_vec *sv;    /* msghdr + iovecs of sends not yet submitted */
-	uint32_t nsv;
-	struct pool out_pool;   /* outbound queue blocks */
-	struct pool in_pool;    /* partial input and fragment blocks */
-	size_t in_block;
-	int lfd[NPORTS];
+	struct eng eng;         /* rings, connections, the loop */
+	struct conn *conns;     /* max_conns, by engine slot */
+	struct pool msg_pool;   /* fragmented messages under reassembly */
 	uint16_t bound[NPORTS];
+	uint8_t port_of[ENG_MAX_LISTEN]; /* listener -> PORT_* */
 	struct store *st;
 	struct serve_stats stats;
 	uint8_t *scratch;       /* one encoded frame or response */
 	size_t scratch_cap;
 	uint8_t *scratch2;
-	uint64_t now_ms;        /* monotonic, per loop iteration */
 	uint8_t jwt_key[64];
 	size_t jwt_key_len;
 	char api_key[65];
@@ -187,7 +139,13 @@ struct serve {
 	volatile sig_atomic_t *stop;
 };
 
-/* ---- net.c ---- */
+/* Monotonic milliseconds, as of the engine's current batch. */
+static inline uint64_t serve_now_ms(const struct serve *s)
+{
+	return (uint64_t)s->eng.now_ns / 1000000;
+}
+
+/* ---- conn.c ---- */
 int serve_net_init(struct serve *s, char *err, size_t errlen);
 int serve_net_run(struct serve *s);
 void serve_net_exit(struct serve *s);
@@ -201,6 +159,13 @@ int conn_write(struct serve *s, struct conn *c, const void *p, size_t n,
 void conn_linger(struct serve *s, struct conn *c);
 /* Close now; queued output is discarded. */
 void conn_close(struct serve *s, struct conn *c);
+/* 1 while the connection takes input and writes (not closing or
+ * lingering). */
+int conn_alive(const struct serve *s, const struct conn *c);
+/* Move c to state st, keeping the per-state counts of /stats. */
+void conn_set_state(struct serve *s, struct conn *c, enum conn_state st);
+/* c's deadline: ms from now (HTTP keep-alive, authorization, idle). */
+void conn_deadline(struct serve *s, struct conn *c, uint64_t ms);
 static inline uint32_t conn_idx(const struct serve *s, const struct conn *c)
 {
 	return (uint32_t)(c - s->conns);

@@ -50,8 +50,22 @@ static void kv(struct jw *w, const char *k, uint64_t v)
 /* see serve.h */
 long serve_stats_json(struct serve *s, char *buf, size_t cap)
 {
-	const struct serve_stats *t = &s->stats;
+	const struct eng_stats *es = &s->eng.stats;
+	struct serve_stats all = s->stats;
+	const struct serve_stats *t = &all;
 	struct jw w;
+
+	/* What the engine counts of the connections. */
+	all.accepted = es->accepted;
+	all.closed = es->closed;
+	all.bytes_in = es->bytes_in;
+	all.bytes_out = es->bytes_out;
+	all.err[E_ENOBUFS] += es->enobufs;
+	all.err[E_RECV] += es->recv_errors;
+	all.err[E_SEND] += es->send_errors;
+	all.err[E_CONN_LIMIT] += es->conn_limit;
+	all.err[E_TOO_BIG] += es->too_big;
+	all.err[E_NO_MEMORY] += es->no_memory;
 
 	jw_init(&w, buf, cap);
 	jw_obj_begin(&w);
@@ -98,16 +112,16 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "http_requests", t->http_requests);
 	jw_key(&w, "memory");
 	jw_obj_begin(&w);
-	kv(&w, "out_blocks", s->out_pool.used);
-	kv(&w, "out_block_bytes", s->out_pool.block_size);
-	kv(&w, "in_blocks", s->in_pool.used);
+	kv(&w, "out_blocks", s->eng.out_pool.used);
+	kv(&w, "out_block_bytes", s->eng.out_pool.block_size);
+	kv(&w, "in_blocks", s->eng.in_pool.used + s->msg_pool.used);
 	jw_obj_end(&w);
 	jw_key(&w, "errors");
 	jw_obj_begin(&w);
 	for (int i = 0; i < E_COUNT; i++)
 		kv(&w, serve_err_names[i], t->err[i]);
 	jw_obj_end(&w);
-	jw_kv_cstr(&w, "ring", ring_mode(&s->ring));
+	jw_kv_cstr(&w, "ring", eng_ring_mode(&s->eng));
 	jw_obj_end(&w);
 	return jw_finish(&w);
 }

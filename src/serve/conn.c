@@ -1,0 +1,321 @@
+/*
+ * conn: serve's connections on the engine (engine/eng.h): listeners on
+ * the three ports, the state of each connection (HTTP, WebSocket waiting
+ * for its authorization, authorized), its deadline, and the writes of
+ * rest.c and messenger.c with the slow-reader policy. See serve.h.
+ *
+ * A connection is the engine slot the kernel chose at accept; struct conn
+ * at the same index in s->conns holds what serve keeps of it. The
+ * connection counts per state (/stats "connections") change only here,
+ * in conn_set_state and when a connection starts or ends.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* serve's wheel tick: 2^20 ns, about a millisecond. */
+#define SERVE_TICK_SHIFT 20
+#define OUT_BLOCK 16384
+
+static int count_of(const struct conn *c)
+{
+	if (c->state == CS_HTTP)
+		return 0;
+	if (c->state == CS_WS_AUTH)
+		return 1;
+	if (c->state == CS_WS)
+		return c->role == ROLE_ORG ? 2 : 3;
+	return -1;
+}
+
+static void state_count(struct serve *s, const struct conn *c, int delta)
+{
+	int k = count_of(c);
+
+	if (k >= 0)
+		s->stats.conns[k] += (uint32_t)delta;
+}
+
+/* see serve.h */
+void conn_set_state(struct serve *s, struct conn *c, enum conn_state st)
+{
+	state_count(s, c, -1);
+	c->state = (uint8_t)st;
+	state_count(s, c, 1);
+}
+
+/* see serve.h */
+void conn_deadline(struct serve *s, struct conn *c, uint64_t ms)
+{
+	struct eng *e = &s->eng;
+
+	eng_deadline(e, conn_idx(s, c),
+		     eng_tick_of(e, e->now_ns + (int64_t)ms * 1000000));
+}
+
+/* What serve keeps of a connection that ends, either way. */
+static void conn_end(struct serve *s, struct conn *c)
+{
+	if (c->state == CS_CLOSING || c->state == CS_FREE)
+		return;
+	if (c->role != ROLE_NONE)
+		msgr_detach(s, c);
+	state_count(s, c, -1);
+	c->state = CS_CLOSING;
+	if (c->msg.buf)
+		pool_put(&s->msg_pool, c->msg.buf);
+	memset(&c->msg, 0, sizeof(c->msg));
+}
+
+/* see serve.h */
+void conn_close(struct serve *s, struct conn *c)
+{
+	if (c->state == CS_CLOSING || c->state == CS_FREE)
+		return;
+	conn_end(s, c);
+	eng_close(&s->eng, conn_idx(s, c));
+}
+
+/* see serve.h */
+void conn_linger(struct serve *s, struct conn *c)
+{
+	if (c->state == CS_CLOSING || c->state == CS_FREE)
+		return;
+	eng_linger(&s->eng, conn_idx(s, c));
+}
+
+/* see serve.h */
+int conn_alive(const struct serve *s, const struct conn *c)
+{
+	return c->state != CS_CLOSING && c->state != CS_FREE &&
+	       eng_writable(&s->eng, conn_idx(s, c));
+}
+
+/* see serve.h */
+int conn_write(struct serve *s, struct conn *c, const void *p, size_t n,
+	       int bounded)
+{
+	int ret;
+
+	if (c->state == CS_CLOSING || c->state == CS_FREE)
+		return -EPIPE;
+	/* The limit bounds the backlog; one frame larger than it still
+	 * goes out when nothing is queued. */
+	ret = eng_write(&s->eng, conn_idx(s, c), p, n,
+			!bounded ? SIZE_MAX :
+			n > s->o.out_limit ? n : s->o.out_limit);
+	if (ret == 0) {
+		s->stats.frames_out += c->state != CS_HTTP;
+		return 0;
+	}
+	if (ret == -EPIPE)
+		return -EPIPE;
+	s->stats.frames_dropped++;
+	if (ret == -ENOMEM)
+		s->stats.err[E_NO_MEMORY]++;
+	if (s->o.slow_close || ret == -ENOMEM) {
+		s->stats.err[E_SLOW_CLOSED] += ret == -ENOBUFS;
+		conn_close(s, c);
+	}
+	return -ENOBUFS;
+}
+
+/* ---- the engine's callbacks ---- */
+
+static void on_accepted(void *app, uint32_t id, unsigned listener)
+{
+	struct serve *s = app;
+	struct conn *c = &s->conns[id];
+
+	memset(c, 0, sizeof(*c));
+	c->state = CS_HTTP;
+	c->port = (uint8_t)s->port_of[listener];
+	c->user = c->unext = c->uprev = NIL;
+	c->last_ms = serve_now_ms(s);
+	state_count(s, c, 1);
+	conn_deadline(s, c, s->o.http_timeout_ms);
+}
+
+static long on_input(void *app, uint32_t id, uint32_t tag, uint8_t *p,
+		     size_t n)
+{
+	struct serve *s = app;
+	struct conn *c = &s->conns[id];
+	size_t off = 0;
+
+	(void)tag;
+	while (off < n) {
+		uint8_t st = c->state;
+		long r;
+
+		if (st == CS_HTTP)
+			r = rest_input(s, c, p + off, n - off);
+		else if (st == CS_WS_AUTH || st == CS_WS)
+			r = msgr_input(s, c, p + off, n - off);
+		else
+			return (long)n; /* closing: the rest is discarded */
+		if (r < 0) {
+			conn_close(s, c);
+			return -1;
+		}
+		off += (size_t)r;
+		/* Stop when nothing more parses, unless the handler switched
+		 * protocols (HTTP upgrade) and the rest is for the new one. */
+		if (r == 0 && c->state == st)
+			break;
+	}
+	return (long)off;
+}
+
+static void on_closed(void *app, uint32_t id, uint32_t tag,
+		      const struct eng_why *why)
+{
+	struct serve *s = app;
+
+	(void)tag;
+	(void)why; /* the engine counted receive and send errors */
+	conn_end(s, &s->conns[id]);
+}
+
+static void on_deadline(void *app, uint32_t id, uint32_t tag)
+{
+	struct serve *s = app;
+	struct conn *c = &s->conns[id];
+
+	(void)tag;
+	if (c->state == CS_HTTP) {
+		conn_close(s, c);
+	} else if (c->state == CS_WS_AUTH) {
+		s->stats.err[E_AUTH_TIMEOUT]++;
+		conn_close(s, c);
+	} else if (c->state == CS_WS) {
+		/* Idle deadline, checked lazily against the last input. */
+		uint64_t due = c->last_ms + s->o.idle_timeout_ms,
+			 now = serve_now_ms(s);
+
+		if (due > now)
+			conn_deadline(s, c, due - now);
+		else
+			msgr_timeout(s, c);
+	}
+}
+
+static void on_timer(void *app, struct tw_node *n)
+{
+	(void)app;
+	(void)n; /* serve arms no timers of its own */
+}
+
+static int64_t on_turn(void *app)
+{
+	struct serve *s = app;
+	int64_t bound = ENG_GO;
+
+	if (*s->stop)
+		return ENG_STOP;
+	if (s->o.stall_for_ms &&
+	    serve_now_ms(s) >= s->start_ms + s->o.stall_at_ms) {
+		/* --stall-at/--stall-for: the whole server stops, once. */
+		struct timespec st = {
+			.tv_sec = (time_t)(s->o.stall_for_ms / 1000),
+			.tv_nsec = (long)(s->o.stall_for_ms % 1000) * 1000000,
+		};
+
+		s->o.stall_for_ms = 0;
+		nanosleep(&st, NULL);
+		s->eng.now_ns = clock_mono_ns();
+	}
+	if (s->o.delay_ns) {
+		int64_t now = clock_mono_ns(), due = msgr_flush_delayed(s, now);
+
+		if (due)
+			bound = due - now > 1000 ? due - now : 1000;
+	}
+	return bound;
+}
+
+static const struct eng_ops serve_ops = {
+	.accepted = on_accepted,
+	.input = on_input,
+	.closed = on_closed,
+	.deadline = on_deadline,
+	.timer = on_timer,
+	.turn = on_turn,
+};
+
+/* see serve.h */
+int serve_net_init(struct serve *s, char *err, size_t errlen)
+{
+	size_t in_need = s->o.max_head + s->o.max_body;
+	struct eng_opts eo = {
+		.max_conns = s->o.max_conns,
+		.nbufs = s->o.nbufs,
+		.buf_size = s->o.buf_size,
+		.send = ENG_SEND_QUEUE,
+		.out_block = OUT_BLOCK,
+		.out_memory = s->o.out_memory,
+		.tick_shift = SERVE_TICK_SHIFT,
+		.wheel_slots = 4096,
+		.t0_ns = clock_mono_ns(),
+		.max_wait_ns = 1000000000,
+	};
+	int ret;
+
+	if (s->o.max_frame + WS_HDR_MAX > in_need)
+		in_need = s->o.max_frame + WS_HDR_MAX;
+	eo.in_block = in_need;
+	ret = eng_init(&s->eng, &eo, &serve_ops, s, err, errlen);
+	if (ret < 0)
+		return ret;
+	s->start_ms = serve_now_ms(s);
+	s->conns = calloc(s->o.max_conns, sizeof(*s->conns));
+	if (!s->conns ||
+	    pool_init(&s->msg_pool, s->o.max_frame, 16,
+		      (64u << 20) / in_need + 16) < 0) {
+		snprintf(err, errlen, "out of memory for %u connections",
+			 s->o.max_conns);
+		return -ENOMEM;
+	}
+	if (s->o.delay_ns && delayq_init(&s->dq, (size_t)64 << 20) < 0) {
+		snprintf(err, errlen, "out of memory for --delay");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->o.max_conns; i++)
+		s->conns[i].user = NIL;
+	for (int p = 0; p < NPORTS; p++) {
+		ret = eng_listen(&s->eng, s->o.host, s->o.port[p], s->o.rcvbuf,
+				 &s->bound[p], err, errlen);
+		if (ret < 0)
+			return ret;
+		s->port_of[ret] = (uint8_t)p;
+	}
+	return 0;
+}
+
+/* see serve.h */
+int serve_net_run(struct serve *s)
+{
+	int ret = eng_run(&s->eng);
+
+	if (ret < 0)
+		fprintf(stderr, "esmeload serve: %s\n", s->eng.err_text);
+	return ret;
+}
+
+/* see serve.h */
+void serve_net_exit(struct serve *s)
+{
+	if (s->conns)
+		for (uint32_t i = 0; i < s->o.max_conns; i++)
+			if (s->conns[i].msg.buf)
+				pool_put(&s->msg_pool, s->conns[i].msg.buf);
+	eng_exit(&s->eng);
+	pool_destroy(&s->msg_pool);
+	free(s->conns);
+	s->conns = NULL;
+	delayq_free(&s->dq);
+}
