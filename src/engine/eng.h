@@ -137,7 +137,8 @@ struct eng_ops {
 		     int detached);
 	/* A send completed: the slot has room again (NULL: none). */
 	void (*writable)(void *app, uint32_t id, uint32_t tag);
-	/* The engine closed the connection, for this reason. */
+	/* The engine closed the connection, for this reason; err 0: a
+	 * lingering connection sent what it had (eng_linger). */
 	void (*closed)(void *app, uint32_t id, uint32_t tag,
 		       const struct eng_why *why);
 	/* A send waited send_timeout_ns; the engine closes the connection
@@ -297,8 +298,8 @@ uint32_t eng_connect(struct eng *e, unsigned t, uint32_t tag, char *why,
 /* Close now; what is queued is dropped. No callback follows (but
  * ops.sent, detached). Nothing when already closing. */
 void eng_close(struct eng *e, uint32_t id);
-/* Close once what is queued has been sent; input is no longer read,
- * writes fail. */
+/* Close once what is queued has been sent (then ops.closed, err 0);
+ * input is no longer read, writes fail. */
 void eng_linger(struct eng *e, uint32_t id);
 
 /* ENG_SEND_SLOT: the free part of id's slot and its size. */

@@ -181,8 +181,11 @@ static void kick_queue(struct eng *e, struct eng_conn *c)
 	int k;
 
 	if (!c->out.q.bytes) {
-		if (c->flags & CF_LINGER)
-			eng_close(e, id);
+		if (c->flags & CF_LINGER) {
+			struct eng_why why = { .err = 0 };
+
+			eng_fail(e, c, &why); /* the close it asked for */
+		}
 		return;
 	}
 	if (e->nsv == ENG_SEND_VECS) {
