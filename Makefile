@@ -49,7 +49,9 @@ endef
 $(foreach t,$(patsubst tests/%.c,%,$(TEST_SRCS)),$(eval $(call test_deps,$(t))))
 
 unit: $(TEST_BINS)
-	@for t in $(TEST_BINS); do $$t || true; done
+	@failed=; for t in $(TEST_BINS); do $$t; rc=$$?; \
+	  [ $$rc -eq 0 ] || [ $$rc -eq 77 ] || failed="$$failed $${t##*/}"; done; \
+	  [ -z "$$failed" ] || { echo "unit tests failed:$$failed"; exit 1; }
 
 test: all
 	BUILD=$(BUILD) tests/run.sh

@@ -16,3 +16,4 @@ test_tls_DEPS     := tls
 test_threshold_DEPS := run/threshold
 test_echo_DEPS    := run/echo json utf8
 test_run_tick_DEPS := tw
+test_store_DEPS   := serve/store clock

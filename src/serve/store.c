@@ -58,7 +58,8 @@ static char *arena_dup(struct store *st, const char *s, size_t n)
 
 		if (!big)
 			return NULL;
-		big->used = n + 1;
+		/* Full: small strings never go into a chunk of this size. */
+		big->used = ARENA_CHUNK;
 		if (a) {
 			big->next = a->next;
 			a->next = big;
