@@ -998,10 +998,3 @@ uint64_t eng_cq_dropped(const struct eng *e)
 		n += ring_cq_dropped(&e->rings[ri].ring);
 	return n;
 }
-
-/* see eng.h */
-const char *eng_ring_mode(const struct eng *e)
-{
-	return e->rings && e->rings[0].ring.uring.ring_fd > 0 ?
-	       ring_mode(&e->rings[0].ring) : "";
-}

@@ -359,6 +359,10 @@ void eng_flush(struct eng *e);
 uint64_t eng_cq_overflows(const struct eng *e);
 uint64_t eng_cq_dropped(const struct eng *e);
 /* Setup flags of ring 0 in words (ring_mode), "" before setup. */
-const char *eng_ring_mode(const struct eng *e);
+static inline const char *eng_ring_mode(const struct eng *e)
+{
+	return e->rings && e->rings[0].ring.uring.ring_fd > 0 ?
+	       ring_mode(&e->rings[0].ring) : "";
+}
 
 #endif

@@ -286,8 +286,8 @@ static void self_check(struct jw *w, const struct run *r,
 
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
-	jw_kv_cstr(w, "ring", r->nw && r->w[0].ring.uring.ring_fd > 0 ?
-		ring_mode(&r->w[0].ring) : "none");
+	jw_kv_cstr(w, "ring", r->nw && *eng_ring_mode(&r->w[0].eng) ?
+		eng_ring_mode(&r->w[0].eng) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
 	jw_kv_u64(w, "cores", r->cpu.cores);
@@ -305,9 +305,9 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_key(w, "stalled_s");
 	jw_f64(w, (double)(int64_t)(r->cpu.stalled_s * 10) / 10.0);
 	jw_kv_cstr(w, "send", !r->nw ? "none" :
-		   r->w[0].zc == ZC_FIXED ? "send_zc_fixed" :
-		   r->w[0].zc == ZC_PLAIN ? "send_zc" : "send");
-	if (r->nw && r->w[0].zc) {
+		   r->w[0].eng.zc == ENG_ZC_FIXED ? "send_zc_fixed" :
+		   r->w[0].eng.zc == ENG_ZC_PLAIN ? "send_zc" : "send");
+	if (r->nw && r->w[0].eng.zc) {
 		jw_kv_u64(w, "zc_sends", c->zc_sends);
 		jw_kv_u64(w, "zc_copied", c->zc_copied);
 	}

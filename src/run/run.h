@@ -4,8 +4,8 @@
  *
  * Internal contract between the run modules:
  *   config.c    command line (Go flag syntax) and config.json
- *   worker.c    one thread's ring: connections, connect, recv, send, timers
- *   scenario.c  what participants and organizers do on those connections
+ *   worker.c    one thread: its engine (engine/eng.h) and the scenario on it
+ *   scenario.c  what participants and organizers do on their connections
  *   output.c    the summary and message-rate files, the printed summary
  *   run.c       threads, signals, progress, the embedded serve child
  *
@@ -14,19 +14,14 @@
  *   belongs to worker (n - 1) % threads. Organizers live on worker 0.
  *   Nothing on the hot path is shared; the coordinator reads each worker's
  *   counters with relaxed atomic loads once per progress tick.
- * - A connection's slot index is its index in the ring's direct-descriptor
- *   table. A socket is created and connected as an ordinary descriptor
- *   (so the local address can be read for the message text), then moved
- *   into the table and closed: the process holds a descriptor only while
- *   a connect is in flight.
- * - Every connection has a fixed slot in a registered send arena; frames
- *   are encoded into it directly. At most one send is in flight; frames
- *   encoded meanwhile wait behind it and leave together.
- * - TLS targets (https://, wss://) are handled in worker.c, below the
- *   scenario: it gets sc_connected after the handshake and reads and
- *   writes plaintext; the send slot holds plaintext that the flush moves
- *   through the connection's engine (struct wtls, from a per-worker pool).
- *   Handshakes resume the worker's last session with the same target.
+ * - Connections are the engine's (engine/eng.h), each tagged with its
+ *   owner (a participant, an organizer, a REST connection). Every
+ *   connection has a fixed slot in the engine's registered send arena;
+ *   frames are encoded into it directly, and a send_message frame is one
+ *   unit, so the engine says when it was submitted and when sent.
+ * - TLS targets (https://, wss://) are the engine's transport: the
+ *   scenario hears sc_connected after the handshake and reads and writes
+ *   plaintext.
  * - Schedules are open loop: arrival n is due at start + (n - 1) * cpi,
  *   message k of a participant at chat + k * smi, whatever happened before.
  */
@@ -41,8 +36,8 @@
 #include "clock.h"
 #include "hist.h"
 #include "http.h"
+#include "engine/eng.h"
 #include "pool.h"
-#include "ring.h"
 #include "tls.h"
 #include "tw.h"
 
@@ -228,35 +223,6 @@ struct run_counters {
 
 enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_HTTP };
 
-enum cstate {
-	C_FREE = 0,
-	C_CONNECTING,
-	C_OPEN,
-	C_CLOSING,
-};
-
-struct cconn {
-	uint32_t gen;
-	uint8_t state;        /* enum cstate */
-	uint8_t kind;         /* enum owner_kind */
-	uint8_t flags;
-	uint8_t target;       /* T_* */
-	uint32_t owner;       /* index in the owner's table */
-	int fd;               /* ordinary descriptor while connecting, else -1 */
-	uint32_t in_len;
-	uint8_t *in;          /* partial input, a block of in_pool, or NULL */
-	uint16_t out_len;     /* bytes encoded in the send slot */
-	uint16_t out_off;     /* first byte not yet sent */
-	uint16_t inflight;    /* end of the bytes of the send in flight */
-	uint16_t msgs_pending;  /* send_message frames in [inflight, out_len) */
-	uint16_t msgs_inflight; /* send_message frames in the send in flight */
-	uint32_t next_free;   /* free slot list */
-	int64_t send_since;   /* when the send in flight was submitted */
-	uint8_t local[18];    /* local address: family-less ip (16) + port */
-	uint8_t local_v6;
-	struct wtls *tls;     /* TLS state of an https/wss connection, or NULL */
-};
-
 /*
  * The timer wheel's tick: 2^RUN_TICK_SHIFT ns (32.8 µs). A timer due at
  * t is armed on the first tick boundary at or after t, and the loop's wait
@@ -295,9 +261,6 @@ static inline int64_t run_tick_wait(int64_t t0_ns, uint64_t tick, int64_t now_ns
 /* Bytes of a connection's slot in the send arena. */
 #define RUN_SLOT 512
 
-/* How WebSocket frames leave the send arena (struct worker's zc). */
-enum { ZC_OFF = 0, ZC_PLAIN, ZC_FIXED };
-
 struct part;
 struct org;
 struct httpc;
@@ -315,29 +278,16 @@ struct worker {
 	const struct run_opts *o;
 	struct run *run;
 	pthread_t thread;
-	struct ring ring;
-	struct tw tw;
-	struct cconn *conns;
-	uint32_t nconns;
-	uint32_t free_head;   /* free connection slots */
-	uint8_t *arena;       /* registered send arena: nconns * SLOT bytes */
-	int zc;               /* 0: SEND; ZC_PLAIN or ZC_FIXED (--zc) */
-	struct pool in_pool;    /* partial input of any connection */
+	struct eng eng;         /* rings, connections, timers, the loop */
+	struct eng_target targets[NTARGETS];
+	char tls_host[NTARGETS][256];
 	struct pool tok_pool;   /* tokens held between sign-up and auth */
-	struct pool tls_pool;   /* struct wtls of TLS connections */
-	struct tls_session tls_sess[NTARGETS]; /* resumable, per target */
 	const char *close_cause; /* set around sc_closed: the cause in words */
-	uint32_t tls_handshaking; /* TLS connections before their handshake */
-	struct __kernel_timespec connect_ts;
 	uint64_t rng;           /* xorshift state: masks */
 	uint64_t key_seed;      /* WebSocket keys derive from it */
 	uint8_t *scratch;       /* scenario.c: decoded bodies */
-	uint32_t *dirty;
-	uint32_t ndirty;
 	int64_t t0_ns;        /* the run's start (monotonic) */
-	int64_t next_sweep_ns; /* the send-stall check, once a second */
-	int64_t now_ns;
-	uint64_t src_next;    /* round robin over the source pool */
+	int64_t drain_deadline; /* the drain ends by then (monotonic) */
 	/* participants of this worker, in chunks so pointers stay valid */
 	struct part **pchunks;
 	uint32_t nparts, pchunks_cap;
@@ -376,7 +326,6 @@ struct worker {
 	int has_err;
 	char init_err[256];   /* worker_init failed: why */
 	int draining;         /* stop: no new work, finish sends */
-	int stopped;
 };
 
 int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
@@ -400,29 +349,37 @@ void wk_error(struct worker *w, enum run_err kind, const char *fmt, ...)
 /* Count a sent message in the rate table at the current Unix second. */
 void wk_rate(struct worker *w, unsigned n);
 
-/* ---- scenario (scenario.c) ---- */
+/* ---- scenario (scenario.c) ----
+ * Events of a connection name its owner (kind, index) and, where the
+ * scenario answers on it, its slot idx. */
 void sc_start(struct worker *w);
-void sc_connected(struct worker *w, struct cconn *c, uint32_t idx);
+/* The connection is up (and its TLS handshake done); local: its address. */
+void sc_connected(struct worker *w, enum owner_kind kind, uint32_t owner,
+		  uint32_t idx, const struct sockaddr_storage *local);
 /* Returns bytes consumed, or < 0 when the connection must close. */
-long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *p,
-	      size_t n);
-/* The connection failed with -errno err; w->close_cause, when not NULL,
- * names the cause in words instead (TLS failures). */
-void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err);
-/* msgs send_message frames of c were handed to the kernel at w->now_ns. */
-void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
+long sc_input(struct worker *w, enum owner_kind kind, uint32_t owner,
+	      uint32_t idx, uint8_t *p, size_t n);
+/* The connection failed with -errno err (connecting: before its TCP
+ * connect completed); w->close_cause, when not NULL, names the cause in
+ * words instead (TLS failures). */
+void sc_closed(struct worker *w, enum owner_kind kind, uint32_t owner,
+	       int err, int connecting);
+/* msgs send_message frames were handed to the kernel at w->eng.now_ns. */
+void sc_submitted(struct worker *w, enum owner_kind kind, uint32_t owner,
 		  unsigned msgs);
-/* msgs send_message frames of c were taken by the kernel in full. */
-void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs);
+/* msgs send_message frames were taken by the kernel in full. */
+void sc_sent(struct worker *w, enum owner_kind kind, uint32_t owner,
+	     unsigned msgs);
 /* Messages sent on connections still open and not yet echoed (those
  * above the highest echoed number): what a drain may still wait for. */
 uint64_t sc_in_flight(const struct worker *w);
 /* After the loop: fill the counters' in_flight and lost. */
 void sc_account(struct worker *w);
 /* A send completed and the slot has room again. */
-void sc_writable(struct worker *w, struct cconn *c, uint32_t idx);
-/* A send has not completed within --send-timeout. */
-void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx);
+void sc_writable(struct worker *w, enum owner_kind kind, uint32_t owner);
+/* A send has not completed within --send-timeout (the connection closes
+ * after this). */
+void sc_send_stalled(struct worker *w, enum owner_kind kind, uint32_t owner);
 void sc_drain(struct worker *w);
 /* A timer of the scenario's expired. */
 void sc_timer(struct worker *w, struct tw_node *n);

@@ -129,9 +129,9 @@ static int64_t ms_ns(int64_t ms) { return ms * 1000000; }
 
 static void timer_at(struct worker *w, struct timer *t, int64_t at_ns)
 {
-	tw_del(&w->tw, &t->node);
+	tw_del(&w->eng.tw, &t->node);
 	t->due_ns = at_ns;
-	tw_add(&w->tw, &t->node, run_tick_of(w->t0_ns, at_ns));
+	tw_add(&w->eng.tw, &t->node, run_tick_of(w->t0_ns, at_ns));
 }
 
 /* base + step * n, saturating: intervals up to the Go tool's largest
@@ -194,7 +194,7 @@ static void oerr(struct worker *w, unsigned i, enum run_err kind,
  * (the caller closes it, or the worker does on a negative return). */
 static void org_done(struct worker *w, struct org *o)
 {
-	tw_del(&w->tw, &o->t.node);
+	tw_del(&w->eng.tw, &o->t.node);
 	o->state = O_DONE;
 	o->conn = NIL;
 }
@@ -477,7 +477,7 @@ static void part_done(struct worker *w, struct part *p)
 {
 	if (p->state == P_SIGNUP_Q)
 		w->backlog--;
-	tw_del(&w->tw, &p->t.node);
+	tw_del(&w->eng.tw, &p->t.node);
 	p->state = P_DONE;
 	p->http = NIL;
 }
@@ -552,7 +552,7 @@ static void part_connect(struct worker *w, uint32_t pi)
 	char why[200];
 
 	p->state = P_CONNECT;
-	p->phase_ns = w->now_ns;
+	p->phase_ns = w->eng.now_ns;
 	p->conn = wk_connect(w, T_MSG, OWN_PART, pi, why, sizeof(why));
 	if (p->conn == NIL) {
 		perr(w, p, RE_CONNECT, "connect", why, T_MSG);
@@ -568,12 +568,12 @@ static void http_done(struct worker *w, struct httpc *h, int status,
 
 	h->state = H_IDLE;
 	p->http = NIL;
-	tw_del(&w->tw, &p->t.node);
+	tw_del(&w->eng.tw, &p->t.node);
 	if (p->state == P_SIGNUP) {
 		char tok[1024];
 		size_t tn;
 
-		hist_add(&w->ph_signup, us_since(p->phase_ns, w->now_ns));
+		hist_add(&w->ph_signup, us_since(p->phase_ns, w->eng.now_ns));
 		if (status != 201) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(w, p, RE_HTTP, "sign-up", cause, T_PART);
@@ -596,11 +596,11 @@ static void http_done(struct worker *w, struct httpc *h, int status,
 		memcpy(p->token, tok, tn);
 		p->token_len = (uint16_t)tn;
 		p->state = P_REQUEST_Q;
-		job_push(w, h->job, w->now_ns);
+		job_push(w, h->job, w->eng.now_ns);
 		return;
 	}
 	if (p->state == P_REQUEST) {
-		hist_add(&w->ph_request, us_since(p->phase_ns, w->now_ns));
+		hist_add(&w->ph_request, us_since(p->phase_ns, w->eng.now_ns));
 		if (status != 200) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(w, p, RE_HTTP, "chat request", cause, T_PART);
@@ -728,7 +728,7 @@ static void arrivals(struct worker *w)
 			w->arrivals_done = 1;
 			break;
 		}
-		if (due > w->now_ns) {
+		if (due > w->eng.now_ns) {
 			timer_at(w, &w->arrival, due);
 			break;
 		}
@@ -737,7 +737,7 @@ static void arrivals(struct worker *w)
 		w->next_arrival += w->run->nw;
 	}
 	if (!w->arrivals_done && !tw_armed(&w->arrival.node))
-		timer_at(w, &w->arrival, w->now_ns);
+		timer_at(w, &w->arrival, w->eng.now_ns);
 	http_pump(w);
 }
 
@@ -755,7 +755,7 @@ static void send_get_chats(struct worker *w, struct part *p)
 	p->tries++;
 	p->awaiting = 1;
 	send_text(w, p->conn, msg, sizeof(msg) - 1, 0);
-	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->request_timeout_ms));
+	timer_at(w, &p->t, w->eng.now_ns + ms_ns(w->o->request_timeout_ms));
 }
 
 /* The frame that answered a get_chats was not a chat: try again smi
@@ -768,7 +768,7 @@ static void get_chats_again(struct worker *w, struct part *p)
 			  "no chat after 10 get_chats");
 		return;
 	}
-	timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
+	timer_at(w, &p->t, w->eng.now_ns + ms_ns(w->o->smi_ms));
 }
 
 /* Encode every message that is due and fits; arm the timer for the next.
@@ -778,7 +778,7 @@ static void send_due(struct worker *w, struct part *p)
 	const int64_t smi = ms_ns(w->o->smi_ms);
 	char txt[256];
 
-	while (sched(p->chat_ns, smi, p->k + 1) <= w->now_ns) {
+	while (sched(p->chat_ns, smi, p->k + 1) <= w->eng.now_ns) {
 		int n = snprintf(txt, sizeof(txt),
 				 "{\"type\":\"send_message\",\"payload\":"
 				 "{\"chatId\":\"%.24s\",\"message\":\"connection "
@@ -808,9 +808,9 @@ static void chat_found(struct worker *w, struct part *p, const char *id)
 	memcpy(p->chat, id, 24);
 	p->state = P_CHAT;
 	p->awaiting = 0;
-	p->chat_ns = w->now_ns;
+	p->chat_ns = w->eng.now_ns;
 	w->c.chats++;
-	hist_add(&w->to_chat, us_since(p->due_ns, w->now_ns));
+	hist_add(&w->to_chat, us_since(p->due_ns, w->eng.now_ns));
 	send_due(w, p);
 }
 
@@ -843,7 +843,7 @@ static void delivered(struct worker *w, struct part *p, const char *c,
 	w->c.delivered++;
 	p->ndeliv++;
 	p->high = (uint32_t)k;
-	lat = w->now_ns - sched(p->chat_ns, smi, k);
+	lat = w->eng.now_ns - sched(p->chat_ns, smi, k);
 	if (lat < 0)
 		lat = 0;
 	hist_add(&w->lat, (uint64_t)lat / 1000);
@@ -998,7 +998,7 @@ static void org_start_chat(struct worker *w, struct org *o)
 	static const char msg[] = "{\"type\":\"start_chat\",\"payload\":\"\"}";
 	const int64_t sci = ms_ns(w->o->sci_ms);
 
-	while (sched(o->start_ns, sci, o->j + 1) <= w->now_ns) {
+	while (sched(o->start_ns, sci, o->j + 1) <= w->eng.now_ns) {
 		if (send_text(w, o->conn, msg, sizeof(msg) - 1, 0) < 0)
 			return; /* slot full: sc_writable resumes */
 		o->j++;
@@ -1009,9 +1009,8 @@ static void org_start_chat(struct worker *w, struct org *o)
 
 /* ---- WebSocket frames (both roles of ours) ---- */
 
-static long ws_input(struct worker *w, struct cconn *c, uint32_t idx,
-		     uint8_t *data, size_t n, struct part *p, struct org *o,
-		     unsigned oi)
+static long ws_input(struct worker *w, uint32_t idx, uint8_t *data, size_t n,
+		     struct part *p, struct org *o, unsigned oi)
 {
 	size_t off = 0;
 
@@ -1073,7 +1072,7 @@ static long ws_input(struct worker *w, struct cconn *c, uint32_t idx,
 		} else {
 			org_text(w, o, (const char *)f.payload, f.payload_len);
 		}
-		if (c->state != C_OPEN)
+		if (!eng_open(&w->eng, idx))
 			return (long)n;
 	}
 	return (long)off;
@@ -1120,27 +1119,37 @@ void sc_start(struct worker *w)
 }
 
 /* see run.h */
-void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
+void sc_connected(struct worker *w, enum owner_kind kind, uint32_t owner,
+		  uint32_t idx, const struct sockaddr_storage *local)
 {
-	if (c->kind == OWN_HTTP) {
-		w->http[c->owner].state = H_IDLE;
+	if (kind == OWN_HTTP) {
+		w->http[owner].state = H_IDLE;
 		http_pump(w);
-	} else if (c->kind == OWN_PART) {
-		struct part *p = part_at(w, c->owner);
-		char ip[INET6_ADDRSTRLEN];
-		uint16_t port;
+	} else if (kind == OWN_PART) {
+		struct part *p = part_at(w, owner);
+		char ip[INET6_ADDRSTRLEN] = "";
+		int v6 = local->ss_family == AF_INET6;
+		uint16_t port = 0;
 
-		inet_ntop(c->local_v6 ? AF_INET6 : AF_INET, c->local, ip,
-			  sizeof(ip));
-		memcpy(&port, c->local + 16, 2);
+		if (v6) {
+			const struct sockaddr_in6 *a = (const void *)local;
+
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+			port = ntohs(a->sin6_port);
+		} else if (local->ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)local;
+
+			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+			port = ntohs(a->sin_port);
+		}
 		p->addr_len = (uint8_t)snprintf(p->addr, sizeof(p->addr),
-						c->local_v6 ? "[%s]:%u" : "%s:%u",
-						ip, ntohs(port));
+						v6 ? "[%s]:%u" : "%s:%u",
+						ip, port);
 		p->state = P_UPGRADE;
 		send_upgrade(w, idx, p->n);
-		timer_at(w, &p->t, w->now_ns + ms_ns(w->o->handshake_timeout_ms));
-	} else if (c->kind == OWN_ORG) {
-		struct org *o = &w->orgs[c->owner];
+		timer_at(w, &p->t, w->eng.now_ns + ms_ns(w->o->handshake_timeout_ms));
+	} else if (kind == OWN_ORG) {
+		struct org *o = &w->orgs[owner];
 		const struct run_target *t = &w->o->t[T_ORG];
 
 		if (o->state == O_SIGNIN) {
@@ -1158,7 +1167,7 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 			 * need. */
 			jw_init(&jw, body, sizeof(body));
 			jw_obj_begin(&jw);
-			bl = run_org_account(w->o, c->owner, email,
+			bl = run_org_account(w->o, owner, email,
 					     sizeof(email), &password);
 			jw_kv_cstr(&jw, "email", bl < 0 ? "" : email);
 			jw_kv_cstr(&jw, "password", bl < 0 ? "" : password);
@@ -1168,7 +1177,7 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 							t->hostport, path, NULL,
 							body, (size_t)bl) : 0;
 			if (!n || send_raw(w, idx, req, n) < 0) {
-				oerr(w, c->owner, RE_HTTP, "sign-in",
+				oerr(w, owner, RE_HTTP, "sign-in",
 				     "organizer e-mail or password too long",
 				     T_ORG);
 				wk_close(w, idx);
@@ -1176,20 +1185,19 @@ void sc_connected(struct worker *w, struct cconn *c, uint32_t idx)
 				return;
 			}
 			timer_at(w, &o->t,
-				 w->now_ns + ms_ns(w->o->request_timeout_ms));
+				 w->eng.now_ns + ms_ns(w->o->request_timeout_ms));
 		} else {
 			o->state = O_UPGRADE;
-			send_upgrade(w, idx, ~(uint64_t)c->owner);
+			send_upgrade(w, idx, ~(uint64_t)owner);
 			timer_at(w, &o->t,
-				 w->now_ns + ms_ns(w->o->handshake_timeout_ms));
+				 w->eng.now_ns + ms_ns(w->o->handshake_timeout_ms));
 		}
 	}
 }
 
-static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
+static long org_input(struct worker *w, uint32_t oi, uint32_t idx,
 		      uint8_t *p, size_t n)
 {
-	unsigned oi = c->owner;
 	struct org *o = &w->orgs[oi];
 	char why[160];
 	long r;
@@ -1224,7 +1232,7 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 		 * tool's organizer_time_started is this moment. */
 		if (!w->run->org_start_real_ns)
 			w->run->org_start_real_ns = clock_real_ns();
-		tw_del(&w->tw, &o->t.node);
+		tw_del(&w->eng.tw, &o->t.node);
 		wk_close(w, idx);
 		o->state = O_CONNECT;
 		o->conn = wk_connect(w, T_MSG, OWN_ORG, oi, why, sizeof(why));
@@ -1262,32 +1270,32 @@ static long org_input(struct worker *w, struct cconn *c, uint32_t idx,
 
 			o->start_ns = w->t0_ns + (int64_t)((__int128)sci * oi /
 							   w->norgs);
-			o->j = sci && w->now_ns > o->start_ns ?
-			       (uint64_t)((w->now_ns - o->start_ns) / sci) : 0;
+			o->j = sci && w->eng.now_ns > o->start_ns ?
+			       (uint64_t)((w->eng.now_ns - o->start_ns) / sci) : 0;
 		}
-		tw_del(&w->tw, &o->t.node);
+		tw_del(&w->eng.tw, &o->t.node);
 		org_start_chat(w, o);
 		return r;
 	}
-	return ws_input(w, c, idx, p, n, NULL, o, oi);
+	return ws_input(w, idx, p, n, NULL, o, oi);
 }
 
 /* see run.h */
-long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
-	      size_t n)
+long sc_input(struct worker *w, enum owner_kind kind, uint32_t owner,
+	      uint32_t idx, uint8_t *data, size_t n)
 {
-	if (c->kind == OWN_HTTP)
-		return http_input(w, &w->http[c->owner], idx, data, n);
-	if (c->kind == OWN_ORG) {
-		long r = org_input(w, c, idx, data, n);
+	if (kind == OWN_HTTP)
+		return http_input(w, &w->http[owner], idx, data, n);
+	if (kind == OWN_ORG) {
+		long r = org_input(w, owner, idx, data, n);
 
 		/* The worker closes the connection: the organizer is done. */
 		if (r < 0)
-			org_done(w, &w->orgs[c->owner]);
+			org_done(w, &w->orgs[owner]);
 		return r;
 	}
-	if (c->kind == OWN_PART) {
-		struct part *p = part_at(w, c->owner);
+	if (kind == OWN_PART) {
+		struct part *p = part_at(w, owner);
 
 		if (p->state == P_UPGRADE) {
 			char why[160], auth[1100];
@@ -1312,14 +1320,14 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 			p->token = NULL;
 			p->state = P_WAIT_CHAT;
 			w->c.connected++;
-			hist_add(&w->ph_connect, us_since(p->phase_ns, w->now_ns));
+			hist_add(&w->ph_connect, us_since(p->phase_ns, w->eng.now_ns));
 			p->tries = 0;
 			p->awaiting = 0;
-			timer_at(w, &p->t, w->now_ns + ms_ns(w->o->smi_ms));
+			timer_at(w, &p->t, w->eng.now_ns + ms_ns(w->o->smi_ms));
 			return r;
 		}
 		{
-			long r = ws_input(w, c, idx, data, n, p, NULL, 0);
+			long r = ws_input(w, idx, data, n, p, NULL, 0);
 
 			/* The worker closes the connection (a close frame, a
 			 * bad frame, a chat without an id): the participant is
@@ -1335,22 +1343,22 @@ long sc_input(struct worker *w, struct cconn *c, uint32_t idx, uint8_t *data,
 }
 
 /* see run.h */
-void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
+void sc_closed(struct worker *w, enum owner_kind kind, uint32_t owner,
+	       int err, int connecting)
 {
-	char cause[160];
+	char cause[200];
 
-	(void)idx;
 	if (w->close_cause) /* the worker knows better, e.g. a TLS cause */
 		snprintf(cause, sizeof(cause), "%s", w->close_cause);
 	else
 		snprintf(cause, sizeof(cause), "%s%s",
-			 c->state == C_CONNECTING && err != -ETIMEDOUT ?
+			 connecting && err != -ETIMEDOUT ?
 			 "connect: " : "",
 			 err == -ETIMEDOUT ? "connect timed out" :
 			 err == -ECONNRESET ? "connection closed by the server" :
 			 strerror(-err));
-	if (c->kind == OWN_HTTP) {
-		struct httpc *h = &w->http[c->owner];
+	if (kind == OWN_HTTP) {
+		struct httpc *h = &w->http[owner];
 
 		if (h->state == H_BUSY) {
 			struct part *p = part_at(w, h->job);
@@ -1369,8 +1377,8 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 		h->state = H_DOWN;
 		h->conn = NIL;
 		http_pump(w);
-	} else if (c->kind == OWN_PART) {
-		struct part *p = part_at(w, c->owner);
+	} else if (kind == OWN_PART) {
+		struct part *p = part_at(w, owner);
 		const char *phase = p->state == P_CONNECT ? "connect" :
 				    p->state == P_UPGRADE ? "messenger handshake" :
 				    "messenger";
@@ -1379,29 +1387,28 @@ void sc_closed(struct worker *w, struct cconn *c, uint32_t idx, int err)
 		     phase, cause, T_MSG);
 		part_done(w, p);
 		p->conn = NIL;
-	} else if (c->kind == OWN_ORG) {
-		struct org *o = &w->orgs[c->owner];
+	} else if (kind == OWN_ORG) {
+		struct org *o = &w->orgs[owner];
 
-		oerr(w, c->owner, o->state == O_OPEN ? RE_CLOSED : RE_CONNECT,
+		oerr(w, owner, o->state == O_OPEN ? RE_CLOSED : RE_CONNECT,
 		     o->state == O_SIGNIN ? "sign-in" : "messenger", cause,
 		     o->state == O_SIGNIN ? T_ORG : T_MSG);
-		tw_del(&w->tw, &o->t.node);
+		tw_del(&w->eng.tw, &o->t.node);
 		o->state = O_DONE;
 		o->conn = NIL;
 	}
 }
 
 /* see run.h */
-void sc_writable(struct worker *w, struct cconn *c, uint32_t idx)
+void sc_writable(struct worker *w, enum owner_kind kind, uint32_t owner)
 {
-	(void)idx;
-	if (c->kind == OWN_PART) {
-		struct part *p = part_at(w, c->owner);
+	if (kind == OWN_PART) {
+		struct part *p = part_at(w, owner);
 
 		if (p->state == P_CHAT && !w->draining)
 			send_due(w, p);
-	} else if (c->kind == OWN_ORG) {
-		struct org *o = &w->orgs[c->owner];
+	} else if (kind == OWN_ORG) {
+		struct org *o = &w->orgs[owner];
 
 		if (o->state == O_OPEN && !w->draining)
 			org_start_chat(w, o);
@@ -1409,26 +1416,25 @@ void sc_writable(struct worker *w, struct cconn *c, uint32_t idx)
 }
 
 /* see run.h */
-void sc_send_stalled(struct worker *w, struct cconn *c, uint32_t idx)
+void sc_send_stalled(struct worker *w, enum owner_kind kind, uint32_t owner)
 {
 	char why[96];
 
-	(void)idx;
 	snprintf(why, sizeof(why), "a send waited %gs: the server stopped "
 		 "reading", (double)w->o->send_timeout_ms / 1000);
-	if (c->kind == OWN_PART) {
-		struct part *p = part_at(w, c->owner);
+	if (kind == OWN_PART) {
+		struct part *p = part_at(w, owner);
 
 		perr(w, p, RE_SEND, "messenger", why, T_MSG);
 		part_done(w, p);
 		p->conn = NIL;
-	} else if (c->kind == OWN_ORG) {
-		struct org *o = &w->orgs[c->owner];
+	} else if (kind == OWN_ORG) {
+		struct org *o = &w->orgs[owner];
 
-		oerr(w, c->owner, RE_SEND, "messenger", why, T_MSG);
+		oerr(w, owner, RE_SEND, "messenger", why, T_MSG);
 		org_done(w, o);
-	} else if (c->kind == OWN_HTTP) {
-		struct httpc *h = &w->http[c->owner];
+	} else if (kind == OWN_HTTP) {
+		struct httpc *h = &w->http[owner];
 
 		if (h->state == H_BUSY) {
 			struct part *p = part_at(w, h->job);
@@ -1520,7 +1526,7 @@ void sc_timer(struct worker *w, struct tw_node *n)
 {
 	struct timer *t = (struct timer *)n;
 
-	hist_add(&w->timer_late, us_since(t->due_ns, w->now_ns));
+	hist_add(&w->timer_late, us_since(t->due_ns, w->eng.now_ns));
 	switch (t->kind) {
 	case TK_ARRIVAL:
 		arrivals(w);
@@ -1537,20 +1543,19 @@ void sc_timer(struct worker *w, struct tw_node *n)
 }
 
 /* see run.h */
-void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
+void sc_submitted(struct worker *w, enum owner_kind kind, uint32_t owner,
 		  unsigned msgs)
 {
 	const int64_t smi = ms_ns(w->o->smi_ms);
 	struct part *p;
 
-	(void)idx;
-	if (c->kind != OWN_PART)
+	if (kind != OWN_PART)
 		return;
-	p = part_at(w, c->owner);
+	p = part_at(w, owner);
 	/* The frames are this participant's next messages, in order. */
 	while (msgs--) {
 		uint32_t k = ++p->ksub;
-		uint64_t lag = us_since(sched(p->chat_ns, smi, k), w->now_ns);
+		uint64_t lag = us_since(sched(p->chat_ns, smi, k), w->eng.now_ns);
 
 		p->lag[k % LAGS] = LAG_TAG(k) |
 				   (uint32_t)(lag < (1u << LAG_BITS) ? lag :
@@ -1560,11 +1565,11 @@ void sc_submitted(struct worker *w, struct cconn *c, uint32_t idx,
 }
 
 /* see run.h */
-void sc_sent(struct worker *w, struct cconn *c, uint32_t idx, unsigned msgs)
+void sc_sent(struct worker *w, enum owner_kind kind, uint32_t owner,
+	     unsigned msgs)
 {
-	(void)idx;
-	if (c->kind == OWN_PART)
-		part_at(w, c->owner)->nsent += msgs;
+	if (kind == OWN_PART)
+		part_at(w, owner)->nsent += msgs;
 }
 
 /* see run.h */

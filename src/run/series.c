@@ -365,8 +365,8 @@ void run_figures(struct run *r)
 	r->cq_overflows = 0;
 	r->cq_dropped = 0;
 	for (unsigned i = 0; i < r->nw; i++) {
-		r->cq_overflows += r->w[i].ring.cq_overflow;
-		r->cq_dropped += ring_cq_dropped(&r->w[i].ring);
+		r->cq_overflows += eng_cq_overflows(&r->w[i].eng);
+		r->cq_dropped += eng_cq_dropped(&r->w[i].eng);
 	}
 }
 
