@@ -16,7 +16,7 @@ LDLIBS  += -luring -lbearssl -lm -lpthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 # Every module in src/ and src/serve/ goes into one archive; main.c is the binary.
-LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/engine/*.c) $(wildcard src/serve/*.c) $(wildcard src/run/*.c) $(wildcard src/report/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/engine/*.c) $(wildcard src/session/*.c) $(wildcard src/serve/*.c) $(wildcard src/run/*.c) $(wildcard src/report/*.c)
 LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
