@@ -4,6 +4,7 @@
  * writes and write errors.
  */
 #include "run/run.h"
+#include "run/worker.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -99,42 +100,42 @@ static struct run *fake_run(void)
 	strcpy(r->first_err, "ws handshake: \"timeout\" after 45s");
 	r->has_first_err = 1;
 
-	w[0].c.created = 10;
-	w[0].c.connected = 9;
-	w[0].c.chats = 8;
-	w[0].c.sent = 100;
-	w[0].c.delivered = 90;
-	w[0].c.org_received = 80;
-	w[0].c.start_chats = 70;
-	w[0].c.new_chats = 6;
-	w[0].c.no_new_chats = 5;
-	w[0].c.err[RE_SERVER] = 4;
-	w[0].c.err[RE_CONNECT] = 2;
-	w[0].c.enobufs = 3;
-	w[0].c.part_failed = 2;
-	w[1].c.created = 20;
-	w[1].c.connected = 19;
-	w[1].c.chats = 18;
-	w[1].c.sent = 23;
-	w[1].c.delivered = 21;
-	w[1].c.org_received = 1;
-	w[1].c.start_chats = 1;
-	w[1].c.new_chats = 1;
-	w[1].c.no_new_chats = 1;
-	w[1].c.err[RE_SERVER] = 1;
-	w[1].c.err[RE_HANDSHAKE] = 1;
-	w[1].c.err[RE_CONNECT] = 5;
-	w[1].c.enobufs = 4;
-	w[1].c.part_failed = 1;
+	w[0].sc.c.created = 10;
+	w[0].sc.c.connected = 9;
+	w[0].sc.c.chats = 8;
+	w[0].sc.c.sent = 100;
+	w[0].sc.c.delivered = 90;
+	w[0].sc.c.org_received = 80;
+	w[0].sc.c.start_chats = 70;
+	w[0].sc.c.new_chats = 6;
+	w[0].sc.c.no_new_chats = 5;
+	w[0].sc.c.err[RE_SERVER] = 4;
+	w[0].sc.c.err[RE_CONNECT] = 2;
+	w[0].sc.c.enobufs = 3;
+	w[0].sc.c.part_failed = 2;
+	w[1].sc.c.created = 20;
+	w[1].sc.c.connected = 19;
+	w[1].sc.c.chats = 18;
+	w[1].sc.c.sent = 23;
+	w[1].sc.c.delivered = 21;
+	w[1].sc.c.org_received = 1;
+	w[1].sc.c.start_chats = 1;
+	w[1].sc.c.new_chats = 1;
+	w[1].sc.c.no_new_chats = 1;
+	w[1].sc.c.err[RE_SERVER] = 1;
+	w[1].sc.c.err[RE_HANDSHAKE] = 1;
+	w[1].sc.c.err[RE_CONNECT] = 5;
+	w[1].sc.c.enobufs = 4;
+	w[1].sc.c.part_failed = 1;
 	r->o.max_conns = 1234;
 
 	/* Seconds 1700000000.. and 1699999998..: they overlap. */
-	w[0].rates = rates0;
-	w[0].rates_cap = 5;
-	w[0].rate_base = 1700000000;
-	w[1].rates = rates1;
-	w[1].rates_cap = 6;
-	w[1].rate_base = 1699999998;
+	w[0].sc.rates = rates0;
+	w[0].sc.rates_cap = 5;
+	w[0].sc.rate_base = 1700000000;
+	w[1].sc.rates = rates1;
+	w[1].sc.rates_cap = 6;
+	w[1].sc.rate_base = 1699999998;
 	return r;
 }
 
@@ -418,8 +419,8 @@ static int test_zone_and_edges(void)
 	r->o.embedded = 1; /* a demo says so */
 	r->stop_reason = STOP_SIGNAL;
 	r->has_first_err = 0;
-	r->w[0].rates = NULL;
-	r->w[1].rates = NULL;
+	r->w[0].sc.rates = NULL;
+	r->w[1].sc.rates = NULL;
 	check_eq(write_outputs(r, path, sizeof(path)), 0);
 	text = slurp(path, &len);
 	check(text != NULL);
@@ -606,7 +607,7 @@ static struct run *quiet_run(void)
 
 	if (!r)
 		return NULL;
-	r->w[0].c.enobufs = r->w[1].c.enobufs = 0;
+	r->w[0].sc.c.enobufs = r->w[1].sc.c.enobufs = 0;
 	hist_reset(&r->lag);
 	hist_reset(&r->lat);
 	hist_reset(&r->lat_actual);
@@ -666,13 +667,13 @@ static int test_self_check(void)
 	check_eq(limited_of(&d, sc), 1);
 	check(has_text(&d, sc, "verdict", "the kernel dropped 2 completions"));
 	r->cq_dropped = 0;
-	r->w[1].c.enobufs = 5;
+	r->w[1].sc.c.enobufs = 5;
 	e = esme_of(r, &d);
 	sc = json_find(&d, e, "self_check");
 	check_eq(limited_of(&d, sc), 1);
 	check(int_is(&d, sc, "enobufs", 5));
 	check(has_text(&d, sc, "verdict", "receive buffers ran out (5 times)"));
-	r->w[1].c.enobufs = 0;
+	r->w[1].sc.c.enobufs = 0;
 
 	/* Late sends with CPU to spare: the server's doing. */
 	for (int i = 0; i < 10; i++)

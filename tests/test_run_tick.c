@@ -1,12 +1,36 @@
 /*
- * Unit tests for run's timer resolution (run.h: RUN_TICK_SHIFT,
- * run_tick_of, run_tick_now, run_tick_wait) driven as worker.c's loop
- * drives them: wait until the next armed tick begins, advance the wheel to
- * the ticks begun, fire. A timer must never fire before it is due and at
+ * Unit tests for run's timer resolution (run.h: RUN_TICK_SHIFT; the
+ * engine's eng_tick_of, eng_tick_now, eng_tick_wait) driven as the
+ * engine's loop drives them: wait until the next armed tick begins,
+ * advance the wheel to the ticks begun, fire. A timer must never fire before it is due and at
  * most one tick after it (plus the wake-up's own lateness, modelled here).
  */
 #include "test.h"
+#include "engine/eng.h"
 #include "run/run.h"
+
+/* The engine's tick functions on a wheel started at t0. */
+static uint64_t run_tick_of(int64_t t0, int64_t at)
+{
+	struct eng e = { .o = { .t0_ns = t0, .tick_shift = RUN_TICK_SHIFT } };
+
+	return eng_tick_of(&e, at);
+}
+
+static uint64_t run_tick_now(int64_t t0, int64_t now)
+{
+	struct eng e = { .o = { .t0_ns = t0, .tick_shift = RUN_TICK_SHIFT },
+			 .now_ns = now };
+
+	return eng_tick_now(&e);
+}
+
+static int64_t run_tick_wait(int64_t t0, uint64_t tick, int64_t now)
+{
+	struct eng e = { .o = { .t0_ns = t0, .tick_shift = RUN_TICK_SHIFT } };
+
+	return eng_tick_wait(&e, tick, now);
+}
 
 #include <stdlib.h>
 

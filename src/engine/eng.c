@@ -897,9 +897,8 @@ static uint64_t wait_ns(struct eng *e, int64_t bound)
 	} else {
 		uint64_t tick = e->tw.now + tw_next(&e->tw, max_ticks ?
 						    max_ticks : 1);
-		int64_t at = e->o.t0_ns + (int64_t)(tick << e->o.tick_shift);
 
-		w = (at > now ? (uint64_t)(at - now) : 0) +
+		w = (uint64_t)eng_tick_wait(e, tick, now) +
 		    (uint64_t)e->o.slack_ns;
 	}
 	if (bound > 0 && (uint64_t)bound < w)

@@ -342,10 +342,20 @@ static inline uint64_t eng_tick_of(const struct eng *e, int64_t at_ns)
 	return at_ns <= t0 ? 0 :
 	       ((uint64_t)(at_ns - t0) + one - 1) >> e->o.tick_shift;
 }
+/* The ticks begun by e->now_ns (what the loop advances the wheel to). */
 static inline uint64_t eng_tick_now(const struct eng *e)
 {
 	return e->now_ns <= e->o.t0_ns ? 0 :
 	       (uint64_t)(e->now_ns - e->o.t0_ns) >> e->o.tick_shift;
+}
+/* Nanoseconds from now_ns until tick begins (0 if it has): the loop's
+ * wait, so a timer never fires early and at most a tick late. */
+static inline int64_t eng_tick_wait(const struct eng *e, uint64_t tick,
+				    int64_t now_ns)
+{
+	int64_t at = e->o.t0_ns + (int64_t)(tick << e->o.tick_shift);
+
+	return at > now_ns ? at - now_ns : 0;
 }
 
 /* Run the loop until ops.turn says ENG_STOP (returns 0) or a wait fails

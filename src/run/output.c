@@ -3,6 +3,7 @@
  * what only esmeload measures. See src/run/run.h, docs/protocol.md §5.
  */
 #include "run/run.h"
+#include "run/worker.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -43,7 +44,7 @@ void run_sum(const struct run *r, struct run_counters *t)
 	/* Relaxed loads: the coordinator may sum while the workers still
 	 * count (progress ticks); each counter has a single writer. */
 	for (unsigned i = 0; i < r->nw; i++) {
-		const uint64_t *src = (const uint64_t *)(const void *)&r->w[i].c;
+		const uint64_t *src = (const uint64_t *)(const void *)&r->w[i].sc.c;
 
 		for (unsigned k = 0; k < N; k++)
 			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
@@ -286,8 +287,8 @@ static void self_check(struct jw *w, const struct run *r,
 
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
-	jw_kv_cstr(w, "ring", r->nw && *eng_ring_mode(&r->w[0].eng) ?
-		eng_ring_mode(&r->w[0].eng) : "none");
+	jw_kv_cstr(w, "ring", r->nw && *eng_ring_mode(&r->w[0].ses.eng) ?
+		eng_ring_mode(&r->w[0].ses.eng) : "none");
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
 	jw_kv_u64(w, "cores", r->cpu.cores);
@@ -305,9 +306,9 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_key(w, "stalled_s");
 	jw_f64(w, (double)(int64_t)(r->cpu.stalled_s * 10) / 10.0);
 	jw_kv_cstr(w, "send", !r->nw ? "none" :
-		   r->w[0].eng.zc == ENG_ZC_FIXED ? "send_zc_fixed" :
-		   r->w[0].eng.zc == ENG_ZC_PLAIN ? "send_zc" : "send");
-	if (r->nw && r->w[0].eng.zc) {
+		   r->w[0].ses.eng.zc == ENG_ZC_FIXED ? "send_zc_fixed" :
+		   r->w[0].ses.eng.zc == ENG_ZC_PLAIN ? "send_zc" : "send");
+	if (r->nw && r->w[0].ses.eng.zc) {
 		jw_kv_u64(w, "zc_sends", c->zc_sends);
 		jw_kv_u64(w, "zc_copied", c->zc_copied);
 	}
@@ -335,7 +336,7 @@ static void organizers_json(struct jw *w, const struct run *r)
 {
 	jw_key(w, "organizers");
 	jw_arr_begin(w);
-	for (unsigned i = 0; r->nw && i < r->w[0].norgs; i++) {
+	for (unsigned i = 0; r->nw && i < r->w[0].sc.norgs; i++) {
 		char email[256];
 		const char *pw;
 
@@ -343,7 +344,7 @@ static void organizers_json(struct jw *w, const struct run *r)
 		jw_kv_cstr(w, "email", run_org_account(&r->o, i, email,
 				sizeof(email), &pw) == 0 ? email : "");
 		jw_kv_u64(w, "user_messages",
-			  r->w[0].org_copies ? r->w[0].org_copies[i] : 0);
+			  r->w[0].sc.org_copies ? r->w[0].sc.org_copies[i] : 0);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
@@ -691,7 +692,7 @@ static int write_rates_tmp(const struct run *r, const char *path, char *tmp,
 		uint64_t sum = 0;
 
 		for (unsigned i = 0; i < r->nw; i++) {
-			const struct worker *w = &r->w[i];
+			const struct scenario *w = &r->w[i].sc;
 
 			if (!w->rates)
 				continue;
@@ -703,7 +704,7 @@ static int write_rates_tmp(const struct run *r, const char *path, char *tmp,
 		if (s == INT64_MAX)
 			break;
 		for (unsigned i = 0; i < r->nw; i++) {
-			const struct worker *w = &r->w[i];
+			const struct scenario *w = &r->w[i].sc;
 
 			if (w->rates && cur[i] < w->rates_cap &&
 			    w->rate_base + cur[i] == s)

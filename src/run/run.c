@@ -3,6 +3,7 @@
  * child used when no config.json is given. See run.h.
  */
 #include "run.h"
+#include "run/worker.h"
 #include "opt.h"
 
 #include <errno.h>

@@ -4,8 +4,10 @@
  *
  * Internal contract between the run modules:
  *   config.c    command line (Go flag syntax) and config.json
- *   worker.c    one thread: its engine (engine/eng.h) and the scenario on it
- *   scenario.c  what participants and organizers do on their connections
+ *   scenario.c  what participants and organizers do (scenario.h): state
+ *               machines over sessions (session/session.h), no sockets
+ *   worker.c    one thread (worker.h): its sessions and engine, the
+ *               scenario on them, the drain at the end
  *   output.c    the summary and message-rate files, the printed summary
  *   run.c       threads, signals, progress, the embedded serve child
  *
@@ -36,10 +38,8 @@
 #include "clock.h"
 #include "hist.h"
 #include "http.h"
-#include "engine/eng.h"
 #include "pool.h"
 #include "tls.h"
-#include "tw.h"
 
 #define NIL UINT32_MAX
 #define RUN_URL_MAX 512
@@ -219,12 +219,10 @@ struct run_counters {
 	uint64_t http_opened;      /* REST connections opened */
 };
 
-/* ---- worker (worker.c) ---- */
-
-enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_HTTP };
+/* ---- time ---- */
 
 /*
- * The timer wheel's tick: 2^RUN_TICK_SHIFT ns (32.8 µs). A timer due at
+ * The engine's timer wheel under run ticks 2^RUN_TICK_SHIFT ns (32.8 µs). A timer due at
  * t is armed on the first tick boundary at or after t, and the loop's wait
  * ends on that boundary, so a timer never fires early and fires at most one
  * tick late plus the wake-up's own latency (measured per run:
@@ -237,153 +235,10 @@ enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_HTTP };
 #define RUN_TICK_NS ((int64_t)1 << RUN_TICK_SHIFT)
 #define RUN_WHEEL_SLOTS 65536
 
-/* The tick of a due time at_ns for a wheel started at t0_ns. */
-static inline uint64_t run_tick_of(int64_t t0_ns, int64_t at_ns)
-{
-	return at_ns <= t0_ns ? 0 :
-	       ((uint64_t)(at_ns - t0_ns) + RUN_TICK_NS - 1) >> RUN_TICK_SHIFT;
-}
-
-/* The ticks that have begun by now_ns (what the loop advances the wheel to). */
-static inline uint64_t run_tick_now(int64_t t0_ns, int64_t now_ns)
-{
-	return now_ns <= t0_ns ? 0 : (uint64_t)(now_ns - t0_ns) >> RUN_TICK_SHIFT;
-}
-
-/* Nanoseconds to wait at now_ns until tick begins (0 if it has). */
-static inline int64_t run_tick_wait(int64_t t0_ns, uint64_t tick, int64_t now_ns)
-{
-	int64_t at = t0_ns + (int64_t)(tick << RUN_TICK_SHIFT);
-
-	return at > now_ns ? at - now_ns : 0;
-}
-
 /* Bytes of a connection's slot in the send arena. */
 #define RUN_SLOT 512
 
-struct part;
-struct org;
-struct httpc;
-
-/* A scenario timer: the wheel node and what it belongs to. */
-struct run_timer {
-	struct tw_node node;
-	int64_t due_ns;       /* when it is due (monotonic) */
-	uint32_t idx;
-	uint8_t kind;
-};
-
-struct worker {
-	unsigned id;
-	const struct run_opts *o;
-	struct run *run;
-	pthread_t thread;
-	struct eng eng;         /* rings, connections, timers, the loop */
-	struct eng_target targets[NTARGETS];
-	char tls_host[NTARGETS][256];
-	struct pool tok_pool;   /* tokens held between sign-up and auth */
-	const char *close_cause; /* set around sc_closed: the cause in words */
-	uint64_t rng;           /* xorshift state: masks */
-	uint64_t key_seed;      /* WebSocket keys derive from it */
-	uint8_t *scratch;       /* scenario.c: decoded bodies */
-	int64_t t0_ns;        /* the run's start (monotonic) */
-	int64_t drain_deadline; /* the drain ends by then (monotonic) */
-	/* participants of this worker, in chunks so pointers stay valid */
-	struct part **pchunks;
-	uint32_t nparts, pchunks_cap;
-	uint64_t next_arrival; /* next participant number of this worker */
-	struct run_timer arrival;
-	int arrivals_done;
-	/* organizers (worker 0 only) */
-	struct org *orgs;
-	unsigned norgs;
-	uint64_t *org_copies;  /* user_message frames read, per organizer */
-	/* REST client connections and their queue of jobs */
-	struct httpc *http;
-	unsigned nhttp;
-	uint32_t *jobs;       /* ring of participant indexes (or org | bit31) */
-	uint32_t jobs_cap, jobs_head, jobs_len;
-	/* message rates: per Unix second since rate_base */
-	uint32_t *rates;
-	uint32_t rates_cap;
-	int64_t rate_base;    /* Unix second of rates[0] */
-	struct run_counters c;
-	/* latency from the scheduled send, from the actual send; send lag */
-	struct hist lat, lat_actual, lag;
-	/*
-	 * Arrivals, each from its scheduled moment: arrival lag (sign-up
-	 * written minus scheduled), the phases (sign-up and chat request:
-	 * request written to response; connect: connect started to
-	 * authorization written) and time to chat (scheduled arrival to chat
-	 * found). timer_late: how late each timer fired after it was due.
-	 */
-	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
-	struct hist timer_late;
-	uint64_t backlog;     /* arrivals due whose sign-up is not written yet */
-	uint64_t backlog_max;
-	/* the first error of this worker */
-	char err_text[256];
-	int has_err;
-	char init_err[256];   /* worker_init failed: why */
-	int draining;         /* stop: no new work, finish sends */
-};
-
-int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
-		char *err, size_t errlen);
-void worker_exit(struct worker *w);
-void *worker_main(void *arg);
-
-/* Connection services used by scenario.c. */
-/* Start a connection to target for an owner; returns the slot, or NIL
- * with the cause in why (the caller reports it: it knows who failed). */
-uint32_t wk_connect(struct worker *w, int target, enum owner_kind kind,
-		    uint32_t owner, char *why, size_t whylen);
-/* The send slot of a connection and its room. */
-uint8_t *wk_slot(struct worker *w, uint32_t c, size_t *room);
-/* n bytes were written at wk_slot(); msgs of them are send_message frames. */
-void wk_commit(struct worker *w, uint32_t c, size_t n, unsigned msgs);
-void wk_close(struct worker *w, uint32_t c);
-/* Record an error; stops the run when the limit is reached. */
-void wk_error(struct worker *w, enum run_err kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Count a sent message in the rate table at the current Unix second. */
-void wk_rate(struct worker *w, unsigned n);
-
-/* ---- scenario (scenario.c) ----
- * Events of a connection name its owner (kind, index) and, where the
- * scenario answers on it, its slot idx. */
-void sc_start(struct worker *w);
-/* The connection is up (and its TLS handshake done); local: its address. */
-void sc_connected(struct worker *w, enum owner_kind kind, uint32_t owner,
-		  uint32_t idx, const struct sockaddr_storage *local);
-/* Returns bytes consumed, or < 0 when the connection must close. */
-long sc_input(struct worker *w, enum owner_kind kind, uint32_t owner,
-	      uint32_t idx, uint8_t *p, size_t n);
-/* The connection failed with -errno err (connecting: before its TCP
- * connect completed); w->close_cause, when not NULL, names the cause in
- * words instead (TLS failures). */
-void sc_closed(struct worker *w, enum owner_kind kind, uint32_t owner,
-	       int err, int connecting);
-/* msgs send_message frames were handed to the kernel at w->eng.now_ns. */
-void sc_submitted(struct worker *w, enum owner_kind kind, uint32_t owner,
-		  unsigned msgs);
-/* msgs send_message frames were taken by the kernel in full. */
-void sc_sent(struct worker *w, enum owner_kind kind, uint32_t owner,
-	     unsigned msgs);
-/* Messages sent on connections still open and not yet echoed (those
- * above the highest echoed number): what a drain may still wait for. */
-uint64_t sc_in_flight(const struct worker *w);
-/* After the loop: fill the counters' in_flight and lost. */
-void sc_account(struct worker *w);
-/* A send completed and the slot has room again. */
-void sc_writable(struct worker *w, enum owner_kind kind, uint32_t owner);
-/* A send has not completed within --send-timeout (the connection closes
- * after this). */
-void sc_send_stalled(struct worker *w, enum owner_kind kind, uint32_t owner);
-void sc_drain(struct worker *w);
-/* A timer of the scenario's expired. */
-void sc_timer(struct worker *w, struct tw_node *n);
-void sc_free(struct worker *w);
+struct worker;
 
 /* ---- echo (echo.c) ---- */
 

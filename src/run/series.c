@@ -8,6 +8,7 @@
  * difference of two such snapshots.
  */
 #include "run.h"
+#include "run/worker.h"
 #include "http.h"
 #include "json.h"
 #include "jsonw.h"
@@ -133,7 +134,7 @@ static int judged(const struct run *r)
 	if (r->end_real_ns)
 		return 0;
 	for (unsigned i = 0; i < r->nw; i++)
-		if (__atomic_load_n(&r->w[i].draining, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&r->w[i].sc.draining, __ATOMIC_RELAXED))
 			return 0;
 	return 1;
 }
@@ -256,19 +257,19 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	if (dt <= 0)
 		return;
 	run_sum(r, &c);
-	merged(r, offsetof(struct worker, lat), &s->cur, &s->tmp);
+	merged(r, offsetof(struct worker, sc.lat), &s->cur, &s->tmp);
 	hist_delta(&lat, &s->cur, &s->prev_lat);
 	s->prev_lat = s->cur;
-	merged(r, offsetof(struct worker, lat_actual), &s->cur, &s->tmp);
+	merged(r, offsetof(struct worker, sc.lat_actual), &s->cur, &s->tmp);
 	hist_delta(&act, &s->cur, &s->prev_act);
 	s->prev_act = s->cur;
-	merged(r, offsetof(struct worker, lag), &s->cur, &s->tmp);
+	merged(r, offsetof(struct worker, sc.lag), &s->cur, &s->tmp);
 	hist_delta(&lag, &s->cur, &s->prev_lag);
 	s->prev_lag = s->cur;
-	merged(r, offsetof(struct worker, arrival_lag), &s->cur, &s->tmp);
+	merged(r, offsetof(struct worker, sc.arrival_lag), &s->cur, &s->tmp);
 	hist_delta(&arr, &s->cur, &s->prev_arr);
 	s->prev_arr = s->cur;
-	merged(r, offsetof(struct worker, to_chat), &s->cur, &s->tmp);
+	merged(r, offsetof(struct worker, sc.to_chat), &s->cur, &s->tmp);
 	hist_delta(&ttc, &s->cur, &s->prev_ttc);
 	s->prev_ttc = s->cur;
 
@@ -348,25 +349,25 @@ void run_figures(struct run *r)
 	struct hist tmp;
 	double wall = (double)(r->end_real_ns - r->t0_real_ns) / 1e9;
 
-	merged(r, offsetof(struct worker, lat), &r->lat, &tmp);
-	merged(r, offsetof(struct worker, lat_actual), &r->lat_actual, &tmp);
-	merged(r, offsetof(struct worker, lag), &r->lag, &tmp);
-	merged(r, offsetof(struct worker, arrival_lag), &r->arrival_lag, &tmp);
-	merged(r, offsetof(struct worker, ph_signup), &r->ph_signup, &tmp);
-	merged(r, offsetof(struct worker, ph_request), &r->ph_request, &tmp);
-	merged(r, offsetof(struct worker, ph_connect), &r->ph_connect, &tmp);
-	merged(r, offsetof(struct worker, to_chat), &r->to_chat, &tmp);
-	merged(r, offsetof(struct worker, timer_late), &r->timer_late, &tmp);
+	merged(r, offsetof(struct worker, sc.lat), &r->lat, &tmp);
+	merged(r, offsetof(struct worker, sc.lat_actual), &r->lat_actual, &tmp);
+	merged(r, offsetof(struct worker, sc.lag), &r->lag, &tmp);
+	merged(r, offsetof(struct worker, sc.arrival_lag), &r->arrival_lag, &tmp);
+	merged(r, offsetof(struct worker, sc.ph_signup), &r->ph_signup, &tmp);
+	merged(r, offsetof(struct worker, sc.ph_request), &r->ph_request, &tmp);
+	merged(r, offsetof(struct worker, sc.ph_connect), &r->ph_connect, &tmp);
+	merged(r, offsetof(struct worker, sc.to_chat), &r->to_chat, &tmp);
+	merged(r, offsetof(struct worker, sc.timer_late), &r->timer_late, &tmp);
 	r->backlog_max = 0;
 	for (unsigned i = 0; i < r->nw; i++)
-		if (r->w[i].backlog_max > r->backlog_max)
-			r->backlog_max = r->w[i].backlog_max;
+		if (r->w[i].sc.backlog_max > r->backlog_max)
+			r->backlog_max = r->w[i].sc.backlog_max;
 	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
 	r->cq_overflows = 0;
 	r->cq_dropped = 0;
 	for (unsigned i = 0; i < r->nw; i++) {
-		r->cq_overflows += eng_cq_overflows(&r->w[i].eng);
-		r->cq_dropped += eng_cq_dropped(&r->w[i].eng);
+		r->cq_overflows += eng_cq_overflows(&r->w[i].ses.eng);
+		r->cq_dropped += eng_cq_dropped(&r->w[i].ses.eng);
 	}
 }
 
