@@ -17,3 +17,4 @@ test_threshold_DEPS := run/threshold
 test_echo_DEPS    := run/echo json utf8
 test_run_tick_DEPS := tw
 test_store_DEPS   := serve/store clock
+test_scenario_DEPS := run/scenario run/echo run/config run/threshold opt http json jsonw timefmt b64 utf8 hist pool tw clock

@@ -330,7 +330,7 @@ static int job_request(struct scenario *sc, struct httpc *h, struct part *p)
 {
 	const struct run_target *t = &sc->o->t[T_PART];
 	char path[RUN_URL_MAX + 32], body[512], extra[1024];
-	int64_t now = clock_mono_ns();
+	int64_t now = ses_clock(sc->ses);
 	int bn, ret;
 
 	p->phase_ns = now;

@@ -12,6 +12,7 @@
  */
 #include "session/session.h"
 
+#include "clock.h"
 #include "http.h"
 #include "ws.h"
 
@@ -523,4 +524,11 @@ void ses_timer_del(struct ses *S, struct tw_node *n)
 int64_t ses_now(const struct ses *S)
 {
 	return S->eng.now_ns;
+}
+
+/* see session.h */
+int64_t ses_clock(const struct ses *S)
+{
+	(void)S;
+	return clock_mono_ns();
 }

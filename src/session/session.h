@@ -147,9 +147,11 @@ int ses_ws_text(struct ses *S, uint32_t id, const char *txt, size_t n,
 		unsigned units);
 void ses_close(struct ses *S, uint32_t id);
 
-/* The scenario's timers and clock (monotonic ns). */
+/* The scenario's timers and clock (monotonic ns): ses_now is the time of
+ * the current batch, ses_clock a fresh reading. */
 void ses_timer_at(struct ses *S, struct tw_node *n, int64_t at_ns);
 void ses_timer_del(struct ses *S, struct tw_node *n);
 int64_t ses_now(const struct ses *S);
+int64_t ses_clock(const struct ses *S);
 
 #endif
