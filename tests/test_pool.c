@@ -1,6 +1,6 @@
-/* Unit tests for pool (include/pool.h) and outq (include/outq.h). */
+/* Unit tests for pool (include/pool.h) and outq (src/engine/outq.h). */
 #include "test.h"
-#include "outq.h"
+#include "engine/outq.h"
 #include "pool.h"
 
 #include <errno.h>

@@ -80,9 +80,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "outq.h"
+#include "engine/outq.h"
 #include "pool.h"
-#include "ring.h"
+#include "engine/ring.h"
 #include "tls.h"
 #include "tw.h"
 

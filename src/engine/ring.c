@@ -1,7 +1,7 @@
 /*
- * ring: io_uring setup, probing and provided buffers. See include/ring.h.
+ * ring: io_uring setup, probing and provided buffers. See ring.h.
  */
-#include "ring.h"
+#include "engine/ring.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
- * outq: chunked outbound queue. See include/outq.h.
+ * outq: chunked outbound queue. See outq.h.
  */
-#include "outq.h"
+#include "engine/outq.h"
 
 #include <errno.h>
 #include <string.h>
