@@ -17,3 +17,4 @@ test_threshold_DEPS := run/threshold
 test_echo_DEPS    := run/echo json utf8
 test_run_tick_DEPS := tw
 test_store_DEPS   := serve/store clock
+test_fetch_DEPS   := session/fetch engine/eng engine/send engine/transport engine/accept ring tls pool outq tw clock http
