@@ -20,7 +20,8 @@
 
 #define REQ_MAX 2048
 #define HEAD_MAX 8192
-/* A TLS connection's ciphertext carry (records are up to 16 KiB + ). */
+/* A TLS connection's ciphertext carry: a record (16 KiB and its
+ * overhead) and then some. */
 #define IN_BLOCK (64 * 1024)
 /* The wheel's tick: 2^20 ns, about 1 ms. */
 #define TICK_SHIFT 20
