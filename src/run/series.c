@@ -12,18 +12,17 @@
 #include "http.h"
 #include "json.h"
 #include "jsonw.h"
+#include "session/fetch.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static double cpu_seconds(void)
@@ -374,123 +373,25 @@ void run_figures(struct run *r)
 /* ---- the cross-check ---- */
 
 /*
- * One HTTP GET with a deadline, over TLS when the target is https/wss
- * (same trust anchors and --insecure as the run, no session reuse);
- * returns the body length in buf or -1.
+ * One HTTP GET with a deadline (session/fetch.h), over TLS when the target
+ * is https/wss (same trust anchors and --insecure as the run, no session
+ * reuse); returns the body length in buf or -1.
  */
 static long http_get(const struct run_opts *o, const struct run_target *t,
 		     const char *path, char *buf, size_t cap,
 		     int64_t deadline_ns)
 {
-	char req[1024], host[256];
-	size_t n = http_request_write(req, sizeof(req), "GET", t->hostport,
-				      path, "Connection: close\r\n", NULL, 0);
-	size_t got = 0, sent = 0;
-	long result = -1;
-	struct tls *x = NULL;
-	uint8_t *raw = NULL;
-	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-			SOCK_CLOEXEC, 0);
+	struct eng_target et = {
+		.addr = t->addr,
+		.addr_len = t->addr_len,
+		.no_addr = t->resolve_err,
+	};
+	char host[256], err[256];
 
-	if (fd < 0 || !n)
-		goto out;
-	if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 &&
-	    errno != EINPROGRESS)
-		goto out;
-	if (t->u.tls) {
-		x = malloc(sizeof(*x));
-		raw = malloc(16384);
-		snprintf(host, sizeof(host), "%.*s", (int)t->u.host_len,
-			 t->u.host);
-		if (!x || !raw ||
-		    tls_init(x, &o->tas, host, o->insecure, NULL) < 0)
-			goto out;
-	}
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		int64_t left = (deadline_ns - clock_mono_ns()) / 1000000;
-		const uint8_t *op = (const uint8_t *)req + sent;
-		size_t on = n - sent;
-		struct http_response resp;
-		long hl;
-		ssize_t k;
-
-		if (x) {
-			sent += tls_plain_in(x, req + sent, n - sent);
-			on = tls_cipher_out(x, &op);
-			if (tls_state(x) >= TLS_CLOSED)
-				goto out;
-		}
-		if (on)
-			p.events |= POLLOUT;
-		if (got == cap || left <= 0 || poll(&p, 1, (int)left) <= 0)
-			goto out;
-		if (p.revents & POLLOUT) {
-			k = send(fd, op, on, MSG_NOSIGNAL);
-			if (k < 0 && errno != EAGAIN)
-				goto out;
-			if (k > 0 && x)
-				tls_cipher_out_done(x, (size_t)k);
-			else if (k > 0)
-				sent += (size_t)k;
-		}
-		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if (x) {
-			size_t off = 0, m;
-			uint8_t *pp;
-
-			k = recv(fd, raw, 16384, 0);
-			if (k < 0 && errno == EAGAIN)
-				continue;
-			if (k <= 0)
-				goto out;
-			/* The engine takes the bytes as its plaintext is
-			 * drained; a response larger than buf fails. */
-			while (off < (size_t)k) {
-				size_t took = tls_cipher_in(x, raw + off,
-							    (size_t)k - off);
-				int drained = 0;
-
-				off += took;
-				while ((m = tls_plain_out(x, &pp)) > 0) {
-					if (m > cap - got)
-						goto out;
-					memcpy(buf + got, pp, m);
-					got += m;
-					tls_plain_out_done(x, m);
-					drained = 1;
-				}
-				if (tls_state(x) == TLS_FAILED)
-					goto out;
-				if (!took && !drained)
-					goto out; /* not expected of a GET */
-			}
-		} else {
-			k = recv(fd, buf + got, cap - got, 0);
-			if (k < 0 && errno == EAGAIN)
-				continue;
-			if (k <= 0)
-				goto out;
-			got += (size_t)k;
-		}
-		hl = http_response_parse(&resp, buf, got, 8192);
-		if (hl == HTTP_PARTIAL)
-			continue;
-		if (hl < 0 || resp.status != 200 || resp.content_length < 0)
-			goto out;
-		if ((size_t)hl + (size_t)resp.content_length <= got) {
-			memmove(buf, buf + hl, (size_t)resp.content_length);
-			result = resp.content_length;
-			goto out;
-		}
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(x);
-	free(raw);
-	return result;
+	snprintf(host, sizeof(host), "%.*s", (int)t->u.host_len, t->u.host);
+	et.tls_host = t->u.tls ? host : NULL;
+	return fetch_get(&et, t->hostport, path, &o->tas, o->insecure, buf,
+			 cap, deadline_ns, err, sizeof(err));
 }
 
 /*
