@@ -17,5 +17,5 @@ test_threshold_DEPS := run/threshold
 test_echo_DEPS    := run/echo json utf8
 test_run_tick_DEPS := tw
 test_store_DEPS   := serve/store clock
-test_scenario_DEPS := run/scenario run/echo run/config run/threshold opt http json jsonw timefmt b64 utf8 hist pool tw clock
+test_scenario_DEPS := run/scenario session/pool run/echo run/config run/threshold opt http json jsonw timefmt b64 utf8 hist pool tw clock
 test_fetch_DEPS   := session/fetch engine/eng engine/send engine/transport engine/accept engine/ring engine/outq tls pool tw clock http

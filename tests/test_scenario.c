@@ -3,10 +3,13 @@
  * sockets, no engine. This file provides the session calls the scenario
  * makes (ses_*: they record what was opened and written) and its host's
  * run_error, drives the scenario's callbacks as a server would answer, and
- * moves a fake clock whose timers fire sc_timer.
+ * moves a fake clock whose timers fire sc_timer. The REST pool is the
+ * real one (session/pool.c) on these fake connections, driven through the
+ * events the session gives it (ses_pool_up, _response, _ended).
  */
 #include "test.h"
 #include "run/scenario.h"
+#include "session/internal.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -76,6 +79,14 @@ static void record(uint32_t id, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->out[c->nout++], sizeof(c->out[0]), fmt, ap);
 	va_end(ap);
+}
+
+uint32_t ses_pool_open(struct ses *S, struct ses_pool *P, unsigned i,
+		       char *why, size_t whylen)
+{
+	(void)S;
+	snprintf(why, whylen, "no slot");
+	return fopen_conn(SES_HTTP, P->target, i);
 }
 
 int ses_http_request(struct ses *S, uint32_t id, const char *method,
@@ -173,6 +184,7 @@ static const char *last_out(int id)
 static int setup(struct scenario *sc, unsigned organizers, unsigned http)
 {
 	memset(fc, 0, sizeof(fc));
+	memset(&fses, 0, sizeof(fses));
 	nfc = 0;
 	nerrs = 0;
 	fnow = T0;
@@ -217,6 +229,17 @@ static const struct sockaddr_storage *local_addr(void)
 	return &ss;
 }
 
+/* A response on REST connection h of the pool; keep_alive 0: the server
+ * closes after it, and so does the session. */
+static void rest_answer(struct scenario *sc, int h, int status,
+			const char *body, size_t blen, int keep_alive)
+{
+	if (!keep_alive)
+		fc[h].open = 0;
+	ses_pool_response(&sc->rest, fc[h].tag, status, body, blen,
+			  keep_alive);
+}
+
 #define PTAG TAG(OWN_PART, 0)
 #define PTOK "{\"token\":\"ptok\",\"user\":{\"id\":7}}"
 #define CHAT_ID "0123456789abcdef01234567"
@@ -228,20 +251,20 @@ static int reach_ws(struct scenario *sc)
 	int h, ws;
 
 	advance(sc, T0 + MS);          /* arrival 1 is due at T0 */
-	h = conn_of(SES_HTTP, T_PART, TAG(OWN_HTTP, 0));
+	h = conn_of(SES_HTTP, T_PART, 0);
 	if (h < 0)
 		return -__LINE__;
-	sc_up(sc, fc[h].tag, (uint32_t)h, local_addr());
+	ses_pool_up(&sc->rest, fc[h].tag);
 	if (!strstr(last_out(h), "POST /auth/sign-up") ||
 	    !strstr(last_out(h), "participant_1700000000_1@performance.com"))
 		return -__LINE__;
-	sc_response(sc, fc[h].tag, (uint32_t)h, 201,
+	rest_answer(sc, h, 201,
 		    PTOK, strlen(PTOK), 1);
 	if (!strstr(last_out(h), "POST /chat-requests") ||
 	    !strstr(last_out(h), "Authorization: Bearer ptok") ||
 	    !strstr(last_out(h), "\"eventId\":1"))
 		return -__LINE__;
-	sc_response(sc, fc[h].tag, (uint32_t)h, 200, "{}", 2, 1);
+	rest_answer(sc, h, 200, "{}", 2, 1);
 	ws = conn_of(SES_WS, T_MSG, PTAG);
 	if (ws < 0 || sc->c.created != 1)
 		return -__LINE__;
@@ -527,7 +550,7 @@ static int session_ends_are_errors(void)
 	check_eq(sc.c.err[RE_PROTOCOL], 1);
 	check(strstr(errs[1], "messenger: participant 1: a masked frame"));
 	/* The REST connection, idle, gets bytes nobody asked for. */
-	sc_closed(&sc, TAG(OWN_HTTP, 0), &unasked);
+	ses_pool_ended(&sc.rest, 0, &unasked);
 	check_eq(sc.c.err[RE_PROTOCOL], 2);
 	check(strstr(errs[2], "REST: unexpected bytes from the server "
 		     "(http://127.0.0.1:3001)"));
@@ -538,12 +561,12 @@ static int session_ends_are_errors(void)
 	sc_start(&sc);
 	advance(&sc, T0 + MS);
 	{
-		int h = conn_of(SES_HTTP, T_PART, TAG(OWN_HTTP, 0));
+		int h = conn_of(SES_HTTP, T_PART, 0);
 
-		sc_up(&sc, fc[h].tag, (uint32_t)h, local_addr());
-		sc_response(&sc, fc[h].tag, (uint32_t)h, 201,
+		ses_pool_up(&sc.rest, fc[h].tag);
+		rest_answer(&sc, h, 201,
 			    PTOK, strlen(PTOK), 1);
-		sc_response(&sc, fc[h].tag, (uint32_t)h, 200, "{}", 2, 1);
+		rest_answer(&sc, h, 200, "{}", 2, 1);
 	}
 	ws = conn_of(SES_WS, T_MSG, PTAG);
 	sc_up(&sc, PTAG, (uint32_t)ws, local_addr());
@@ -567,15 +590,15 @@ static int connection_close_reopens(void)
 	check(setup(&sc, 0, 1) == 0);
 	sc_start(&sc);
 	advance(&sc, T0 + MS);
-	h = conn_of(SES_HTTP, T_PART, TAG(OWN_HTTP, 0));
-	sc_up(&sc, fc[h].tag, (uint32_t)h, local_addr());
-	sc_response(&sc, fc[h].tag, (uint32_t)h, 201,
+	h = conn_of(SES_HTTP, T_PART, 0);
+	ses_pool_up(&sc.rest, fc[h].tag);
+	rest_answer(&sc, h, 201,
 		    PTOK, strlen(PTOK), 0);
 	check_eq(fc[h].nout, 1);   /* nothing more on the closing one */
-	h2 = conn_of(SES_HTTP, T_PART, TAG(OWN_HTTP, 0));
+	h2 = conn_of(SES_HTTP, T_PART, 0);
 	check(h2 > h);
 	check_eq(sc.c.http_opened, 2);
-	sc_up(&sc, fc[h2].tag, (uint32_t)h2, local_addr());
+	ses_pool_up(&sc.rest, fc[h2].tag);
 	check(strstr(last_out(h2), "POST /chat-requests"));
 	sc_free(&sc);
 	return 0;

@@ -44,7 +44,6 @@ struct part {
 	uint32_t nsent;      /* ... taken by the kernel in full */
 	uint32_t ndeliv;     /* own echoes received */
 	uint32_t high;       /* highest message number echoed */
-	uint32_t http;       /* REST connection of its request, or NIL */
 	int64_t due_ns;      /* its arrival's scheduled moment */
 	int64_t phase_ns;    /* when its current phase began */
 	int64_t chat_ns;     /* schedule base: when the chat was found */
@@ -74,17 +73,6 @@ struct org {
 	int64_t start_ns;
 	uint64_t j;          /* start_chat frames sent */
 	struct timer t;
-};
-
-enum hstate { H_DOWN = 0, H_CONNECTING, H_IDLE, H_BUSY };
-
-/* A REST connection. The deadline of a request is its participant's
- * timer: it runs from when the request was queued, not from when a
- * connection was free to write it. */
-struct httpc {
-	uint32_t conn;
-	uint8_t state;
-	uint32_t job;        /* participant index while busy */
 };
 
 static struct part *part_at(struct scenario *sc, uint32_t i)
@@ -289,44 +277,15 @@ static int token_of(const char *body, size_t blen, char *tok, size_t cap,
  * queued_ns. */
 static void job_push(struct scenario *sc, uint32_t pi, int64_t queued_ns)
 {
-	if (sc->jobs_len == sc->jobs_cap) {
-		uint32_t ncap = sc->jobs_cap ? sc->jobs_cap * 2 : 256;
-		uint32_t *nj = malloc(ncap * sizeof(*nj));
-
-		if (!nj) {
-			sc_error(sc, RE_HTTP, "out of memory for REST jobs");
-			return;
-		}
-		for (uint32_t k = 0; k < sc->jobs_len; k++)
-			nj[k] = sc->jobs[(sc->jobs_head + k) % sc->jobs_cap];
-		free(sc->jobs);
-		sc->jobs = nj;
-		sc->jobs_cap = ncap;
-		sc->jobs_head = 0;
+	if (ses_pool_queue(&sc->rest, pi) < 0) {
+		sc_error(sc, RE_HTTP, "out of memory for REST jobs");
+		return;
 	}
-	sc->jobs[(sc->jobs_head + sc->jobs_len) % sc->jobs_cap] = pi;
-	sc->jobs_len++;
 	timer_at(sc, &part_at(sc, pi)->t,
 		 queued_ns + ms_ns(sc->o->request_timeout_ms));
 }
 
-/* The oldest queued job still waiting (one that timed out in the queue
- * is skipped), or NIL. */
-static uint32_t job_pop(struct scenario *sc)
-{
-	while (sc->jobs_len) {
-		uint32_t pi = sc->jobs[sc->jobs_head];
-		uint8_t st = part_at(sc, pi)->state;
-
-		sc->jobs_head = (sc->jobs_head + 1) % sc->jobs_cap;
-		sc->jobs_len--;
-		if (st == P_SIGNUP_Q || st == P_REQUEST_Q)
-			return pi;
-	}
-	return NIL;
-}
-
-static int job_request(struct scenario *sc, struct httpc *h, struct part *p)
+static int job_request(struct scenario *sc, uint32_t conn, struct part *p)
 {
 	const struct run_target *t = &sc->o->t[T_PART];
 	char path[RUN_URL_MAX + 32], body[512], extra[1024];
@@ -349,7 +308,7 @@ static int job_request(struct scenario *sc, struct httpc *h, struct part *p)
 			      "\"phoneNumber\":\"+48100200300\"}",
 			      (long long)(sc->run->t0_real_ns / 1000000000),
 			      (unsigned long long)p->n);
-		ret = ses_http_request(sc->ses, h->conn, "POST", path, NULL,
+		ret = ses_http_request(sc->ses, conn, "POST", path, NULL,
 				       body, (size_t)bn);
 		p->state = P_SIGNUP;
 	} else {
@@ -361,7 +320,7 @@ static int job_request(struct scenario *sc, struct httpc *h, struct part *p)
 			      sc->o->event_id);
 		snprintf(extra, sizeof(extra), "Authorization: Bearer %.*s\r\n",
 			 (int)p->token_len, p->token);
-		ret = ses_http_request(sc->ses, h->conn, "POST", path, extra,
+		ret = ses_http_request(sc->ses, conn, "POST", path, extra,
 				       body, (size_t)bn);
 		p->state = P_REQUEST;
 	}
@@ -382,7 +341,6 @@ static void part_done(struct scenario *sc, struct part *p)
 		sc->backlog--;
 	ses_timer_del(sc->ses, &p->t.node);
 	p->state = P_DONE;
-	p->http = NIL;
 }
 
 /* A participant on the messenger fails: the error, its connection
@@ -394,59 +352,6 @@ static void part_fail(struct scenario *sc, struct part *p, enum run_err kind,
 	ses_close(sc->ses, p->conn);
 	p->conn = NIL;
 	part_done(sc, p);
-}
-
-/*
- * Hand queued requests to idle REST connections, then open connections
- * for the requests still waiting, up to --http-conns: a burst of arrivals
- * gets connections instead of a queue that makes the run closed-loop.
- */
-static void http_pump(struct scenario *sc)
-{
-	unsigned connecting = 0;
-
-	for (unsigned i = 0; i < sc->nhttp && sc->jobs_len; i++) {
-		struct httpc *h = &sc->http[i];
-		struct part *p;
-		uint32_t pi;
-
-		connecting += h->state == H_CONNECTING;
-		if (h->state != H_IDLE || (pi = job_pop(sc)) == NIL)
-			continue;
-		p = part_at(sc, pi);
-		h->job = pi;
-		h->state = H_BUSY;
-		p->http = i;
-		if (job_request(sc, h, p) < 0) {
-			perr(sc, p, RE_HTTP, rest_phase(p), "request too large",
-			     T_PART);
-			part_done(sc, p);
-			h->state = H_IDLE;
-		}
-	}
-	for (unsigned i = 0; i < sc->nhttp && sc->jobs_len > connecting; i++) {
-		struct httpc *h = &sc->http[i];
-		char why[200];
-
-		if (h->state != H_DOWN)
-			continue;
-		h->conn = ses_http_open(sc->ses, T_PART, TAG(OWN_HTTP, i), why,
-					 sizeof(why));
-		if (h->conn == NIL) {
-			/* The request waiting longest cannot be sent. */
-			uint32_t pi = job_pop(sc);
-
-			if (pi != NIL) {
-				perr(sc, part_at(sc, pi), RE_CONNECT,
-				     rest_phase(part_at(sc, pi)), why, T_PART);
-				part_done(sc, part_at(sc, pi));
-			}
-			return;
-		}
-		h->state = H_CONNECTING;
-		sc->c.http_opened++;
-		connecting++;
-	}
 }
 
 static void part_connect(struct scenario *sc, uint32_t pi)
@@ -465,14 +370,14 @@ static void part_connect(struct scenario *sc, uint32_t pi)
 	}
 }
 
-static void http_done(struct scenario *sc, struct httpc *h, int status,
-		      const char *body, size_t blen)
+/* The response to a participant's REST request. */
+static void rest_response(void *app, uint32_t job, int status,
+			  const char *body, size_t blen)
 {
-	struct part *p = part_at(sc, h->job);
+	struct scenario *sc = app;
+	struct part *p = part_at(sc, job);
 	char cause[256];
 
-	h->state = H_IDLE;
-	p->http = NIL;
 	ses_timer_del(sc->ses, &p->t.node);
 	if (p->state == P_SIGNUP) {
 		char tok[1024];
@@ -501,7 +406,7 @@ static void http_done(struct scenario *sc, struct httpc *h, int status,
 		memcpy(p->token, tok, tn);
 		p->token_len = (uint16_t)tn;
 		p->state = P_REQUEST_Q;
-		job_push(sc, h->job, ses_now(sc->ses));
+		job_push(sc, job, ses_now(sc->ses));
 		return;
 	}
 	if (p->state == P_REQUEST) {
@@ -513,7 +418,7 @@ static void http_done(struct scenario *sc, struct httpc *h, int status,
 			return;
 		}
 		sc->c.created++;
-		part_connect(sc, h->job);
+		part_connect(sc, job);
 	}
 }
 
@@ -562,7 +467,6 @@ static int arrive(struct scenario *sc, int64_t due_ns)
 	memset(p, 0, sizeof(*p));
 	p->n = sc->next_arrival;
 	p->conn = NIL;
-	p->http = NIL;
 	p->state = P_SIGNUP_Q;
 	p->due_ns = due_ns;
 	p->t.kind = TK_PART;
@@ -603,7 +507,7 @@ static void arrivals(struct scenario *sc)
 	}
 	if (!sc->arrivals_done && !tw_armed(&sc->arrival.node))
 		timer_at(sc, &sc->arrival, ses_now(sc->ses));
-	http_pump(sc);
+	ses_pool_pump(&sc->rest);
 }
 
 /*
@@ -873,6 +777,8 @@ static void org_start_chat(struct scenario *sc, struct org *o)
 	timer_at(sc, &o->t, sched(o->start_ns, sci, o->j + 1));
 }
 
+static const struct ses_pool_ops rest_ops;
+
 /* ---- the sessions' callbacks ---- */
 
 /* see scenario.h */
@@ -880,14 +786,11 @@ void sc_start(struct scenario *sc)
 {
 	const struct run_opts *o = sc->o;
 
-	sc->nhttp = o->http_conns;
-	sc->http = calloc(sc->nhttp, sizeof(*sc->http));
-	if (!sc->http) {
+	if (ses_pool_init(&sc->rest, sc->ses, T_PART, o->http_conns,
+			  &rest_ops, sc) < 0) {
 		sc_error(sc, RE_HTTP, "out of memory");
 		return;
 	}
-	for (unsigned i = 0; i < sc->nhttp; i++)
-		sc->http[i].conn = NIL;
 	if (sc->id == 0) {
 		sc->norgs = o->organizers;
 		sc->orgs = calloc(sc->norgs, sizeof(*sc->orgs));
@@ -953,10 +856,6 @@ void sc_up(void *app, uint32_t tag, uint32_t id,
 
 	(void)id;
 	switch (TAG_KIND(tag)) {
-	case OWN_HTTP:
-		sc->http[owner].state = H_IDLE;
-		http_pump(sc);
-		break;
 	case OWN_PART: {
 		struct part *p = part_at(sc, owner);
 		char ip[INET6_ADDRSTRLEN] = "";
@@ -1089,23 +988,10 @@ void sc_response(void *app, uint32_t tag, uint32_t id, int status,
 	struct scenario *sc = app;
 
 	(void)id;
-	if (TAG_KIND(tag) == OWN_ORG) {
-		if (sc->orgs[TAG_OWNER(tag)].state == O_SIGNIN)
-			org_signed_in(sc, TAG_OWNER(tag), status, body, blen);
-		return;
-	}
-	if (TAG_KIND(tag) == OWN_HTTP) {
-		struct httpc *h = &sc->http[TAG_OWNER(tag)];
-
-		http_done(sc, h, status, body, blen);
-		if (!keep_alive) {
-			/* The server closes, the session with it: the next
-			 * job gets another connection. */
-			h->state = H_DOWN;
-			h->conn = NIL;
-		}
-		http_pump(sc);
-	}
+	(void)keep_alive; /* the organizer's connection closes after it */
+	if (TAG_KIND(tag) == OWN_ORG &&
+	    sc->orgs[TAG_OWNER(tag)].state == O_SIGNIN)
+		org_signed_in(sc, TAG_OWNER(tag), status, body, blen);
 }
 
 /* see scenario.h */
@@ -1133,37 +1019,107 @@ int sc_text(void *app, uint32_t tag, uint32_t id, const char *p, size_t n)
 /* The target a connection of this owner talks to, for errors. */
 static int target_of(const struct scenario *sc, uint32_t tag)
 {
-	if (TAG_KIND(tag) == OWN_HTTP)
-		return T_PART;
 	if (TAG_KIND(tag) == OWN_ORG &&
 	    sc->orgs[TAG_OWNER(tag)].state == O_SIGNIN)
 		return T_ORG;
 	return T_MSG;
 }
 
-/* A REST connection went away while idle or with its request: the
- * request fails with the cause (the oldest queued one when the
- * connection never came up). */
-static void rest_conn_failed(struct scenario *sc, struct httpc *h,
-			     enum run_err kind, const char *cause)
+/*
+ * The cause of a connection's end in words, into cause. An input over the
+ * limit (or without memory) is an error of its own first, on target t.
+ */
+static void net_cause(struct scenario *sc, const struct ses_end *end, int t,
+		      char *cause, size_t cap)
 {
-	if (h->state == H_BUSY) {
-		struct part *p = part_at(sc, h->job);
+	int err = end->err;
 
-		perr(sc, p, kind, rest_phase(p), cause, T_PART);
-		part_done(sc, p);
-	} else if (h->state == H_CONNECTING && sc->jobs_len) {
-		uint32_t pi = job_pop(sc);
-
-		if (pi != NIL) {
-			perr(sc, part_at(sc, pi), RE_CONNECT,
-			     rest_phase(part_at(sc, pi)), cause, T_PART);
-			part_done(sc, part_at(sc, pi));
-		}
-	}
-	h->state = H_DOWN;
-	h->conn = NIL;
+	if (end->what == SES_INPUT && err == -EMSGSIZE)
+		sc_error(sc, RE_PROTOCOL, "receive: message over %u bytes (%s)",
+			 SC_IN_BLOCK, sc->o->t[t].url);
+	else if (end->what == SES_INPUT)
+		sc_error(sc, RE_RECV, "receive: out of input buffers");
+	if (end->what == SES_STALLED)
+		snprintf(cause, cap, "a send waited %gs: the server stopped "
+			 "reading", (double)sc->o->send_timeout_ms / 1000);
+	else if (end->text)
+		snprintf(cause, cap, "%s%s", end->text,
+			 end->handshaking && err == -ETIMEDOUT ?
+			 " (--connect-timeout)" : "");
+	else
+		snprintf(cause, cap, "%s%s",
+			 end->connecting && err != -ETIMEDOUT ? "connect: " : "",
+			 err == -ETIMEDOUT ? "connect timed out" :
+			 err == -ECONNRESET ? "connection closed by the server" :
+			 strerror(-err));
 }
+
+/*
+ * A REST connection of the pool ended (ses_pool_ops.failed): the request
+ * in flight on it (busy), or the oldest queued one that waited for it,
+ * fails; without a job, bytes nobody asked for are an error of their own.
+ */
+static void rest_failed(void *app, uint32_t job, int busy,
+			const struct ses_end *end)
+{
+	struct scenario *sc = app;
+	char cause[200];
+	struct part *p;
+
+	if (job == NIL) {
+		if (end->what == SES_UNASKED)
+			sc_error(sc, RE_PROTOCOL, "REST: unexpected bytes from "
+				 "the server (%s)", sc->o->t[T_PART].url);
+		else if (end->what == SES_INPUT)
+			net_cause(sc, end, T_PART, cause, sizeof(cause));
+		return;
+	}
+	p = part_at(sc, job);
+	if (end->what == SES_MALFORMED) {
+		perr(sc, p, RE_PROTOCOL, rest_phase(p), end->text, T_PART);
+		part_done(sc, p);
+		return;
+	}
+	net_cause(sc, end, T_PART, cause, sizeof(cause));
+	perr(sc, p, end->what == SES_STALLED ? RE_SEND :
+		    busy ? RE_RECV : RE_CONNECT, rest_phase(p), cause, T_PART);
+	part_done(sc, p);
+}
+
+static int rest_wanted(void *app, uint32_t job)
+{
+	uint8_t st = part_at(app, job)->state;
+
+	return st == P_SIGNUP_Q || st == P_REQUEST_Q;
+}
+
+static int rest_write(void *app, uint32_t job, uint32_t id)
+{
+	struct scenario *sc = app;
+	struct part *p = part_at(sc, job);
+
+	if (job_request(sc, id, p) < 0) {
+		perr(sc, p, RE_HTTP, rest_phase(p), "request too large", T_PART);
+		part_done(sc, p);
+		return -1;
+	}
+	return 0;
+}
+
+static void rest_opened(void *app)
+{
+	struct scenario *sc = app;
+
+	sc->c.http_opened++;
+}
+
+static const struct ses_pool_ops rest_ops = {
+	.wanted = rest_wanted,
+	.write = rest_write,
+	.response = rest_response,
+	.failed = rest_failed,
+	.opened = rest_opened,
+};
 
 /* A session ended by the server's side in a way of its own: a
  * malformed response, a failed upgrade, a bad frame, a close frame. */
@@ -1172,18 +1128,7 @@ static void ended(struct scenario *sc, uint32_t tag, enum run_err kind,
 {
 	uint32_t owner = TAG_OWNER(tag);
 
-	if (TAG_KIND(tag) == OWN_HTTP) {
-		struct httpc *h = &sc->http[owner];
-
-		if (h->state == H_BUSY) {
-			struct part *p = part_at(sc, h->job);
-
-			perr(sc, p, kind, rest_phase(p), cause, T_PART);
-			part_done(sc, p);
-		}
-		h->state = H_DOWN;
-		h->conn = NIL;
-	} else if (TAG_KIND(tag) == OWN_PART) {
+	if (TAG_KIND(tag) == OWN_PART) {
 		struct part *p = part_at(sc, owner);
 
 		perr(sc, p, kind, phase, cause, T_MSG);
@@ -1203,18 +1148,10 @@ void sc_closed(void *app, uint32_t tag, const struct ses_end *end)
 {
 	struct scenario *sc = app;
 	uint32_t owner = TAG_OWNER(tag);
-	int err = end->err;
 	char cause[200];
 
 	switch (end->what) {
 	case SES_UNASKED:
-		if (TAG_KIND(tag) == OWN_HTTP) {
-			sc_error(sc, RE_PROTOCOL, "REST: unexpected bytes from "
-				 "the server (%s)", sc->o->t[T_PART].url);
-			sc->http[owner].state = H_DOWN;
-			sc->http[owner].conn = NIL;
-			return;
-		}
 		ended(sc, tag, RE_PROTOCOL, "sign-in", end->text);
 		return;
 	case SES_MALFORMED:
@@ -1230,31 +1167,12 @@ void sc_closed(void *app, uint32_t tag, const struct ses_end *end)
 		ended(sc, tag, RE_CLOSED, "messenger", end->text);
 		return;
 	case SES_INPUT:
-		if (err == -EMSGSIZE)
-			sc_error(sc, RE_PROTOCOL, "receive: message over %u bytes "
-				 "(%s)", SC_IN_BLOCK,
-				 sc->o->t[target_of(sc, tag)].url);
-		else
-			sc_error(sc, RE_RECV, "receive: out of input buffers");
-		break;
 	case SES_NET:
+	case SES_STALLED:
 		break;
 	}
-	if (end->text)
-		snprintf(cause, sizeof(cause), "%s%s", end->text,
-			 end->handshaking && err == -ETIMEDOUT ?
-			 " (--connect-timeout)" : "");
-	else
-		snprintf(cause, sizeof(cause), "%s%s",
-			 end->connecting && err != -ETIMEDOUT ?
-			 "connect: " : "",
-			 err == -ETIMEDOUT ? "connect timed out" :
-			 err == -ECONNRESET ? "connection closed by the server" :
-			 strerror(-err));
-	if (TAG_KIND(tag) == OWN_HTTP) {
-		rest_conn_failed(sc, &sc->http[owner], RE_RECV, cause);
-		http_pump(sc);
-	} else if (TAG_KIND(tag) == OWN_PART) {
+	net_cause(sc, end, target_of(sc, tag), cause, sizeof(cause));
+	if (TAG_KIND(tag) == OWN_PART) {
 		struct part *p = part_at(sc, owner);
 		const char *phase = p->state == P_CONNECT ? "connect" :
 				    p->state == P_UPGRADE ? "messenger handshake" :
@@ -1314,18 +1232,6 @@ void sc_stalled(void *app, uint32_t tag)
 
 		oerr(sc, owner, RE_SEND, "messenger", why, T_MSG);
 		org_done(sc, o);
-	} else if (TAG_KIND(tag) == OWN_HTTP) {
-		struct httpc *h = &sc->http[owner];
-
-		if (h->state == H_BUSY) {
-			struct part *p = part_at(sc, h->job);
-
-			perr(sc, p, RE_SEND, rest_phase(p), why, T_PART);
-			part_done(sc, p);
-		}
-		h->state = H_DOWN;
-		h->conn = NIL;
-		http_pump(sc);
 	}
 }
 
@@ -1346,15 +1252,9 @@ static void rest_timeout(struct scenario *sc, struct part *p)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why),
 			 " (queued for a REST connection)");
 	perr(sc, p, RE_TIMEOUT, rest_phase(p), why, T_PART);
-	if (p->http != NIL) {
-		struct httpc *h = &sc->http[p->http];
-
-		ses_close(sc->ses, h->conn);
-		h->state = H_DOWN;
-		h->conn = NIL;
-	}
 	part_done(sc, p);
-	http_pump(sc);
+	/* A request in flight takes its connection with it. */
+	ses_pool_cancel(&sc->rest, p->t.idx);
 }
 
 static void org_timer(struct scenario *sc, unsigned i)
@@ -1500,7 +1400,7 @@ void sc_account(struct scenario *sc)
 void sc_drain(struct scenario *sc)
 {
 	/* Timers stop with the worker's wheel; nothing new is queued. */
-	sc->jobs_len = 0;
+	ses_pool_drain(&sc->rest);
 }
 
 /* see scenario.h */
@@ -1511,14 +1411,11 @@ void sc_free(struct scenario *sc)
 	free(sc->pchunks);
 	free(sc->orgs);
 	free(sc->org_copies);
-	free(sc->http);
-	free(sc->jobs);
+	ses_pool_free(&sc->rest);
 	free(sc->rates);
 	pool_destroy(&sc->tok_pool);
 	sc->rates = NULL;
 	sc->pchunks = NULL;
 	sc->orgs = NULL;
 	sc->org_copies = NULL;
-	sc->http = NULL;
-	sc->jobs = NULL;
 }

@@ -15,7 +15,8 @@
  * every smi on a fixed schedule. An organizer: sign-in, its WebSocket,
  * start_chat every sci. Every connection reads all it is sent.
  *
- * Sessions are tagged with their owner: TAG(kind, index).
+ * Sessions are tagged with their owner: TAG(kind, index); the REST pool's
+ * connections are the pool's, its jobs are participant indexes.
  */
 #ifndef ESMELOAD_RUN_SCENARIO_H
 #define ESMELOAD_RUN_SCENARIO_H
@@ -23,7 +24,7 @@
 #include "run/run.h"
 #include "session/session.h"
 
-enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_HTTP };
+enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG };
 
 #define TAG(kind, owner) ((uint32_t)(kind) << 28 | (owner))
 #define TAG_KIND(tag) ((enum owner_kind)((tag) >> 28))
@@ -42,7 +43,6 @@ struct run_timer {
 
 struct part;
 struct org;
-struct httpc;
 
 /* One thread's share of the scenario: participants id + 1, id + 1 +
  * threads, ...; the organizers on thread 0. */
@@ -63,11 +63,8 @@ struct scenario {
 	struct org *orgs;
 	unsigned norgs;
 	uint64_t *org_copies;   /* user_message frames read, per organizer */
-	/* REST connections and their queue of jobs */
-	struct httpc *http;
-	unsigned nhttp;
-	uint32_t *jobs;         /* ring of participant indexes */
-	uint32_t jobs_cap, jobs_head, jobs_len;
+	/* the REST pool: keep-alive connections, jobs = participants */
+	struct ses_pool rest;
 	/* message rates: per Unix second since rate_base */
 	uint32_t *rates;
 	uint32_t rates_cap;

@@ -1,298 +1,38 @@
 /*
- * session: HTTP/1.1 and WebSocket client connections on the engine. See
- * session.h.
- *
- * IMPLEMENTATION NOTES
- * - Requests and frames are written straight into the connection's send
- *   slot (eng_slot/eng_commit), never copied.
- * - The WebSocket key of a connection derives from its tag and a per-
- *   session seed, so it need not be kept between request and response.
- * - Responses and frames are parsed where the engine hands them over; an
- *   incomplete one returns 0 and the engine keeps it for the next bytes.
+ * session: setup, opening and closing, and the engine's callbacks turned
+ * into session events. See session.h.
  */
-#include "session/session.h"
+#include "session/internal.h"
 
 #include "clock.h"
-#include "http.h"
-#include "ws.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { S_CONNECTING = 0, S_UPGRADING, S_OPEN };
-
-static uint64_t splitmix(uint64_t *x)
+/* see internal.h */
+void ses_end_with(struct ses *S, uint32_t id, uint32_t tag,
+		  const struct ses_end *end)
 {
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	struct ses_conn *c = &S->conns[id];
+	unsigned pool = c->pool;
 
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	c->kind = 0;
+	c->pool = 0;
+	if (pool)
+		ses_pool_ended(S->pools[pool - 1], tag, end);
+	else
+		S->ops->closed(S->app, tag, end);
 }
 
-/* The Sec-WebSocket-Key of the connection tagged tag. */
-static void ws_key_for(const struct ses *S, uint32_t tag,
-		       char key[WS_KEY_LEN + 1])
-{
-	uint64_t x = S->key_seed ^ ((uint64_t)tag * 0x9e3779b97f4a7c15ULL),
-		 r[2];
-
-	r[0] = splitmix(&x);
-	r[1] = splitmix(&x);
-	ws_client_key(key, (const uint8_t *)r);
-}
-
-static int write_raw(struct ses *S, uint32_t id, const char *p, size_t n)
-{
-	size_t room;
-	uint8_t *dst = eng_slot(&S->eng, id, &room);
-
-	if (n > room)
-		return -ENOSPC;
-	memcpy(dst, p, n);
-	eng_commit(&S->eng, id, n, 0);
-	return 0;
-}
-
-static int write_frame(struct ses *S, uint32_t id, unsigned op,
-		       const void *p, size_t n, unsigned units)
-{
-	uint32_t v = (uint32_t)splitmix(&S->rng);
-	uint8_t *dst, mask[4];
-	size_t room, fl;
-
-	memcpy(mask, &v, 4);
-	dst = eng_slot(&S->eng, id, &room);
-	fl = ws_frame_encode(dst, room, 1, op, p, n, mask);
-	if (!fl)
-		return -ENOSPC;
-	eng_commit(&S->eng, id, fl, units);
-	return 0;
-}
-
-/* see session.h */
-int ses_ws_text(struct ses *S, uint32_t id, const char *txt, size_t n,
-		unsigned units)
-{
-	if (write_frame(S, id, WS_OP_TEXT, txt, n, units) < 0)
-		return -ENOSPC;
-	if (S->log_ws) {
-		/* Tokens never reach a log: the authorization frame is
-		 * shown without its value. */
-		if (n > 17 && memcmp(txt, "{\"Authorization\":", 17) == 0)
-			fprintf(stderr, "ws send [%u]: {\"Authorization\":"
-				"\"Bearer <redacted>\"}\n", id);
-		else
-			fprintf(stderr, "ws send [%u]: %.*s\n", id, (int)n, txt);
-	}
-	return 0;
-}
-
-/* see session.h */
-int ses_http_request(struct ses *S, uint32_t id, const char *method,
-		     const char *path, const char *extra, const char *body,
-		     size_t blen)
-{
-	const struct ses_target *t = &S->targets[S->eng.conns[id].target];
-	size_t room, n;
-	uint8_t *dst = eng_slot(&S->eng, id, &room);
-
-	n = http_request_write((char *)dst, room, method, t->hostport, path,
-			       extra, body, blen);
-	if (!n)
-		return -ENOSPC;
-	eng_commit(&S->eng, id, n, 0);
-	S->conns[id].busy = 1;
-	return 0;
-}
-
-static void end(struct ses *S, uint32_t id, uint32_t tag, enum ses_what what,
-		const char *text)
+/* see internal.h */
+void ses_end_what(struct ses *S, uint32_t id, uint32_t tag,
+		  enum ses_what what, const char *text)
 {
 	struct ses_end e = { .what = what, .text = text };
 
-	S->conns[id].kind = 0;
-	S->ops->closed(S->app, tag, &e);
-}
-
-/* ---- HTTP ---- */
-
-/*
- * A complete HTTP response at p: returns bytes consumed (> 0) and the
- * status and body (decoded into S->scratch when chunked); 0 when more is
- * needed; < 0 when malformed.
- */
-static long http_frame(struct ses *S, uint8_t *p, size_t n, int *status,
-		       const char **body, size_t *blen, int *keep_alive)
-{
-	struct http_response r;
-	long hl = http_response_parse(&r, (const char *)p, n, 16384);
-
-	if (hl == HTTP_PARTIAL)
-		return 0;
-	if (hl < 0)
-		return -EPROTO;
-	*status = r.status;
-	*keep_alive = r.keep_alive;
-	if (r.chunked) {
-		struct http_chunked d = { 0 };
-		size_t len = n - (size_t)hl, extra = 0;
-		int ret;
-
-		if (len > SES_BODY_MAX)
-			return -EMSGSIZE;
-		memcpy(S->scratch, p + hl, len);
-		ret = http_chunked_decode(&d, (char *)S->scratch, &len,
-					  SES_BODY_MAX, &extra);
-		if (ret == 0)
-			return 0;
-		if (ret < 0)
-			return -EPROTO;
-		*body = (const char *)S->scratch;
-		*blen = len;
-		return (long)(n - extra);
-	}
-	if (r.content_length < 0) {
-		/* Without a length the body ends with the connection; the
-		 * ESME APIs always send one. */
-		*body = (const char *)p + hl;
-		*blen = 0;
-		*keep_alive = 0;
-		return hl;
-	}
-	if ((uint64_t)r.content_length > n - (size_t)hl)
-		return r.content_length > SES_BODY_MAX ? -EMSGSIZE : 0;
-	*body = (const char *)p + hl;
-	*blen = (size_t)r.content_length;
-	return hl + (long)r.content_length;
-}
-
-static long http_input(struct ses *S, uint32_t id, uint32_t tag, uint8_t *p,
-		       size_t n)
-{
-	const char *body = NULL;
-	size_t blen = 0;
-	int status = 0, ka = 1;
-	long r;
-
-	if (!S->conns[id].busy) {
-		end(S, id, tag, SES_UNASKED, "unexpected bytes from the server");
-		return -1;
-	}
-	r = http_frame(S, p, n, &status, &body, &blen, &ka);
-	if (r == 0)
-		return 0;
-	if (r < 0) {
-		end(S, id, tag, SES_MALFORMED, "malformed HTTP response");
-		return -1;
-	}
-	S->conns[id].busy = 0;
-	S->ops->response(S->app, tag, id, status, body, blen, ka);
-	if (!ka) {
-		/* The server closes: so do we (the application knew). */
-		S->conns[id].kind = 0;
-		return -1;
-	}
-	return r;
-}
-
-/* ---- WebSocket ---- */
-
-/* Parse the 101 response; returns bytes consumed, 0 for more, or < 0. */
-static long upgrade_response(struct ses *S, uint32_t tag, uint8_t *p,
-			     size_t n, const char **why)
-{
-	struct http_response r;
-	long hl = http_response_parse(&r, (const char *)p, n, 8192);
-	const struct http_header *acc;
-	char key[WS_KEY_LEN + 1];
-	static char status[64];
-
-	if (hl == HTTP_PARTIAL)
-		return 0;
-	if (hl < 0) {
-		*why = "malformed handshake response";
-		return -EPROTO;
-	}
-	if (r.status != 101) {
-		snprintf(status, sizeof(status),
-			 "handshake answered HTTP %d, not 101", r.status);
-		*why = status;
-		return -EPROTO;
-	}
-	acc = http_header_find(r.headers, r.num_headers, "sec-websocket-accept");
-	ws_key_for(S, tag, key);
-	if (!acc || !ws_client_accept_ok(key, acc->value, acc->value_len)) {
-		*why = "wrong Sec-WebSocket-Accept in handshake";
-		return -EPROTO;
-	}
-	return hl;
-}
-
-static long ws_input(struct ses *S, uint32_t id, uint32_t tag, uint8_t *data,
-		     size_t n)
-{
-	size_t off = 0;
-
-	if (S->conns[id].state == S_UPGRADING) {
-		const char *why = NULL;
-		long r = upgrade_response(S, tag, data, n, &why);
-
-		if (r <= 0) {
-			if (r < 0)
-				end(S, id, tag, SES_HANDSHAKE, why);
-			return r < 0 ? -1 : 0;
-		}
-		S->conns[id].state = S_OPEN;
-		S->ops->upgraded(S->app, tag, id);
-		return r;
-	}
-	while (off < n) {
-		struct ws_frame f;
-		long r = ws_frame_parse(&f, data + off, n - off, WS_ROLE_CLIENT,
-					SES_BODY_MAX);
-
-		if (r == WS_PARTIAL)
-			break;
-		if (r < 0) {
-			end(S, id, tag, SES_BAD_FRAME,
-			    r == WS_E_MASK ? "a masked frame from the server "
-					     "(RFC 6455 5.1)" :
-			    r == WS_E_TOO_BIG ? "a frame over 64 KiB" :
-			    r == WS_E_RESERVED ? "a frame with reserved bits or "
-						 "opcode" :
-			    r == WS_E_CONTROL ? "a fragmented or oversized "
-						"control frame" :
-			    "a frame with an invalid length");
-			return -1;
-		}
-		off += (size_t)r;
-		if (S->log_ws && f.opcode == WS_OP_TEXT)
-			fprintf(stderr, "ws recv [%u]: %.*s\n", id,
-				(int)f.payload_len, (const char *)f.payload);
-		if (f.opcode == WS_OP_PING) {
-			write_frame(S, id, WS_OP_PONG, f.payload, f.payload_len,
-				    0);
-			continue;
-		}
-		if (f.opcode == WS_OP_CLOSE) {
-			end(S, id, tag, SES_WS_CLOSE,
-			    "the server closed the WebSocket");
-			return -1;
-		}
-		if (f.opcode != WS_OP_TEXT || !f.fin)
-			continue; /* binary, pong, fragments: read, discarded */
-		if (S->ops->text(S->app, tag, id, (const char *)f.payload,
-				 f.payload_len) < 0) {
-			S->conns[id].kind = 0;
-			return -1;
-		}
-		if (!eng_open(&S->eng, id))
-			return (long)n;
-	}
-	return (long)off;
+	ses_end_with(S, id, tag, &e);
 }
 
 /* ---- the engine's callbacks ---- */
@@ -304,25 +44,19 @@ static void on_up(void *app, uint32_t id, uint32_t tag,
 	struct ses_conn *c = &S->conns[id];
 
 	if (c->kind == SES_WS) {
-		const struct ses_target *t =
-			&S->targets[S->eng.conns[id].target];
-		char key[WS_KEY_LEN + 1], req[1024];
-		size_t n;
-
-		ws_key_for(S, tag, key);
-		n = ws_client_request(req, sizeof(req), t->hostport,
-				      t->ws_path, key);
-		if (!n || write_raw(S, id, req, n) < 0) {
-			end(S, id, tag, SES_HANDSHAKE,
-			    "handshake request too large");
+		if (ses_ws_upgrade(S, id, tag) < 0) {
+			ses_end_what(S, id, tag, SES_HANDSHAKE,
+				     "handshake request too large");
 			eng_close(&S->eng, id);
 			return;
 		}
-		c->state = S_UPGRADING;
 	} else {
 		c->state = S_OPEN;
 	}
-	S->ops->up(S->app, tag, id, local);
+	if (c->pool)
+		ses_pool_up(S->pools[c->pool - 1], tag);
+	else
+		S->ops->up(S->app, tag, id, local);
 }
 
 static long on_input(void *app, uint32_t id, uint32_t tag, uint8_t *p,
@@ -330,8 +64,8 @@ static long on_input(void *app, uint32_t id, uint32_t tag, uint8_t *p,
 {
 	struct ses *S = app;
 
-	return S->conns[id].kind == SES_HTTP ? http_input(S, id, tag, p, n) :
-	       ws_input(S, id, tag, p, n);
+	return S->conns[id].kind == SES_HTTP ?
+	       ses_http_input(S, id, tag, p, n) : ses_ws_input(S, id, tag, p, n);
 }
 
 static void on_closed(void *app, uint32_t id, uint32_t tag,
@@ -346,8 +80,7 @@ static void on_closed(void *app, uint32_t id, uint32_t tag,
 		.handshaking = why->handshaking,
 	};
 
-	S->conns[id].kind = 0;
-	S->ops->closed(S->app, tag, &e);
+	ses_end_with(S, id, tag, &e);
 }
 
 static void on_submitted(void *app, uint32_t id, uint32_t tag,
@@ -372,14 +105,20 @@ static void on_writable(void *app, uint32_t id, uint32_t tag)
 {
 	struct ses *S = app;
 
-	(void)id;
-	S->ops->writable(S->app, tag);
+	if (!S->conns[id].pool)
+		S->ops->writable(S->app, tag);
 }
 
 static void on_stalled(void *app, uint32_t id, uint32_t tag)
 {
 	struct ses *S = app;
 
+	if (S->conns[id].pool) {
+		struct ses_end e = { .what = SES_STALLED };
+
+		ses_end_with(S, id, tag, &e);
+		return;
+	}
 	S->conns[id].kind = 0;
 	S->ops->stalled(S->app, tag);
 }
@@ -434,7 +173,7 @@ int ses_init(struct ses *S, const struct eng_opts *eo,
 	S->targets = targets;
 	S->log_ws = log_ws;
 	S->rng = seed;
-	S->key_seed = splitmix(&S->rng);
+	S->key_seed = ses_splitmix(&S->rng);
 	if (!et) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -481,6 +220,7 @@ static uint32_t open_kind(struct ses *S, unsigned t, uint32_t tag,
 		S->conns[id].kind = (uint8_t)kind;
 		S->conns[id].state = S_CONNECTING;
 		S->conns[id].busy = 0;
+		S->conns[id].pool = 0;
 	}
 	return id;
 }
@@ -499,12 +239,24 @@ uint32_t ses_ws_open(struct ses *S, unsigned t, uint32_t tag, char *why,
 	return open_kind(S, t, tag, SES_WS, why, whylen);
 }
 
+/* see internal.h */
+uint32_t ses_pool_open(struct ses *S, struct ses_pool *P, unsigned i,
+		       char *why, size_t whylen)
+{
+	uint32_t id = open_kind(S, P->target, i, SES_HTTP, why, whylen);
+
+	if (id != ENG_NIL)
+		S->conns[id].pool = (uint8_t)(P->num + 1);
+	return id;
+}
+
 /* see session.h */
 void ses_close(struct ses *S, uint32_t id)
 {
 	if (id == ENG_NIL)
 		return;
 	S->conns[id].kind = 0;
+	S->conns[id].pool = 0;
 	eng_close(&S->eng, id);
 }
 

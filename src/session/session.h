@@ -1,12 +1,17 @@
 /*
  * session: the client sessions of `esmeload run` on the engine
  * (engine/eng.h): HTTP/1.1 connections (requests written into the
- * connection's send slot, responses framed, chunked bodies decoded) and
+ * connection's send slot, responses framed, chunked bodies decoded), a
+ * keep-alive pool of them with a queue of requests (struct ses_pool), and
  * WebSocket connections (the upgrade and its Sec-WebSocket-Accept check,
  * masked text frames, pings answered, close and bad frames ending the
  * connection). The application (run's scenario) talks to sessions and
  * hears whole responses and whole text frames; it never sees a slot, a
  * frame header or a byte of framing.
+ *
+ * Files: session.c (setup, open and close, the engine's callbacks),
+ * httpc.c (HTTP framing), pool.c (the keep-alive pool), wsc.c
+ * (WebSocket).
  *
  * A connection is named by the application's tag (given at open, back
  * with every callback) and by its id (ses_*_open's answer, for the calls
@@ -46,6 +51,8 @@ enum ses_what {
 	SES_HANDSHAKE,   /* WebSocket: the upgrade failed; text says why */
 	SES_BAD_FRAME,   /* WebSocket: a frame against RFC 6455; text */
 	SES_WS_CLOSE,    /* WebSocket: the server sent a close frame */
+	SES_STALLED,     /* a pool connection's send waited the engine's
+			  * send timeout */
 };
 
 struct ses_end {
@@ -100,7 +107,11 @@ struct ses_conn {
 	uint8_t kind;             /* enum ses_kind, 0: free */
 	uint8_t state;            /* connecting, upgrading, open */
 	uint8_t busy;             /* HTTP: a request is in flight */
+	uint8_t pool;             /* 1 + the pool it belongs to, 0: none */
 };
+
+struct ses_pool;
+#define SES_MAX_POOLS 4
 
 struct ses {
 	struct eng eng;
@@ -112,6 +123,8 @@ struct ses {
 	uint64_t rng;             /* masks */
 	uint64_t key_seed;        /* WebSocket keys derive from it */
 	int log_ws;               /* --log-ws: text frames to stderr */
+	struct ses_pool *pools[SES_MAX_POOLS];
+	unsigned npools;
 };
 
 /* The longest HTTP response body and WebSocket frame a session takes. */
@@ -146,6 +159,69 @@ int ses_http_request(struct ses *S, uint32_t id, const char *method,
 int ses_ws_text(struct ses *S, uint32_t id, const char *txt, size_t n,
 		unsigned units);
 void ses_close(struct ses *S, uint32_t id);
+
+/*
+ * A keep-alive pool: up to max HTTP/1.1 connections to one target and a
+ * queue of requests, each an application's job id. A queued job is
+ * written as soon as a connection is idle; connections are opened on
+ * demand for the jobs still waiting, up to max, so a burst of arrivals
+ * gets connections instead of a queue that makes the run closed-loop. A
+ * response frees its connection for the next job; a server that closes
+ * after its response gets a new connection for the next.
+ */
+struct ses_pool_ops {
+	/* The job is still to be written (one the application gave up
+	 * meanwhile is skipped). */
+	int (*wanted)(void *app, uint32_t job);
+	/* Write the job's request on connection id (ses_http_request).
+	 * Returns 0, or < 0 when it cannot be: the application reported it
+	 * and the job is dropped. */
+	int (*write)(void *app, uint32_t job, uint32_t id);
+	void (*response)(void *app, uint32_t job, int status,
+			 const char *body, size_t blen);
+	/*
+	 * A pool connection ended (end says how). busy: job's request was
+	 * in flight on it. Else job is the oldest queued job, which waited
+	 * for this connection to come up (end->connecting), or ENG_NIL when
+	 * no job is concerned (bytes nobody asked for on an idle one).
+	 */
+	void (*failed)(void *app, uint32_t job, int busy,
+		       const struct ses_end *end);
+	/* A connection was opened. */
+	void (*opened)(void *app);
+};
+
+struct ses_pool_conn {
+	uint32_t id;              /* session id, ENG_NIL when down */
+	uint8_t state;            /* down, connecting, idle, busy */
+	uint32_t job;             /* while busy */
+};
+
+struct ses_pool {
+	struct ses *S;
+	unsigned target, n, num;  /* num: this pool's index in S */
+	const struct ses_pool_ops *ops;
+	void *app;
+	struct ses_pool_conn *c;
+	uint32_t *q;              /* queued jobs, a ring */
+	uint32_t cap, head, len;
+};
+
+/* Set up P on S for target t with up to max connections. Returns 0, or
+ * -ENOMEM / -ENOSPC (more than SES_MAX_POOLS pools). */
+int ses_pool_init(struct ses_pool *P, struct ses *S, unsigned t,
+		  unsigned max, const struct ses_pool_ops *ops, void *app);
+void ses_pool_free(struct ses_pool *P);
+/* Queue job (its request is written when a connection is free); the
+ * caller then pumps. Returns 0 or -ENOMEM. */
+int ses_pool_queue(struct ses_pool *P, uint32_t job);
+/* Hand queued jobs to idle connections, open connections for the rest. */
+void ses_pool_pump(struct ses_pool *P);
+/* The application gives up job (its deadline passed): a connection with
+ * its request in flight is closed; a queued one is skipped. */
+void ses_pool_cancel(struct ses_pool *P, uint32_t job);
+/* Forget every queued job (the drain). */
+void ses_pool_drain(struct ses_pool *P);
 
 /* The scenario's timers and clock (monotonic ns): ses_now is the time of
  * the current batch, ses_clock a fresh reading. */
