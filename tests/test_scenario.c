@@ -604,7 +604,61 @@ static int connection_close_reopens(void)
 	return 0;
 }
 
+/* The pool's connections fail their job with the right kind: the oldest
+ * queued one when a connection never came up, the one in flight when it
+ * was lost, stalled or answered with garbage. A burst opens connections
+ * up to the pool's size. */
+static int rest_pool_failures(void)
+{
+	struct scenario sc;
+	struct ses_end refused = { .what = SES_NET, .err = -ECONNREFUSED,
+				   .connecting = 1 };
+	struct ses_end reset = { .what = SES_NET, .err = -ECONNRESET };
+	struct ses_end stalled = { .what = SES_STALLED };
+	struct ses_end garbage = { .what = SES_MALFORMED,
+				   .text = "malformed HTTP response" };
+
+	check(setup(&sc, 0, 2) == 0);
+	fopts.max_participants = 5;
+	fopts.cpi_ms = 1;
+	fopts.request_timeout_ms = 60000;
+	sc_start(&sc);
+	advance(&sc, T0 + 3 * MS);       /* arrivals 1..3 (and 4 due) */
+	check_eq(nfc, 2);                /* two connections, not more */
+	check_eq(sc.c.http_opened, 2);
+	/* Connection 0 is refused: participant 1, the oldest, fails. */
+	ses_pool_ended(&sc.rest, 0, &refused);
+	check_eq(sc.c.err[RE_CONNECT], 1);
+	check(strstr(errs[0], "sign-up: participant 1: connect: "));
+	/* ... and the pool opens another for the jobs still waiting. */
+	check_eq(sc.c.http_opened, 3);
+	/* Connection 1 comes up and takes participant 2; it is reset. */
+	ses_pool_up(&sc.rest, 1);
+	check(strstr(last_out(1), "participant_1700000000_2@"));
+	ses_pool_ended(&sc.rest, 1, &reset);
+	check_eq(sc.c.err[RE_RECV], 1);
+	check(strstr(errs[1], "sign-up: participant 2: connection closed by "
+		     "the server"));
+	/* The third connection (pool slot 0 again) takes participant 3 and
+	 * stalls; then the next one answers garbage for participant 4. */
+	ses_pool_up(&sc.rest, 0);
+	check(strstr(last_out((int)nfc - 1), "participant_1700000000_3@") ||
+	      strstr(last_out((int)nfc - 2), "participant_1700000000_3@"));
+	ses_pool_ended(&sc.rest, 0, &stalled);
+	check_eq(sc.c.err[RE_SEND], 1);
+	check(strstr(errs[2], "participant 3: a send waited 1s"));
+	advance(&sc, T0 + 5 * MS);
+	ses_pool_up(&sc.rest, 0);
+	ses_pool_ended(&sc.rest, 0, &garbage);
+	check_eq(sc.c.err[RE_PROTOCOL], 1);
+	check(strstr(errs[3], "participant 4: malformed HTTP response"));
+	check_eq(sc.c.part_failed, 4);
+	sc_free(&sc);
+	return 0;
+}
+
 TEST_MAIN(T(participant_lifecycle), T(closed_connection_loses_in_flight),
 	  T(organizer_flow), T(organizer_sign_in_refused),
 	  T(rest_deadline_counts_from_queue), T(no_chat_after_ten_get_chats),
-	  T(session_ends_are_errors), T(connection_close_reopens))
+	  T(session_ends_are_errors), T(connection_close_reopens),
+	  T(rest_pool_failures))
