@@ -347,12 +347,22 @@ static uint32_t next_src(struct eng *e)
 uint32_t eng_connect(struct eng *e, unsigned ti, uint32_t tag, char *why,
 		     size_t whylen)
 {
-	const struct eng_target *t = &e->o.targets[ti];
+	const struct eng_target *t = ti < e->o.ntargets ? &e->o.targets[ti] :
+				     NULL;
 	struct io_uring_sqe *sqe;
 	struct eng_conn *c;
 	uint32_t id;
 	int one = 1, fd;
 
+	if (!t) {
+		snprintf(why, whylen, "connect: no target %u", ti);
+		return ENG_NIL;
+	}
+	if (e->nlisten) {
+		snprintf(why, whylen, "connect: an engine that accepts does not "
+			 "connect");
+		return ENG_NIL;
+	}
 	if (!t->addr_len) {
 		snprintf(why, whylen, "connect: %s",
 			 t->no_addr ? t->no_addr : "no address");
