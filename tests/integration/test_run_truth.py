@@ -322,8 +322,11 @@ async def main(r):
         # the connection is let go, and later arrivals get a new one; no
         # request is written into a connection that is gone (it would end
         # in a timeout).
+        # The last of the 10 arrives at 1.8 s: by the end at 4 s every
+        # participant created has had time to find its chat.
         fs = FaultServer("idle_408").start()
-        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "200", "-smi", "100", "--duration", "3s",
+        rc, err, s, _ = run(fs, ["-sci", "10", "-cpi", "200", "-smi", "100", "--duration", "4s",
+                                 "--max-participants", "10",
                                  "--max-errors", "1000", "--request-timeout", "1s"])
         e = s["esmeload"]
         check_eq(rc, 0, "exit status (stderr %s)" % short(err))
