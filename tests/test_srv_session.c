@@ -334,13 +334,13 @@ static int ws_fail_utf8_closes_1007(void)
 static int ws_close_echoed(void)
 {
 	uint8_t in[IN_CAP], cl[8];
-	size_t n = 0, cn = ws_close_encode(cl, 1000, "bye");
+	size_t n = 0, cn = ws_close_encode(cl, 4001, "bye");
 
 	setup(1024, 4);
 	put(in, &n, 1, WS_OP_CLOSE, cl, cn);
 	put(in, &n, 1, WS_OP_TEXT, "late", 4);
 	check_eq(wses_input(&s, &conns[0], in, n), n);
-	check(wrote_close(1000, ""));
+	check(wrote_close(4001, ""));
 	check_eq(rec.lingers, 1);
 	check_eq(rec.nmsg, 0);
 	check_eq(s.stats.err[E_PROTOCOL], 0);
