@@ -2,7 +2,9 @@
  * conn: serve's connections on the engine (engine/eng.h): listeners on
  * the three ports, the state of each connection (HTTP, WebSocket waiting
  * for its authorization, authorized), its deadline, and the writes of
- * rest.c and messenger.c with the slow-reader policy. See serve.h.
+ * the sessions and the applications with the slow-reader policy. Input
+ * goes to the session of the connection's state: http_session.c or
+ * ws_session.c. See serve.h.
  *
  * A connection is the engine slot the kernel chose at accept; struct conn
  * at the same index in s->conns holds what serve keeps of it. The
@@ -66,9 +68,7 @@ static void conn_end(struct serve *s, struct conn *c)
 		msgr_detach(s, c);
 	state_count(s, c, -1);
 	c->state = CS_CLOSING;
-	if (c->msg.buf)
-		pool_put(&s->msg_pool, c->msg.buf);
-	memset(&c->msg, 0, sizeof(c->msg));
+	wses_release(s, c);
 }
 
 /* see serve.h */
@@ -153,9 +153,9 @@ static long on_input(void *app, uint32_t id, uint32_t tag, uint8_t *p,
 		long r;
 
 		if (st == CS_HTTP)
-			r = rest_input(s, c, p + off, n - off);
+			r = hses_input(s, c, p + off, n - off);
 		else if (st == CS_WS_AUTH || st == CS_WS)
-			r = msgr_input(s, c, p + off, n - off);
+			r = wses_input(s, c, p + off, n - off);
 		else
 			return (long)n; /* closing: the rest is discarded */
 		if (r < 0) {
@@ -311,8 +311,7 @@ void serve_net_exit(struct serve *s)
 {
 	if (s->conns)
 		for (uint32_t i = 0; i < s->o.max_conns; i++)
-			if (s->conns[i].msg.buf)
-				pool_put(&s->msg_pool, s->conns[i].msg.buf);
+			wses_release(s, &s->conns[i]);
 	eng_exit(&s->eng);
 	pool_destroy(&s->msg_pool);
 	free(s->conns);

@@ -2,13 +2,14 @@
  * messenger: serve's WebSocket protocol (docs/protocol.md §4), answered the
  * way ESME's Go messenger answers: the same error texts for the same
  * requests, the same recipients. Where serve differs on purpose (bounded
- * queues, size limits, order kept) docs/protocol.md says so. See serve.h.
+ * queues, size limits, order kept) docs/protocol.md says so. It hears
+ * whole messages from the WebSocket session (ws_session.c), which frames
+ * what it sends. See serve.h.
  */
 #include "serve.h"
 #include "store.h"
 #include "json.h"
 #include "jsonw.h"
-#include "ws.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,8 +22,8 @@
  * the payload is written by the caller, then frame_finish. */
 static void env_begin(struct serve *s, struct jw *w, const char *type)
 {
-	jw_init(w, (char *)s->scratch + WS_HDR_MAX,
-		s->scratch_cap - WS_HDR_MAX);
+	jw_init(w, (char *)s->scratch + WSES_ROOM,
+		s->scratch_cap - WSES_ROOM);
 	jw_obj_begin(w);
 	jw_kv_cstr(w, "type", type);
 	jw_key(w, "payload");
@@ -33,14 +34,14 @@ static void env_begin(struct serve *s, struct jw *w, const char *type)
 static size_t env_frame(struct serve *s, struct jw *w, uint8_t **frame)
 {
 	long n;
+	size_t len;
 
 	jw_obj_end(w);
 	n = jw_finish(w);
 	if (n < 0)
 		return 0;
-	*frame = ws_frame_prepend(s->scratch + WS_HDR_MAX, (uint64_t)n, 1,
-				  WS_OP_TEXT, NULL);
-	return (size_t)(s->scratch + WS_HDR_MAX + n - *frame);
+	*frame = wses_text_frame(s->scratch + WSES_ROOM, (size_t)n, &len);
+	return len;
 }
 
 static int send_frame(struct serve *s, struct conn *c, const uint8_t *f,
@@ -79,13 +80,14 @@ static uint32_t *conn_head_of(struct serve *s, enum role role, uint32_t u)
 void msgr_send_json(struct serve *s, struct conn *c, const char *json,
 		    size_t n)
 {
-	uint8_t *p = s->scratch + WS_HDR_MAX, *f;
+	uint8_t *p = s->scratch + WSES_ROOM, *f;
+	size_t len;
 
-	if (n > s->scratch_cap - WS_HDR_MAX)
+	if (n > s->scratch_cap - WSES_ROOM)
 		return;
 	memcpy(p, json, n);
-	f = ws_frame_prepend(p, n, 1, WS_OP_TEXT, NULL);
-	send_frame(s, c, f, (size_t)(p + n - f));
+	f = wses_text_frame(p, n, &len);
+	send_frame(s, c, f, len);
 }
 
 static void send_simple(struct serve *s, struct conn *c, const char *type,
@@ -127,19 +129,6 @@ static void send_error_n(struct serve *s, struct conn *c,
 	fn = env_frame(s, &w, &f);
 	if (fn)
 		send_frame(s, c, f, fn);
-}
-
-/* Send a close frame and close once it is out. */
-static void ws_fail(struct serve *s, struct conn *c, uint16_t code,
-		    const char *reason)
-{
-	uint8_t buf[WS_HDR_MAX + 125];
-	uint8_t *p = buf + WS_HDR_MAX, *f;
-	size_t n = ws_close_encode(p, code, reason);
-
-	f = ws_frame_prepend(p, n, 1, WS_OP_CLOSE, NULL);
-	conn_write(s, c, f, (size_t)(p + n - f), 0);
-	conn_linger(s, c);
 }
 
 /*
@@ -529,16 +518,15 @@ static void dispatch(struct serve *s, struct conn *c, const char *p,
 }
 
 /*
- * A whole message. gorilla hands the messenger text and binary messages
+ * see serve.h. gorilla hands the messenger text and binary messages
  * alike; serve does too, but fails a text message that is not UTF-8 (RFC
  * 6455 §8.1; gorilla does not check) and answers a binary one that is not
- * UTF-8 as malformed, since its text could not be sent on.
+ * UTF-8 as malformed, since its text could not be sent on. Before the
+ * authorization, a message that is not UTF-8 is a failed authorization.
  */
-static void on_message(struct serve *s, struct conn *c, uint8_t *p, size_t n,
-		       uint8_t opcode)
+void msgr_message(struct serve *s, struct conn *c, const uint8_t *p,
+		  size_t n, int text, int utf8)
 {
-	int utf8 = ws_utf8_valid(p, n);
-
 	if (c->state == CS_WS_AUTH) {
 		if (!utf8)
 			auth_denied(s, c);
@@ -547,106 +535,12 @@ static void on_message(struct serve *s, struct conn *c, uint8_t *p, size_t n,
 		return;
 	}
 	if (!utf8) {
-		if (opcode == WS_OP_TEXT) {
-			s->stats.err[E_PROTOCOL]++;
-			ws_fail(s, c, 1007, "invalid utf-8");
+		if (text) {
+			wses_fail_utf8(s, c);
 			return;
 		}
 		send_error(s, c, E_MALFORMED, "malformed message");
 		return;
 	}
 	dispatch(s, c, (const char *)p, n);
-}
-
-static void on_control(struct serve *s, struct conn *c,
-		       const struct ws_frame *f)
-{
-	uint8_t buf[WS_HDR_MAX + 125], *p = buf + WS_HDR_MAX, *fr;
-	uint16_t code;
-	const uint8_t *reason;
-	size_t rn;
-
-	switch (f->opcode) {
-	case WS_OP_PING:
-		memcpy(p, f->payload, f->payload_len);
-		fr = ws_frame_prepend(p, f->payload_len, 1, WS_OP_PONG, NULL);
-		conn_write(s, c, fr, (size_t)(p + f->payload_len - fr), 0);
-		break;
-	case WS_OP_CLOSE:
-		if (ws_close_parse(f->payload, f->payload_len, &code, &reason,
-				   &rn) < 0) {
-			s->stats.err[E_PROTOCOL]++;
-			ws_fail(s, c, 1002, "bad close frame");
-			break;
-		}
-		/* Echo the code, as gorilla's default close handler does;
-		 * an empty close frame gets an empty one back. */
-		if (code == 1005) {
-			fr = ws_frame_prepend(p, 0, 1, WS_OP_CLOSE, NULL);
-			conn_write(s, c, fr, (size_t)(p - fr), 0);
-			conn_linger(s, c);
-		} else {
-			ws_fail(s, c, code, "");
-		}
-		break;
-	default:
-		break; /* pong */
-	}
-}
-
-/* see serve.h */
-long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
-{
-	size_t off = 0;
-
-	c->last_ms = serve_now_ms(s);
-	while (off < n && conn_alive(s, c)) {
-		struct ws_frame f;
-		uint8_t *out, opcode;
-		size_t olen;
-		long r = ws_frame_parse(&f, p + off, n - off, WS_ROLE_SERVER,
-					s->o.max_frame);
-		int st;
-
-		if (r == WS_PARTIAL)
-			break;
-		if (r < 0) {
-			s->stats.err[r == WS_E_TOO_BIG ? E_TOO_BIG : E_PROTOCOL]++;
-			ws_fail(s, c, r == WS_E_TOO_BIG ? 1009 : 1002,
-				r == WS_E_TOO_BIG ? "message too big" :
-						    "protocol error");
-			return (long)n;
-		}
-		off += (size_t)r;
-		s->stats.frames_in++;
-		if (!f.fin && f.opcode != WS_OP_CONT && !c->msg.buf) {
-			c->msg.buf = pool_get(&s->msg_pool);
-			c->msg.cap = s->o.max_frame;
-			if (!c->msg.buf) {
-				s->stats.err[E_NO_MEMORY]++;
-				return -ENOMEM;
-			}
-		}
-		st = ws_msg_feed(&c->msg, &f, &out, &olen, &opcode);
-		if (st == WS_MSG_DATA) {
-			on_message(s, c, out, olen, opcode);
-		} else if (st == WS_MSG_CONTROL) {
-			on_control(s, c, &f);
-		} else if (st < 0) {
-			s->stats.err[st == WS_MSG_E_TOO_BIG ? E_TOO_BIG : E_PROTOCOL]++;
-			ws_fail(s, c, st == WS_MSG_E_TOO_BIG ? 1009 : 1002,
-				"bad fragmentation");
-			return (long)n;
-		}
-		if (c->msg.buf && c->msg.opcode == 0) {
-			/* Fragmented message done: keep idle connections
-			 * free of blocks. */
-			pool_put(&s->msg_pool, c->msg.buf);
-			c->msg.buf = NULL;
-			c->msg.cap = 0;
-		}
-	}
-	if (!conn_alive(s, c))
-		return (long)n; /* the rest is never read */
-	return (long)off;
 }

@@ -3,7 +3,9 @@
  * (docs/protocol.md §3), the messenger's REST chat endpoints, /stats and
  * the WebSocket upgrade (docs/protocol.md §4). Status codes, error texts
  * and body shapes follow the service that answers the call in ESME (NestJS
- * on the organizer port, Go on the other two). See serve.h.
+ * on the organizer port, Go on the other two). It hears whole requests
+ * from the HTTP session (http_session.c) and answers through it. See
+ * serve.h.
  */
 #include "serve.h"
 #include "store.h"
@@ -28,34 +30,13 @@ struct req {
 	int keep_alive;
 };
 
-/* see serve.h */
-void rest_reply(struct serve *s, struct conn *c, int status, const char *body,
-		size_t body_len, int keep_alive)
+/* A response with a JSON body (NULL body: empty; the Content-Type is
+ * application/json either way, as ESME's services send). */
+static void reply(struct req *q, int status, const char *body,
+		  size_t body_len)
 {
-	rest_reply_ext(s, c, status, "application/json", NULL, body, body_len,
-		       keep_alive);
-}
-
-/* see serve.h */
-void rest_reply_ext(struct serve *s, struct conn *c, int status,
-		    const char *ctype, const char *extra, const char *body,
-		    size_t body_len, int keep_alive)
-{
-	char *out = (char *)s->scratch2;
-	size_t n = http_response_head(out, s->scratch_cap, status, ctype,
-				      body_len, keep_alive, extra);
-
-	if (n == 0 || n + body_len > s->scratch_cap) {
-		conn_close(s, c);
-		return;
-	}
-	if (body_len)
-		memcpy(out + n, body, body_len);
-	if (status >= 400 && status < 500)
-		s->stats.err[E_HTTP_4XX]++;
-	conn_write(s, c, out, n + body_len, 0);
-	if (!keep_alive)
-		conn_linger(s, c);
+	hses_reply(q->s, q->c, status, "application/json", NULL, body,
+		   body_len, q->keep_alive);
 }
 
 static void reply_error(struct req *q, int status, const char *msg)
@@ -63,8 +44,7 @@ static void reply_error(struct req *q, int status, const char *msg)
 	char buf[512];
 	long n = render_http_error(buf, sizeof(buf), status, msg);
 
-	rest_reply(q->s, q->c, status, buf, n > 0 ? (size_t)n : 0,
-		   q->keep_alive);
+	reply(q, status, buf, n > 0 ? (size_t)n : 0);
 }
 
 /*
@@ -79,8 +59,8 @@ static void reply_text(struct req *q, int status, const char *text,
 
 	snprintf(head, sizeof(head), "X-Content-Type-Options: nosniff\r\n%s",
 		 extra ? extra : "");
-	rest_reply_ext(q->s, q->c, status, "text/plain; charset=utf-8", head,
-		       text, strlen(text), q->keep_alive);
+	hses_reply(q->s, q->c, status, "text/plain; charset=utf-8", head,
+		   text, strlen(text), q->keep_alive);
 }
 
 /* Finish a body written into s->scratch with w and send it. */
@@ -92,8 +72,7 @@ static void reply_jw(struct req *q, int status, struct jw *w)
 		reply_error(q, 500, "internal server error");
 		return;
 	}
-	rest_reply(q->s, q->c, status, (const char *)q->s->scratch, (size_t)n,
-		   q->keep_alive);
+	reply(q, status, (const char *)q->s->scratch, (size_t)n);
 }
 
 static int path_is(const struct req *q, const char *p)
@@ -608,7 +587,7 @@ static void chat_request(struct req *q)
 		return;
 	}
 	q->s->stats.requests_total++;
-	rest_reply(q->s, q->c, 200, NULL, 0, q->keep_alive);
+	reply(q, 200, NULL, 0);
 }
 
 /* DELETE /chat-requests (service key): releases the lock if there is one;
@@ -631,7 +610,7 @@ static void chat_request_release(struct req *q)
 	     store_event_find(q->s->st, (uint32_t)eid) : -1;
 	if (pid >= 1 && (uint64_t)pid <= store_nparts(q->s->st) && ev >= 0)
 		store_request_release(q->s->st, (uint32_t)pid - 1, ev);
-	rest_reply(q->s, q->c, 200, NULL, 0, q->keep_alive);
+	reply(q, 200, NULL, 0);
 }
 
 /* Decimal strings order: Go's encoding/json sorts a map's keys so. */
@@ -780,8 +759,6 @@ static void upgrade(struct req *q)
 	const struct http_header *ver = http_header_find(h->headers,
 							 h->num_headers,
 							 "sec-websocket-version");
-	char out[256];
-	size_t n;
 
 	if (!h->upgrade_websocket || !ver || ver->value_len != 2 ||
 	    memcmp(ver->value, "13", 2) != 0 || !key ||
@@ -789,11 +766,9 @@ static void upgrade(struct req *q)
 		reply_text(q, 400, "Bad Request\n", "Sec-Websocket-Version: 13\r\n");
 		return;
 	}
-	n = ws_server_response(out, sizeof(out), key->value, key->value_len);
-	if (n == 0 || conn_write(q->s, q->c, out, n, 0) < 0) {
-		conn_close(q->s, q->c);
+	if (hses_upgrade(q->s, q->c, key->value, key->value_len) < 0)
 		return;
-	}
+	/* The messenger's first message is the authorization. */
 	conn_set_state(q->s, q->c, CS_WS_AUTH);
 	conn_deadline(q->s, q->c, q->s->o.auth_timeout_ms);
 }
@@ -807,8 +782,7 @@ static void stats(struct req *q)
 		reply_error(q, 500, "internal server error");
 		return;
 	}
-	rest_reply(q->s, q->c, 200, (const char *)q->s->scratch, (size_t)n,
-		   q->keep_alive);
+	reply(q, 200, (const char *)q->s->scratch, (size_t)n);
 }
 
 /* The organizer API (NestJS) for a route it does not have. */
@@ -897,44 +871,24 @@ static void route(struct req *q)
 	}
 	not_found(q);
 }
+
 /* see serve.h */
-long rest_input(struct serve *s, struct conn *c, uint8_t *p, size_t n)
+void rest_request(struct serve *s, struct conn *c, const struct hses_req *r)
 {
-	struct http_request h;
-	struct req q = { .s = s, .c = c, .h = &h };
-	long r = http_request_parse(&h, (const char *)p, n, s->o.max_head,
-				    s->o.max_body);
-	const char *qm;
+	struct req q = {
+		.s = s, .c = c, .h = r->h,
+		.path = r->path, .path_len = r->path_len,
+		.keep_alive = r->keep_alive,
+	};
 
-	if (r == HTTP_PARTIAL)
-		return 0;
-	if (r < 0) {
-		static const struct { long code; int status; const char *msg; } map[] = {
-			{ HTTP_E_HEADER_TOO_BIG, 431, "request header fields too large" },
-			{ HTTP_E_TOO_MANY_HEADERS, 431, "request header fields too large" },
-			{ HTTP_E_BODY_TOO_BIG, 413, "payload too large" },
-			{ HTTP_E_UNSUPPORTED, 501, "transfer encoding not supported" },
-		};
-		int status = 400;
-		const char *msg = "bad request";
-
-		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (map[i].code == r) {
-				status = map[i].status;
-				msg = map[i].msg;
-			}
-		s->stats.err[E_HTTP_BAD]++;
-		q.keep_alive = 0;
-		reply_error(&q, status, msg);
-		return (long)n;
-	}
-	s->stats.http_requests++;
-	q.keep_alive = h.keep_alive;
-	q.path = h.target;
-	qm = memchr(h.target, '?', h.target_len);
-	q.path_len = qm ? (size_t)(qm - h.target) : h.target_len;
 	route(&q);
-	if (c->state == CS_HTTP)
-		conn_deadline(s, c, s->o.http_timeout_ms);
-	return r;
+}
+
+/* see serve.h */
+void rest_refused(struct serve *s, struct conn *c, int status,
+		  const char *msg)
+{
+	struct req q = { .s = s, .c = c, .keep_alive = 0 };
+
+	reply_error(&q, status, msg);
 }

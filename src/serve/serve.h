@@ -3,14 +3,30 @@
  * messenger) in one process, in memory, in one thread (one io_uring, or
  * several when --max-conns exceeds what one ring's table may hold).
  *
- * Internal contract between the serve modules:
- *   serve.c     options, setup, signals, exit report
- *   conn.c      listeners and connections on the engine (engine/eng.h):
- *               per-connection state, deadlines, writes
- *   store.c     accounts, events, queues, chats, the message log
- *   rest.c      the HTTP routes of the three ports
- *   messenger.c the WebSocket protocol of docs/protocol.md §4
- *   stats.c     the /stats JSON
+ * Internal contract between the serve modules, from the network up:
+ *   serve.c         options, setup, signals, exit report
+ *   conn.c          listeners and connections on the engine (engine/eng.h):
+ *                   per-connection state, deadlines, writes
+ *   http_session.c  the HTTP/1.1 server session: request framing, the
+ *                   answers to requests that do not parse, keep-alive and
+ *                   its deadline, response writing
+ *   ws_session.c    the WebSocket server session (RFC 6455): frames,
+ *                   fragment reassembly, ping/pong, the close handshake,
+ *                   the close frames of protocol failures
+ *   rest.c          the HTTP routes of the three ports, on http_session.c:
+ *                   it hears whole requests
+ *   messenger.c     the WebSocket protocol of docs/protocol.md §4, on
+ *                   ws_session.c: it hears whole messages
+ *   store.c         accounts, events, queues, chats, the message log
+ *   auth.c          tokens
+ *   render.c        the JSON shapes of docs/protocol.md §3-§4
+ *   stats.c         the /stats JSON
+ *
+ * The two sessions know bytes, requests, frames and messages, nothing of
+ * ESME: no store, no token, no JSON. conn.c hands a connection's input to
+ * the session of its state (CS_HTTP: HTTP; CS_WS_AUTH, CS_WS: WebSocket);
+ * the upgrade is a route of rest.c that writes the 101 through the HTTP
+ * session and moves the connection to the WebSocket one (conn_set_state).
  *
  * IMPLEMENTATION NOTES
  * - One thread owns everything; no locks. A connection is the engine's
@@ -55,7 +71,8 @@ struct conn {
 	uint8_t role;       /* enum role, for WebSocket connections */
 	uint32_t user;      /* organizer or participant index */
 	uint32_t unext, uprev; /* the user's connection list */
-	struct ws_msg msg;  /* fragmented message under reassembly */
+	struct ws_msg msg;  /* ws_session.c: fragmented message under
+			     * reassembly (a msg_pool block while one is) */
 	uint64_t last_ms;   /* last input, for the idle timeout */
 };
 
@@ -171,24 +188,105 @@ static inline uint32_t conn_idx(const struct serve *s, const struct conn *c)
 	return (uint32_t)(c - s->conns);
 }
 
-/* ---- rest.c ---- */
-/* Handle bytes on an HTTP connection; returns bytes consumed or < 0 to
- * close. May switch the connection to CS_WS_AUTH (upgrade). */
-long rest_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
-/* Write an HTTP response with a JSON body (NULL body: empty; the
- * Content-Type is application/json either way, as ESME's services send). */
-void rest_reply(struct serve *s, struct conn *c, int status, const char *body,
+/* ---- http_session.c: the HTTP/1.1 server session ---- */
+struct http_request;
+/* A whole request, as the HTTP session hands it to rest.c. Everything
+ * points into the connection's input and is valid during the call. */
+struct hses_req {
+	const struct http_request *h; /* method, target, headers, body */
+	const char *path;             /* the target up to its '?' */
+	size_t path_len;
+	int keep_alive;               /* the answer keeps the connection */
+};
+/*
+ * Take bytes on an HTTP connection (CS_HTTP): one whole request is handed
+ * to rest_request; bytes that do not parse as one (or one over max_head,
+ * max_body) are counted (E_HTTP_BAD) and handed to rest_refused with the
+ * status to answer (400, 413, 431, 501), and the connection closes after
+ * that answer. After a request the connection, if still CS_HTTP, waits
+ * http_timeout_ms for the next one. Returns bytes consumed (0: no whole
+ * request yet; all of them for bytes refused). The route may have
+ * switched the connection to the WebSocket session; what follows the
+ * request is then that session's input.
+ */
+long hses_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
+/*
+ * Write a response: the head (Content-Type ctype, or none when NULL; extra
+ * header lines "Name: value\r\n" each, or NULL) and body_len bytes of
+ * body. keep_alive 0: "Connection: close" and the connection closes once
+ * it is out. 4xx answers are counted (E_HTTP_4XX). Uses s->scratch2, so
+ * the body may be in s->scratch but not in scratch2; a response over
+ * scratch_cap closes the connection instead.
+ */
+void hses_reply(struct serve *s, struct conn *c, int status,
+		const char *ctype, const char *extra, const char *body,
 		size_t body_len, int keep_alive);
-/* The same with another Content-Type (NULL: none) and extra header lines
- * ("Name: value\r\n" each, or NULL). */
-void rest_reply_ext(struct serve *s, struct conn *c, int status,
-		    const char *ctype, const char *extra, const char *body,
-		    size_t body_len, int keep_alive);
+/*
+ * Write the 101 answer that accepts a WebSocket upgrade with this
+ * Sec-WebSocket-Key (checked by the caller). Returns 0, or < 0 with the
+ * connection closed. The caller then moves the connection to CS_WS_AUTH.
+ */
+int hses_upgrade(struct serve *s, struct conn *c, const char *key,
+		 size_t n);
 
-/* ---- messenger.c ---- */
-/* Handle bytes on a WebSocket connection; returns bytes consumed or < 0 to
- * close. */
-long msgr_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
+/* ---- ws_session.c: the WebSocket server session ---- */
+/*
+ * Take bytes on an upgraded connection (CS_WS_AUTH, CS_WS): frames are
+ * parsed (masked, at most max_frame), counted (frames_in), fragments
+ * reassembled in a msg_pool block, and each whole data message handed to
+ * msgr_message. Pings are answered with pongs, pongs ignored, a close
+ * frame echoed (its code; an empty one with an empty one) and the
+ * connection closed once that is out. A frame against RFC 6455 is
+ * counted (E_PROTOCOL, E_TOO_BIG) and answered with a close frame (1002,
+ * 1009). The messenger hears none of the control frames; the end of a
+ * connection reaches it through msgr_detach (conn.c). Any input counts as
+ * activity (c->last_ms). Returns bytes consumed (the rest once the
+ * connection stops taking input), or < 0 to close (-ENOMEM: no block for
+ * a fragmented message, counted E_NO_MEMORY).
+ */
+long wses_input(struct serve *s, struct conn *c, uint8_t *p, size_t n);
+/* A text message that is not UTF-8 (RFC 6455 §8.1): counted (E_PROTOCOL),
+ * a close frame 1007 "invalid utf-8", closed once it is out. */
+void wses_fail_utf8(struct serve *s, struct conn *c);
+/* Give back the connection's reassembly block, if it holds one. */
+void wses_release(struct serve *s, struct conn *c);
+/* Room a frame header takes in front of its payload: a frame is built by
+ * writing the payload at buf + WSES_ROOM, then wses_text_frame. */
+#define WSES_ROOM WS_HDR_MAX
+/*
+ * Make the n bytes at payload (with WSES_ROOM bytes free in front) a
+ * final, unmasked text frame in place: returns the frame's first byte and
+ * its length in *len. A server frame is the same bytes for every
+ * recipient, so one frame is built once and written to each. Inline: every
+ * pushed message passes here.
+ */
+static inline uint8_t *wses_text_frame(uint8_t *payload, size_t n,
+				       size_t *len)
+{
+	uint8_t *f = ws_frame_prepend(payload, n, 1, WS_OP_TEXT, NULL);
+
+	*len = (size_t)(payload + n - f);
+	return f;
+}
+
+/* ---- rest.c, on the HTTP session ---- */
+/* A whole request: route it and answer (hses_reply), or upgrade. */
+void rest_request(struct serve *s, struct conn *c, const struct hses_req *r);
+/* The answer to bytes the HTTP session could not take as a request: a
+ * body for status and its cause msg (the connection closes after it). */
+void rest_refused(struct serve *s, struct conn *c, int status,
+		  const char *msg);
+
+/* ---- messenger.c, on the WebSocket session ---- */
+/*
+ * A whole data message on c (CS_WS_AUTH or CS_WS), valid during the call
+ * (in place in the input when it came in one frame). text: a text
+ * message, else binary. utf8: p[0..n) is valid UTF-8 (checked once, by the
+ * session). A text message that is not UTF-8 must end the connection:
+ * wses_fail_utf8, or another way the protocol wants.
+ */
+void msgr_message(struct serve *s, struct conn *c, const uint8_t *p,
+		  size_t n, int text, int utf8);
 /* The connection is going away: unlink it from its user. */
 void msgr_detach(struct serve *s, struct conn *c);
 /* Timer expiry for a WebSocket connection (auth deadline or idle). */

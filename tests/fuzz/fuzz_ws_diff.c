@@ -240,7 +240,7 @@ static int frame_complete(const uint8_t *p, size_t n)
 	return n >= h && n - h >= len;
 }
 
-/* serve's msgr_input, minus the application. */
+/* serve's wses_input (src/serve/ws_session.c), minus the application. */
 static void esme_side(struct side *s, const uint8_t *in, size_t n,
 		      enum ws_role role, uint64_t lim)
 {

@@ -198,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	one.n = one.nbytes = two.n = two.nbytes = 0;
 
-	/* One frame after another, as msgr_input and ws_input do. */
+	/* One frame after another, as wses_input and ws_input do. */
 	while (off < n) {
 		struct ws_frame f, g;
 		size_t avail = n - off, k;
