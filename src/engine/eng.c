@@ -304,33 +304,10 @@ void eng_slot_free(struct eng *e, uint32_t id)
 	}
 }
 
-/* see internal.h */
-void eng_mark_dirty(struct eng *e, struct eng_conn *c)
-{
-	if (c->flags & CF_DIRTY)
-		return;
-	c->flags |= CF_DIRTY;
-	e->dirty[e->ndirty++] = eng_id(e, c);
-}
-
 /* see eng.h */
 void eng_set_tag(struct eng *e, uint32_t id, uint32_t tag)
 {
 	e->conns[id].tag = tag;
-}
-
-/* see eng.h */
-int eng_open(const struct eng *e, uint32_t id)
-{
-	const struct eng_conn *c = &e->conns[id];
-
-	return c->state == EC_OPEN && !(c->flags & CF_DETACHED);
-}
-
-/* see eng.h */
-int eng_writable(const struct eng *e, uint32_t id)
-{
-	return eng_open(e, id) && !(e->conns[id].flags & CF_LINGER);
 }
 
 /* ---- connect ---- */

@@ -195,6 +195,11 @@ struct eng_stats {
 
 struct eng_tls;
 
+/* A connection's state and the flags the inline calls below read (the
+ * engine's files have the rest, engine/internal.h). */
+enum { ENG_C_FREE = 0, ENG_C_CONNECTING, ENG_C_OPEN, ENG_C_CLOSING };
+enum { ENG_F_DIRTY = 4, ENG_F_LINGER = 64, ENG_F_DETACHED = 128 };
+
 /* A connection slot. The application reads it through the calls below. */
 struct eng_conn {
 	uint32_t gen;
@@ -303,9 +308,26 @@ void eng_close(struct eng *e, uint32_t id);
 void eng_linger(struct eng *e, uint32_t id);
 
 /* ENG_SEND_SLOT: the free part of id's slot and its size. */
-uint8_t *eng_slot(struct eng *e, uint32_t id, size_t *room);
+static inline uint8_t *eng_slot(struct eng *e, uint32_t id, size_t *room)
+{
+	const struct eng_conn *c = &e->conns[id];
+
+	*room = e->o.slot_size - c->out.s.len;
+	return e->arena + (size_t)id * e->o.slot_size + c->out.s.len;
+}
 /* ... n bytes were written there, carrying units. */
-void eng_commit(struct eng *e, uint32_t id, size_t n, unsigned units);
+static inline void eng_commit(struct eng *e, uint32_t id, size_t n,
+			      unsigned units)
+{
+	struct eng_conn *c = &e->conns[id];
+
+	c->out.s.len += (uint16_t)n;
+	c->out.s.units += (uint16_t)units;
+	if (!(c->flags & ENG_F_DIRTY)) {
+		c->flags |= ENG_F_DIRTY;
+		e->dirty[e->ndirty++] = id;
+	}
+}
 /*
  * ENG_SEND_QUEUE: queue n bytes, all or nothing. limit bounds what may
  * wait (SIZE_MAX: only the pool). Returns 0, -ENOBUFS (over limit),
@@ -322,9 +344,17 @@ int eng_sends_pending(const struct eng *e);
 void eng_deadline(struct eng *e, uint32_t id, uint64_t tick);
 void eng_set_tag(struct eng *e, uint32_t id, uint32_t tag);
 /* 1 while id is connected and not closing. */
-int eng_open(const struct eng *e, uint32_t id);
+static inline int eng_open(const struct eng *e, uint32_t id)
+{
+	const struct eng_conn *c = &e->conns[id];
+
+	return c->state == ENG_C_OPEN && !(c->flags & ENG_F_DETACHED);
+}
 /* 1 while eng_open and not lingering: writes are taken. */
-int eng_writable(const struct eng *e, uint32_t id);
+static inline int eng_writable(const struct eng *e, uint32_t id)
+{
+	return eng_open(e, id) && !(e->conns[id].flags & ENG_F_LINGER);
+}
 
 /* Arm n (disarmed first) at tick; ops.timer fires it. */
 void eng_timer_at(struct eng *e, struct tw_node *n, uint64_t tick);

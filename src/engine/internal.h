@@ -18,7 +18,8 @@
 enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE,
        OP_ACCEPT, OP_ACCEPT1, OP_WAKE };
 
-enum { EC_FREE = 0, EC_CONNECTING, EC_OPEN, EC_CLOSING };
+enum { EC_FREE = ENG_C_FREE, EC_CONNECTING = ENG_C_CONNECTING,
+       EC_OPEN = ENG_C_OPEN, EC_CLOSING = ENG_C_CLOSING };
 
 /*
  * CF_ZCWAIT: a SEND_ZC completed, its notification (the kernel is done
@@ -29,8 +30,9 @@ enum { EC_FREE = 0, EC_CONNECTING, EC_OPEN, EC_CLOSING };
  * CF_DETACHED: the application is done with the connection; no callback
  * but ops.sent follows.
  */
-enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = 4, CF_CLOSE = 8, CF_ZCWAIT = 16,
-       CF_CLOSED = 32, CF_LINGER = 64, CF_DETACHED = 128 };
+enum { CF_RECV = 1, CF_SEND = 2, CF_DIRTY = ENG_F_DIRTY, CF_CLOSE = 8,
+       CF_ZCWAIT = 16, CF_CLOSED = 32, CF_LINGER = ENG_F_LINGER,
+       CF_DETACHED = ENG_F_DETACHED };
 
 /* Blocks one vectored send may take. */
 #define ENG_SEND_IOV 16
@@ -72,7 +74,13 @@ static inline uint32_t eng_id(const struct eng *e, const struct eng_conn *c)
 	return (uint32_t)(c - e->conns);
 }
 
-void eng_mark_dirty(struct eng *e, struct eng_conn *c);
+static inline void eng_mark_dirty(struct eng *e, struct eng_conn *c)
+{
+	if (c->flags & CF_DIRTY)
+		return;
+	c->flags |= CF_DIRTY;
+	e->dirty[e->ndirty++] = eng_id(e, c);
+}
 /* The engine closes c for why: ops.closed (unless detached), then close. */
 void eng_fail(struct eng *e, struct eng_conn *c, const struct eng_why *why);
 void eng_fail_err(struct eng *e, struct eng_conn *c, int err,

@@ -80,25 +80,6 @@ static uint8_t *slot_of(const struct eng *e, uint32_t id)
 }
 
 /* see eng.h */
-uint8_t *eng_slot(struct eng *e, uint32_t id, size_t *room)
-{
-	struct eng_conn *c = &e->conns[id];
-
-	*room = e->o.slot_size - c->out.s.len;
-	return slot_of(e, id) + c->out.s.len;
-}
-
-/* see eng.h */
-void eng_commit(struct eng *e, uint32_t id, size_t n, unsigned units)
-{
-	struct eng_conn *c = &e->conns[id];
-
-	c->out.s.len += (uint16_t)n;
-	c->out.s.units += (uint16_t)units;
-	eng_mark_dirty(e, c);
-}
-
-/* see eng.h */
 int eng_write(struct eng *e, uint32_t id, const void *p, size_t n,
 	      size_t limit)
 {
