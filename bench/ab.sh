@@ -3,14 +3,15 @@
 # the same machine in the same minutes, so that the machine's drift falls
 # on both: bench/hold.sh (tester CPU per message, tester memory per
 # participant) in PAIRS pairs, then bench/serve.sh (serve's messages per
-# CPU-second, serve's memory per idle connection) once per build, new
-# first. Prints every figure and the medians' ratios new/old.
+# CPU-second, serve's memory per idle connection) in SERVE_PAIRS pairs, new
+# first in each. Prints every figure and the medians' ratios new/old.
 #
 #   OLD=/path/to/old/esmeload NEW=build/esmeload bench/ab.sh
 #
 # Environment (defaults in brackets): PAIRS [3], N [2000], SMI [100],
 # HOLD [20] (bench/hold.sh's), SERVE [1] (0 skips bench/serve.sh),
-# SERVE_RUNS [3] (its RUNS).
+# SERVE_PAIRS [3], SERVE_RUNS [3] (serve.sh's RUNS, whose median is one
+# pair's figure). PAIRS=0 skips hold.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD=${OLD:?OLD=path of the old build\'s esmeload}
@@ -21,6 +22,7 @@ SMI=${SMI:-100}
 HOLD=${HOLD:-20}
 SERVE=${SERVE:-1}
 SERVE_RUNS=${SERVE_RUNS:-3}
+SERVE_PAIRS=${SERVE_PAIRS:-3}
 case $NEW in /*) ;; *) NEW=$PWD/$NEW ;; esac
 case $OLD in /*) ;; *) OLD=$PWD/$OLD ;; esac
 [ -x "$OLD" ] && [ -x "$NEW" ] || { echo "ab.sh: OLD and NEW must be executables" >&2; exit 2; }
@@ -44,6 +46,7 @@ for i in $(seq "$PAIRS"); do
 		if [ $which = new ]; then cpu_new+=("$c"); mem_new+=("$m"); else cpu_old+=("$c"); mem_old+=("$m"); fi
 	done
 done
+if [ "$PAIRS" -gt 0 ]; then
 cn=$(printf '%s\n' "${cpu_new[@]}" | median)
 co=$(printf '%s\n' "${cpu_old[@]}" | median)
 mn=$(printf '%s\n' "${mem_new[@]}" | median)
@@ -51,6 +54,7 @@ mo=$(printf '%s\n' "${mem_old[@]}" | median)
 echo "hold medians: cpu_per_msg_us new $cn old $co; mem_per_participant_B new $mn old $mo"
 awk -v a="$cn" -v b="$co" 'BEGIN { printf "ratio cpu_per_msg new/old: %.3f\n", a / b }'
 awk -v a="$mn" -v b="$mo" 'BEGIN { printf "ratio mem_per_participant new/old: %.3f\n", a / b }'
+fi
 
 [ "$SERVE" = 1 ] || exit 0
 serve() {  # build -> "msgs_per_cpu_s bytes_per_idle_conn"
@@ -59,8 +63,16 @@ serve() {  # build -> "msgs_per_cpu_s bytes_per_idle_conn"
 	echo "$out" | sed 's/^/    /' >&2
 	echo "$(echo "$out" | awk '/^serve msgs_per_s_one_core:/ { print $3 }') $(echo "$out" | awk '/^serve bytes_per_idle_ws_conn:/ { print $3 }')"
 }
-read -r sn bn < <(serve "$NEW")
-read -r so bo < <(serve "$OLD")
-echo "serve new: msgs_per_cpu_s $sn bytes_per_idle_conn $bn"
-echo "serve old: msgs_per_cpu_s $so bytes_per_idle_conn $bo"
+sv_new=() sv_old=()
+for i in $(seq "$SERVE_PAIRS"); do
+	read -r sn bn < <(serve "$NEW")
+	echo "serve pair $i new: msgs_per_cpu_s $sn bytes_per_idle_conn $bn"
+	read -r so bo < <(serve "$OLD")
+	echo "serve pair $i old: msgs_per_cpu_s $so bytes_per_idle_conn $bo"
+	sv_new+=("$sn")
+	sv_old+=("$so")
+done
+sn=$(printf '%s\n' "${sv_new[@]}" | median)
+so=$(printf '%s\n' "${sv_old[@]}" | median)
+echo "serve medians: msgs_per_cpu_s new $sn old $so"
 awk -v a="$sn" -v b="$so" 'BEGIN { printf "ratio serve msgs_per_cpu_s new/old: %.3f\n", a / b }'
