@@ -133,16 +133,7 @@ static void conn_start(struct eng *e, struct eng_conn *c, unsigned l)
 	c->state = EC_OPEN;
 	c->listener = (uint8_t)l;
 	e->stats.accepted++;
-	{
-		uint32_t id = eng_id(e, c);
-		struct io_uring_sqe *sqe = eng_sqe(e, id);
-
-		io_uring_prep_recv_multishot(sqe, eng_fixed(e, id), NULL, 0, 0);
-		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-		sqe->buf_group = RING_BGID;
-		io_uring_sqe_set_data64(sqe, ring_ud(OP_RECV, c->gen, id));
-		c->flags |= CF_RECV;
-	}
+	eng_arm_recv(e, c);
 	e->ops->accepted(e->app, eng_id(e, c), l);
 }
 

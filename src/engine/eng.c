@@ -230,6 +230,19 @@ oom:
 	return -ENOMEM;
 }
 
+/* Give back what a connection holds: its input carry, TLS state and
+ * send queue. */
+static void conn_release(struct eng *e, struct eng_conn *c)
+{
+	if (c->in)
+		pool_put(&e->in_pool, c->in);
+	c->in = NULL;
+	if (c->tls)
+		eng_tls_free(e, c);
+	if (e->o.send == ENG_SEND_QUEUE)
+		outq_clear(&c->out.q, &e->out_pool);
+}
+
 /* see eng.h */
 void eng_exit(struct eng *e)
 {
@@ -238,16 +251,9 @@ void eng_exit(struct eng *e)
 			close(e->lfd[l]);
 	if (e->conns)
 		for (uint32_t i = 0; i < e->nconns; i++) {
-			struct eng_conn *c = &e->conns[i];
-
-			if (c->fd >= 0)
-				close(c->fd);
-			if (c->in)
-				pool_put(&e->in_pool, c->in);
-			if (c->tls)
-				eng_tls_free(e, c);
-			if (e->o.send == ENG_SEND_QUEUE)
-				outq_clear(&c->out.q, &e->out_pool);
+			if (e->conns[i].fd >= 0)
+				close(e->conns[i].fd);
+			conn_release(e, &e->conns[i]);
 		}
 	if (e->rings)
 		for (uint32_t ri = 0; ri < e->nrings; ri++)
@@ -282,12 +288,7 @@ void eng_slot_free(struct eng *e, uint32_t id)
 	struct eng_conn *c = &e->conns[id];
 	uint32_t gen = c->gen + 1;
 
-	if (c->in)
-		pool_put(&e->in_pool, c->in);
-	if (c->tls)
-		eng_tls_free(e, c);
-	if (e->o.send == ENG_SEND_QUEUE)
-		outq_clear(&c->out.q, &e->out_pool);
+	conn_release(e, c);
 	tw_del(&e->tw, &c->dl);
 	memset(c, 0, sizeof(*c));
 	c->gen = gen & 0xffffff;
@@ -393,7 +394,8 @@ uint32_t eng_connect(struct eng *e, unsigned ti, uint32_t tag, char *why,
 	return id;
 }
 
-static void arm_recv(struct eng *e, struct eng_conn *c)
+/* see internal.h */
+void eng_arm_recv(struct eng *e, struct eng_conn *c)
 {
 	uint32_t id = eng_id(e, c);
 	struct io_uring_sqe *sqe = eng_sqe(e, id);
@@ -443,7 +445,7 @@ static void on_connect(struct eng *e, struct eng_conn *c, int res)
 		return;
 	}
 	c->state = EC_OPEN;
-	arm_recv(e, c);
+	eng_arm_recv(e, c);
 	if (e->o.targets[c->target].tls_host) {
 		eng_tls_start(e, c, &ss); /* ops.up after the handshake */
 		return;
@@ -550,7 +552,7 @@ static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,
 	if (c->state == EC_CLOSING)
 		eng_finish_close(e, c);
 	else if (c->state == EC_OPEN && !(c->flags & CF_RECV))
-		arm_recv(e, c);
+		eng_arm_recv(e, c);
 }
 
 /* ---- close ---- */
