@@ -328,7 +328,9 @@ static int participant_lifecycle(void)
 	check_eq(fc[ws].units, 0);
 	advance(&sc, fnow + 100 * MS);
 	check_eq(fc[ws].units, 1);
-	check(strstr(last_out(ws), "\"chatId\":\"" CHAT_ID "\""));
+	check(!strcmp(last_out(ws), "{\"type\":\"send_message\",\"payload\":"
+		      "{\"chatId\":\"" CHAT_ID "\",\"message\":\"connection "
+		      "127.0.0.1:40000: message number 1\"}}"));
 	check(strstr(last_out(ws),
 		     "connection 127.0.0.1:40000: message number 1"));
 	advance(&sc, fnow + 100 * MS);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +541,41 @@ static void get_chats_again(struct scenario *sc, struct part *p)
 	timer_at(sc, &p->t, ses_now(sc->ses) + ms_ns(sc->o->smi_ms));
 }
 
+/*
+ * The text of message k of p: {"type":"send_message","payload":{"chatId":
+ * "<chat>","message":"connection <addr>: message number <k>"}}, the Go
+ * tool's, put together from its parts (no format string on the hot path).
+ * out holds at least 256 bytes; returns the length.
+ */
+static size_t message_text(const struct part *p, uint32_t k, char *out)
+{
+	static const char a[] = "{\"type\":\"send_message\",\"payload\":"
+				"{\"chatId\":\"";
+	static const char b[] = "\",\"message\":\"connection ";
+	static const char c[] = ": message number ";
+	char digits[10], *o = out;
+	int nd = 0;
+
+	memcpy(o, a, sizeof(a) - 1);
+	o += sizeof(a) - 1;
+	memcpy(o, p->chat, 24);
+	o += 24;
+	memcpy(o, b, sizeof(b) - 1);
+	o += sizeof(b) - 1;
+	memcpy(o, p->addr, p->addr_len);
+	o += p->addr_len;
+	memcpy(o, c, sizeof(c) - 1);
+	o += sizeof(c) - 1;
+	do {
+		digits[nd++] = (char)('0' + k % 10);
+		k /= 10;
+	} while (k);
+	while (nd)
+		*o++ = digits[--nd];
+	memcpy(o, "\"}}", 3);
+	return (size_t)(o + 3 - out);
+}
+
 /* Encode every message that is due and fits; arm the timer for the next.
  * Their lag is taken when they are handed to the kernel (sc_submitted). */
 static void send_due(struct scenario *sc, struct part *p)
@@ -548,13 +584,9 @@ static void send_due(struct scenario *sc, struct part *p)
 	char txt[256];
 
 	while (sched(p->chat_ns, smi, p->k + 1) <= ses_now(sc->ses)) {
-		int n = snprintf(txt, sizeof(txt),
-				 "{\"type\":\"send_message\",\"payload\":"
-				 "{\"chatId\":\"%.24s\",\"message\":\"connection "
-				 "%.*s: message number %u\"}}",
-				 p->chat, p->addr_len, p->addr, p->k + 1);
+		size_t n = message_text(p, p->k + 1, txt);
 
-		if (ses_ws_text(sc->ses, p->conn, txt, (size_t)n, 1) < 0)
+		if (ses_ws_text(sc->ses, p->conn, txt, n, 1) < 0)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
 	}
@@ -593,16 +625,23 @@ static void delivered(struct scenario *sc, struct part *p, const char *c,
 		      size_t n)
 {
 	static const char tag[] = "message number ";
+	const size_t tl = sizeof(tag) - 1;
 	const int64_t smi = ms_ns(sc->o->smi_ms);
-	const char *num = memmem(c, n, tag, sizeof(tag) - 1);
+	const char *num = c + n;
 	uint64_t k = 0;
 	int64_t lat;
 
-	if (num)
-		for (num += sizeof(tag) - 1;
-		     num < c + n && *num >= '0' && *num <= '9' && k < UINT32_MAX;
-		     num++)
+	/* The number ends the content (echo_match and the full parse both
+	 * hand over the content up to its closing quote): the digits before
+	 * the end, after the tag. */
+	while (num > c && num[-1] >= '0' && num[-1] <= '9')
+		num--;
+	if (num - c >= (ptrdiff_t)tl && c + n - num <= 10 &&
+	    memcmp(num - tl, tag, tl) == 0)
+		for (; num < c + n; num++)
 			k = k * 10 + (uint64_t)(*num - '0');
+	if (k > UINT32_MAX)
+		k = 0;
 	/* Echoes come back in order: one at or below the highest number
 	 * already echoed is a repeat, one above the last encoded never left. */
 	if (k <= p->high || k > p->k || p->state != P_CHAT) {
