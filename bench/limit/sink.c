@@ -48,7 +48,7 @@
 	"\"6650f2c1a4b3c2d1e0f01234\",\"chatId\":\"000000000000000000000123\"," \
 	"\"authorId\":1123,\"fromOrganizer\":0,\"content\":\"connection " \
 	"127.0.0.1:54321: message number 123\",\"timeSent\":" \
-	"\"2025-01-01T12:00:00.123456789Z\"}}"
+	"\"2025-01-01T12:00:00.123Z\"}}"
 #define REP_MIN (1 << 16)   /* bytes of answers one write can take */
 
 _Static_assert(sizeof(ANSWER_JSON) - 1 > 125 && sizeof(ANSWER_JSON) - 1 < 65536,
