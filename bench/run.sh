@@ -15,6 +15,12 @@
 #   limit      build/bench/limit (bench/limit): N connections to a discard
 #              server, the same masked send_message frames on the same
 #              schedule, nothing else: the floor of CPU per message
+#   floor      build/bench/limit --reads against build/bench/sink: the limit's
+#              sends, and the reads esmeload does too: for each frame the sink
+#              writes an echo to its connection and a copy to an organizer
+#              connection, and the floor reads both (multishot receives into
+#              provided buffers, frame headers only): the floor of a tester
+#              that sends and reads ("floor_with_reads")
 # Per tester, over a HOLD-second window once all N participants have their
 # chats (window edges on Unix-second boundaries, so the per-second rates
 # files cover exactly the window):
@@ -24,11 +30,14 @@
 #               the window; cpu_per_msg = cpu / sent; also the share of its
 #               core it used, and serve's share of its own core
 #   peak memory VmHWM of the tester at the end of the window
-#   delivered   esmeload's summary (its own messages echoed back); the Go
-#               tool and the limit count nothing of the kind
+#   delivered   esmeload's summary (its own messages echoed back); for the
+#               floor, the echoes it read; the Go tool and the limit count
+#               nothing of the kind
 #   cross-check serve's /stats messages.received against the tester's total
 #               sent (for the limit: the discard server's bytes against the
-#               limit's); messages.dropped is what serve threw away for
+#               limit's; for the floor: the sink's bytes against the floor's,
+#               and the echoes and copies read against the messages sent);
+#               messages.dropped is what serve threw away for
 #               a slow reader: the Go tool's organizer never reads, so at
 #               any real rate its copies are dropped (expected, reported)
 # Then a rising-load probe of esmeload alone (N=PROBE_N, smi in PROBE_SMIS,
@@ -120,7 +129,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # Every run uses these copies, even if the tree is rebuilt meanwhile.
 mkdir -p "$tmp/bin"
-cp build/esmeload build/bench/esme-go build/bench/limit build/bench/discard "$tmp/bin/"
+cp build/esmeload build/bench/esme-go build/bench/limit build/bench/discard build/bench/sink "$tmp/bin/"
 BIN=$tmp/bin
 
 forget() {  # pid: no longer ours to clean up
@@ -184,6 +193,16 @@ start_discard() {  # dir
 	STATS_URL=
 }
 
+start_sink() {  # dir
+	"${PIN_T[@]}" "$BIN/sink" >"$1/sink.out" 2>"$1/sink.err" &
+	TARGET_PID=$!
+	pids+=("$TARGET_PID")
+	wait_file "$1/sink.out" 5
+	SINK_PORT=$(awk '$1 == "port" { print $2 }' "$1/sink.out")
+	SINK_ORG_PORT=$(awk '$1 == "organizer_port" { print $2 }' "$1/sink.out")
+	STATS_URL=
+}
+
 # give_up STRICT TESTER_PID: a run that cannot be measured. Strict: the
 # script fails; otherwise both processes are stopped and the run skipped.
 give_up() {
@@ -207,15 +226,16 @@ one_run() {
 	mkdir -p "$d"
 	settle=$SETTLE
 	# The Go tool's participant may need up to 10 get_chats, smi apart;
-	# the limit only connects.
+	# the limit and the floor only connect.
 	case $tester in
-	limit*) settle=1 ;;
+	limit* | floor) settle=1 ;;
 	*) [ $((smi * 10 / 1000 + 1)) -le "$settle" ] || settle=$((smi * 10 / 1000 + 1)) ;;
 	esac
 	bound=$((ramp_limit + settle + hold + 10))
 	case $tester in
 	esmeload | go) start_serve "$d" ;;
 	limit | limit-fast) start_discard "$d" ;;
+	floor) start_sink "$d" ;;
 	esac
 	case $tester in
 	esmeload)
@@ -232,6 +252,10 @@ one_run() {
 	limit-fast)
 		( cd "$d" && exec "${PIN_C[@]}" "$BIN/limit" --port "$DISCARD_PORT" \
 			--conns "$n" --smi "$smi" --duration "$bound" --fast >tester.out 2>tester.err ) & ;;
+	floor)
+		( cd "$d" && exec "${PIN_C[@]}" "$BIN/limit" --port "$SINK_PORT" \
+			--reads --org-port "$SINK_ORG_PORT" \
+			--conns "$n" --smi "$smi" --duration "$bound" >tester.out 2>tester.err ) & ;;
 	esac
 	tp=$!   # the subshell exec'd the tester: the same pid
 	pids+=("$tp")
@@ -271,8 +295,8 @@ one_run() {
 		give_up "$strict" "$tp"; return 1
 	fi
 	if [ -z "$s0" ] || [ -z "$s1" ] || ! kill -0 "$TARGET_PID" 2>/dev/null; then
-		say "$name: the target (serve or discard) died during the window"
-		tail -5 "$d"/serve.err "$d"/discard.err 2>/dev/null >&2; exit 1
+		say "$name: the target (serve, discard or sink) died during the window"
+		tail -5 "$d"/serve.err "$d"/discard.err "$d"/sink.err 2>/dev/null >&2; exit 1
 	fi
 
 	kill -TERM "$tp"
@@ -313,6 +337,7 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 one_run esmeload esmeload "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1 $ESMELOAD_ARGS
 one_run go go "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1
 one_run limit limit "$N" "$SMI" "$HOLD" 0 1
+one_run floor floor "$N" "$SMI" "$HOLD" 0 1
 one_run limit_fast limit-fast "$PROBE_N" 1000 "$FAST_HOLD" 0 1
 # The probe comes last and stops early when the time budget is spent (slow
 # ramps on a busy machine): the run must stay under 5 minutes.
@@ -406,13 +431,18 @@ def run(name):
             r["win_dropped"] = s1["messages"]["dropped"] - s0["messages"]["dropped"]
     else:
         out = last_json_line(os.path.join(d, "tester.out"))
-        disc = last_json_line(os.path.join(d, "discard.out"))
+        disc = last_json_line(os.path.join(d, "sink.out" if r["tester"] == "floor" else "discard.out"))
         r["total_sent"] = out.get("sent")
         r["bytes"], r["disc_bytes"] = out.get("bytes"), disc.get("bytes")
         r["late"] = out.get("late")
+        if r["tester"] == "floor":
+            r["delivered"] = out.get("echoes")
+            r["org_recv"] = out.get("copies")
+            r["recv_errors"] = out.get("recv_errors")
+            r["sink_echoes"], r["sink_copies"] = disc.get("echoes"), disc.get("copies")
     return r
 
-main = {t: run(t) for t in ("esmeload", "go", "limit")}
+main = {t: run(t) for t in ("esmeload", "go", "limit", "floor")}
 probes = [run("probe_" + s) for s in probe_smis]
 fast = run("limit_fast")
 
@@ -434,13 +464,14 @@ for r in list(main.values()) + probes + [fast]:
 print()
 print("columns: sent/s and us/msg over the window from each tester's own rates file and")
 print("/proc utime+stime; cpu_core = tester CPU-seconds per second (1.0 = its whole core);")
-print("serve_cpu = the target's (serve, or discard for the limit) share of its core;")
-print("serve_busy = its time on CPU plus runnable-but-waiting per second (schedstat):")
-print("near 1.0, the target was saturated or starved by other jobs on its core;")
-print("serve_recv = serve's /stats messages.received at the end (limit: the discard")
-print("server's bytes); delivered = esmeload's own messages echoed back (the Go tool and")
-print("the limit do not count them); dropped = serve's messages.dropped (copies thrown")
-print("away for a connection over its backlog: the Go organizer never reads).")
+print("serve_cpu = the target's share of its core (serve; discard for the limit, sink for")
+print("the floor); serve_busy = its time on CPU plus runnable-but-waiting per second")
+print("(schedstat): near 1.0, the target was saturated or starved by other jobs on its core;")
+print("serve_recv = serve's /stats messages.received at the end (limit, floor: the discard")
+print("or sink server's bytes); delivered = esmeload's own messages echoed back (floor: the")
+print("echoes it read; the Go tool and the limit do not count them); dropped = serve's")
+print("messages.dropped (copies thrown away for a connection over its backlog: the Go")
+print("organizer never reads).")
 
 notes = []
 for r in list(main.values()) + probes:
@@ -459,7 +490,15 @@ for r in list(main.values()) + probes:
                 r["name"], r["dropped"], 100.0 * r["dropped"] / max(tot + r["dropped"], 1),
                 "; the Go organizer never reads: expected" if r["tester"] == "go" else ""))
     elif r.get("bytes") is not None and r.get("disc_bytes") is not None and r["bytes"] != r["disc_bytes"]:
-        notes.append("%s: cross-check: limit sent %d bytes, discard read %d" % (r["name"], r["bytes"], r["disc_bytes"]))
+        notes.append("%s: cross-check: %s sent %d bytes, %s read %d" % (
+            r["name"], r["tester"], r["bytes"], "sink" if r["tester"] == "floor" else "discard", r["disc_bytes"]))
+    if r["tester"] == "floor" and r["total_sent"] is not None:
+        if r["delivered"] != r["total_sent"] or r["org_recv"] != r["total_sent"]:
+            notes.append("%s: the floor sent %d, read %s echoes and %s organizer copies (sink wrote %s and %s)" % (
+                r["name"], r["total_sent"], fmt(r["delivered"], "d"), fmt(r["org_recv"], "d"),
+                fmt(r.get("sink_echoes"), "d"), fmt(r.get("sink_copies"), "d")))
+        if r.get("recv_errors"):
+            notes.append("%s: the floor's receives failed %d times" % (r["name"], r["recv_errors"]))
     if not r["ramped"]:
         notes.append("%s: not every participant had a chat when the window began" % r["name"])
     if r["exit"] not in (0,):
@@ -474,13 +513,16 @@ for x in skipped:
 for x in notes:
     print("note: " + x)
 
-e, go, lim = main["esmeload"], main["go"], main["limit"]
+e, go, lim, flo = main["esmeload"], main["go"], main["limit"], main["floor"]
 print()
 print("esmeload delivered %s of %s sent (whole run); organizer copies read %s" % (
     fmt(e["delivered"], "d"), fmt(e["total_sent"], "d"), fmt(e.get("org_recv"), "d")))
-print("cpu per message (us): esmeload %.2f, go %.2f, limit %.2f; limit --fast %.2f" % (
-    e["us_per_msg"], go["us_per_msg"], lim["us_per_msg"], fast["us_per_msg"]))
-print("peak memory (MiB): esmeload %.1f, go %.1f, limit %.1f" % (e["hwm_mib"], go["hwm_mib"], lim["hwm_mib"]))
+print("floor_with_reads read %s echoes of %s sent (whole run); organizer copies read %s" % (
+    fmt(flo["delivered"], "d"), fmt(flo["total_sent"], "d"), fmt(flo.get("org_recv"), "d")))
+print("cpu per message (us): esmeload %.2f, go %.2f, limit %.2f, floor_with_reads %.2f; limit --fast %.2f" % (
+    e["us_per_msg"], go["us_per_msg"], lim["us_per_msg"], flo["us_per_msg"], fast["us_per_msg"]))
+print("peak memory (MiB): esmeload %.1f, go %.1f, limit %.1f, floor_with_reads %.1f" % (
+    e["hwm_mib"], go["hwm_mib"], lim["hwm_mib"], flo["hwm_mib"]))
 def sustained(r):
     return bool(r["sched"] and r["ramped"] and r["rate"] >= 0.97 * r["sched"] and not r.get("errors")
                 and (r.get("ratio") or 0) >= 0.999 and not r["dropped"]
@@ -522,5 +564,6 @@ print("elapsed: %d s" % (int(__import__("time").time()) - t0))
 print()
 print("ratio cpu_per_msg go/esmeload: %.2f" % (go["us_per_msg"] / e["us_per_msg"]))
 print("ratio cpu_per_msg esmeload/limit: %.2f" % (e["us_per_msg"] / lim["us_per_msg"]))
+print("ratio cpu_per_msg esmeload/floor_with_reads: %.2f" % (e["us_per_msg"] / flo["us_per_msg"]))
 print("max msgs_per_s per tester core: %.0f" % top_probe["per_core"])
 PY

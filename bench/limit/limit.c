@@ -21,14 +21,26 @@
  *                        re-sends on its completion: as fast as the kernel
  *                        accepts frames.
  *
+ * With --reads it is the floor of a tester that also reads what the
+ * messenger sends back, as esmeload does: the target is bench/limit/sink.c,
+ * which answers each frame with an echo to its connection and a copy to an
+ * organizer connection (--org-port), and limit reads all of it the way
+ * esmeload does, with one multishot receive per connection into a ring of
+ * provided buffers (the same kernel path), walking only the frame headers
+ * (frame.h) to count the echoes and copies that arrived; each buffer goes
+ * back to the ring at once. The organizer connection opens first and sends
+ * nothing. At the end limit waits (at most --drain-ms) for the answers to
+ * what it sent, so the counts can be checked against "sent".
+ *
  * A message counts as sent when its send completes in full, esmeload's
  * definition. Output: <unix>_performance_test_message_rates.json in
  * --out-dir (messages per Unix second, the Go tool's format) and one JSON
- * line on stdout with the totals (bytes too, which the discard server's
- * count must equal).
+ * line on stdout with the totals (bytes too, which the target's count must
+ * equal; with --reads also echoes, copies and bytes received).
  *
  *   limit --port P --conns N --smi MS --duration SEC [--fast] [--tick-us U]
  *         [--host A.B.C.D] [--out-dir DIR] [--sndbuf BYTES]
+ *         [--reads --org-port Q [--drain-ms MS]]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,14 +53,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
+
 #define SLOT 256        /* one encoded frame: 8 header bytes + ~130 payload */
 #define MAX_CONNS 65536
 #define MAX_SECS 3600
+/* --reads: esmeload's receive buffers (its --recv-buffers default, 4 KiB
+ * each), one group, and the tag that tells a receive completion from a
+ * send's (user_data is the connection number otherwise). */
+#define NBUFS 2048
+#define BUF_SIZE 4096
+#define BGID 0
+#define RECV_TAG (1ULL << 32)
 
 static volatile sig_atomic_t stop_flag;
 
@@ -80,6 +102,14 @@ struct limit {
 	uint64_t sent, bytes, late, errors;
 	int64_t lag_max_ns;
 	int first_err;
+	/* --reads: connection n is the organizer's */
+	int reads;
+	struct fw *fw;       /* n + 1 frame walkers */
+	struct io_uring_buf_ring *br;
+	uint8_t *bufs;
+	unsigned br_pending; /* buffers given back since the last advance */
+	uint64_t echoes, copies, recv_bytes, recv_errors, nobufs, rearms;
+	int first_recv_err;
 };
 
 static int64_t now_ns(clockid_t clk)
@@ -140,6 +170,17 @@ static uint32_t encode(struct limit *l, uint32_t i)
 	return (uint32_t)(h + (size_t)n);
 }
 
+static struct io_uring_sqe *get_sqe(struct limit *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
 static int queue_send(struct limit *l, uint32_t i)
 {
 	struct io_uring_sqe *sqe;
@@ -147,13 +188,9 @@ static int queue_send(struct limit *l, uint32_t i)
 
 	if (!len)
 		return -EMSGSIZE;
-	sqe = io_uring_get_sqe(&l->ring);
-	if (!sqe) {
-		io_uring_submit(&l->ring);
-		sqe = io_uring_get_sqe(&l->ring);
-		if (!sqe)
-			return -EBUSY;
-	}
+	sqe = get_sqe(l);
+	if (!sqe)
+		return -EBUSY;
 	l->c[i].len = len;
 	io_uring_prep_send(sqe, (int)i, l->slots + (size_t)i * SLOT, len,
 			   MSG_NOSIGNAL);
@@ -199,10 +236,91 @@ static int send_due(struct limit *l, int64_t now)
 	return 0;
 }
 
+/* --reads: one multishot receive on connection i, into provided buffers. */
+static int arm_recv(struct limit *l, uint32_t i)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv_multishot(sqe, (int)i, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, RECV_TAG | i);
+	return 0;
+}
+
+/* The ring of provided buffers, as esmeload's engine lays it out: the
+ * entries, page aligned, then the buffers, in one mapping. */
+static int setup_bufs(struct limit *l)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	size_t ring_len = ((size_t)NBUFS * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
+	void *mem = mmap(NULL, ring_len + (size_t)NBUFS * BUF_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret;
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	l->br = mem;
+	l->bufs = (uint8_t *)mem + ring_len;
+	io_uring_buf_ring_init(l->br);
+	reg.ring_addr = (unsigned long)l->br;
+	reg.ring_entries = NBUFS;
+	reg.bgid = BGID;
+	ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	for (unsigned b = 0; b < NBUFS; b++)
+		io_uring_buf_ring_add(l->br, l->bufs + (size_t)b * BUF_SIZE, BUF_SIZE, b,
+				      io_uring_buf_ring_mask(NBUFS), (int)b);
+	io_uring_buf_ring_advance(l->br, NBUFS);
+	return 0;
+}
+
+/* A receive completion: count the frames the bytes complete, give the
+ * buffer back, re-arm when the kernel ended the multishot. */
+static void on_recv(struct limit *l, const struct io_uring_cqe *cqe)
+{
+	uint32_t i = (uint32_t)cqe->user_data;
+
+	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *b = l->bufs + (size_t)bid * BUF_SIZE;
+		uint64_t k = fw_feed(&l->fw[i], b, (size_t)cqe->res);
+
+		if (i == l->n)
+			l->copies += k;
+		else
+			l->echoes += k;
+		l->recv_bytes += (uint64_t)cqe->res;
+		io_uring_buf_ring_add(l->br, b, BUF_SIZE, (unsigned short)bid,
+				      io_uring_buf_ring_mask(NBUFS), (int)l->br_pending++);
+	} else if (cqe->res == -ENOBUFS) {
+		l->nobufs++;   /* every buffer was full: re-armed below */
+	} else {
+		/* The target closed (0) or the receive failed: not re-armed. */
+		l->recv_errors++;
+		if (!l->first_recv_err)
+			l->first_recv_err = cqe->res < 0 ? cqe->res : -ECONNRESET;
+		return;
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		l->rearms++;
+		if (arm_recv(l, i) < 0)
+			l->recv_errors++;
+	}
+}
+
 static void on_cqe(struct limit *l, const struct io_uring_cqe *cqe, int64_t sec)
 {
 	uint32_t i = (uint32_t)cqe->user_data;
 	struct conn *c = &l->c[i];
+
+	if (cqe->user_data & RECV_TAG) {
+		on_recv(l, cqe);
+		return;
+	}
 
 	if (cqe->res != (int)c->len) {
 		/* A short send would need the rest queued; on loopback with
@@ -224,21 +342,31 @@ static void on_cqe(struct limit *l, const struct io_uring_cqe *cqe, int64_t sec)
 		l->errors++;
 }
 
-static int open_conns(struct limit *l, const char *host, int port, int sndbuf)
+/* The N participant connections, registered as descriptors 0..N-1; with
+ * --reads the organizer's first (to org_port), registered as N. */
+static int open_conns(struct limit *l, const char *host, int port, int org_port,
+		      int sndbuf)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int *fds = calloc(l->n, sizeof(*fds));
+	struct sockaddr_in oa;
+	uint32_t total = l->n + (l->reads ? 1 : 0);
+	int *fds = calloc(total, sizeof(*fds));
 	int ret = 0;
 
 	if (!fds)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < l->n; i++)
+	for (uint32_t i = 0; i < total; i++)
 		fds[i] = -1;
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
 		ret = -EINVAL;
 		goto out_free;
 	}
-	for (uint32_t i = 0; i < l->n; i++) {
+	oa = sa;
+	oa.sin_port = htons((uint16_t)org_port);
+	for (uint32_t k = 0; k < total; k++) {
+		/* The organizer is there before any message is. */
+		uint32_t i = l->reads ? (k == 0 ? l->n : k - 1) : k;
+		const struct sockaddr_in *to = i == l->n ? &oa : &sa;
 		struct sockaddr_in la;
 		socklen_t ll = sizeof(la);
 		char ip[INET_ADDRSTRLEN];
@@ -253,21 +381,23 @@ static int open_conns(struct limit *l, const char *host, int port, int sndbuf)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (sndbuf > 0)
 			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 ||
 		    getsockname(fd, (struct sockaddr *)&la, &ll) < 0) {
 			ret = -errno;
 			fds[i] = -1;
 			close(fd);
 			goto out_close;
 		}
+		if (i == l->n)
+			continue;
 		inet_ntop(AF_INET, &la.sin_addr, ip, sizeof(ip));
 		l->c[i].addr_len = (uint8_t)snprintf(l->c[i].addr, sizeof(l->c[i].addr),
 						     "%s:%u", ip, ntohs(la.sin_port));
 	}
 	/* The ring keeps its own references: the process descriptors can go. */
-	ret = io_uring_register_files(&l->ring, fds, l->n);
+	ret = io_uring_register_files(&l->ring, fds, total);
 out_close:
-	for (uint32_t i = 0; i < l->n; i++)
+	for (uint32_t i = 0; i < total; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 out_free:
@@ -301,19 +431,50 @@ static int write_rates(const struct limit *l, const char *dir, int64_t last_sec)
 	return 0;
 }
 
+/* Handle every completion ready, then give the buffers read back. */
+static void reap(struct limit *l)
+{
+	struct io_uring_cqe *cqe;
+	int64_t sec = now_ns(CLOCK_REALTIME) / 1000000000;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		on_cqe(l, cqe, sec);
+		seen++;
+	}
+	io_uring_cq_advance(&l->ring, seen);
+	if (l->br_pending) {
+		io_uring_buf_ring_advance(l->br, (int)l->br_pending);
+		l->br_pending = 0;
+	}
+}
+
+/* Wait at most ms for a completion and handle what is ready. */
+static int wait_some(struct limit *l, int64_t ms)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 };
+	int ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+
+	if (ret < 0 && ret != -ETIME && ret != -EINTR)
+		return ret;
+	reap(l);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: limit --port P --conns N --smi MS --duration SEC "
 		"[--fast] [--tick-us U] [--host A.B.C.D] [--out-dir DIR] "
-		"[--sndbuf BYTES]\n");
+		"[--sndbuf BYTES] [--reads --org-port Q [--drain-ms MS]]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static struct limit l;
 	const char *host = "127.0.0.1", *dir = ".";
-	int port = 0, sndbuf = 0, ret;
-	long conns = 0, smi = 1000, dur = 10, tick_us = 1000;
+	int port = 0, org_port = 0, sndbuf = 0, ret;
+	long conns = 0, smi = 1000, dur = 10, tick_us = 1000, drain_ms = 2000;
 	struct io_uring_params p = { 0 };
 	struct rusage ru;
 	int64_t end, sec;
@@ -323,6 +484,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(o, "--fast")) {
 			l.fast = 1;
+			continue;
+		}
+		if (!strcmp(o, "--reads")) {
+			l.reads = 1;
 			continue;
 		}
 		if (!v) {
@@ -346,13 +511,22 @@ int main(int argc, char **argv)
 			dir = v;
 		else if (!strcmp(o, "--sndbuf"))
 			sndbuf = atoi(v);
+		else if (!strcmp(o, "--org-port"))
+			org_port = atoi(v);
+		else if (!strcmp(o, "--drain-ms"))
+			drain_ms = atol(v);
 		else {
 			usage();
 			return 2;
 		}
 	}
+	if (l.reads && (org_port <= 0 || org_port > 65535)) {
+		fprintf(stderr, "limit: --reads needs --org-port, the sink's organizer port\n");
+		return 2;
+	}
 	if (port <= 0 || port > 65535 || conns < 1 || conns > MAX_CONNS ||
-	    smi < 1 || dur < 1 || dur > MAX_SECS || tick_us < 1) {
+	    smi < 1 || dur < 1 || dur > MAX_SECS || tick_us < 1 ||
+	    drain_ms < 0) {
 		usage();
 		return 2;
 	}
@@ -363,7 +537,9 @@ int main(int argc, char **argv)
 	l.rng = (uint64_t)now_ns(CLOCK_REALTIME) ^ (uint64_t)getpid();
 	l.c = calloc(l.n, sizeof(*l.c));
 	l.slots = calloc(l.n, SLOT);
-	if (!l.c || !l.slots) {
+	if (l.reads)
+		l.fw = calloc(l.n + 1, sizeof(*l.fw));
+	if (!l.c || !l.slots || (l.reads && !l.fw)) {
 		fprintf(stderr, "limit: out of memory\n");
 		return 1;
 	}
@@ -379,10 +555,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "limit: io_uring_queue_init: %s\n", strerror(-ret));
 		return 1;
 	}
-	ret = open_conns(&l, host, port, sndbuf);
+	if (l.reads) {
+		ret = setup_bufs(&l);
+		if (ret < 0) {
+			fprintf(stderr, "limit: provided buffers (%d x %d): %s\n",
+				NBUFS, BUF_SIZE, strerror(-ret));
+			return 1;
+		}
+	}
+	ret = open_conns(&l, host, port, org_port, sndbuf);
 	if (ret < 0) {
-		fprintf(stderr, "limit: connecting to %s:%d: %s\n", host, port, strerror(-ret));
+		fprintf(stderr, "limit: connecting to %s:%d%s: %s\n", host, port,
+			l.reads ? " and the organizer port" : "", strerror(-ret));
 		return 1;
+	}
+	for (uint32_t i = 0; l.reads && i <= l.n; i++) {
+		if (arm_recv(&l, i) < 0) {
+			fprintf(stderr, "limit: no submission entry for receive %u\n", i);
+			return 1;
+		}
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -398,7 +589,6 @@ int main(int argc, char **argv)
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts = { 0 };
 		int64_t now = now_ns(CLOCK_MONOTONIC), wake;
-		unsigned head, seen = 0;
 
 		if (now >= end)
 			break;
@@ -422,38 +612,27 @@ int main(int argc, char **argv)
 				strerror(-ret));
 			break;
 		}
-		sec = now_ns(CLOCK_REALTIME) / 1000000000;
-		io_uring_for_each_cqe(&l.ring, head, cqe) {
-			on_cqe(&l, cqe, sec);
-			seen++;
-		}
-		io_uring_cq_advance(&l.ring, seen);
+		reap(&l);
 	}
 	/* Let the frames in flight finish, so sent and bytes are final;
 	 * stop_flag keeps --fast from sending more. */
 	stop_flag = 1;
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		struct __kernel_timespec ts = { .tv_nsec = 200000000 };
 		unsigned inflight = 0;
 
 		for (uint32_t i = 0; i < l.n; i++)
 			inflight += l.c[i].len != 0;
-		if (!inflight)
+		if (!inflight || wait_some(&l, 200) < 0)
 			break;
-		ret = io_uring_submit_and_wait_timeout(&l.ring, &cqe, 1, &ts, NULL);
-		if (ret < 0)
-			break;
-		sec = now_ns(CLOCK_REALTIME) / 1000000000;
-		{
-			unsigned head, seen = 0;
+	}
+	/* --reads: the answers to what was sent, so the counts are final. */
+	if (l.reads) {
+		int64_t until = now_ns(CLOCK_MONOTONIC) + drain_ms * 1000000;
 
-			io_uring_for_each_cqe(&l.ring, head, cqe) {
-				on_cqe(&l, cqe, sec);
-				seen++;
-			}
-			io_uring_cq_advance(&l.ring, seen);
-		}
+		while ((l.echoes < l.sent || l.copies < l.sent) && !l.recv_errors &&
+		       now_ns(CLOCK_MONOTONIC) < until)
+			if (wait_some(&l, 50) < 0)
+				break;
 	}
 	sec = now_ns(CLOCK_REALTIME) / 1000000000;
 	ret = write_rates(&l, dir, sec);
@@ -462,7 +641,7 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"mode\":\"%s\",\"conns\":%u,\"smi_ms\":%ld,\"sent\":%llu,"
 	       "\"bytes\":%llu,\"late\":%llu,\"errors\":%llu,\"first_error\":\"%s\","
-	       "\"lag_max_us\":%lld,\"cpu_s\":%.3f,\"maxrss_kib\":%ld}\n",
+	       "\"lag_max_us\":%lld,\"cpu_s\":%.3f,\"maxrss_kib\":%ld",
 	       l.fast ? "fast" : "scheduled", l.n, smi,
 	       (unsigned long long)l.sent, (unsigned long long)l.bytes,
 	       (unsigned long long)l.late, (unsigned long long)l.errors,
@@ -471,6 +650,15 @@ int main(int argc, char **argv)
 	       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 	       ru.ru_maxrss);
+	if (l.reads)
+		printf(",\"reads\":1,\"echoes\":%llu,\"copies\":%llu,\"recv_bytes\":%llu,"
+		       "\"recv_errors\":%llu,\"first_recv_error\":\"%s\",\"nobufs\":%llu,"
+		       "\"rearms\":%llu",
+		       (unsigned long long)l.echoes, (unsigned long long)l.copies,
+		       (unsigned long long)l.recv_bytes, (unsigned long long)l.recv_errors,
+		       l.first_recv_err ? strerror(-l.first_recv_err) : "",
+		       (unsigned long long)l.nobufs, (unsigned long long)l.rearms);
+	printf("}\n");
 	io_uring_queue_exit(&l.ring);
 	return l.errors || ret < 0 ? 1 : 0;
 }
