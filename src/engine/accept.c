@@ -170,9 +170,7 @@ void eng_on_accept(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe,
 			 * reached us: the old connection is gone. A new
 			 * generation makes that completion (and any other of
 			 * the old owner) stale. */
-			if (c->in)
-				pool_put(&e->in_pool, c->in);
-			outq_clear(&c->out.q, &e->out_pool);
+			eng_conn_release(e, c);
 			tw_del(&e->tw, &c->dl);
 			c->gen = (c->gen + 1) & 0xffffff;
 			e->stats.closed++;

@@ -230,9 +230,8 @@ oom:
 	return -ENOMEM;
 }
 
-/* Give back what a connection holds: its input carry, TLS state and
- * send queue. */
-static void conn_release(struct eng *e, struct eng_conn *c)
+/* see internal.h */
+void eng_conn_release(struct eng *e, struct eng_conn *c)
 {
 	if (c->in)
 		pool_put(&e->in_pool, c->in);
@@ -253,7 +252,7 @@ void eng_exit(struct eng *e)
 		for (uint32_t i = 0; i < e->nconns; i++) {
 			if (e->conns[i].fd >= 0)
 				close(e->conns[i].fd);
-			conn_release(e, &e->conns[i]);
+			eng_conn_release(e, &e->conns[i]);
 		}
 	if (e->rings)
 		for (uint32_t ri = 0; ri < e->nrings; ri++)
@@ -288,7 +287,7 @@ void eng_slot_free(struct eng *e, uint32_t id)
 	struct eng_conn *c = &e->conns[id];
 	uint32_t gen = c->gen + 1;
 
-	conn_release(e, c);
+	eng_conn_release(e, c);
 	tw_del(&e->tw, &c->dl);
 	memset(c, 0, sizeof(*c));
 	c->gen = gen & 0xffffff;
@@ -303,12 +302,6 @@ void eng_slot_free(struct eng *e, uint32_t id)
 		c->next_free = e->free_head;
 		e->free_head = id;
 	}
-}
-
-/* see eng.h */
-void eng_set_tag(struct eng *e, uint32_t id, uint32_t tag)
-{
-	e->conns[id].tag = tag;
 }
 
 /* ---- connect ---- */

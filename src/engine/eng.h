@@ -144,9 +144,11 @@ struct eng_ops {
 	/* A send waited send_timeout_ns; the engine closes the connection
 	 * after this call (without ops.closed). NULL: ops.closed. */
 	void (*stalled)(void *app, uint32_t id, uint32_t tag);
-	/* The application's deadline (eng_deadline) passed. */
+	/* The application's deadline (eng_deadline) passed. NULL for an
+	 * application that never calls eng_deadline. */
 	void (*deadline)(void *app, uint32_t id, uint32_t tag);
-	/* A node armed with eng_timer_at expired (it is disarmed). */
+	/* A node armed with eng_timer_at expired (it is disarmed). NULL for
+	 * one that never calls eng_timer_at. */
 	void (*timer)(void *app, struct tw_node *n);
 	/* After every batch of completions and timers. */
 	int64_t (*turn)(void *app);
@@ -342,7 +344,6 @@ int eng_sends_pending(const struct eng *e);
 
 /* Arm or move id's application deadline to tick (0: none). */
 void eng_deadline(struct eng *e, uint32_t id, uint64_t tick);
-void eng_set_tag(struct eng *e, uint32_t id, uint32_t tag);
 /* 1 while id is connected and not closing. */
 static inline int eng_open(const struct eng *e, uint32_t id)
 {

@@ -81,6 +81,8 @@ static inline void eng_mark_dirty(struct eng *e, struct eng_conn *c)
 	c->flags |= CF_DIRTY;
 	e->dirty[e->ndirty++] = eng_id(e, c);
 }
+/* Give back what c holds: its input carry, TLS state and send queue. */
+void eng_conn_release(struct eng *e, struct eng_conn *c);
 /* Arm c's multishot receive from its ring's provided buffers. */
 void eng_arm_recv(struct eng *e, struct eng_conn *c);
 /* The engine closes c for why: ops.closed (unless detached), then close. */

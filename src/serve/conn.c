@@ -204,12 +204,6 @@ static void on_deadline(void *app, uint32_t id, uint32_t tag)
 	}
 }
 
-static void on_timer(void *app, struct tw_node *n)
-{
-	(void)app;
-	(void)n; /* serve arms no timers of its own */
-}
-
 static int64_t on_turn(void *app)
 {
 	struct serve *s = app;
@@ -243,7 +237,6 @@ static const struct eng_ops serve_ops = {
 	.input = on_input,
 	.closed = on_closed,
 	.deadline = on_deadline,
-	.timer = on_timer,
 	.turn = on_turn,
 };
 

@@ -123,13 +123,6 @@ static void on_stalled(void *app, uint32_t id, uint32_t tag)
 	S->ops->stalled(S->app, tag);
 }
 
-static void on_deadline(void *app, uint32_t id, uint32_t tag)
-{
-	(void)app;
-	(void)id;
-	(void)tag; /* never armed: the scenario keeps its own timers */
-}
-
 static void on_timer(void *app, struct tw_node *n)
 {
 	struct ses *S = app;
@@ -152,7 +145,6 @@ static const struct eng_ops ses_eng_ops = {
 	.writable = on_writable,
 	.closed = on_closed,
 	.stalled = on_stalled,
-	.deadline = on_deadline,
 	.timer = on_timer,
 	.turn = on_turn,
 };
