@@ -53,9 +53,14 @@ rp=$!
 pids+=($rp)
 sleep "$FROM"
 t0=$(awk '{ print $14 + $15 }' /proc/$rp/stat)
+# perf may take a while to write its file after its window: the window's
+# CPU time is read here, at TO, not after perf returns.
 perf record -q -e cpu-clock -F "$FREQ" -p "$rp" -o "$tmp/perf.data" -- sleep $(( TO - FROM )) \
-	>/dev/null 2>&1
+	>/dev/null 2>&1 &
+pp=$!
+sleep $(( TO - FROM ))
 t1=$(awk '{ print $14 + $15 }' /proc/$rp/stat)
+wait "$pp" || true
 wait "$rp" || { echo "profile.sh: esmeload failed:" >&2; cat "$tmp/run.err" >&2; exit 1; }
 ts=$(ls "$tmp"/*_performance_test_timeseries.jsonl)
 msgs=$(python3 -c '

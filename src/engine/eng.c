@@ -108,6 +108,9 @@ static int setup_rings(struct eng *e, char *err, size_t errlen)
 			.buf_size = e->o.buf_size,
 			.no_defer = e->o.no_defer,
 			.sqpoll = e->o.sqpoll,
+			.off = e->o.uring_off,
+			.want = e->o.uring_want,
+			.min_wait_us = e->o.min_wait_us,
 		};
 
 		er->base = ri * e->per_ring;
@@ -958,6 +961,24 @@ int eng_sends_pending(const struct eng *e)
 		if (e->conns[i].state == EC_OPEN && eng_pending(e, i))
 			return 1;
 	return 0;
+}
+
+/* see eng.h */
+const char *eng_feat_state(const struct eng *e, unsigned i)
+{
+	const struct ring *r;
+	unsigned bit = 1U << i;
+
+	if (!e->rings || !e->nrings || i >= RING_F_COUNT)
+		return NULL;
+	r = &e->rings[0].ring;
+	if (r->feat & bit)
+		return "on";
+	if (e->o.uring_off & bit)
+		return "off";
+	if (r->feat_unsupported & bit)
+		return "unsupported";
+	return "unused";
 }
 
 /* see eng.h */

@@ -160,6 +160,9 @@ struct eng_opts {
 	unsigned cq_entries;       /* CQ size per ring (0: 8 x entries) */
 	unsigned nbufs, buf_size;  /* provided receive buffers (all rings) */
 	int no_defer, sqpoll;      /* ring setup experiments */
+	unsigned uring_off;        /* enum ring_feat refused (--uring-off) */
+	unsigned uring_want;       /* enum ring_feat asked for beyond ring_fd */
+	unsigned min_wait_us;      /* RING_F_MIN_WAIT: the wake-up grain */
 	enum eng_send send;
 	unsigned slot_size;        /* ENG_SEND_SLOT: bytes per connection */
 	int zc;                    /* ENG_SEND_SLOT: SEND_ZC (--zc) */
@@ -399,6 +402,13 @@ void eng_flush(struct eng *e);
  * and completions the kernel dropped. */
 uint64_t eng_cq_overflows(const struct eng *e);
 uint64_t eng_cq_dropped(const struct eng *e);
+/*
+ * Feature i of enum ring_feat on ring 0 in words: "on" (in use), "off"
+ * (refused: eng_opts.uring_off), "unsupported" (asked for, the kernel
+ * said no) or "unused" (not asked for). NULL before setup.
+ */
+const char *eng_feat_state(const struct eng *e, unsigned i);
+
 /* Setup flags of ring 0 in words (ring_mode), "" before setup. */
 static inline const char *eng_ring_mode(const struct eng *e)
 {

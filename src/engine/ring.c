@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 static int try_setup(struct ring *r, const struct ring_opts *o, unsigned flags)
 {
@@ -93,6 +96,80 @@ static int setup_bufs(struct ring *r, const struct ring_opts *o)
 	return 0;
 }
 
+static const char *const feat_names[RING_F_COUNT] = {
+	"ring_fd", "min_wait", "recv_bundle", "buf_inc",
+};
+
+/* see ring.h */
+const char *ring_feat_name(unsigned i)
+{
+	return i < RING_F_COUNT ? feat_names[i] : "?";
+}
+
+/* see ring.h */
+int ring_feat_parse(const char *list, unsigned *mask, char *err,
+		    size_t errlen)
+{
+	const char *p = list;
+
+	*mask = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		unsigned i;
+
+		if (n == 3 && !strncmp(p, "all", 3)) {
+			*mask |= RING_F_ALL;
+		} else {
+			for (i = 0; i < RING_F_COUNT; i++)
+				if (strlen(feat_names[i]) == n &&
+				    !strncmp(p, feat_names[i], n))
+					break;
+			if (i == RING_F_COUNT) {
+				snprintf(err, errlen, "unknown io_uring feature "
+					 "'%.*s' (known: ring_fd, min_wait, "
+					 "recv_bundle, buf_inc, all)", (int)n, p);
+				return -EINVAL;
+			}
+			*mask |= 1U << i;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* The features that need nothing but the kernel's yes. */
+static void probe_feats(struct ring *r, const struct ring_opts *o)
+{
+	unsigned want = (o->want | RING_F_RING_FD) & ~o->off;
+
+	/* SQPOLL's thread enters for us; a registered descriptor is for
+	 * the task that calls io_uring_enter. */
+	if ((want & RING_F_RING_FD) && !(r->setup_flags & IORING_SETUP_SQPOLL)) {
+		if (io_uring_register_ring_fd(&r->uring) == 1) {
+			r->feat |= RING_F_RING_FD;
+			r->reg_tid = (int)syscall(SYS_gettid);
+		} else {
+			r->feat_unsupported |= RING_F_RING_FD;
+		}
+	}
+	if ((want & RING_F_MIN_WAIT) && o->min_wait_us) {
+		if (r->features & IORING_FEAT_MIN_TIMEOUT) {
+			r->feat |= RING_F_MIN_WAIT;
+			r->min_wait_us = o->min_wait_us;
+		} else {
+			r->feat_unsupported |= RING_F_MIN_WAIT;
+		}
+	}
+	if (want & RING_F_RECV_BUNDLE) {
+		if (r->features & IORING_FEAT_RECVSEND_BUNDLE)
+			r->feat |= RING_F_RECV_BUNDLE;
+		else
+			r->feat_unsupported |= RING_F_RECV_BUNDLE;
+	}
+}
+
 /* see ring.h */
 int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 	      size_t errlen)
@@ -130,6 +207,7 @@ int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 		ring_exit(r);
 		return -EOPNOTSUPP;
 	}
+	probe_feats(r, o);
 	if (o->files) {
 		ret = io_uring_register_files_sparse(&r->uring, o->files);
 		if (ret < 0) {
@@ -161,6 +239,13 @@ void ring_exit(struct ring *r)
 		munmap(r->br, r->br_map_len);
 		r->br = NULL;
 	}
+	/* A registered descriptor lives in the registering thread's table
+	 * (gone when that thread ended); another thread must not unregister
+	 * that index in its own. liburing 2.3 marks the registration with
+	 * bit 0 of int_flags (its INT_FLAG_REG_RING). */
+	if ((r->feat & RING_F_RING_FD) &&
+	    (int)syscall(SYS_gettid) != r->reg_tid)
+		r->uring.int_flags &= (__u8)~1U;
 	if (r->uring.ring_fd > 0)
 		io_uring_queue_exit(&r->uring);
 	r->uring.ring_fd = -1;
@@ -179,11 +264,54 @@ int ring_has_op(struct ring *r, int op)
 	return yes;
 }
 
+/*
+ * The wait with a minimum batch time: submit what is queued and wait, in
+ * one io_uring_enter, for up to wait_nr completions; once one is there the
+ * kernel waits at most min_wait_us more for the rest, and at most ts in
+ * all. liburing 2.3 has no call that passes min_wait_usec, so the SQ tail
+ * is published here as its submit does (without SQPOLL: store the local
+ * tail into the kernel's) and the extended argument is ours.
+ */
+static int wait_min(struct ring *r, struct io_uring_cqe **cqe,
+		    struct __kernel_timespec *ts)
+{
+	struct io_uring *u = &r->uring;
+	struct io_uring_getevents_arg arg;
+	unsigned submit = u->sq.sqe_tail - u->sq.sqe_head;
+	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int fd = u->ring_fd, ret;
+
+	if (submit) {
+		io_uring_smp_store_release(u->sq.ktail, u->sq.sqe_tail);
+		u->sq.sqe_head = u->sq.sqe_tail;
+	}
+	if (io_uring_cq_ready(u) && !submit)
+		return io_uring_peek_cqe(u, cqe);
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.pad = r->min_wait_us;      /* min_wait_usec */
+	arg.ts = (uint64_t)(uintptr_t)ts;
+	if (r->feat & RING_F_RING_FD) {
+		fd = u->enter_ring_fd;
+		flags |= IORING_ENTER_REGISTERED_RING;
+	}
+	/* Enough completions that the minimum time, not the count, ends
+	 * the wait. */
+	ret = io_uring_enter2((unsigned)fd, submit, *u->cq.kring_entries,
+			      flags, (sigset_t *)&arg, sizeof(arg));
+	if (ret < 0 && ret != -ETIME && ret != -EINTR)
+		return ret;
+	ret = io_uring_peek_cqe(u, cqe);
+	return ret == -EAGAIN ? -ETIME : ret;
+}
+
 /* see ring.h */
 int ring_wait(struct ring *r, struct io_uring_cqe **cqe,
 	      struct __kernel_timespec *ts)
 {
-	int ret = io_uring_submit_and_wait_timeout(&r->uring, cqe, 1, ts, NULL);
+	int ret = (r->feat & RING_F_MIN_WAIT) ?
+		wait_min(r, cqe, ts) :
+		io_uring_submit_and_wait_timeout(&r->uring, cqe, 1, ts, NULL);
 
 	/* The flag stays set until the kernel flushed its overflow list into
 	 * the CQ, which the next wait does once the loop made room. */

@@ -27,6 +27,11 @@
  * - Receive-buffer shortage (a multishot receive ending with -ENOBUFS) is
  *   seen in the receive's completion; the ring's user counts it (serve in
  *   ring.enobufs, run in its worker's counters).
+ * - Newer features (enum ring_feat): each is probed at setup and used only
+ *   when the kernel accepts it; otherwise the ring works as before. A user
+ *   may refuse one (ring_opts.off, the --uring-off flag), which takes the
+ *   same fallback a kernel without it takes: that is how the fallbacks are
+ *   tested and how each feature is measured against its absence.
  */
 #ifndef ESMELOAD_RING_H
 #define ESMELOAD_RING_H
@@ -36,6 +41,33 @@
 
 #include "uring_compat.h"
 
+/* Newer io_uring features (constants in uring_compat.h). */
+enum ring_feat {
+	/* io_uring_enter by the ring's index in the task's registered ring
+	 * table, not by a descriptor looked up on each call (5.18) */
+	RING_F_RING_FD = 1U << 0,
+	/* a wait that sleeps at least ring_opts.min_wait_us for more
+	 * completions once one is there: fewer wake-ups (6.12) */
+	RING_F_MIN_WAIT = 1U << 1,
+	/* a multishot receive fills several provided buffers per
+	 * completion (IORING_RECVSEND_BUNDLE, 6.10) */
+	RING_F_RECV_BUNDLE = 1U << 2,
+	/* provided buffers consumed a part at a time: several receives
+	 * share one buffer (IOU_PBUF_RING_INC, 6.12) */
+	RING_F_BUF_INC = 1U << 3,
+};
+#define RING_F_COUNT 4
+#define RING_F_ALL ((1U << RING_F_COUNT) - 1)
+
+/* Feature i's name ("ring_fd", "min_wait", "recv_bundle", "buf_inc"). */
+const char *ring_feat_name(unsigned i);
+/*
+ * Parse a comma-separated list of feature names ("all" for every one) into
+ * *mask. Returns 0, or -EINVAL with the unknown name in err.
+ */
+int ring_feat_parse(const char *list, unsigned *mask, char *err,
+		    size_t errlen);
+
 struct ring_opts {
 	unsigned entries;    /* SQ size */
 	unsigned cq_entries; /* CQ size, at least entries; 0: 8 x entries */
@@ -44,12 +76,23 @@ struct ring_opts {
 	unsigned buf_size;   /* bytes per provided buffer */
 	int no_defer;        /* 1: do not try DEFER_TASKRUN */
 	int sqpoll;          /* 1: SQPOLL (experiments) */
+	unsigned off;        /* enum ring_feat: refused, as if the kernel
+			      * lacked them */
+	unsigned want;       /* enum ring_feat the user of the ring asks
+			      * for beyond the default ones (ring_fd):
+			      * min_wait, recv_bundle, buf_inc */
+	unsigned min_wait_us; /* RING_F_MIN_WAIT: the wake-up grain */
 };
 
 struct ring {
 	struct io_uring uring;
 	unsigned setup_flags;  /* what setup accepted */
 	unsigned features;     /* IORING_FEAT_* reported by the kernel */
+	unsigned feat;         /* enum ring_feat in use */
+	unsigned feat_unsupported; /* asked for, refused by the kernel */
+	unsigned min_wait_us;
+	int reg_tid;           /* RING_F_RING_FD: the thread whose table
+				* holds the registration */
 	/* provided buffers, group RING_BGID */
 	struct io_uring_buf_ring *br;
 	uint8_t *bufs;

@@ -3,6 +3,7 @@
  * ours) and config.json. See src/run/run.h, docs/protocol.md §5.
  */
 #include "run/run.h"
+#include "engine/ring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -112,6 +113,15 @@ static const char usage[] =
 "  --defer-taskrun=false     set rings up without DEFER_TASKRUN\n"
 "                            (COOP_TASKRUN instead), to compare\n"
 "  --sqpoll                  a kernel thread polls each submission queue\n"
+"  --wake-grain DUR          once a completion is there, the loop's wait\n"
+"                            lasts DUR more for others (io_uring's minimum\n"
+"                            wait, Linux 6.12+): fewer wake-ups, timers and\n"
+"                            receive times up to DUR late (default 0: off)\n"
+"  --uring-off LIST          refuse newer io_uring features, as a kernel\n"
+"                            without them would: ring_fd, min_wait,\n"
+"                            recv_bundle, buf_inc or all, comma-separated;\n"
+"                            the self-check's uring_features says which\n"
+"                            are on\n"
 "  --zc                      send with IORING_OP_SEND_ZC from the registered\n"
 "                            send arena (Linux 6.2+; the summary counts the\n"
 "                            sends the kernel copied all the same)\n"
@@ -385,6 +395,28 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
 		return 0;
 	}
+	r = value(argc, argv, i, "--", "wake-grain", &v);
+	if (r == 1) {
+		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 || ns < 0 ||
+		    ns > 100000000 || (ns > 0 && ns < 1000))
+			return bad_value("--", "wake-grain", v,
+					 "not 0 or a duration from 1us to "
+					 "100ms (e.g. 200us, 1ms)");
+		o->wake_grain_ns = ns;
+		return 0;
+	}
+	if (r)
+		return r;
+	r = value(argc, argv, i, "--", "uring-off", &v);
+	if (r == 1) {
+		char why[160];
+
+		if (ring_feat_parse(v, &o->uring_off, why, sizeof(why)) < 0)
+			return bad_value("--", "uring-off", v, why);
+		return 0;
+	}
+	if (r)
+		return r;
 	r = value(argc, argv, i, "--", "timer-slack", &v);
 	if (r == 1) {
 		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 || ns < 0 ||

@@ -289,6 +289,15 @@ static void self_check(struct jw *w, const struct run *r,
 	jw_obj_begin(w);
 	jw_kv_cstr(w, "ring", r->nw && *eng_ring_mode(&r->w[0].ses.eng) ?
 		eng_ring_mode(&r->w[0].ses.eng) : "none");
+	jw_key(w, "uring_features");
+	jw_obj_begin(w);
+	for (unsigned i = 0; r->nw && i < RING_F_COUNT; i++) {
+		const char *st = eng_feat_state(&r->w[0].ses.eng, i);
+
+		if (st)
+			jw_kv_cstr(w, ring_feat_name(i), st);
+	}
+	jw_obj_end(w);
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
 	jw_kv_u64(w, "cores", r->cpu.cores);
@@ -381,6 +390,8 @@ static void arrivals_json(struct jw *w, const struct run *r,
 	jw_f64(w, (double)RUN_TICK_NS / 1000.0);
 	jw_key(w, "slack_us");
 	jw_f64(w, (double)r->o.timer_slack_ns / 1000.0);
+	jw_key(w, "wake_grain_us");
+	jw_f64(w, (double)r->o.wake_grain_ns / 1000.0);
 	jw_quantiles(w, "late_ms", &r->timer_late);
 	jw_key(w, "latency_resolution_ms");
 	jw_f64(w, (double)hist_quantile(&r->timer_late, 0.5) / 1000.0);

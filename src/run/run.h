@@ -90,6 +90,8 @@ struct run_opts {
 	unsigned cq_entries;         /* CQ size per ring, 0: 8 x ring_entries */
 	unsigned recv_buffers;       /* provided buffers per ring */
 	int sqpoll, no_defer;        /* ring setup experiments */
+	unsigned uring_off;          /* --uring-off: enum ring_feat */
+	int64_t wake_grain_ns;       /* --wake-grain (RING_F_MIN_WAIT) */
 	int zc;                      /* --zc: SEND_ZC from the send arena */
 	const char *out_dir;
 	int quiet;

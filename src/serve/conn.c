@@ -248,6 +248,7 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 		.max_conns = s->o.max_conns,
 		.nbufs = s->o.nbufs,
 		.buf_size = s->o.buf_size,
+		.uring_off = s->o.uring_off,
 		.send = ENG_SEND_QUEUE,
 		.out_block = OUT_BLOCK,
 		.out_memory = s->o.out_memory,

@@ -66,6 +66,10 @@ static const char usage[] =
 "                            (default random)\n"
 "  --max-conns N             connection limit, 1-1048576 (default 10000);\n"
 "                            past RLIMIT_NOFILE, one io_uring per that many\n"
+"  --uring-off LIST          refuse newer io_uring features, as a kernel\n"
+"                            without them would: ring_fd, recv_bundle,\n"
+"                            buf_inc or all, comma-separated (/stats\n"
+"                            uring_features says which are on)\n"
 "  --out-limit BYTES         outbound backlog per connection (default 256K)\n"
 "  --out-memory BYTES        outbound backlog of all connections (default 512M)\n"
 "  --slow drop|close         a connection over its backlog: drop the frame\n"
@@ -345,6 +349,15 @@ static int parse(struct serve *s, int argc, char **argv, const char **orgs,
 		if (r) { orgs[(*norgs)++ % 64] = v; continue; }
 		if ((r = VALUE("event")) < 0) return 2;
 		if (r) { events[(*nevents)++ % 64] = v; continue; }
+		if ((r = VALUE("uring-off")) < 0) return 2;
+		if (r) {
+			char why[160];
+
+			if (ring_feat_parse(v, &o->uring_off, why,
+					    sizeof(why)) < 0)
+				return bad("--uring-off", v, why);
+			continue;
+		}
 		if ((r = VALUE("max-conns")) < 0) return 2;
 		if (r) {
 			if (opt_u64(v, 1, 1u << 20, &x) < 0)

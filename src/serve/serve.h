@@ -97,6 +97,7 @@ struct serve_opts {
 	size_t max_message;     /* longest chat message content */
 	int quiet;
 	unsigned nbufs, buf_size;
+	unsigned uring_off;     /* --uring-off: enum ring_feat refused */
 	/* fault injection, for tests of the tester */
 	int64_t delay_ns;       /* hold every user_message this long */
 	uint64_t stall_at_ms;   /* stop the event loop at this time ... */

@@ -122,6 +122,15 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 		kv(&w, serve_err_names[i], t->err[i]);
 	jw_obj_end(&w);
 	jw_kv_cstr(&w, "ring", eng_ring_mode(&s->eng));
+	jw_key(&w, "uring_features");
+	jw_obj_begin(&w);
+	for (unsigned i = 0; i < RING_F_COUNT; i++) {
+		const char *st = eng_feat_state(&s->eng, i);
+
+		if (st)
+			jw_kv_cstr(&w, ring_feat_name(i), st);
+	}
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	return jw_finish(&w);
 }
