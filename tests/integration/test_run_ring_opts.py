@@ -1,5 +1,6 @@
 """`esmeload run` under each io_uring setup option (--zc, --sqpoll,
---defer-taskrun=false, small --ring-entries and --recv-buffers).
+--defer-taskrun=false, small --ring-entries and --recv-buffers), and the
+newer io_uring features each used and refused (--uring-off, --wake-grain).
 
 Each option changes how frames reach the kernel or how completions come
 back, not what is sent: every case runs the scenario against its own
@@ -95,6 +96,97 @@ async def run(r):
         check_eq(len(lines), 1, "one line on stderr (%r)" % err)
         check("--zc" in lines[0] and "maybe" in lines[0], "names flag and value: %r" % lines[0])
 
+    def ring_fd_on():
+        def self_check(sc):
+            check_eq(sc["uring_features"].get("ring_fd"), "on",
+                     "a registered ring descriptor on this kernel: %r" % sc["uring_features"])
+            check_eq(sc["uring_features"].get("min_wait"), "unused",
+                     "no minimum wait without --wake-grain")
+        run_with([], self_check)
+
+    def ring_fd_refused():
+        def self_check(sc):
+            check_eq(sc["uring_features"].get("ring_fd"), "off",
+                     "--uring-off ring_fd: %r" % sc["uring_features"])
+        run_with(["--uring-off", "ring_fd"], self_check)
+
+    def all_refused():
+        def self_check(sc):
+            feats = sc["uring_features"]
+            check(feats and all(v in ("off",) for v in feats.values()),
+                  "--uring-off all refuses every feature: %r" % feats)
+        run_with(["--uring-off", "all", "--wake-grain", "1ms"], self_check)
+
+    # The minimum wait: once a completion is there, the loop's wait lasts
+    # the grain, so timers fire later (which only a busier machine makes
+    # worse: the bound below holds there too).
+    def wake_grain():
+        def self_check(sc):
+            check_eq(sc["uring_features"].get("min_wait"), "on",
+                     "--wake-grain 5ms uses the kernel's minimum wait: %r" % sc["uring_features"])
+        run_with(["--wake-grain", "5ms"], self_check)
+
+        def refused(sc):
+            check_eq(sc["uring_features"].get("min_wait"), "off",
+                     "--uring-off min_wait: %r" % sc["uring_features"])
+        run_with(["--wake-grain", "5ms", "--uring-off", "min_wait"], refused)
+
+    def wake_grain_late():
+        srv = esme.Server("--quiet", name="grain").start()
+        try:
+            out = {}
+            for label, extra in (("grain", ["--wake-grain", "5ms"]),):
+                d = tempfile.mkdtemp(prefix="esme-grain-")
+                with open(os.path.join(d, "config.json"), "w") as f:
+                    json.dump(srv.config, f)
+                p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "20",
+                                    "--duration", "2s", "--quiet"] + extra, cwd=d,
+                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+                check_eq(p.returncode, 0, "exit status with %s" % extra)
+                name = [n for n in os.listdir(d)
+                        if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
+                with open(os.path.join(d, name)) as f:
+                    out[label] = json.load(f)["esmeload"]["timer"]
+            check_eq(out["grain"]["wake_grain_us"], 5000, "timer.wake_grain_us")
+            # With the grain, a timer waits for the loop's 5 ms batch.
+            check(out["grain"]["late_ms"]["p90"] >= 1.0,
+                  "timers late by the grain: %r" % out["grain"]["late_ms"])
+        finally:
+            srv.kill()
+
+    def bad_feature_flags():
+        for args, flag, val in ((["--uring-off", "ring_fd,bogus"], "--uring-off", "bogus"),
+                                (["--wake-grain", "200ms"], "--wake-grain", "200ms"),
+                                (["--wake-grain", "500ns"], "--wake-grain", "500ns")):
+            p = subprocess.run([esme.ESMELOAD, "run"] + args,
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+            err = p.stderr.decode(errors="replace")
+            check_eq(p.returncode, 2, "exit status for %s" % args)
+            lines = [l for l in err.splitlines() if l.strip()]
+            check_eq(len(lines), 1, "one line on stderr (%r)" % err)
+            check(flag in lines[0] and val in lines[0], "names flag and value: %r" % lines[0])
+
+    def serve_features():
+        for extra, want in (([], "on"), (["--uring-off", "ring_fd"], "off")):
+            srv = esme.Server("--quiet", *extra, name="servefeat").start()
+            try:
+                feats = srv.stats()["uring_features"]
+                check_eq(feats.get("ring_fd"), want, "serve %s: /stats uring_features %r" % (extra, feats))
+            finally:
+                srv.kill()
+        p = subprocess.run([esme.ESMELOAD, "serve", "--uring-off", "nope"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        err = p.stderr.decode(errors="replace")
+        check_eq(p.returncode, 2, "serve exit status for --uring-off nope")
+        check("--uring-off" in err and "nope" in err, "serve names flag and value: %r" % err)
+
+    await r.case("run_ring_fd_registered", ring_fd_on, timeout=40)
+    await r.case("run_ring_fd_refused_falls_back", ring_fd_refused, timeout=40)
+    await r.case("run_uring_off_all_falls_back", all_refused, timeout=40)
+    await r.case("run_wake_grain_uses_min_wait_and_refused", wake_grain, timeout=60)
+    await r.case("run_wake_grain_makes_timers_wait", wake_grain_late, timeout=60)
+    await r.case("run_bad_feature_flags", bad_feature_flags, timeout=30)
+    await r.case("serve_uring_features_in_stats", serve_features, timeout=40)
     await r.case("run_zc_sends_what_serve_receives", zc, timeout=40)
     await r.case("run_plain_send_mode_in_summary", plain_send, timeout=40)
     await r.case("run_sqpoll_sends_what_serve_receives", sqpoll, timeout=40)
@@ -104,4 +196,4 @@ async def run(r):
 
 
 if __name__ == "__main__":
-    esme.main("test_run_ring_opts", run, limit=280)
+    esme.main("test_run_ring_opts", run, limit=560)
