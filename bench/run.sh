@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh: esmeload, the Go tool it replaces and the io_uring floor,
-# side by side, with the same parameters, in one run (about 2.5 minutes;
+# side by side, with the same parameters, in one run (about 3.5 minutes;
 # BUDGET keeps it under 5).
 #
 #   bench/run.sh                     N=1000 participants at smi 100 (10,000 msgs/s)
@@ -40,6 +40,13 @@
 #               messages.dropped is what serve threw away for
 #               a slow reader: the Go tool's organizer never reads, so at
 #               any real rate its copies are dropped (expected, reported)
+# Then the thesis's own scenario, a crowd that keeps growing (GROW_FLAGS:
+# -sci 1 -cpi 20 -smi 100, no --max-participants, GROW_DURATION 30 s),
+# esmeload and the Go tool each against a fresh serve, measured the same
+# way over seconds GROW_FROM..GROW_TO (16..29) of the run: "ratio
+# cpu_per_msg esmeload growing/hold" says whether arrivals cost more per
+# message than the fixed hold above, and "go/esmeload growing" compares
+# the two testers there.
 # Then a rising-load probe of esmeload alone (N=PROBE_N, smi in PROBE_SMIS,
 # PROBE_HOLD-second windows) gives messages per tester CPU-second at each
 # load. "max msgs_per_s per tester core" is that figure at the highest load
@@ -92,6 +99,10 @@ SERVE_ARGS=${SERVE_ARGS:-}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-60}
 PROBE_RAMP_TIMEOUT=${PROBE_RAMP_TIMEOUT:-15}
 KEEP=${KEEP:-0}
+GROW_FLAGS=${GROW_FLAGS:-"-sci 1 -cpi 20 -smi 100"}
+GROW_DURATION=${GROW_DURATION:-30}
+GROW_FROM=${GROW_FROM:-16}
+GROW_TO=${GROW_TO:-29}
 ESMELOAD_ARGS=${ESMELOAD_ARGS:-}   # more esmeload run flags, e.g. "--timer-slack 1ms"
 if [ "$(id -u)" = 0 ]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
 PIN_T=(nice -n "$NICE" taskset -c "$SERVE_CPU")
@@ -330,6 +341,71 @@ one_run() {
 	say "$name done at $(( $(date +%s) - T0 )) s"
 }
 
+# grow_run NAME TESTER: the growing crowd (GROW_FLAGS) for GROW_DURATION
+# seconds against a fresh serve, measured over seconds GROW_FROM..GROW_TO
+# of the run; the facts go to $tmp/NAME/facts as one_run's do.
+grow_run() {
+	local name=$1 tester=$2 d=$tmp/$1 tp start wa c0 c1 s0 s1 q0 q1 u0 u1 hwm rc bin
+	local extra=()
+	mkdir -p "$d"
+	start_serve "$d"
+	case $tester in
+	esmeload) bin=$BIN/esmeload; extra=(--quiet) ;;
+	go) bin=$BIN/esme-go ;;
+	esac
+	start=$(to_next_second)
+	# shellcheck disable=SC2086
+	( cd "$d" && exec "${PIN_C[@]}" "$bin" $GROW_FLAGS --duration "${GROW_DURATION}s" \
+		"${extra[@]}" $([ "$tester" = esmeload ] && echo $ESMELOAD_ARGS) \
+		>tester.out 2>tester.err ) &
+	tp=$!
+	pids+=("$tp")
+	wa=$((start + GROW_FROM))
+	to_second "$wa"
+	c0=$(cpu_ticks "$tp")
+	s0=$(cpu_ticks "$TARGET_PID")
+	q0=$(sched_busy "$TARGET_PID")
+	u0=$(sched_busy "$tp")
+	stats >"$d/stats0.json"
+	to_second $((start + GROW_TO))
+	c1=$(cpu_ticks "$tp")
+	s1=$(cpu_ticks "$TARGET_PID")
+	q1=$(sched_busy "$TARGET_PID")
+	u1=$(sched_busy "$tp")
+	hwm=$(vmhwm "$tp")
+	stats >"$d/stats1.json"
+	if [ -z "$c0" ] || [ -z "$c1" ]; then
+		say "$name: $tester exited before the window ended"; tail -5 "$d/tester.err" >&2
+		exit 1
+	fi
+	rc=0
+	wait "$tp" || rc=$?
+	forget "$tp"
+	[ "$rc" -eq 0 ] || { say "$name: $tester exited with $rc"; sed 's/^/  /' "$d/tester.err" | tail -5 >&2; }
+	sleep 0.5
+	stats >"$d/stats_final.json"
+	kill -TERM "$TARGET_PID" 2>/dev/null || say "$name: the target had already exited"
+	wait "$TARGET_PID" || true
+	forget "$TARGET_PID"
+	cat >"$d/facts" <<-EOF
+	name $name
+	tester $tester
+	grow 1
+	n 0
+	smi 0
+	hold $((GROW_TO - GROW_FROM))
+	window_start $wa
+	cpu_ticks $((c1 - c0))
+	serve_ticks $((s1 - s0))
+	serve_busy_ns $((q1 - q0))
+	tester_busy_ns $(( ${u1:-0} - ${u0:-0} ))
+	vmhwm_kib ${hwm:-0}
+	ramp_complete 1
+	exit $rc
+	EOF
+	say "$name done at $(( $(date +%s) - T0 )) s"
+}
+
 echo "# bench/run.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# N $N, smi $SMI, cpi $CPI, sci $SCI, window ${HOLD}s; probe N $PROBE_N smi $PROBE_SMIS window ${PROBE_HOLD}s; target on CPU $SERVE_CPU, tester on CPU $TESTER_CPU, nice $NICE"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -339,6 +415,8 @@ one_run go go "$N" "$SMI" "$HOLD" "$RAMP_TIMEOUT" 1
 one_run limit limit "$N" "$SMI" "$HOLD" 0 1
 one_run floor floor "$N" "$SMI" "$HOLD" 0 1
 one_run limit_fast limit-fast "$PROBE_N" 1000 "$FAST_HOLD" 0 1
+grow_run grow_esmeload esmeload
+grow_run grow_go go
 # The probe comes last and stops early when the time budget is spent (slow
 # ramps on a busy machine): the run must stay under 5 minutes.
 done_smis=
@@ -356,8 +434,9 @@ for s in $PROBE_SMIS; do
 	fi
 done
 
-python3 - "$tmp" "$HZ" "$N" "$SMI" "$done_smis" "$T0" "$skipped_smis" <<'PY'
+python3 - "$tmp" "$HZ" "$N" "$SMI" "$done_smis" "$T0" "$skipped_smis" "$GROW_FLAGS" "$GROW_FROM" "$GROW_TO" "$GROW_DURATION" <<'PY'
 import glob, json, os, sys
+grow_flags, grow_from, grow_to, grow_dur = sys.argv[8:12]
 
 tmp, hz, n_main, smi_main = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 probe_smis, t0, skipped = sys.argv[5].split(), int(sys.argv[6]), sys.argv[7].split()
@@ -404,7 +483,8 @@ def run(name):
     r["tester_busy"] = int(f.get("tester_busy_ns", "0") or 0) / 1e9 / r["hold"]
     r["cpu_share"] = r["cpu_s"] / r["hold"]
     r["rate"] = r["win_sent"] / r["hold"]
-    r["sched"] = r["n"] * 1000 / r["smi"] if r["tester"] != "limit-fast" else None
+    r["grow"] = f.get("grow") == "1"
+    r["sched"] = r["n"] * 1000 / r["smi"] if r["tester"] != "limit-fast" and not r["grow"] else None
     r["us_per_msg"] = r["cpu_s"] * 1e6 / r["win_sent"] if r["win_sent"] else float("nan")
     r["per_core"] = r["win_sent"] / r["cpu_s"] if r["cpu_s"] else float("nan")
     r["hwm_mib"] = int(f["vmhwm_kib"]) / 1024
@@ -414,6 +494,8 @@ def run(name):
         summ = load(one(os.path.join(d, "*_performance_test_summary.json")), {})
         r["total_sent"] = summ.get("messages_sent")
         r["chats"] = summ.get("chats_count")
+        if r["grow"]:
+            r["n"] = summ.get("created_participants_count") or 0
         r["delivered"] = g(summ, "esmeload", "delivered")
         r["org_recv"] = g(summ, "esmeload", "organizer_received")
         r["p50"] = g(summ, "esmeload", "latency_ms", "p50")
@@ -444,19 +526,20 @@ def run(name):
 
 main = {t: run(t) for t in ("esmeload", "go", "limit", "floor")}
 probes = [run("probe_" + s) for s in probe_smis]
+grow = {t: run("grow_" + t) for t in ("esmeload", "go")}
 fast = run("limit_fast")
 
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 print()
-print("%-10s %5s %5s %8s %8s %8s %7s %8s %9s %10s %10s %12s %9s %8s" % (
+print("%-13s %5s %5s %8s %8s %8s %7s %8s %9s %10s %10s %12s %9s %8s" % (
     "tester", "N", "smi", "sched/s", "sent/s", "cpu_core", "us/msg", "peak_MiB",
     "serve_cpu", "serve_busy", "total_sent", "serve_recv", "delivered", "dropped"))
-for r in list(main.values()) + probes + [fast]:
+for r in list(main.values()) + list(grow.values()) + probes + [fast]:
     label = r["name"]
-    print("%-10s %5d %5s %8s %8.0f %8.3f %7.2f %8.1f %9.3f %10.3f %10s %12s %9s %8s" % (
-        label, r["n"], r["smi"] if r["tester"] != "limit-fast" else "fast",
+    print("%-13s %5d %5s %8s %8.0f %8.3f %7.2f %8.1f %9.3f %10.3f %10s %12s %9s %8s" % (
+        label, r["n"], "grow" if r["grow"] else (r["smi"] if r["tester"] != "limit-fast" else "fast"),
         fmt(r["sched"], ".0f"), r["rate"], r["cpu_share"], r["us_per_msg"], r["hwm_mib"],
         r["serve_share"], r["serve_busy"], fmt(r["total_sent"], "d"),
         fmt(r["recv"], "d") if r["recv"] is not None else ("%s B" % r.get("disc_bytes") if r.get("disc_bytes") is not None else "-"),
@@ -474,7 +557,7 @@ print("messages.dropped (copies thrown away for a connection over its backlog: t
 print("organizer never reads).")
 
 notes = []
-for r in list(main.values()) + probes:
+for r in list(main.values()) + list(grow.values()) + probes:
     if r["tester"] in ("esmeload", "go"):
         if r["recv"] is not None and r["total_sent"] is not None and r["recv"] != r["total_sent"]:
             notes.append("%s: cross-check: tester sent %d, serve received %d" % (r["name"], r["total_sent"], r["recv"]))
@@ -482,7 +565,7 @@ for r in list(main.values()) + probes:
             notes.append("%s: in the window serve received %d, tester sent %d" % (r["name"], r["win_recv"], r["win_sent"]))
         if r.get("errors"):
             notes.append("%s: esmeload counted %d errors (see its summary)" % (r["name"], r["errors"]))
-        if r["chats"] is not None and r["chats"] < r["n"]:
+        if r["chats"] is not None and r["chats"] < r["n"] and not r["grow"]:
             notes.append("%s: only %d of %d participants found their chat" % (r["name"], r["chats"], r["n"]))
         if r["dropped"]:
             tot = r.get("serve_sent") or 0
@@ -521,6 +604,11 @@ print("floor_with_reads read %s echoes of %s sent (whole run); organizer copies 
     fmt(flo["delivered"], "d"), fmt(flo["total_sent"], "d"), fmt(flo.get("org_recv"), "d")))
 print("cpu per message (us): esmeload %.2f, go %.2f, limit %.2f, floor_with_reads %.2f; limit --fast %.2f" % (
     e["us_per_msg"], go["us_per_msg"], lim["us_per_msg"], flo["us_per_msg"], fast["us_per_msg"]))
+ge, gg = grow["esmeload"], grow["go"]
+print("growing crowd (%s, seconds %s-%s of %s): cpu per message (us): esmeload %.2f, go %.2f; "
+      "sent/s esmeload %.0f, go %.0f; participants at the end: esmeload %d, go %d" % (
+          grow_flags, grow_from, grow_to, grow_dur, ge["us_per_msg"], gg["us_per_msg"],
+          ge["rate"], gg["rate"], ge["n"], gg["n"]))
 print("peak memory (MiB): esmeload %.1f, go %.1f, limit %.1f, floor_with_reads %.1f" % (
     e["hwm_mib"], go["hwm_mib"], lim["hwm_mib"], flo["hwm_mib"]))
 def sustained(r):
@@ -565,5 +653,7 @@ print()
 print("ratio cpu_per_msg go/esmeload: %.2f" % (go["us_per_msg"] / e["us_per_msg"]))
 print("ratio cpu_per_msg esmeload/limit: %.2f" % (e["us_per_msg"] / lim["us_per_msg"]))
 print("ratio cpu_per_msg esmeload/floor_with_reads: %.2f" % (e["us_per_msg"] / flo["us_per_msg"]))
+print("ratio cpu_per_msg esmeload growing/hold: %.2f" % (grow["esmeload"]["us_per_msg"] / e["us_per_msg"]))
+print("ratio cpu_per_msg go/esmeload growing: %.2f" % (grow["go"]["us_per_msg"] / grow["esmeload"]["us_per_msg"]))
 print("max msgs_per_s per tester core: %.0f" % top_probe["per_core"])
 PY
