@@ -5,6 +5,7 @@
 #   bench/hold.sh                 N=10000, smi 1000, 30 s held
 #   N=20000 HOLD=60 bench/hold.sh
 #   ESMELOAD=/other/build/esmeload bench/hold.sh   another build, to compare
+#   MEM=0 bench/hold.sh           CPU only: no second run for the memory base
 #
 # serve runs on CPU 0, esmeload on CPU 1 (taskset), both on 127.0.0.1.
 # Memory: the tester's peak RSS at N participants minus its peak RSS in a
@@ -22,6 +23,7 @@ HOLD=${HOLD:-30}
 CPI=${CPI:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
 EXTRA=${EXTRA:-}           # more esmeload flags, e.g. EXTRA="--sqpoll"
+MEM=${MEM:-1}
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 case $ESMELOAD in /*) ;; *) ESMELOAD=$top/$ESMELOAD ;; esac
 tmp=$(mktemp -d)
@@ -89,16 +91,20 @@ print(n)' "$ts" "$ws")
 
 ramp=$(( N * CPI / 1000 + 5 ))
 mkdir -p "$tmp/base" "$tmp/full"
-one_run "$tmp/base" "$BASE" 8 2
-read -r base_rss _ _ <"$tmp/base/result"
+if [ "$MEM" = 1 ]; then
+	one_run "$tmp/base" "$BASE" 8 2
+	read -r base_rss _ _ <"$tmp/base/result"
+else
+	base_rss=0
+fi
 one_run "$tmp/full" "$N" $(( ramp + HOLD )) "$ramp"
 read -r full_rss ticks msgs <"$tmp/full/result"
 hz=$(getconf CLK_TCK)
 summ=$(ls "$tmp/full"/*_performance_test_summary.json)
-python3 - "$summ" "$N" "$BASE" "$base_rss" "$full_rss" "$ticks" "$hz" "$msgs" "$HOLD" "$SMI" <<'EOF'
+python3 - "$summ" "$N" "$BASE" "$base_rss" "$full_rss" "$ticks" "$hz" "$msgs" "$HOLD" "$SMI" "$MEM" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
-n, base, brss, frss, ticks, hz, msgs, hold, smi = (int(x) for x in sys.argv[2:11])
+n, base, brss, frss, ticks, hz, msgs, hold, smi, mem = (int(x) for x in sys.argv[2:12])
 e = s["esmeload"]
 per = (frss - brss) * 1024 / (n - base)
 cpu_s = ticks / hz
@@ -106,6 +112,9 @@ print("participants %d (chats %d), held %d s at smi %d ms" % (s["created_partici
 print("messages sent %d, delivered %d, errors %s" % (e["sent"], e["delivered"], sum(e["errors"].values())))
 print("tester peak RSS: %d KiB with %d participants, %d KiB with %d" % (frss, n, brss, base))
 print("held-window: %d messages, tester CPU %.2f s -> %.1f us per message" % (msgs, cpu_s, cpu_s * 1e6 / max(msgs, 1)))
-print("tester user memory per participant: %d B" % per)
+if mem:
+    print("tester user memory per participant: %d B" % per)
+print("send lag p99 %.3f ms, latency p50 %.3f ms p99 %.3f ms, timer late p50 %.3f ms" % (
+    e["lag_ms"]["p99"], e["latency_ms"]["p50"], e["latency_ms"]["p99"], e["timer"]["late_ms"]["p50"]))
 print("tester cpu per message: %.1f us" % (cpu_s * 1e6 / max(msgs, 1)))
 EOF
