@@ -3,6 +3,7 @@
  * checks, config.json loading and target resolution.
  */
 #include "run/run.h"
+#include "engine/ring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -342,6 +343,36 @@ static int test_timer_slack(void)
 	return 0;
 }
 
+/* --arrival-rate: any rate, as the interval between arrivals in ns; -cpi
+ * otherwise, and not both. --wake-grain and --uring-off. */
+static int test_arrival_rate(void)
+{
+	struct run_opts o;
+
+	check(enter_tmpdir_cfg() == 0);
+	check_eq(call(&o, NULL), 0);
+	check_eq(run_cpi_ns(&o), 1000000000);
+	check_eq(call(&o, "-cpi", "20", NULL), 0);
+	check_eq(run_cpi_ns(&o), 20000000);
+	check_eq(call(&o, "--arrival-rate", "10000", NULL), 0);
+	check_eq(run_cpi_ns(&o), 100000);
+	check_eq(call(&o, "--arrival-rate=2500/s", NULL), 0);
+	check_eq(run_cpi_ns(&o), 400000);
+	check_eq(call(&o, "--arrival-rate", "0.5", NULL), 0);
+	check_eq(run_cpi_ns(&o), 2000000000);
+	check_eq(call(&o, "--arrival-rate", "3000", NULL), 0);
+	check_eq(run_cpi_ns(&o), 333333);
+	check_eq(call(&o, "--arrival-rate", "100", "-cpi", "10", NULL), 2);
+	check_eq(call(&o, "--wake-grain", "250us", NULL), 0);
+	check_eq(o.wake_grain_ns, 250000);
+	check_eq(call(&o, "--uring-off", "ring_fd,buf_inc", NULL), 0);
+	check_eq(o.uring_off, RING_F_RING_FD | RING_F_BUF_INC);
+	check_eq(call(&o, "--uring-off", "all", NULL), 0);
+	check_eq(o.uring_off, RING_F_ALL);
+	leave_tmpdir();
+	return 0;
+}
+
 static int test_bad_values(void)
 {
 	static const char *const bad[][4] = {
@@ -359,6 +390,12 @@ static int test_bad_values(void)
 		{ "--http-conns", "0" }, { "--http-conns", "4097" },
 		{ "--timer-slack", "-1ms" }, { "--timer-slack", "2s" },
 		{ "--timer-slack", "soon" }, { "--timer-slack" },
+		{ "--arrival-rate", "0" }, { "--arrival-rate", "-5" },
+		{ "--arrival-rate", "fast" }, { "--arrival-rate", "10/m" },
+		{ "--arrival-rate", "2000000" }, { "--arrival-rate", "nan" },
+		{ "--arrival-rate" }, { "--wake-grain", "1s" },
+		{ "--wake-grain", "10ns" }, { "--uring-off", "fast" },
+		{ "--uring-off", "ring_fd,,x" },
 		{ "--max-conns", "0" }, { "--max-conns", "1048577" },
 		{ "--source-ip", "10.0.0.9-10.0.0.1" }, { "--source-ip", "1.2.3" },
 		{ "--source-ip", "0.0.0.0" }, { "--source-ip", "1.2.3.4-" },
@@ -907,7 +944,8 @@ static int test_set_target(void)
 }
 
 TEST_MAIN(T(test_defaults), T(test_go_flag_forms), T(test_logws_forms),
-	  T(test_our_flags), T(test_timer_slack), T(test_bad_values), T(test_go_int_syntax),
+	  T(test_our_flags), T(test_timer_slack), T(test_arrival_rate),
+	  T(test_bad_values), T(test_go_int_syntax),
 	  T(test_no_config), T(test_help),
 	  T(test_config_valid), T(test_config_missing_keys),
 	  T(test_config_bad), T(test_config_size), T(test_config_targets),

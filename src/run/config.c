@@ -41,6 +41,10 @@ static const char usage[] =
 "and no negative intervals (Go's loops would not wait; exit code 2):\n"
 "  -sci MS                   start-chat interval (default 1000)\n"
 "  -cpi MS                   create-participant interval (default 1000)\n"
+"  --arrival-rate R          instead of -cpi: R participants arrive per\n"
+"                            second, at any rate (e.g. 10000: one every\n"
+"                            100 us), open loop as -cpi; the summary's\n"
+"                            create_participant_interval is 1/R\n"
 "  -smi MS                   send-message interval (default 1000)\n"
 "  -logWs                    log every WebSocket text message to stderr;\n"
 "                            -logWs or -logWs=true|false (default false)\n"
@@ -379,6 +383,8 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 					 "at most 9223372036854 ms (more "
 					 "overflows the Go tool's time.Duration)");
 		*(int64_t *)(void *)((char *)o + go_ms[k].off) = ms;
+		if (go_ms[k].off == offsetof(struct run_opts, cpi_ms))
+			o->cpi_given = 1;
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof(dur_opt) / sizeof(dur_opt[0]); k++) {
@@ -395,6 +401,26 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
 		return 0;
 	}
+	r = value(argc, argv, i, "--", "arrival-rate", &v);
+	if (r == 1) {
+		char *end;
+		double rate;
+
+		errno = 0;
+		rate = strtod(v, &end);
+		if (end != v && !strcmp(end, "/s"))
+			end += 2;
+		if (end == v || *end || errno || !(rate >= 0.001) ||
+		    rate > 1000000)
+			return bad_value("--", "arrival-rate", v,
+					 "not a rate of arrivals per second "
+					 "from 0.001 to 1000000 (e.g. 5000, "
+					 "2500/s, 0.5)");
+		o->arrival_rate = rate;
+		return 0;
+	}
+	if (r)
+		return r;
 	r = value(argc, argv, i, "--", "wake-grain", &v);
 	if (r == 1) {
 		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 || ns < 0 ||
@@ -529,6 +555,9 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 		if (r)
 			return r;
 	}
+	if (o->arrival_rate > 0 && o->cpi_given)
+		return fail("-cpi and --arrival-rate both set the arrivals: "
+			    "give one of them");
 	if (o->recv_buffers & (o->recv_buffers - 1))
 		return fail("invalid value \"%u\" for flag --recv-buffers: not a "
 			    "power of two", o->recv_buffers);

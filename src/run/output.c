@@ -62,12 +62,18 @@ static const char *stop_name(int reason)
 	}
 }
 
-/* Go's time.Duration text of a millisecond count. */
-static void jw_ms(struct jw *w, int64_t ms)
+/* Go's time.Duration text of a nanosecond count. */
+static void jw_ns(struct jw *w, int64_t ns)
 {
 	char d[TIMEFMT_DURATION_MAX];
 
-	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ms * 1000000) ? d : "");
+	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ns) ? d : "");
+}
+
+/* ... of a millisecond count. */
+static void jw_ms(struct jw *w, int64_t ms)
+{
+	jw_ns(w, ms * 1000000);
 }
 
 /* An instant as Go marshals a time.Time: RFC 3339, nanoseconds with
@@ -278,7 +284,8 @@ static void self_check(struct jw *w, const struct run *r,
 		.enobufs = c->enobufs,
 		.threads = r->nw,
 		.arr_lag99 = (double)hist_quantile(&r->arrival_lag, 0.99) / 1000.0,
-		.arr_bound = r->o.cpi_ms > 100 ? (double)r->o.cpi_ms : 100.0,
+		.arr_bound = run_cpi_ns(&r->o) > 100000000 ?
+			(double)run_cpi_ns(&r->o) / 1e6 : 100.0,
 		.arr_n = r->arrival_lag.count,
 		.http_conns = r->o.http_conns,
 	};
@@ -416,7 +423,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_key(&w, "start_chat_interval");
 	jw_ms(&w, o->sci_ms);
 	jw_key(&w, "create_participant_interval");
-	jw_ms(&w, o->cpi_ms);
+	jw_ns(&w, run_cpi_ns(o));
 	jw_key(&w, "send_message_interval");
 	jw_ms(&w, o->smi_ms);
 	jw_key(&w, "log_ws");

@@ -165,7 +165,8 @@ static void participants_done(struct run *r)
 
 	run_sum(r, &t);
 	/* -cpi 0 makes one participant, whatever the limit. */
-	if (t.chats + t.part_failed >= (r->o.cpi_ms ? r->o.max_participants : 1))
+	if (t.chats + t.part_failed >=
+	    (run_cpi_ns(&r->o) ? r->o.max_participants : 1))
 		run_request_stop(r, STOP_DONE);
 }
 
@@ -222,7 +223,7 @@ int run_main(int argc, char **argv)
 		 * own serve, with the thesis's intervals unless overridden. */
 		if (!flag_given(argc, argv, "sci"))
 			o->sci_ms = 10;
-		if (!flag_given(argc, argv, "cpi"))
+		if (!flag_given(argc, argv, "cpi") && !o->arrival_rate)
 			o->cpi_ms = 20;
 		if (!flag_given(argc, argv, "smi"))
 			o->smi_ms = 100;
@@ -231,12 +232,13 @@ int run_main(int argc, char **argv)
 		/* Even with --quiet: a demo must never pass for a real run. */
 		fprintf(stderr, "esmeload: demo: the target is an esmeload serve "
 			"started on loopback, not a real deployment%s: a %llds "
-			"run (sci %lld, cpi %lld, smi %lld ms)\n",
+			"run (sci %lld, cpi %lld, smi %lld ms%s)\n",
 			access("config.json", F_OK) == 0 ?
 			" (./config.json is not read)" : "",
 			(long long)o->duration_ms / 1000,
 			(long long)o->sci_ms, (long long)o->cpi_ms,
-			(long long)o->smi_ms);
+			(long long)o->smi_ms, o->arrival_rate ?
+			", arrivals by --arrival-rate" : "");
 		if (start_serve(o, &ch) < 0) {
 			stop_serve(&ch);
 			return 1;

@@ -64,6 +64,8 @@ struct run_org_acct {
 
 struct run_opts {
 	int64_t sci_ms, cpi_ms, smi_ms;
+	double arrival_rate;         /* --arrival-rate: per second, 0: -cpi */
+	int cpi_given;               /* -cpi was on the command line */
 	int log_ws;
 	const char *config_path;     /* NULL: ./config.json if present */
 	int embedded;                /* no config: start our own serve */
@@ -102,6 +104,15 @@ struct run_opts {
 	struct threshold *thresholds; /* --threshold, in order given */
 	unsigned nthresholds;
 };
+
+/* The time between two arrivals, in ns: --arrival-rate's, else -cpi's
+ * milliseconds (0: -cpi 0, one participant). */
+static inline int64_t run_cpi_ns(const struct run_opts *o)
+{
+	if (o->arrival_rate > 0)
+		return (int64_t)(1e9 / o->arrival_rate + 0.5);
+	return o->cpi_ms * 1000000;
+}
 
 /* Parse argv (without the subcommand) into o. Returns 0, 1 when --help was
  * printed, or 2 after printing a one-line error. */

@@ -432,7 +432,7 @@ static int arrivals_over(const struct scenario *sc)
 	const struct run_opts *o = sc->o;
 
 	return (o->max_participants && sc->next_arrival > o->max_participants) ||
-	       (o->cpi_ms == 0 && sc->next_arrival > 1);
+	       (run_cpi_ns(o) == 0 && sc->next_arrival > 1);
 }
 
 /* Participant number sc->next_arrival, due at due_ns, arrives: its
@@ -489,7 +489,7 @@ static int arrive(struct scenario *sc, int64_t due_ns)
  */
 static void arrivals(struct scenario *sc)
 {
-	const int64_t cpi = ms_ns(sc->o->cpi_ms);
+	const int64_t cpi = run_cpi_ns(sc->o);
 
 	for (int made = 0; made < 1000; made++) {
 		int64_t due = sched(sc->t0_ns, cpi, sc->next_arrival - 1);
@@ -850,7 +850,7 @@ void sc_start(struct scenario *sc)
 		sc->arrivals_done = 1;
 	else
 		timer_at(sc, &sc->arrival,
-			 sched(sc->t0_ns, ms_ns(o->cpi_ms), sc->id));
+			 sched(sc->t0_ns, run_cpi_ns(o), sc->id));
 }
 
 /* The organizer's sign-in request, on its connection to the organizer

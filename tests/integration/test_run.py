@@ -251,6 +251,45 @@ async def run(r):
         check_eq(len(lines), 1, "one line on stderr (%r)" % err)
         check("-sci" in lines[0] and "ten" in lines[0], "names flag and value: %r" % lines[0])
 
+    # Faster than -cpi's whole milliseconds allow: 3,000 arrivals due in
+    # half a second. Open loop, so a tester that falls behind makes the
+    # due ones as soon as it runs: the first second holds far more than
+    # -cpi 1's 1,000 even on a busy machine.
+    def arrival_rate():
+        own = esme.Server("--quiet", "--max-conns", "8000", name="rate").start()
+        try:
+            d = tempfile.mkdtemp(prefix="esme-run-")
+            write_config(d, own.config)
+            rc, out, err, dt = run_tool(["-sci", "1", "--arrival-rate", "6000", "-smi", "1000",
+                                         "--max-participants", "3000", "--duration", "4s",
+                                         "--max-errors", "100000", "--quiet"], d)
+            check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+            s, rates = outputs(d)
+            check_summary(s, "1ms", "166.667µs", "1s")
+            check_eq(s["created_participants_count"], 3000, "every arrival made")
+            names = [n for n in os.listdir(d) if n.endswith("_performance_test_timeseries.jsonl")]
+            with open(os.path.join(d, names[0])) as f:
+                per_s = [json.loads(l)["arrivals"] for l in f if l.startswith("{")]
+            check(per_s and max(per_s) > 1500,
+                  "arrivals per second above -cpi's 1,000 ceiling: %r" % per_s)
+            check_eq(sum(per_s), 3000, "the series counts every arrival once")
+            lag = s["esmeload"]["arrival_lag_ms"]
+            check(isinstance(lag["p50"], (int, float)), "arrival lag reported: %r" % lag)
+        finally:
+            own.kill()
+
+    def arrival_rate_bad():
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, srv.config)
+        for args, want in ((["--arrival-rate", "0"], "--arrival-rate"),
+                           (["--arrival-rate", "lots"], "lots"),
+                           (["-cpi", "10", "--arrival-rate", "100"], "-cpi and --arrival-rate")):
+            rc, out, err, dt = run_tool(args, d)
+            check_eq(rc, 2, "exit status for %s" % args)
+            lines = [l for l in err.splitlines() if l.strip()]
+            check_eq(len(lines), 1, "one line on stderr (%r)" % err)
+            check(want in lines[0], "names what was wrong: %r" % lines[0])
+
     def source_ip_pool():
         own = esme.Server("--quiet", name="srcip").start()
         d = tempfile.mkdtemp(prefix="esme-run-")
@@ -300,6 +339,8 @@ async def run(r):
     await r.case("run_sigterm_writes_outputs", lambda: on_signal(signal.SIGTERM), timeout=20)
     await r.case("run_embedded_demo", embedded, timeout=40)
     await r.case("run_bad_flag_value", bad_flag, timeout=10)
+    await r.case("run_arrival_rate_above_a_thousand", arrival_rate, timeout=60)
+    await r.case("run_arrival_rate_bad_values", arrival_rate_bad, timeout=20)
     srv.kill()
 
 
