@@ -6,6 +6,7 @@
 #include "engine/ring.h"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -150,7 +151,14 @@ static int test_defaults(void)
 	check_eq(o.duration_ms, 0);
 	check_eq(o.max_participants, 0);
 	check_eq(o.max_errors, 1);
-	check_eq(o.threads, 1);
+	/* The CPUs this process may run on, as sched_getaffinity says. */
+	{
+		cpu_set_t set;
+
+		check(sched_getaffinity(0, sizeof(set), &set) == 0);
+		check_eq(o.threads, (unsigned)CPU_COUNT(&set) > 64 ?
+			 64u : (unsigned)CPU_COUNT(&set));
+	}
 	check_eq(o.organizers, 1);
 	check_eq(o.http_conns, 64);
 	check(getrlimit(RLIMIT_NOFILE, &rl) == 0);

@@ -82,7 +82,10 @@ static const char usage[] =
 "  --max-errors N            stop after N errors (default 1)\n"
 "\n"
 "Resources:\n"
-"  --threads N               worker threads, 1-64 (default 1)\n"
+"  --threads N               worker threads, 1-64 (default: the CPUs this\n"
+"                            process may run on, as taskset or the\n"
+"                            container sets them; each thread takes as\n"
+"                            many rings as its --max-conns needs)\n"
 "  --organizers N            organizer accounts, one connection each, 1-1000\n"
 "                            (default 1): config.json's \"organizers\" list, or\n"
 "                            organizer_email with +2, +3, ... before the @\n"
@@ -195,7 +198,9 @@ static void defaults(struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->sci_ms = o->cpi_ms = o->smi_ms = 1000;
 	o->max_errors = 1;
-	o->threads = 1;
+	o->threads = run_affinity_cores();
+	if (o->threads > 64)
+		o->threads = 64;
 	o->organizers = 1;
 	o->http_conns = 64;
 	o->max_conns = 1024;

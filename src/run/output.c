@@ -329,6 +329,13 @@ static void self_check(struct jw *w, const struct run *r,
 		jw_kv_u64(w, "zc_copied", c->zc_copied);
 	}
 	jw_kv_u64(w, "threads", r->nw);
+	{
+		uint64_t rings = 0;
+
+		for (unsigned i = 0; i < r->nw; i++)
+			rings += r->w[i].ses.eng.nrings;
+		jw_kv_u64(w, "rings", rings);
+	}
 	jw_kv_u64(w, "cq_overflows", r->cq_overflows);
 	jw_kv_u64(w, "cq_dropped", r->cq_dropped);
 	jw_kv_u64(w, "enobufs", c->enobufs);

@@ -78,8 +78,8 @@ static double threads_wait_s(void)
 	return any ? sum : -1;
 }
 
-/* CPUs this process may run on (sched_getaffinity), at least 1. */
-static unsigned affinity_cores(void)
+/* see run.h */
+unsigned run_affinity_cores(void)
 {
 	cpu_set_t set;
 	long n;
@@ -168,7 +168,7 @@ int series_open(struct run *r, struct series *s)
 	 * it to the prefix of the other two files at the end. */
 	s->unix_s = r->t0_real_ns / 1000000000;
 	s->prev_wait_s = threads_wait_s();
-	r->cpu.cores = affinity_cores();
+	r->cpu.cores = run_affinity_cores();
 	r->cpu.limit_percent = 100.0 * (r->nw < r->cpu.cores ? r->nw : r->cpu.cores);
 	r->cpu.wait_max = s->prev_wait_s >= 0 ? 0 : -1;
 	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",

@@ -278,6 +278,22 @@ async def run(r):
         finally:
             own.kill()
 
+    # --threads defaults to the CPUs the process may run on: one under
+    # taskset -c 0, all of this process's otherwise.
+    def threads_default():
+        cpus = sorted(os.sched_getaffinity(0))
+        for pin, want in ((None, min(len(cpus), 64)), ([cpus[0]], 1)):
+            d = tempfile.mkdtemp(prefix="esme-run-")
+            write_config(d, srv.config)
+            args = ["-sci", "10", "-cpi", "50", "-smi", "100", "--duration", "2s", "--quiet"]
+            p = subprocess.run(([ "taskset", "-c", str(pin[0])] if pin else []) + [esme.ESMELOAD] + args,
+                               cwd=d, stdin=subprocess.DEVNULL, capture_output=True, timeout=HANG)
+            check_eq(p.returncode, 0, "exit status (stderr: %s)" % p.stderr.decode(errors="replace")[-300:])
+            s, rates = outputs(d)
+            sc = s["esmeload"]["self_check"]
+            check_eq(sc["threads"], want, "threads with affinity %s" % (pin or cpus))
+            check_eq(sc["cores"], len(pin or cpus), "self_check.cores")
+
     def arrival_rate_bad():
         d = tempfile.mkdtemp(prefix="esme-run-")
         write_config(d, srv.config)
@@ -341,6 +357,7 @@ async def run(r):
     await r.case("run_bad_flag_value", bad_flag, timeout=10)
     await r.case("run_arrival_rate_above_a_thousand", arrival_rate, timeout=60)
     await r.case("run_arrival_rate_bad_values", arrival_rate_bad, timeout=20)
+    await r.case("run_threads_default_to_usable_cpus", threads_default, timeout=40)
     srv.kill()
 
 

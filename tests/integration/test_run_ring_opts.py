@@ -180,6 +180,57 @@ async def run(r):
         check_eq(p.returncode, 2, "serve exit status for --uring-off nope")
         check("--uring-off" in err and "nope" in err, "serve names flag and value: %r" % err)
 
+    # More rings than threads: under RLIMIT_NOFILE 256 (soft and hard,
+    # through a wrapper), 2,000 participants on one thread take 9 rings of
+    # 256 direct descriptors, and serve's 2,300 connections 9 too; every
+    # count stays exact.
+    def many_rings_low_limit():
+        wrap_dir = tempfile.mkdtemp(prefix="esme-nofile-")
+        wrap = os.path.join(wrap_dir, "esmeload")
+        with open(wrap, "w") as f:
+            f.write("#!/bin/sh\nulimit -n 256 || exit 1\nexec %s \"$@\"\n" % esme.ESMELOAD)
+        os.chmod(wrap, 0o755)
+        real = esme.ESMELOAD
+        esme.ESMELOAD = wrap
+        try:
+            srv = esme.Server("--quiet", "--max-conns", "2300", name="nofile").start()
+        finally:
+            esme.ESMELOAD = real
+        try:
+            d = tempfile.mkdtemp(prefix="esme-rings-")
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(srv.config, f)
+            p = subprocess.run([wrap, "-sci", "1", "--arrival-rate", "2000", "-smi", "500",
+                                "--max-participants", "2000", "--threads", "1",
+                                "--max-conns", "2200", "--duration", "8s", "--quiet"], cwd=d,
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+            err = p.stderr.decode(errors="replace")
+            check_eq(p.returncode, 0, "exit status (stderr: %s)" % err[-300:])
+            name = [n for n in os.listdir(d)
+                    if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
+            with open(os.path.join(d, name)) as f:
+                s = json.load(f)
+            e = s["esmeload"]
+            check_eq(e["self_check"]["threads"], 1, "one thread")
+            check_eq(e["self_check"]["rings"], 9, "2,200 connections in rings of 256")
+            check_eq(s["created_participants_count"], 2000, "participants")
+            check_eq(s["chats_count"], 2000, "every participant found its chat")
+            check_eq(sum(v for v in e["errors"].values()), 0, "no errors: %r" % e["errors"])
+            check(s["messages_sent"] > 2000, "messages sent: %d" % s["messages_sent"])
+            deadline = time.monotonic() + esme.WAIT
+            while True:
+                st = srv.stats()
+                if st["messages"]["received"] >= s["messages_sent"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            check_eq(st["messages"]["received"], s["messages_sent"], "serve received what was sent")
+            check_eq(e["delivered"], s["messages_sent"], "every message delivered")
+            check_eq(st["chats"]["total"], 2000, "serve's chats")
+            check_eq(st["errors"]["connection_limit"], 0, "serve refused no connection")
+        finally:
+            srv.kill()
+
+    await r.case("run_and_serve_many_rings_low_nofile", many_rings_low_limit, timeout=120)
     await r.case("run_ring_fd_registered", ring_fd_on, timeout=40)
     await r.case("run_ring_fd_refused_falls_back", ring_fd_refused, timeout=40)
     await r.case("run_uring_off_all_falls_back", all_refused, timeout=40)
