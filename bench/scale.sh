@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Hold N concurrent participants on loopback, past the 20,000-descriptor
 # limit of this machine's processes: esmeload keeps connections as direct
-# descriptors in several rings (one per thread), serve in several rings of
-# its one thread, and source-address pools spread the 4-tuples.
+# descriptors in several rings per thread (one per RLIMIT_NOFILE
+# connections), serve in several rings of its one thread, and
+# source-address pools spread the 4-tuples. Participants arrive at RATE
+# per second (--arrival-rate), open loop.
 #
-#   bench/scale.sh                       N=100000
-#   N=1000000 RAMP_LIMIT=600 bench/scale.sh
+#   bench/scale.sh                       N=100000, RATE=1000
+#   N=1000000 RATE=10000 RAMP_LIMIT=600 bench/scale.sh
 #
-# Reports tester memory per connection, ramp time, kernel socket memory
-# (/proc/net/sockstat), and where and why it stopped. Ends with the line
+# Reports tester memory per connection, ramp time, the arrival rate over
+# the ramp (per second of the time series: minimum, median, over the first
+# 100,000), kernel socket memory (/proc/net/sockstat), and where and why
+# it stopped. PERF_AT=K records a perf profile of serve and of the tester
+# (10 s, by symbol) once K participants have their chats. Ends with the line
 #   held <n> participants, tester user memory per connection: <bytes> B
 # Needs: net.ipv4.ip_local_port_range wide enough or --source-ip pools (used
 # here: 127.0.0.2-127.0.0.41), and the memory for 2N sockets in the kernel.
@@ -19,12 +24,14 @@ N=${N:-100000}
 SMI=${SMI:-10000}          # a message every 10 s: the point is holding
 HOLD=${HOLD:-20}           # seconds held at N
 RAMP_LIMIT=${RAMP_LIMIT:-400}
+RATE=${RATE:-1000}
+THREADS=${THREADS:-}      # default: the CPUs this machine has
+PERF_AT=${PERF_AT:-0}
 ESMELOAD=${ESMELOAD:-build/esmeload}
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 nofile=$(ulimit -n)
-per_thread=$(( nofile - 200 ))
-threads=$(( (N + 1000) / per_thread + 1 ))
-[ "$threads" -gt 64 ] && threads=64
+threads=${THREADS:-$(nproc)}
+per_thread=$(( (N + 1000 + threads - 1) / threads + 100 ))
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -39,7 +46,7 @@ slab() { awk '/^Slab:/ {print $2}' /proc/meminfo; }            # KiB
 sockets() { awk '/^TCP:/ {print $3}' /proc/net/sockstat; }     # inuse
 mem0=$(sockmem)
 slab0=$(slab)
-echo "scale: N=$N, $threads tester threads of up to $per_thread connections, smi $SMI ms; descriptor limit $nofile"
+echo "scale: N=$N at $RATE/s, $threads tester threads of up to $per_thread connections (rings of $nofile), smi $SMI ms; descriptor limit $nofile"
 
 "$ESMELOAD" serve --organizer-port 0 --participant-port 0 --messenger-port 0 \
 	--write-config "$tmp/config.json" --max-conns $((N + 5000)) \
@@ -50,7 +57,7 @@ for _ in $(seq 200); do [ -s "$tmp/config.json" ] && break; sleep 0.05; done
 [ -s "$tmp/config.json" ] || { echo "scale.sh: serve did not start" >&2; cat "$tmp/serve.err" >&2; exit 1; }
 grep -o 'in [0-9]* rings.*' "$tmp/serve.err" || true
 
-( cd "$tmp" && exec "$top/$ESMELOAD" -sci 1 -cpi 1 -smi "$SMI" \
+( cd "$tmp" && exec "$top/$ESMELOAD" -sci 1 --arrival-rate "$RATE" -smi "$SMI" \
 	--max-participants "$N" --duration "$((RAMP_LIMIT + HOLD))s" \
 	--threads "$threads" --organizers 2 --http-conns 8 \
 	--max-conns "$per_thread" --source-ip 127.0.0.2-127.0.0.41 \
@@ -78,6 +85,21 @@ except Exception: print(0)')
 		chats_first=$chats
 	fi
 	printf '\r  %4ds  chats %7d  tester RSS %7d KiB  sockets %7s  ' "$now" "$chats" "${rss:-0}" "$(sockets)"
+	if [ "$PERF_AT" -gt 0 ] && [ -z "${perf_done:-}" ] && [ "$chats" -ge "$PERF_AT" ] && command -v perf >/dev/null; then
+		perf_done=1
+		echo
+		echo "  perf at $chats chats (10 s): serve and the tester"
+		perf record -q -e cpu-clock -F 499 -p "$serve_pid" -o "$tmp/perf.serve" -- sleep 10 >/dev/null 2>&1 &
+		pp1=$!
+		perf record -q -e cpu-clock -F 499 -p "$run_pid" -o "$tmp/perf.tester" -- sleep 10 >/dev/null 2>&1 &
+		pp2=$!
+		wait "$pp1" "$pp2" 2>/dev/null || true
+		for who in serve tester; do
+			echo "  top of $who:"
+			perf report -i "$tmp/perf.$who" --no-children --sort sym --stdio 2>/dev/null |
+				awk '/^ +[0-9.]+%/ { print "    " $0 }' | head -15
+		done
+	fi
 	if [ "$chats" -ge "$N" ] && [ "$ramp" -eq 0 ]; then
 		ramp=$now
 		echo
@@ -102,13 +124,42 @@ echo
 wait "$run_pid" || true
 summ=$(ls "$tmp"/*_summary.json 2>/dev/null | head -1)
 if [ -n "$summ" ]; then
-	python3 - "$summ" <<'EOF'
+	python3 - "$summ" "$(ls "$tmp"/*_timeseries.jsonl 2>/dev/null | head -1)" <<'EOF'
 import json, sys
 e = json.load(open(sys.argv[1]))["esmeload"]
 errs = {k: v for k, v in e["errors"].items() if v}
 print("  tester: sent %d, delivered %d, connected %d, errors %s" % (e["sent"], e["delivered"], e["connected"], errs or 0))
 if e.get("first_error"):
     print("  first error: %s" % e["first_error"])
+print("  arrival lag p50 %s ms, p99 %s ms, max %s ms" % (
+    e["arrival_lag_ms"]["p50"], e["arrival_lag_ms"]["p99"], e["arrival_lag_ms"]["max"]))
+rows = []
+for line in open(sys.argv[2]):
+    try:
+        rows.append(json.loads(line))
+    except ValueError:
+        pass
+# The ramp: the whole seconds in which participants still arrived (the
+# last second of the series is partial).
+arr = [r["arrivals"] for r in rows][:-1]
+while arr and arr[-1] == 0:
+    arr.pop()
+if arr:
+    srt = sorted(arr)
+    n, secs = 0, 0
+    for a in arr:
+        if n >= 100000:
+            break
+        n += a
+        secs += 1
+    print("  arrivals per second over the ramp: min %d, median %d, max %d; the first %d in %d s (%.0f/s)" % (
+        srt[0], srt[len(srt) // 2], srt[-1], n, secs, n / max(secs, 1)))
+    print("  arrivals per second, mean of each 10 s: %s" % " ".join(
+        str(sum(arr[i:i + 10]) // len(arr[i:i + 10])) for i in range(0, len(arr), 10)))
+    chats = [r["chats"] for r in rows]
+    print("  chats found per second, mean of each 10 s: %s" % " ".join(
+        str((chats[min(i + 10, len(chats) - 1)] - (chats[i - 1] if i else 0)) // 10)
+        for i in range(0, len(chats), 10)))
 EOF
 fi
 [ "$ramp" -eq 0 ] && why="$why; $(head -c 300 "$tmp/run.err" | tr '\n' ' ')"

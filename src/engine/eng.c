@@ -964,24 +964,6 @@ int eng_sends_pending(const struct eng *e)
 }
 
 /* see eng.h */
-const char *eng_feat_state(const struct eng *e, unsigned i)
-{
-	const struct ring *r;
-	unsigned bit = 1U << i;
-
-	if (!e->rings || !e->nrings || i >= RING_F_COUNT)
-		return NULL;
-	r = &e->rings[0].ring;
-	if (r->feat & bit)
-		return "on";
-	if (e->o.uring_off & bit)
-		return "off";
-	if (r->feat_unsupported & bit)
-		return "unsupported";
-	return "unused";
-}
-
-/* see eng.h */
 uint64_t eng_cq_overflows(const struct eng *e)
 {
 	uint64_t n = 0;

@@ -407,7 +407,22 @@ uint64_t eng_cq_dropped(const struct eng *e);
  * (refused: eng_opts.uring_off), "unsupported" (asked for, the kernel
  * said no) or "unused" (not asked for). NULL before setup.
  */
-const char *eng_feat_state(const struct eng *e, unsigned i);
+static inline const char *eng_feat_state(const struct eng *e, unsigned i)
+{
+	const struct ring *r;
+	unsigned bit = 1U << i;
+
+	if (!e->rings || !e->nrings || i >= RING_F_COUNT)
+		return NULL;
+	r = &e->rings[0].ring;
+	if (r->feat & bit)
+		return "on";
+	if (e->o.uring_off & bit)
+		return "off";
+	if (r->feat_unsupported & bit)
+		return "unsupported";
+	return "unused";
+}
 
 /* Setup flags of ring 0 in words (ring_mode), "" before setup. */
 static inline const char *eng_ring_mode(const struct eng *e)

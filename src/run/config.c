@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,19 @@ static int bad_value(const char *dashes, const char *name, const char *v,
 {
 	return fail("invalid value \"%s\" for flag %s%s: %s", v, dashes, name,
 		    why);
+}
+
+/* see run.h */
+unsigned run_affinity_cores(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	/* More CPUs than a cpu_set_t holds: all of them, then. */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 static void defaults(struct run_opts *o)

@@ -78,18 +78,6 @@ static double threads_wait_s(void)
 	return any ? sum : -1;
 }
 
-/* see run.h */
-unsigned run_affinity_cores(void)
-{
-	cpu_set_t set;
-	long n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	/* More CPUs than a cpu_set_t holds: all of them, then. */
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
 
 /*
  * One window of the run for the self-check: dt seconds with cpu percent
