@@ -638,9 +638,10 @@ static int test_self_check(void)
 	sc = json_find(&d, e, "self_check");
 	check(sc > 0);
 	keys_of(&d, sc, keys, sizeof(keys));
-	check(!strcmp(keys, "ring,cpu_percent,cores,cpu_limit_percent,"
+	check(!strcmp(keys, "ring,uring_features,cpu_percent,cores,"
+		      "cpu_limit_percent,"
 		      "cpu_busiest_percent,seconds,seconds_at_cpu_limit,"
-		      "cpu_wait_max_percent,stalled_s,send,threads,"
+		      "cpu_wait_max_percent,stalled_s,send,threads,rings,"
 		      "cq_overflows,cq_dropped,enobufs,latency_actual_unmatched,"
 		      "lag_p99_ms,lag_bound_ms,tester_limited,verdict"));
 	check_eq(limited_of(&d, sc), 0);

@@ -301,10 +301,12 @@ async def main(r):
               "verdict: %s" % e["self_check"]["verdict"])
 
     def too_few_rest_connections_make_the_tester_the_limit():
-        # The same slow sign-ups through two connections: arrivals fall
-        # behind their schedule, and the verdict says the tester was a limit.
+        # The same slow sign-ups through two connections (one thread: the
+        # limit is per thread): arrivals fall behind their schedule, and the
+        # verdict says the tester was a limit.
         fs = FaultServer("slow_signup", "--delay", "0.5").start()
         rc, err, s, _ = run(fs, ["-sci", "5", "-cpi", "20", "-smi", "1000", "--http-conns", "2",
+                                 "--threads", "1",
                                  "--duration", "3s", "--max-errors", "1000"])
         e = s["esmeload"]
         check_eq(rc, 0, "exit status (stderr %s)" % short(err))
