@@ -106,6 +106,8 @@ static int setup_rings(struct eng *e, char *err, size_t errlen)
 			.cq_entries = e->o.cq_entries,
 			.nbufs = nbufs,
 			.buf_size = e->o.buf_size,
+			.inc_buf_size = e->o.inc_buf_size ? e->o.inc_buf_size :
+					65536,
 			.no_defer = e->o.no_defer,
 			.sqpoll = e->o.sqpoll,
 			.off = e->o.uring_off,
@@ -397,6 +399,10 @@ void eng_arm_recv(struct eng *e, struct eng_conn *c)
 	struct io_uring_sqe *sqe = eng_sqe(e, id);
 
 	io_uring_prep_recv_multishot(sqe, eng_fixed(e, id), NULL, 0, 0);
+	/* several buffers per completion when the socket holds more than
+	 * one takes (ring.h) */
+	if (eng_ring_of(e, id)->ring.feat & RING_F_RECV_BUNDLE)
+		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RING_BGID;
 	io_uring_sqe_set_data64(sqe, ring_ud(OP_RECV, c->gen, id));
@@ -521,15 +527,30 @@ static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,
 
 	if (!more)
 		c->flags &= ~CF_RECV;
-	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		/* The bytes in the order they came: one buffer, or a bundle's
+		 * several (every piece goes in, each buffer goes back, also
+		 * when the input closed the connection half-way). */
+		struct ring_rx x;
+		uint8_t *p;
+		size_t n;
 
+		ring_rx_begin(r, cqe, &x);
+		while ((n = ring_rx_next(r, &x, &p)) != 0) {
+			if (c->state != EC_OPEN)
+				continue;
+			if (c->tls)
+				eng_tls_input(e, c, p, n);
+			else
+				eng_input(e, c, p, n);
+		}
+		if (x.bufs > 1)
+			e->stats.bundle_bufs += x.bufs;
+		if (x.more)
+			e->stats.inc_partial++;
+	}
+	if (cqe->res > 0) {
 		e->stats.bytes_in += (uint64_t)cqe->res;
-		if (c->state == EC_OPEN && c->tls)
-			eng_tls_input(e, c, ring_buf(r, bid), (size_t)cqe->res);
-		else if (c->state == EC_OPEN)
-			eng_input(e, c, ring_buf(r, bid), (size_t)cqe->res);
-		ring_buf_return(r, bid);
 	} else if (cqe->res == -ENOBUFS) {
 		/* Every provided buffer is in use: counted; the receive is
 		 * re-armed below, once buffers come back. */
@@ -786,9 +807,10 @@ static void handle_cqe(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe)
 		return;
 	c = &e->conns[id];
 	if (c->gen != ring_ud_gen(ud) || c->state == EC_FREE) {
-		/* A completion for an earlier owner of the slot. */
-		if (cqe->flags & IORING_CQE_F_BUFFER)
-			ring_buf_return(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		/* A completion for an earlier owner of the slot: its
+		 * buffers (all of a bundle's) go back unread. */
+		if (op == OP_RECV)
+			ring_rx_drop(r, cqe);
 		return;
 	}
 	switch (op) {
