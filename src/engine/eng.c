@@ -457,67 +457,101 @@ static void on_connect(struct eng *e, struct eng_conn *c, int res)
 
 /* ---- input ---- */
 
-/* see internal.h */
-void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+/* ops.input over data until it wants more bytes; returns what it took, or
+ * -1 when the connection takes no more input (closed, lingering). */
+static long input_feed(struct eng *e, struct eng_conn *c, uint8_t *data,
+		       size_t n)
 {
 	uint32_t id = eng_id(e, c);
 	size_t off = 0;
 
-	if (c->flags & (CF_LINGER | CF_DETACHED))
-		return; /* answered and closing: the rest is not read */
-	if (c->in) {
-		if (c->in_len + n > e->o.in_block) {
-			struct eng_why why = { .err = -EMSGSIZE, .input = 1 };
-
-			e->stats.too_big++;
-			eng_fail(e, c, &why);
-			return;
-		}
-		memcpy(c->in + c->in_len, data, n);
-		c->in_len += (uint32_t)n;
-		data = c->in;
-		n = c->in_len;
-	}
 	while (off < n) {
 		long r = e->ops->input(e->app, id, c->tag, data + off, n - off);
 
 		if (r < 0) {
 			eng_close(e, id);
-			return;
+			return -1;
 		}
 		off += (size_t)r;
 		if (r == 0 || c->state != EC_OPEN ||
 		    (c->flags & (CF_LINGER | CF_DETACHED)))
 			break;
 	}
-	if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
-		return;
-	if (c->in) {
-		memmove(c->in, c->in + off, n - off);
-		c->in_len = (uint32_t)(n - off);
-		if (!c->in_len) {
-			pool_put(&e->in_pool, c->in);
-			c->in = NULL;
-		}
-	} else if (off < n) {
-		if (n - off > e->o.in_block ||
-		    !(c->in = pool_get(&e->in_pool))) {
-			struct eng_why why = {
-				.err = n - off > e->o.in_block ? -EMSGSIZE :
-								 -ENOMEM,
-				.input = 1,
-			};
+	if (c->state != EC_OPEN || (c->flags & (CF_LINGER | CF_DETACHED)))
+		return -1;
+	return (long)off;
+}
 
-			if (why.err == -EMSGSIZE)
-				e->stats.too_big++;
-			else
-				e->stats.no_memory++;
-			eng_fail(e, c, &why);
+static void input_failed(struct eng *e, struct eng_conn *c, int err)
+{
+	struct eng_why why = { .err = err, .input = 1 };
+
+	if (err == -EMSGSIZE)
+		e->stats.too_big++;
+	else
+		e->stats.no_memory++;
+	eng_fail(e, c, &why);
+}
+
+/* see internal.h */
+void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+{
+	long off;
+
+	if (c->flags & (CF_LINGER | CF_DETACHED))
+		return; /* answered and closing: the rest is not read */
+	/*
+	 * A partial message waits in the carry: it takes no more of data than
+	 * it has room for (a piece may be a whole 64 KiB buffer), and once
+	 * the input went past the carried bytes, the rest of data is read
+	 * where it lies.
+	 */
+	while (c->in) {
+		size_t old = c->in_len, take = e->o.in_block - old;
+
+		if (take > n)
+			take = n;
+		if (!take && n) {
+			input_failed(e, c, -EMSGSIZE);
 			return;
 		}
-		memcpy(c->in, data + off, n - off);
-		c->in_len = (uint32_t)(n - off);
+		memcpy(c->in + old, data, take);
+		c->in_len += (uint32_t)take;
+		off = input_feed(e, c, c->in, c->in_len);
+		if (off < 0)
+			return;
+		if ((size_t)off >= old) {
+			/* what is left in the carry came from data */
+			pool_put(&e->in_pool, c->in);
+			c->in = NULL;
+			c->in_len = 0;
+			data += (size_t)off - old;
+			n -= (size_t)off - old;
+			break;
+		}
+		memmove(c->in, c->in + off, c->in_len - (size_t)off);
+		c->in_len -= (uint32_t)off;
+		data += take;
+		n -= take;
+		if (!n)
+			return;
 	}
+	if (!n)
+		return;
+	off = input_feed(e, c, data, n);
+	if (off < 0 || (size_t)off == n)
+		return;
+	if (n - (size_t)off > e->o.in_block) {
+		input_failed(e, c, -EMSGSIZE);
+		return;
+	}
+	c->in = pool_get(&e->in_pool);
+	if (!c->in) {
+		input_failed(e, c, -ENOMEM);
+		return;
+	}
+	memcpy(c->in, data + off, n - (size_t)off);
+	c->in_len = (uint32_t)(n - (size_t)off);
 }
 
 static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,
