@@ -20,3 +20,4 @@ test_store_DEPS   := serve/store clock
 test_scenario_DEPS := run/scenario session/pool run/echo run/config run/threshold opt http json jsonw timefmt b64 utf8 hist pool tw clock engine/ring
 test_fetch_DEPS   := session/fetch engine/eng engine/send engine/transport engine/accept engine/ring engine/outq tls pool tw clock http
 test_srv_session_DEPS := serve/http_session serve/ws_session http ws b64 utf8 pool
+test_ring_rx_DEPS := engine/ring

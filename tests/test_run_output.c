@@ -638,8 +638,8 @@ static int test_self_check(void)
 	sc = json_find(&d, e, "self_check");
 	check(sc > 0);
 	keys_of(&d, sc, keys, sizeof(keys));
-	check(!strcmp(keys, "ring,uring_features,cpu_percent,cores,"
-		      "cpu_limit_percent,"
+	check(!strcmp(keys, "ring,uring_features,bundle_bufs,inc_partial,"
+		      "cpu_percent,cores,cpu_limit_percent,"
 		      "cpu_busiest_percent,seconds,seconds_at_cpu_limit,"
 		      "cpu_wait_max_percent,stalled_s,send,threads,rings,"
 		      "cq_overflows,cq_dropped,enobufs,latency_actual_unmatched,"
@@ -653,6 +653,21 @@ static int test_self_check(void)
 	check(int_is(&d, sc, "cq_overflows", 0));
 	check(int_is(&d, sc, "cq_dropped", 0));
 	check(int_is(&d, sc, "enobufs", 0));
+	check(int_is(&d, sc, "bundle_bufs", 0));
+	check(int_is(&d, sc, "inc_partial", 0));
+
+	/* The receive features at work, summed over the threads: counts,
+	 * not signals. */
+	r->w[0].sc.c.bundle_bufs = 3;
+	r->w[1].sc.c.bundle_bufs = 4;
+	r->w[1].sc.c.inc_partial = 9;
+	e = esme_of(r, &d);
+	sc = json_find(&d, e, "self_check");
+	check(int_is(&d, sc, "bundle_bufs", 7));
+	check(int_is(&d, sc, "inc_partial", 9));
+	check_eq(limited_of(&d, sc), 0);
+	r->w[0].sc.c.bundle_bufs = r->w[1].sc.c.bundle_bufs = 0;
+	r->w[1].sc.c.inc_partial = 0;
 
 	/* Each signal on its own makes the tester a limit. */
 	r->cq_overflows = 3;

@@ -106,6 +106,8 @@ static int setup_rings(struct eng *e, char *err, size_t errlen)
 			.cq_entries = e->o.cq_entries,
 			.nbufs = nbufs,
 			.buf_size = e->o.buf_size,
+			.inc_buf_size = e->o.inc_buf_size ? e->o.inc_buf_size :
+					65536,
 			.no_defer = e->o.no_defer,
 			.sqpoll = e->o.sqpoll,
 			.off = e->o.uring_off,
@@ -397,6 +399,10 @@ void eng_arm_recv(struct eng *e, struct eng_conn *c)
 	struct io_uring_sqe *sqe = eng_sqe(e, id);
 
 	io_uring_prep_recv_multishot(sqe, eng_fixed(e, id), NULL, 0, 0);
+	/* several buffers per completion when the socket holds more than
+	 * one takes (ring.h) */
+	if (eng_ring_of(e, id)->ring.feat & RING_F_RECV_BUNDLE)
+		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RING_BGID;
 	io_uring_sqe_set_data64(sqe, ring_ud(OP_RECV, c->gen, id));
@@ -451,67 +457,101 @@ static void on_connect(struct eng *e, struct eng_conn *c, int res)
 
 /* ---- input ---- */
 
-/* see internal.h */
-void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+/* ops.input over data until it wants more bytes; returns what it took, or
+ * -1 when the connection takes no more input (closed, lingering). */
+static long input_feed(struct eng *e, struct eng_conn *c, uint8_t *data,
+		       size_t n)
 {
 	uint32_t id = eng_id(e, c);
 	size_t off = 0;
 
-	if (c->flags & (CF_LINGER | CF_DETACHED))
-		return; /* answered and closing: the rest is not read */
-	if (c->in) {
-		if (c->in_len + n > e->o.in_block) {
-			struct eng_why why = { .err = -EMSGSIZE, .input = 1 };
-
-			e->stats.too_big++;
-			eng_fail(e, c, &why);
-			return;
-		}
-		memcpy(c->in + c->in_len, data, n);
-		c->in_len += (uint32_t)n;
-		data = c->in;
-		n = c->in_len;
-	}
 	while (off < n) {
 		long r = e->ops->input(e->app, id, c->tag, data + off, n - off);
 
 		if (r < 0) {
 			eng_close(e, id);
-			return;
+			return -1;
 		}
 		off += (size_t)r;
 		if (r == 0 || c->state != EC_OPEN ||
 		    (c->flags & (CF_LINGER | CF_DETACHED)))
 			break;
 	}
-	if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
-		return;
-	if (c->in) {
-		memmove(c->in, c->in + off, n - off);
-		c->in_len = (uint32_t)(n - off);
-		if (!c->in_len) {
-			pool_put(&e->in_pool, c->in);
-			c->in = NULL;
-		}
-	} else if (off < n) {
-		if (n - off > e->o.in_block ||
-		    !(c->in = pool_get(&e->in_pool))) {
-			struct eng_why why = {
-				.err = n - off > e->o.in_block ? -EMSGSIZE :
-								 -ENOMEM,
-				.input = 1,
-			};
+	if (c->state != EC_OPEN || (c->flags & (CF_LINGER | CF_DETACHED)))
+		return -1;
+	return (long)off;
+}
 
-			if (why.err == -EMSGSIZE)
-				e->stats.too_big++;
-			else
-				e->stats.no_memory++;
-			eng_fail(e, c, &why);
+static void input_failed(struct eng *e, struct eng_conn *c, int err)
+{
+	struct eng_why why = { .err = err, .input = 1 };
+
+	if (err == -EMSGSIZE)
+		e->stats.too_big++;
+	else
+		e->stats.no_memory++;
+	eng_fail(e, c, &why);
+}
+
+/* see internal.h */
+void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+{
+	long off;
+
+	if (c->flags & (CF_LINGER | CF_DETACHED))
+		return; /* answered and closing: the rest is not read */
+	/*
+	 * A partial message waits in the carry: it takes no more of data than
+	 * it has room for (a piece may be a whole 64 KiB buffer), and once
+	 * the input went past the carried bytes, the rest of data is read
+	 * where it lies.
+	 */
+	while (c->in) {
+		size_t old = c->in_len, take = e->o.in_block - old;
+
+		if (take > n)
+			take = n;
+		if (!take && n) {
+			input_failed(e, c, -EMSGSIZE);
 			return;
 		}
-		memcpy(c->in, data + off, n - off);
-		c->in_len = (uint32_t)(n - off);
+		memcpy(c->in + old, data, take);
+		c->in_len += (uint32_t)take;
+		off = input_feed(e, c, c->in, c->in_len);
+		if (off < 0)
+			return;
+		if ((size_t)off >= old) {
+			/* what is left in the carry came from data */
+			pool_put(&e->in_pool, c->in);
+			c->in = NULL;
+			c->in_len = 0;
+			data += (size_t)off - old;
+			n -= (size_t)off - old;
+			break;
+		}
+		memmove(c->in, c->in + off, c->in_len - (size_t)off);
+		c->in_len -= (uint32_t)off;
+		data += take;
+		n -= take;
+		if (!n)
+			return;
 	}
+	if (!n)
+		return;
+	off = input_feed(e, c, data, n);
+	if (off < 0 || (size_t)off == n)
+		return;
+	if (n - (size_t)off > e->o.in_block) {
+		input_failed(e, c, -EMSGSIZE);
+		return;
+	}
+	c->in = pool_get(&e->in_pool);
+	if (!c->in) {
+		input_failed(e, c, -ENOMEM);
+		return;
+	}
+	memcpy(c->in, data + off, n - (size_t)off);
+	c->in_len = (uint32_t)(n - (size_t)off);
 }
 
 static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,
@@ -521,15 +561,30 @@ static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,
 
 	if (!more)
 		c->flags &= ~CF_RECV;
-	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		/* The bytes in the order they came: one buffer, or a bundle's
+		 * several (every piece goes in, each buffer goes back, also
+		 * when the input closed the connection half-way). */
+		struct ring_rx x;
+		uint8_t *p;
+		size_t n;
 
+		ring_rx_begin(r, cqe, &x);
+		while ((n = ring_rx_next(r, &x, &p)) != 0) {
+			if (c->state != EC_OPEN)
+				continue;
+			if (c->tls)
+				eng_tls_input(e, c, p, n);
+			else
+				eng_input(e, c, p, n);
+		}
+		if (x.bufs > 1)
+			e->stats.bundle_bufs += x.bufs;
+		if (x.more)
+			e->stats.inc_partial++;
+	}
+	if (cqe->res > 0) {
 		e->stats.bytes_in += (uint64_t)cqe->res;
-		if (c->state == EC_OPEN && c->tls)
-			eng_tls_input(e, c, ring_buf(r, bid), (size_t)cqe->res);
-		else if (c->state == EC_OPEN)
-			eng_input(e, c, ring_buf(r, bid), (size_t)cqe->res);
-		ring_buf_return(r, bid);
 	} else if (cqe->res == -ENOBUFS) {
 		/* Every provided buffer is in use: counted; the receive is
 		 * re-armed below, once buffers come back. */
@@ -786,9 +841,10 @@ static void handle_cqe(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe)
 		return;
 	c = &e->conns[id];
 	if (c->gen != ring_ud_gen(ud) || c->state == EC_FREE) {
-		/* A completion for an earlier owner of the slot. */
-		if (cqe->flags & IORING_CQE_F_BUFFER)
-			ring_buf_return(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		/* A completion for an earlier owner of the slot: its
+		 * buffers (all of a bundle's) go back unread. */
+		if (op == OP_RECV)
+			ring_rx_drop(r, cqe);
 		return;
 	}
 	switch (op) {

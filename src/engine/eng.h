@@ -27,7 +27,12 @@
  * Input: one multishot receive per connection from the ring's
  * provided-buffer ring. The bytes are handed to ops.input where they lie;
  * only a trailing partial message is copied into a per-connection block
- * (in_block bytes at most) until the rest arrives.
+ * (in_block bytes at most) until the rest arrives. With the kernel's
+ * receive bundles (RING_F_RECV_BUNDLE) one completion may fill several
+ * buffers, handed over one buffer's piece at a time, in order; with
+ * incremental buffers (RING_F_BUF_INC) buffers are bigger and shared by
+ * receives a part each (ring.h). Both are on when the kernel has them and
+ * the application asks (eng_opts.uring_want), unless refused (uring_off).
  *
  * Output: at most one send in flight per connection; what the application
  * writes meanwhile goes behind it and leaves with the next send, after the
@@ -70,8 +75,10 @@
  * so the thread sleeps in ring 0 alone (see eng.c).
  *
  * Self-check counters (struct eng_stats): a full completion queue
- * (per ring, ring.h), receives that found no buffer (enobufs), and the
- * byte, accept and TLS counts the applications report.
+ * (per ring, ring.h), receives that found no buffer (enobufs), the
+ * buffers of bundles and the part-used incremental buffers (bundle_bufs,
+ * inc_partial: the features at work), and the byte, accept and TLS
+ * counts the applications report.
  */
 #ifndef ESMELOAD_ENG_H
 #define ESMELOAD_ENG_H
@@ -159,6 +166,8 @@ struct eng_opts {
 	unsigned ring_entries;     /* SQ size per ring (0: 4096) */
 	unsigned cq_entries;       /* CQ size per ring (0: 8 x entries) */
 	unsigned nbufs, buf_size;  /* provided receive buffers (all rings) */
+	unsigned inc_buf_size;     /* RING_F_BUF_INC: bytes per buffer, the
+				    * same memory in fewer (0: 64 KiB) */
 	int no_defer, sqpoll;      /* ring setup experiments */
 	unsigned uring_off;        /* enum ring_feat refused (--uring-off) */
 	unsigned uring_want;       /* enum ring_feat asked for beyond ring_fd */
@@ -189,6 +198,10 @@ struct eng_stats {
 	uint64_t accepted, closed;
 	uint64_t bytes_in, bytes_out;
 	uint64_t enobufs;          /* receives that found no buffer */
+	uint64_t bundle_bufs;      /* RING_F_RECV_BUNDLE: buffers received in
+				    * completions that filled several */
+	uint64_t inc_partial;      /* RING_F_BUF_INC: completions after which
+				    * the kernel kept the buffer for more */
 	uint64_t conn_limit;       /* accepts refused: tables full */
 	uint64_t recv_errors;      /* receive errors other than a reset */
 	uint64_t send_errors;      /* send errors other than EPIPE, reset */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -56,18 +57,54 @@ static void explain(int err, char *buf, size_t len)
 	}
 }
 
-static int setup_bufs(struct ring *r, const struct ring_opts *o)
+/* RING_F_BUF_INC's buffers: o's memory in fewer, bigger ones, at least 16
+ * of them (smaller ones when the memory is short), never smaller than
+ * buf_size. */
+static void inc_layout(const struct ring_opts *o, unsigned *n, unsigned *size)
+{
+	size_t total = (size_t)o->nbufs * o->buf_size;
+	unsigned sz = o->inc_buf_size > o->buf_size ? o->inc_buf_size :
+		      o->buf_size;
+	size_t k;
+
+	while (sz > o->buf_size && total / sz < 16)
+		sz >>= 1;
+	if (sz < o->buf_size)
+		sz = o->buf_size;
+	k = total / sz;
+	while (k & (k - 1))
+		k &= k - 1;
+	*n = k ? (unsigned)k : 1;
+	*size = sz;
+}
+
+static int register_bufs(struct ring *r, unsigned n, unsigned flags)
 {
 	struct io_uring_buf_reg reg;
+
+	io_uring_buf_ring_init(r->br);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)r->br;
+	reg.ring_entries = n;
+	reg.bgid = RING_BGID;
+	/* The kernel's flags field, which liburing 2.3 calls pad. */
+	reg.pad = (__u16)flags;
+	return io_uring_register_buf_ring(&r->uring, &reg, 0);
+}
+
+static int setup_bufs(struct ring *r, const struct ring_opts *o)
+{
 	size_t ring_len = (size_t)o->nbufs * sizeof(struct io_uring_buf);
 	size_t data_len = (size_t)o->nbufs * o->buf_size;
+	unsigned n = o->nbufs, size = o->buf_size, inc_n, inc_size;
 	void *mem;
-	int ret;
+	int ret = -EINVAL;
 
 	if (o->nbufs & (o->nbufs - 1))
 		return -EINVAL;
 	/* One mapping: the ring entries (page aligned, as the kernel wants),
-	 * then the buffers. */
+	 * then the buffers. Sized for the plain layout, which has the more
+	 * entries and the same memory as the incremental one. */
 	ring_len = (ring_len + 4095) & ~(size_t)4095;
 	mem = mmap(NULL, ring_len + data_len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -76,23 +113,38 @@ static int setup_bufs(struct ring *r, const struct ring_opts *o)
 	r->br = mem;
 	r->bufs = (uint8_t *)mem + ring_len;
 	r->br_map_len = ring_len + data_len;
-	r->nbufs = o->nbufs;
-	r->buf_size = o->buf_size;
-	io_uring_buf_ring_init(r->br);
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (unsigned long)r->br;
-	reg.ring_entries = o->nbufs;
-	reg.bgid = RING_BGID;
-	ret = io_uring_register_buf_ring(&r->uring, &reg, 0);
-	if (ret < 0) {
-		munmap(mem, r->br_map_len);
-		r->br = NULL;
-		return ret;
+	r->bid_at = calloc(n, sizeof(*r->bid_at));
+	r->pos_of = calloc(n, sizeof(*r->pos_of));
+	r->buf_off = calloc(n, sizeof(*r->buf_off));
+	if (!r->bid_at || !r->pos_of || !r->buf_off)
+		return -ENOMEM;
+	if ((o->want & RING_F_BUF_INC) && !(o->off & RING_F_BUF_INC)) {
+		inc_layout(o, &inc_n, &inc_size);
+		ret = register_bufs(r, inc_n, IOU_PBUF_RING_INC);
+		if (ret == 0) {
+			r->feat |= RING_F_BUF_INC;
+			n = inc_n;
+			size = inc_size;
+		} else if (ret == -EINVAL) {
+			/* a kernel before 6.12: whole buffers */
+			r->feat_unsupported |= RING_F_BUF_INC;
+		} else {
+			return ret;
+		}
 	}
-	for (unsigned i = 0; i < o->nbufs; i++)
-		io_uring_buf_ring_add(r->br, ring_buf(r, i), o->buf_size, i,
-				      io_uring_buf_ring_mask(o->nbufs), i);
-	io_uring_buf_ring_advance(r->br, o->nbufs);
+	if (ret != 0)
+		ret = register_bufs(r, n, 0);
+	if (ret < 0)
+		return ret;
+	r->nbufs = n;
+	r->buf_size = size;
+	for (unsigned i = 0; i < n; i++) {
+		io_uring_buf_ring_add(r->br, ring_buf(r, i), size, i,
+				      io_uring_buf_ring_mask(n), i);
+		r->bid_at[i] = (uint16_t)i;
+		r->pos_of[i] = (uint16_t)i;
+	}
+	io_uring_buf_ring_advance(r->br, n);
 	return 0;
 }
 
@@ -235,10 +287,16 @@ int ring_init(struct ring *r, const struct ring_opts *o, char *err,
 void ring_exit(struct ring *r)
 {
 	if (r->br) {
-		io_uring_unregister_buf_ring(&r->uring, RING_BGID);
+		if (r->nbufs)
+			io_uring_unregister_buf_ring(&r->uring, RING_BGID);
 		munmap(r->br, r->br_map_len);
 		r->br = NULL;
 	}
+	free(r->bid_at);
+	free(r->pos_of);
+	free(r->buf_off);
+	r->bid_at = r->pos_of = NULL;
+	r->buf_off = NULL;
 	/* A registered descriptor lives in the registering thread's table
 	 * (gone when that thread ended); another thread must not unregister
 	 * that index in its own. liburing 2.3 marks the registration with
@@ -355,9 +413,85 @@ struct io_uring_sqe *ring_sqe(struct ring *r)
 /* see ring.h */
 void ring_buf_return(struct ring *r, unsigned bid)
 {
+	unsigned mask = io_uring_buf_ring_mask(r->nbufs);
+	unsigned pos = (r->br->tail + r->br_pending) & mask;
+
 	io_uring_buf_ring_add(r->br, ring_buf(r, bid), r->buf_size, bid,
-			      io_uring_buf_ring_mask(r->nbufs), r->br_pending);
+			      mask, r->br_pending);
+	r->bid_at[pos] = (uint16_t)bid;
+	r->pos_of[bid] = (uint16_t)pos;
 	r->br_pending++;
+}
+
+/*
+ * A completion's buffers (see ring.h and the notes there). What the
+ * kernel does, for the record: the first buffer is the one at the buffer
+ * ring's head, named in the completion; a bundle maps the buffers after it
+ * in ring order and commits as many as its bytes filled; an incremental
+ * ring advances the head buffer's address and length by what was used and
+ * moves the head past a buffer only once it is used up, which the missing
+ * IORING_CQE_F_BUF_MORE reports for the completion's last buffer.
+ */
+void ring_rx_begin(struct ring *r, const struct io_uring_cqe *cqe,
+		   struct ring_rx *x)
+{
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+	memset(x, 0, sizeof(*x));
+	if (!(cqe->flags & IORING_CQE_F_BUFFER) || bid >= r->nbufs)
+		return;
+	x->bid = (uint16_t)bid;
+	x->pos = r->pos_of[bid];
+	x->more = !!(cqe->flags & IORING_CQE_F_BUF_MORE);
+	x->left = cqe->res > 0 ? (uint32_t)cqe->res : 0;
+	/* No bytes, and a buffer all the same: the kernel used the buffer
+	 * up, unless it says it keeps it or it was a bundle of whole
+	 * buffers, which commits as many buffers as bytes filled (none). */
+	if (!x->left && !x->more &&
+	    (r->feat & (RING_F_RECV_BUNDLE | RING_F_BUF_INC)) !=
+	    RING_F_RECV_BUNDLE) {
+		r->buf_off[bid] = 0;
+		ring_buf_return(r, bid);
+	}
+}
+
+size_t ring_rx_next(struct ring *r, struct ring_rx *x, uint8_t **p)
+{
+	unsigned bid = x->bid;
+	uint32_t off, n;
+
+	if (!x->left || x->bufs >= r->nbufs)
+		return 0;
+	off = (r->feat & RING_F_BUF_INC) ? r->buf_off[bid] : 0;
+	if (off >= r->buf_size)
+		return 0;
+	n = r->buf_size - off;
+	if (n > x->left)
+		n = x->left;
+	*p = ring_buf(r, bid) + off;
+	x->left -= n;
+	x->bufs++;
+	if (!x->left && x->more) {
+		r->buf_off[bid] = off + n;
+		return n;
+	}
+	r->buf_off[bid] = 0;
+	ring_buf_return(r, bid);
+	if (x->left) {
+		x->pos = (uint16_t)((x->pos + 1) & (r->nbufs - 1));
+		x->bid = r->bid_at[x->pos];
+	}
+	return n;
+}
+
+void ring_rx_drop(struct ring *r, const struct io_uring_cqe *cqe)
+{
+	struct ring_rx x;
+	uint8_t *p;
+
+	ring_rx_begin(r, cqe, &x);
+	while (ring_rx_next(r, &x, &p))
+		;
 }
 
 /* see ring.h */

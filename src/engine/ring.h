@@ -27,6 +27,31 @@
  * - Receive-buffer shortage (a multishot receive ending with -ENOBUFS) is
  *   seen in the receive's completion; the ring's user counts it (serve in
  *   ring.enobufs, run in its worker's counters).
+ * - Receive buffers and where they sit. Buffers go back to the kernel in
+ *   any order, so a buffer id (bid) is not its position in the buffer
+ *   ring. A receive with RING_F_RECV_BUNDLE fills several buffers and its
+ *   completion names only the first; the others are the ones that followed
+ *   it in the ring, in ring order. The ring keeps a shadow of which bid
+ *   sits at which position (written where a buffer is added: setup and
+ *   ring_buf_return) and the position of each bid, and ring_rx walks a
+ *   completion's buffers with it. The kernel fills them in ring order,
+ *   each to its end before the next (a bundle that continues into more
+ *   buffers does so only after a full transfer), so every piece but the
+ *   last is the rest of its buffer.
+ * - RING_F_BUF_INC: the buffer ring is registered with IOU_PBUF_RING_INC
+ *   and its buffers are bigger (ring_opts.inc_buf_size, the same memory
+ *   in fewer buffers). The kernel then takes a buffer a part at a time,
+ *   for any connection: a completion's data starts where the previous
+ *   completion that used the buffer ended (ring.buf_off), and
+ *   IORING_CQE_F_BUF_MORE says the kernel keeps the buffer (its last
+ *   buffer, in a bundle) for more. A buffer goes back once a completion
+ *   without that flag used it. Bundles and incremental buffers combine:
+ *   a bundle begins in the rest of a part-used buffer and may leave its
+ *   last buffer part-used; the same walk covers both. The kernel peeks a
+ *   bundle's buffers only when it knows the socket holds more than the
+ *   first one takes (a previous receive left data behind), so with big
+ *   incremental buffers bundles happen where a receive crosses from one
+ *   buffer into the next.
  * - Newer features (enum ring_feat): each is probed at setup and used only
  *   when the kernel accepts it; otherwise the ring works as before. A user
  *   may refuse one (ring_opts.off, the --uring-off flag), which takes the
@@ -74,6 +99,10 @@ struct ring_opts {
 	unsigned files;      /* direct descriptor table size (0: none) */
 	unsigned nbufs;      /* provided buffers (power of two; 0: none) */
 	unsigned buf_size;   /* bytes per provided buffer */
+	unsigned inc_buf_size; /* RING_F_BUF_INC: bytes per buffer (a power
+				* of two; 0: buf_size), the same memory as
+				* nbufs x buf_size in fewer buffers, at least
+				* 16 of them (smaller buffers if need be) */
 	int no_defer;        /* 1: do not try DEFER_TASKRUN */
 	int sqpoll;          /* 1: SQPOLL (experiments) */
 	unsigned off;        /* enum ring_feat: refused, as if the kernel
@@ -99,6 +128,9 @@ struct ring {
 	unsigned nbufs, buf_size;
 	unsigned br_pending;   /* buffers returned since the last publish */
 	size_t br_map_len;
+	uint16_t *bid_at;      /* ring position -> the bid added there */
+	uint16_t *pos_of;      /* bid -> its ring position */
+	uint32_t *buf_off;     /* RING_F_BUF_INC: bytes of bid used so far */
 	/* Written by the thread that waits on the ring; read by others only
 	 * once it stopped. */
 	uint64_t enobufs;      /* for the user's count of receives that
@@ -149,6 +181,28 @@ static inline uint8_t *ring_buf(const struct ring *r, unsigned bid)
 
 /* Give buffer bid back to the kernel (published by ring_bufs_publish). */
 void ring_buf_return(struct ring *r, unsigned bid);
+
+/*
+ * The buffers of one receive completion, in the order of its data
+ * (ring_rx_begin, then ring_rx_next until it returns 0). Each buffer is
+ * given back to the kernel as the walk passes it, unless the kernel keeps
+ * it (IORING_CQE_F_BUF_MORE); the kernel sees it only at the next
+ * ring_bufs_publish, so the piece stays valid until then. Completions must
+ * be walked in the order they came (the shadow and the offsets follow the
+ * kernel's). A completion without IORING_CQE_F_BUFFER has no buffers.
+ */
+struct ring_rx {
+	uint32_t left;    /* bytes not yet walked */
+	uint32_t bufs;    /* buffers walked */
+	uint16_t bid, pos;
+	uint8_t more;     /* IORING_CQE_F_BUF_MORE: the last one stays */
+};
+void ring_rx_begin(struct ring *r, const struct io_uring_cqe *cqe,
+		   struct ring_rx *x);
+/* The next piece's bytes in *p and its length; 0 when walked. */
+size_t ring_rx_next(struct ring *r, struct ring_rx *x, uint8_t **p);
+/* Walk without looking: the buffers of a completion nobody reads. */
+void ring_rx_drop(struct ring *r, const struct io_uring_cqe *cqe);
 /* Make returned buffers visible to the kernel; cheap when none pending. */
 void ring_bufs_publish(struct ring *r);
 

@@ -126,6 +126,17 @@ static size_t tls_feed(struct eng *e, struct eng_conn *c, const uint8_t *data,
 	return took;
 }
 
+static void tls_input_failed(struct eng *e, struct eng_conn *c, int err)
+{
+	struct eng_why why = { .err = err, .input = 1 };
+
+	if (err == -EMSGSIZE)
+		e->stats.too_big++;
+	else
+		e->stats.no_memory++;
+	eng_fail(e, c, &why);
+}
+
 /* see internal.h */
 void eng_tls_input(struct eng *e, struct eng_conn *c, const uint8_t *data,
 		   size_t n)
@@ -133,42 +144,55 @@ void eng_tls_input(struct eng *e, struct eng_conn *c, const uint8_t *data,
 	struct eng_tls *x = c->tls;
 	size_t took;
 
-	if (x->cin) {
-		if (x->cin_len + n > e->o.in_block) {
-			struct eng_why why = { .err = -EMSGSIZE, .input = 1 };
+	/* Ciphertext the engine could not take yet waits in cin: it takes no
+	 * more of data than it has room for, and once the engine went past
+	 * it, the rest of data goes in where it lies (as eng_input). */
+	while (x->cin) {
+		size_t old = x->cin_len, take = e->o.in_block - old;
 
-			e->stats.too_big++;
-			eng_fail(e, c, &why);
+		if (take > n)
+			take = n;
+		if (!take && n) {
+			tls_input_failed(e, c, -EMSGSIZE);
 			return;
 		}
-		if (n)
-			memcpy(x->cin + x->cin_len, data, n);
-		x->cin_len += (uint32_t)n;
-		data = x->cin;
-		n = x->cin_len;
-	}
-	took = tls_feed(e, c, data, n);
-	if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
-		return;
-	if (x->cin) {
-		memmove(x->cin, x->cin + took, n - took);
-		x->cin_len = (uint32_t)(n - took);
-		if (!x->cin_len) {
+		if (take)
+			memcpy(x->cin + old, data, take);
+		x->cin_len += (uint32_t)take;
+		took = tls_feed(e, c, x->cin, x->cin_len);
+		if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
+			return;
+		if (took >= old) {
 			pool_put(&e->in_pool, x->cin);
 			x->cin = NULL;
+			x->cin_len = 0;
+			data += took - old;
+			n -= took - old;
+			if (!n)
+				return;
+			break;
 		}
-	} else if (took < n) {
-		x->cin = pool_get(&e->in_pool);
-		if (!x->cin) {
-			struct eng_why why = { .err = -ENOMEM, .input = 1 };
-
-			e->stats.no_memory++;
-			eng_fail(e, c, &why);
+		memmove(x->cin, x->cin + took, x->cin_len - took);
+		x->cin_len -= (uint32_t)took;
+		data += take;
+		n -= take;
+		if (!n)
 			return;
-		}
-		memcpy(x->cin, data + took, n - took);
-		x->cin_len = (uint32_t)(n - took);
 	}
+	took = tls_feed(e, c, data, n);
+	if (c->state != EC_OPEN || (c->flags & CF_DETACHED) || took == n)
+		return;
+	if (n - took > e->o.in_block) {
+		tls_input_failed(e, c, -EMSGSIZE);
+		return;
+	}
+	x->cin = pool_get(&e->in_pool);
+	if (!x->cin) {
+		tls_input_failed(e, c, -ENOMEM);
+		return;
+	}
+	memcpy(x->cin, data + took, n - took);
+	x->cin_len = (uint32_t)(n - took);
 }
 
 /* see internal.h */

@@ -305,6 +305,8 @@ static void self_check(struct jw *w, const struct run *r,
 			jw_kv_cstr(w, ring_feat_name(i), st);
 	}
 	jw_obj_end(w);
+	jw_kv_u64(w, "bundle_bufs", c->bundle_bufs);
+	jw_kv_u64(w, "inc_partial", c->inc_partial);
 	jw_key(w, "cpu_percent");
 	jw_f64(w, (double)(int64_t)(r->cpu_percent * 10) / 10.0);
 	jw_kv_u64(w, "cores", r->cpu.cores);

@@ -217,6 +217,8 @@ struct run_counters {
 	uint64_t part_failed;    /* participants that failed before their chat */
 	uint64_t err[RE_COUNT];  /* err[RE_SERVER]: the server's error frames */
 	uint64_t enobufs;
+	uint64_t bundle_bufs;    /* receive buffers in multi-buffer bundles */
+	uint64_t inc_partial;    /* receives that left their buffer part-used */
 	uint64_t lat_unmatched;  /* echoes whose actual send time was lost */
 	uint64_t tls_handshakes; /* TLS handshakes completed */
 	uint64_t tls_resumed;    /* ... of which resumed a session */

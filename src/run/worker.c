@@ -53,7 +53,10 @@ int worker_init(struct worker *w, const struct run_opts *o, unsigned id,
 		.no_defer = o->no_defer,
 		.sqpoll = o->sqpoll,
 		.uring_off = o->uring_off,
-		.uring_want = o->wake_grain_ns ? RING_F_MIN_WAIT : 0,
+		/* receive bundles and incremental buffers whenever the kernel
+		 * has them; the minimum wait only for --wake-grain */
+		.uring_want = RING_F_RECV_BUNDLE | RING_F_BUF_INC |
+			      (o->wake_grain_ns ? RING_F_MIN_WAIT : 0),
 		.min_wait_us = (unsigned)(o->wake_grain_ns / 1000),
 		.send = ENG_SEND_SLOT,
 		.slot_size = RUN_SLOT,
@@ -137,6 +140,8 @@ static void engine_counts(struct worker *w)
 	struct run_counters *c = &w->sc.c;
 
 	c->enobufs = es->enobufs;
+	c->bundle_bufs = es->bundle_bufs;
+	c->inc_partial = es->inc_partial;
 	c->tls_handshakes = es->tls_handshakes;
 	c->tls_resumed = es->tls_resumed;
 	c->zc_sends = es->zc_sends;

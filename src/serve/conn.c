@@ -249,6 +249,9 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 		.nbufs = s->o.nbufs,
 		.buf_size = s->o.buf_size,
 		.uring_off = s->o.uring_off,
+		/* receive bundles and incremental buffers whenever the kernel
+		 * has them (--uring-off refuses them) */
+		.uring_want = RING_F_RECV_BUNDLE | RING_F_BUF_INC,
 		.send = ENG_SEND_QUEUE,
 		.out_block = OUT_BLOCK,
 		.out_memory = s->o.out_memory,

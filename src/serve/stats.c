@@ -131,6 +131,8 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 			jw_kv_cstr(&w, ring_feat_name(i), st);
 	}
 	jw_obj_end(&w);
+	kv(&w, "bundle_bufs", es->bundle_bufs);
+	kv(&w, "inc_partial", es->inc_partial);
 	jw_obj_end(&w);
 	return jw_finish(&w);
 }
