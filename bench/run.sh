@@ -121,7 +121,7 @@ fi
 make -s -f bench/limit/Makefile >&2
 bench/baseline-go/build.sh >&2
 
-need_fds=$((N > PROBE_N ? N + 256 : PROBE_N + 256))
+need_fds=$(( (N > PROBE_N ? N : PROBE_N) + 4096 ))  # and the growing crowd
 if [ "$(ulimit -n)" -lt "$need_fds" ]; then
 	ulimit -n "$need_fds" 2>/dev/null || { say "needs $need_fds descriptors (ulimit -n is $(ulimit -n))"; exit 1; }
 fi
@@ -185,7 +185,7 @@ start_serve() {  # dir
 	# shellcheck disable=SC2086
 	"${PIN_T[@]}" "$BIN/esmeload" serve --host 127.0.0.1 \
 		--organizer-port 0 --participant-port 0 --messenger-port 0 \
-		--write-config "$1/config.json" --max-conns $((N > PROBE_N ? N + 100 : PROBE_N + 100)) \
+		--write-config "$1/config.json" --max-conns $(( (N > PROBE_N ? N : PROBE_N) + 20000 )) \
 		--quiet $SERVE_ARGS >"$1/serve.out" 2>"$1/serve.err" &
 	TARGET_PID=$!
 	pids+=("$TARGET_PID")
