@@ -24,6 +24,8 @@ CPI=${CPI:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
 EXTRA=${EXTRA:-}           # more esmeload flags, e.g. EXTRA="--sqpoll"
 MEM=${MEM:-1}
+SYSCALLS=${SYSCALLS:-0}    # 1: count the tester's io_uring_enter calls in
+			   # the window (perf stat on the syscall tracepoint)
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 case $ESMELOAD in /*) ;; *) ESMELOAD=$top/$ESMELOAD ;; esac
 tmp=$(mktemp -d)
@@ -67,7 +69,14 @@ one_run() {  # dir n duration_s window_start_s
 			[ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
 			st=$(awk '{print $14 + $15}' /proc/$rp/stat 2>/dev/null || echo "")
 			if [ -n "$st" ]; then
-				if [ -z "$ticks0" ] && [ "$now" -ge "$ws" ]; then ticks0=$st; fi
+				if [ -z "$ticks0" ] && [ "$now" -ge "$ws" ]; then
+					ticks0=$st
+					if [ "$SYSCALLS" = 1 ] && [ "$n" != "$BASE" ]; then
+						perf stat -x, -e syscalls:sys_enter_io_uring_enter \
+							-p "$rp" -o "$d/enters" -- sleep $(( dur - ws - 2 )) \
+							>/dev/null 2>&1 &
+					fi
+				fi
 				ticks1=$st
 			fi
 		fi
@@ -101,7 +110,7 @@ one_run "$tmp/full" "$N" $(( ramp + HOLD )) "$ramp"
 read -r full_rss ticks msgs <"$tmp/full/result"
 hz=$(getconf CLK_TCK)
 summ=$(ls "$tmp/full"/*_performance_test_summary.json)
-python3 - "$summ" "$N" "$BASE" "$base_rss" "$full_rss" "$ticks" "$hz" "$msgs" "$HOLD" "$SMI" "$MEM" <<'EOF'
+python3 - "$summ" "$N" "$BASE" "$base_rss" "$full_rss" "$ticks" "$hz" "$msgs" "$HOLD" "$SMI" "$MEM" "$tmp/full/enters" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 n, base, brss, frss, ticks, hz, msgs, hold, smi, mem = (int(x) for x in sys.argv[2:12])
@@ -114,6 +123,13 @@ print("tester peak RSS: %d KiB with %d participants, %d KiB with %d" % (frss, n,
 print("held-window: %d messages, tester CPU %.2f s -> %.1f us per message" % (msgs, cpu_s, cpu_s * 1e6 / max(msgs, 1)))
 if mem:
     print("tester user memory per participant: %d B" % per)
+try:
+    enters = [l for l in open(sys.argv[12]) if "io_uring_enter" in l]
+    k = int(enters[0].split(",")[0])
+    # perf counted over hold - 2 s of the window: per message of that part
+    print("io_uring_enter calls: %d, per message %.3f" % (k, k / max(msgs * (hold - 2) / hold, 1)))
+except (OSError, IndexError, ValueError):
+    pass
 print("send lag p99 %.3f ms, latency p50 %.3f ms p99 %.3f ms, timer late p50 %.3f ms" % (
     e["lag_ms"]["p99"], e["latency_ms"]["p50"], e["latency_ms"]["p99"], e["timer"]["late_ms"]["p50"]))
 print("tester cpu per message: %.1f us" % (cpu_s * 1e6 / max(msgs, 1)))

@@ -27,6 +27,7 @@ RAMP_LIMIT=${RAMP_LIMIT:-400}
 RATE=${RATE:-1000}
 THREADS=${THREADS:-}      # default: the CPUs this machine has
 PERF_AT=${PERF_AT:-0}
+ORGS=${ORGS:-2}           # organizer connections, each starting a chat every ms
 ESMELOAD=${ESMELOAD:-build/esmeload}
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 nofile=$(ulimit -n)
@@ -49,7 +50,7 @@ slab0=$(slab)
 echo "scale: N=$N at $RATE/s, $threads tester threads of up to $per_thread connections (rings of $nofile), smi $SMI ms; descriptor limit $nofile"
 
 "$ESMELOAD" serve --organizer-port 0 --participant-port 0 --messenger-port 0 \
-	--write-config "$tmp/config.json" --max-conns $((N + 5000)) \
+	--write-config "$tmp/config.json" --max-conns $((N + 5000)) --organizers "$ORGS" \
 	--quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pids+=($!)
 serve_pid=$!
@@ -59,7 +60,7 @@ grep -o 'in [0-9]* rings.*' "$tmp/serve.err" || true
 
 ( cd "$tmp" && exec "$top/$ESMELOAD" -sci 1 --arrival-rate "$RATE" -smi "$SMI" \
 	--max-participants "$N" --duration "$((RAMP_LIMIT + HOLD))s" \
-	--threads "$threads" --organizers 2 --http-conns 8 \
+	--threads "$threads" --organizers "$ORGS" --http-conns 8 \
 	--max-conns "$per_thread" --source-ip 127.0.0.2-127.0.0.41 \
 	--max-errors 1000000 --quiet >run.out 2>run.err ) &
 run_pid=$!
@@ -97,7 +98,7 @@ except Exception: print(0)')
 		for who in serve tester; do
 			echo "  top of $who:"
 			perf report -i "$tmp/perf.$who" --no-children --sort sym --stdio 2>/dev/null |
-				awk '/^ +[0-9.]+%/ { print "    " $0 }' | head -15
+				awk '/^ +[0-9.]+%/ { print "    " $0 }' | head -15 || true
 		done
 	fi
 	if [ "$chats" -ge "$N" ] && [ "$ramp" -eq 0 ]; then
