@@ -2,11 +2,15 @@
 #   make [all]      build/esmeload
 #   make test       unit tests + integration tests (tests/run.sh)
 #   make asan       the same tests with AddressSanitizer + UBSan (build-asan/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=: the binary, the man page,
+#                   the bash completion and the README
 #   make clean
+# The version is the first line of VERSION (debian/changelog's top entry and
+# the man page carry the same; tests/integration/test_manpage.py checks).
 CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
+VERSION := $(shell head -n 1 VERSION)
 CSTD    := -std=gnu11
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 OPT     ?= -O2 -g
@@ -32,8 +36,9 @@ $(BUILD)/libesmeload.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/esmeload: src/main.c $(BUILD)/libesmeload.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libesmeload.a $(LDLIBS)
+# Only main.c sees the version, so a new one rebuilds main.c alone.
+$(BUILD)/esmeload: src/main.c $(BUILD)/libesmeload.a VERSION
+	$(CC) $(CPPFLAGS) -DESMELOAD_VERSION='"$(VERSION)"' $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libesmeload.a $(LDLIBS)
 
 # Unit tests link only the module objects they name in tests/deps.mk, so a
 # module under construction elsewhere never breaks an unrelated test.
