@@ -25,7 +25,7 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test unit asan install clean
+.PHONY: all test unit asan install clean completion man
 all: $(BUILD)/esmeload $(TEST_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*/*.h)
@@ -66,9 +66,30 @@ asan:
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
 
-install: $(BUILD)/esmeload
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The bash completion, from the binary's own --help texts, and the man page
+# compressed as man-db and Debian want it (-n: no name or time stamp inside,
+# so two builds give the same bytes).
+$(BUILD)/esmeload.bash-completion: $(BUILD)/esmeload docs/gen-bash-completion.sh
+	sh docs/gen-bash-completion.sh $(BUILD)/esmeload > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/esmeload.1.gz: docs/esmeload.1
+	@mkdir -p $(dir $@)
+	gzip -9n < $< > $@.tmp
+	mv $@.tmp $@
+
+completion: $(BUILD)/esmeload.bash-completion
+man: $(BUILD)/esmeload.1.gz
+
+DOCDIR  = $(PREFIX)/share/doc/esmeload
+COMPDIR = $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/esmeload $(BUILD)/esmeload.bash-completion $(BUILD)/esmeload.1.gz
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(COMPDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/esmeload $(DESTDIR)$(PREFIX)/bin/esmeload
+	install -m 0644 $(BUILD)/esmeload.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/esmeload.1.gz
+	install -m 0644 $(BUILD)/esmeload.bash-completion $(DESTDIR)$(COMPDIR)/esmeload
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf build build-asan
