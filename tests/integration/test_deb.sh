@@ -62,7 +62,7 @@ if ! (cd "$T/esmeload" && dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1; th
 fi
 dirty=$(cd "$T/esmeload" && git status --porcelain)
 if [ ! -f "$DEB" ]; then
-	fail deb_build "no $(basename "$DEB") beside the checkout: $(ls "$T")"
+	fail deb_build "no $(basename "$DEB") beside the checkout: $(ls "$T" | tr "\n" " ")"
 	exit 1
 elif [ -n "$dirty" ]; then
 	fail deb_build "the package build left files git does not ignore: $dirty"
