@@ -2,11 +2,15 @@
 #   make [all]      build/esmeload
 #   make test       unit tests + integration tests (tests/run.sh)
 #   make asan       the same tests with AddressSanitizer + UBSan (build-asan/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=: the binary, the man page,
+#                   the bash completion and the README
 #   make clean
+# The version is the first line of VERSION (debian/changelog's top entry and
+# the man page carry the same; tests/integration/test_manpage.py checks).
 CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
+VERSION := $(shell head -n 1 VERSION)
 CSTD    := -std=gnu11
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 OPT     ?= -O2 -g
@@ -21,7 +25,7 @@ LIB_OBJS  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all test unit asan install clean
+.PHONY: all test unit asan install clean completion man
 all: $(BUILD)/esmeload $(TEST_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*/*.h)
@@ -32,8 +36,9 @@ $(BUILD)/libesmeload.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/esmeload: src/main.c $(BUILD)/libesmeload.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libesmeload.a $(LDLIBS)
+# Only main.c sees the version, so a new one rebuilds main.c alone.
+$(BUILD)/esmeload: src/main.c $(BUILD)/libesmeload.a VERSION
+	$(CC) $(CPPFLAGS) -DESMELOAD_VERSION='"$(VERSION)"' $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libesmeload.a $(LDLIBS)
 
 # Unit tests link only the module objects they name in tests/deps.mk, so a
 # module under construction elsewhere never breaks an unrelated test.
@@ -61,9 +66,30 @@ asan:
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
 
-install: $(BUILD)/esmeload
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The bash completion, from the binary's own --help texts, and the man page
+# compressed as man-db and Debian want it (-n: no name or time stamp inside,
+# so two builds give the same bytes).
+$(BUILD)/esmeload.bash-completion: $(BUILD)/esmeload docs/gen-bash-completion.sh
+	sh docs/gen-bash-completion.sh $(BUILD)/esmeload > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/esmeload.1.gz: docs/esmeload.1
+	@mkdir -p $(dir $@)
+	gzip -9n < $< > $@.tmp
+	mv $@.tmp $@
+
+completion: $(BUILD)/esmeload.bash-completion
+man: $(BUILD)/esmeload.1.gz
+
+DOCDIR  = $(PREFIX)/share/doc/esmeload
+COMPDIR = $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/esmeload $(BUILD)/esmeload.bash-completion $(BUILD)/esmeload.1.gz
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(COMPDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/esmeload $(DESTDIR)$(PREFIX)/bin/esmeload
+	install -m 0644 $(BUILD)/esmeload.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/esmeload.1.gz
+	install -m 0644 $(BUILD)/esmeload.bash-completion $(DESTDIR)$(COMPDIR)/esmeload
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf build build-asan

@@ -8,6 +8,8 @@
 #   ./build.sh fuzz     ... only the short fuzz pass (FUZZ_SECONDS, default 5)
 #   ./build.sh demo     ... then run `esmeload demo`: the default scenario
 #                       against an embedded serve (extra arguments are its flags)
+# ESMELOAD_DEB_TEST=1 ./build.sh test also builds the Debian package from a
+# clone of HEAD and checks it (tests/integration/test_deb.sh).
 # BUSY=1 ./build.sh test|asan runs the suites under tests/busy.sh: one
 # CPU-bound loop per core competes with them (stopped when each ends), as
 # on a machine busy with other work, where every test must still pass.
@@ -17,8 +19,11 @@ cd "$(dirname "$0")"
 # Debian packages the build and the tests need. Checked one by one so a
 # machine that has them all never touches apt.
 PKGS=(gcc clang make pkg-config liburing-dev libbearssl-dev libwslay-dev
-      libjsmn-dev curl python3 python3-websockets procps valgrind chromium
-      nginx-light openssl libclang-rt-14-dev)
+      libjsmn-dev curl python3 python3-websockets python3-jsonschema procps
+      valgrind chromium nginx-light openssl libclang-rt-14-dev groff-base)
+# The package test (tests/integration/test_deb.sh) is opt-in: only then are
+# the package tools installed.
+[ "${ESMELOAD_DEB_TEST:-0}" = 1 ] && PKGS+=(debhelper dpkg-dev lintian git)
 
 install_missing() {
 	local missing=()

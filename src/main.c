@@ -10,6 +10,11 @@
 #include "run/run.h"
 #include "serve/serve.h"
 
+/* From the Makefile: the first line of VERSION. */
+#ifndef ESMELOAD_VERSION
+#error "ESMELOAD_VERSION is defined by the Makefile, from the file VERSION"
+#endif
+
 static const char usage[] =
 "usage: esmeload [run] [flags]     the load scenario (the default command)\n"
 "       esmeload demo [flags]      the scenario against an embedded serve\n"
@@ -17,6 +22,7 @@ static const char usage[] =
 "       esmeload report [-o FILE] RUN...  one HTML page of runs' results\n"
 "       esmeload compare [--json] A B     two runs' key figures side by side\n"
 "       esmeload help              this text\n"
+"       esmeload --version         the version (also: esmeload version)\n"
 "\n"
 "`esmeload [run options]` is `esmeload run [run options]`: it takes the flags\n"
 "of ESME's Go performance test (-sci, -cpi, -smi, -logWs) and reads\n"
@@ -25,7 +31,8 @@ static const char usage[] =
 "the demo: a short scenario against its own serve on loopback, as\n"
 "`esmeload demo` does with any flags.\n"
 "\n"
-"esmeload COMMAND --help describes each command.\n";
+"esmeload COMMAND --help describes each command; man esmeload describes\n"
+"them all.\n";
 
 /*
  * Raise the soft RLIMIT_NOFILE to the hard limit, as Go programs do at
@@ -66,6 +73,12 @@ int main(int argc, char **argv)
 	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 			  !strcmp(argv[1], "-help") || !strcmp(argv[1], "--help"))) {
 		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc == 2 && (!strcmp(argv[1], "version") ||
+			  !strcmp(argv[1], "--version") ||
+			  !strcmp(argv[1], "-version"))) {
+		puts("esmeload " ESMELOAD_VERSION);
 		return 0;
 	}
 	if (argc >= 2 && argv[1][0] != '-') {

@@ -18,6 +18,9 @@ What it gives a test script:
                 bounds the whole script with an alarm and sets the exit status.
   wait_until()  polls a condition until it holds, within a generous bound
                 (await_until() is the same for async code).
+  load_summary()  reads a run's <unix>_performance_test_summary.json and
+                checks it against docs/summary.schema.json (python3-jsonschema);
+                summary_errors() lists how a document breaks the schema.
 
 Time bounds: the suite runs on machines busy with other work (two cores
 shared with several builds and test runs; tests/busy.sh reproduces it), so
@@ -667,6 +670,49 @@ def list_of(js, key):
     raise Fail("expected a list or {%r: [...]}, got %s" % (key, short(js)))
 
 
+# ---------------------------------------------------------------- summaries
+
+SUMMARY_SCHEMA = os.path.join(REPO, "docs", "summary.schema.json")
+_summary_validator = []
+
+
+def summary_errors(doc):
+    """How doc breaks docs/summary.schema.json: one "where: what" text per
+    error (empty when it matches). Needs Debian's python3-jsonschema."""
+    if not _summary_validator:
+        try:
+            import jsonschema
+        except ImportError:
+            raise Fail("python3-jsonschema is not installed (build.sh installs it): "
+                       "summaries cannot be checked against docs/summary.schema.json")
+        with open(SUMMARY_SCHEMA) as f:
+            schema = json.load(f)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _summary_validator.append(jsonschema.Draft202012Validator(schema))
+    out = []
+    for e in sorted(_summary_validator[0].iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(k) for k in e.absolute_path) or "(top)"
+        out.append("%s: %s" % (where, short(e.message, 160)))
+    return out
+
+
+def check_summary_schema(doc, what="the summary"):
+    """Fail naming each key of doc that breaks docs/summary.schema.json."""
+    errs = summary_errors(doc)
+    if errs:
+        raise Fail("%s does not match docs/summary.schema.json: %s"
+                   % (what, "; ".join(errs[:8]) + (" (and %d more)" % (len(errs) - 8)
+                                                    if len(errs) > 8 else "")))
+
+
+def load_summary(path):
+    """A run's summary file, parsed and checked against the schema."""
+    with open(path) as f:
+        doc = json.load(f)
+    check_summary_schema(doc, path)
+    return doc
+
+
 def dig(d, *path):
     for p in path:
         if not isinstance(d, dict) or p not in d:
@@ -813,3 +859,16 @@ def main(script, coro_fn, limit=240):
     finally:
         _kill_all()
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    # python3 esme.py check-summary FILE...: each FILE against
+    # docs/summary.schema.json, for the shell tests; exit 1 naming the
+    # keys of the first that does not match.
+    if len(sys.argv) < 3 or sys.argv[1] != "check-summary":
+        sys.exit("usage: esme.py check-summary SUMMARY.json...")
+    try:
+        for path in sys.argv[2:]:
+            load_summary(path)
+    except (Fail, OSError, ValueError) as e:
+        sys.exit("esme.py: %s" % e)

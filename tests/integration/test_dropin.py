@@ -57,8 +57,7 @@ def files(d):
 def summary(d):
     f = files(d)
     check("summary" in f, "a summary in %s: %s" % (d, os.listdir(d)))
-    with open(f["summary"][1]) as fh:
-        return json.load(fh)
+    return esme.load_summary(f["summary"][1])
 
 
 def with_config(srv):

@@ -145,8 +145,7 @@ def outputs(d):
     check(len(summ) == 1 and len(rates) == 1,
           "output files: expected one summary and one message-rates file, found %s" % names)
     check_eq(summ[0].split("_")[0], rates[0].split("_")[0], "the two files' unix prefix")
-    with open(os.path.join(d, summ[0])) as f:
-        s = json.load(f)
+    s = esme.load_summary(os.path.join(d, summ[0]))
     with open(os.path.join(d, rates[0])) as f:
         r = json.load(f)
     check(isinstance(r, dict), "message rates is an object")

@@ -45,8 +45,7 @@ def files(d):
 
 
 def summary(d):
-    with open(files(d)["summary"]) as f:
-        return json.load(f)
+    return esme.load_summary(files(d)["summary"])
 
 
 def series(d):

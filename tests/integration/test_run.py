@@ -55,8 +55,7 @@ def outputs(d):
              "the time series under the same prefix (%s)" % names)
     leftovers = [n for n in names if ".tmp" in n]
     check(not leftovers, "temporary files left: %s" % leftovers)
-    with open(os.path.join(d, summ[0])) as f:
-        s = json.load(f)
+    s = esme.load_summary(os.path.join(d, summ[0]))
     with open(os.path.join(d, rates[0])) as f:
         r = json.load(f)
     return s, r

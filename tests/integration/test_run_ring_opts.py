@@ -33,8 +33,7 @@ def run_with(extra, check_self):
         name = [n for n in os.listdir(d)
                 if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
         check_eq(len(name), 1, "one summary file")
-        with open(os.path.join(d, name[0])) as f:
-            s = json.load(f)
+        s = esme.load_summary(os.path.join(d, name[0]))
         sc = s["esmeload"]["self_check"]
         check_self(sc)
         sent = s["messages_sent"]
@@ -145,8 +144,7 @@ async def run(r):
                 check_eq(p.returncode, 0, "exit status with %s" % extra)
                 name = [n for n in os.listdir(d)
                         if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
-                with open(os.path.join(d, name)) as f:
-                    out[label] = json.load(f)["esmeload"]["timer"]
+                out[label] = esme.load_summary(os.path.join(d, name))["esmeload"]["timer"]
             check_eq(out["grain"]["wake_grain_us"], 5000, "timer.wake_grain_us")
             # With the grain, a timer waits for the loop's 5 ms batch.
             check(out["grain"]["late_ms"]["p90"] >= 1.0,
@@ -208,8 +206,7 @@ async def run(r):
             check_eq(p.returncode, 0, "exit status (stderr: %s)" % err[-300:])
             name = [n for n in os.listdir(d)
                     if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
-            with open(os.path.join(d, name)) as f:
-                s = json.load(f)
+            s = esme.load_summary(os.path.join(d, name))
             e = s["esmeload"]
             check_eq(e["self_check"]["threads"], 1, "one thread")
             check_eq(e["self_check"]["rings"], 9, "2,200 connections in rings of 256")

@@ -66,8 +66,7 @@ def run(srv, args, timeout=HANG):
     err = p.stderr.decode(errors="replace")
     names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
     check_eq(len(names), 1, "summary files in %s (stderr %s)" % (os.listdir(d), short(err)))
-    with open(os.path.join(d, names[0])) as f:
-        s = json.load(f)
+    s = esme.load_summary(os.path.join(d, names[0]))
     s["_dir"] = d
     # CPU seconds the run used (user + system), for a bound far above need.
     s["_cpu_s"] = (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime)

@@ -67,8 +67,7 @@ def summary(d):
     names = [n for n in os.listdir(d) if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
     check_eq(len(names), 1, "one summary file in %s (%s)" % (d, os.listdir(d)))
     _last_start[0] = max(_last_start[0], int(names[0].split("_")[0]))
-    with open(os.path.join(d, names[0])) as f:
-        return json.load(f)
+    return esme.load_summary(os.path.join(d, names[0]))
 
 
 def series_lines(d):

@@ -52,9 +52,16 @@ run() {
 	SUMMARY=$(ls "$dir/$name"/*_performance_test_summary.json 2>/dev/null | head -n 1)
 }
 
-# jq-less: a Python expression over the summary's "esmeload" object `e`.
+# jq-less: a Python expression over the summary's "esmeload" object `e`;
+# the summary is first checked against docs/summary.schema.json (a summary
+# that breaks it prints the reason instead of the value).
 summary() {
-	/usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["esmeload"]; print(eval(sys.argv[2]))' "$SUMMARY" "$1"
+	/usr/bin/python3 -c 'import sys; sys.dont_write_bytecode = True; sys.path.insert(0, "tests/integration"); import esme
+try:
+    e = esme.load_summary(sys.argv[1])["esmeload"]
+except esme.Fail as x:
+    sys.exit(str(x))
+print(eval(sys.argv[2]))' "$SUMMARY" "$1" 2>&1
 }
 
 # --- the scenario over TLS ---

@@ -6,6 +6,7 @@
 # uninitialised memory or definite leak fails it.
 set -u
 ESMELOAD=${ESMELOAD:-build/esmeload}
+ESME_PY=$(cd "$(dirname "$0")" && pwd)/esme.py
 case "$ESMELOAD" in
 *asan*) echo "SKIP valgrind_run: the sanitizer build cannot run under valgrind"; exit 0 ;;
 esac
@@ -32,7 +33,8 @@ for p in $(pgrep -P "$vg"); do kill -INT "$p" 2>/dev/null; done
 wait "$vg"
 rc=$?
 if [ $rc -eq 0 ] && ls ./*_performance_test_summary.json >/dev/null 2>&1 &&
-   grep -q '"messages_sent": [1-9]' ./*_performance_test_summary.json; then
+   grep -q '"messages_sent": [1-9]' ./*_performance_test_summary.json &&
+   PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$ESME_PY" check-summary ./*_performance_test_summary.json; then
 	echo "PASS valgrind_run"
 else
 	echo "FAIL valgrind_run: exit $rc"
