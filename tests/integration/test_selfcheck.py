@@ -257,9 +257,12 @@ async def main(r):
         # A stop of S seconds makes the next one-second window end at least
         # S - 1 s late, whenever it starts: 2 s is a stall of >= 1 s, which
         # the self-check (>= 0.5 s) cannot miss. The window must end before
-        # the duration does, or it is not judged.
+        # the duration does, or it is not judged. A participant on another
+        # thread than the organizer may use up its ten get_chats (20 ms
+        # apart) while the organizer's thread catches up after the stop:
+        # --max-errors lets such an error pass, it is not what is judged.
         p, d = start_run(cfg, ["-sci", "10", "-cpi", "100", "-smi", "20",
-                               "--duration", "9s"])
+                               "--duration", "9s", "--max-errors", "1000"])
         try:
             deadline = time.monotonic() + 20
             while not any(l["sent"] > 0 for l in series_lines(d)):
