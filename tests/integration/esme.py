@@ -713,6 +713,24 @@ def load_summary(path):
     return doc
 
 
+def run_tester(config, args, exe=None, timeout=120, prefix="esme-run-"):
+    """`esmeload run` with args in a fresh directory holding config (the Go
+    tool's config.json, e.g. Server.config); it must exit 0 and write one
+    summary file. Returns that summary, checked against the schema. exe:
+    another program in place of esmeload (a wrapper)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f)
+    p = subprocess.run([exe or ESMELOAD] + list(args), cwd=d, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    err = p.stderr.decode(errors="replace")
+    check_eq(p.returncode, 0, "exit status with %s (stderr: %s)" % (args, err[-300:]))
+    name = [n for n in os.listdir(d)
+            if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
+    check_eq(len(name), 1, "one summary file with %s" % (args,))
+    return load_summary(os.path.join(d, name[0]))
+
+
 def dig(d, *path):
     for p in path:
         if not isinstance(d, dict) or p not in d:

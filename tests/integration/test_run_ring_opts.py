@@ -8,9 +8,7 @@ back, not what is sent: every case runs the scenario against its own
 and that serve received exactly the messages esmeload counted as sent.
 """
 
-import json
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -22,18 +20,8 @@ from esme import check, check_eq
 def run_with(extra, check_self):
     srv = esme.Server("--quiet", name="ringopts").start()
     try:
-        d = tempfile.mkdtemp(prefix="esme-ringopt-")
-        with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump(srv.config, f)
-        p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "50",
-                            "--duration", "2s", "--quiet"] + extra, cwd=d,
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-        err = p.stderr.decode(errors="replace")
-        check_eq(p.returncode, 0, "exit status with %s (stderr: %s)" % (extra, err[-300:]))
-        name = [n for n in os.listdir(d)
-                if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
-        check_eq(len(name), 1, "one summary file")
-        s = esme.load_summary(os.path.join(d, name[0]))
+        s = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "20", "-smi", "50",
+                                         "--duration", "2s", "--quiet"] + extra)
         sc = s["esmeload"]["self_check"]
         check_self(sc)
         sent = s["messages_sent"]
@@ -133,22 +121,12 @@ async def run(r):
     def wake_grain_late():
         srv = esme.Server("--quiet", name="grain").start()
         try:
-            out = {}
-            for label, extra in (("grain", ["--wake-grain", "5ms"]),):
-                d = tempfile.mkdtemp(prefix="esme-grain-")
-                with open(os.path.join(d, "config.json"), "w") as f:
-                    json.dump(srv.config, f)
-                p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "20",
-                                    "--duration", "2s", "--quiet"] + extra, cwd=d,
-                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-                check_eq(p.returncode, 0, "exit status with %s" % extra)
-                name = [n for n in os.listdir(d)
-                        if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
-                out[label] = esme.load_summary(os.path.join(d, name))["esmeload"]["timer"]
-            check_eq(out["grain"]["wake_grain_us"], 5000, "timer.wake_grain_us")
+            timer = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "20", "-smi", "20",
+                                                 "--duration", "2s", "--quiet",
+                                                 "--wake-grain", "5ms"])["esmeload"]["timer"]
+            check_eq(timer["wake_grain_us"], 5000, "timer.wake_grain_us")
             # With the grain, a timer waits for the loop's 5 ms batch.
-            check(out["grain"]["late_ms"]["p90"] >= 1.0,
-                  "timers late by the grain: %r" % out["grain"]["late_ms"])
+            check(timer["late_ms"]["p90"] >= 1.0, "timers late by the grain: %r" % timer["late_ms"])
         finally:
             srv.kill()
 
@@ -195,18 +173,10 @@ async def run(r):
         finally:
             esme.ESMELOAD = real
         try:
-            d = tempfile.mkdtemp(prefix="esme-rings-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            p = subprocess.run([wrap, "-sci", "1", "--arrival-rate", "2000", "-smi", "500",
-                                "--max-participants", "2000", "--threads", "1",
-                                "--max-conns", "2200", "--duration", "8s", "--quiet"], cwd=d,
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-            err = p.stderr.decode(errors="replace")
-            check_eq(p.returncode, 0, "exit status (stderr: %s)" % err[-300:])
-            name = [n for n in os.listdir(d)
-                    if re.match(r"^\d{10}_performance_test_summary\.json$", n)][0]
-            s = esme.load_summary(os.path.join(d, name))
+            s = esme.run_tester(srv.config, ["-sci", "1", "--arrival-rate", "2000", "-smi", "500",
+                                             "--max-participants", "2000", "--threads", "1",
+                                             "--max-conns", "2200", "--duration", "8s", "--quiet"],
+                                exe=wrap)
             e = s["esmeload"]
             check_eq(e["self_check"]["threads"], 1, "one thread")
             check_eq(e["self_check"]["rings"], 9, "2,200 connections in rings of 256")

@@ -25,12 +25,8 @@ import asyncio
 import json
 import os
 import random
-import re
 import string
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,19 +63,8 @@ def run_case(off, need_bundles):
     extra = ["--uring-off", ",".join(off)] if off else []
     srv = esme.Server("--quiet", *extra, name="uring").start()
     try:
-        d = tempfile.mkdtemp(prefix="esme-uring-")
-        with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump(srv.config, f)
-        p = subprocess.run([esme.ESMELOAD, "-sci", "10", "-cpi", "20", "-smi", "50",
-                            "--duration", "3s", "--quiet"] + extra, cwd=d,
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-        err = p.stderr.decode(errors="replace")
-        check_eq(p.returncode, 0, "exit status with %s (stderr: %s)" % (extra, err[-300:]))
-        name = [n for n in os.listdir(d)
-                if re.match(r"^\d{10}_performance_test_summary\.json$", n)]
-        check_eq(len(name), 1, "one summary file")
-        with open(os.path.join(d, name[0])) as f:
-            s = json.load(f)
+        s = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "20", "-smi", "50",
+                                         "--duration", "3s", "--quiet"] + extra)
         es = s["esmeload"]
         sc = es["self_check"]
         states = want_states(off)
