@@ -494,20 +494,18 @@ static void input_failed(struct eng *e, struct eng_conn *c, int err)
 }
 
 /* see internal.h */
-void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+void eng_carry(struct eng *e, struct eng_conn *c, uint8_t **buf,
+	       uint32_t *len, uint8_t *data, size_t n, eng_feed_fn feed)
 {
 	long off;
 
-	if (c->flags & (CF_LINGER | CF_DETACHED))
-		return; /* answered and closing: the rest is not read */
 	/*
-	 * A partial message waits in the carry: it takes no more of data than
-	 * it has room for (a piece may be a whole 64 KiB buffer), and once
-	 * the input went past the carried bytes, the rest of data is read
-	 * where it lies.
+	 * What waits in the carry takes no more of data than it has room for
+	 * (a piece may be a whole 64 KiB buffer), and once the input went
+	 * past the carried bytes, the rest of data is read where it lies.
 	 */
-	while (c->in) {
-		size_t old = c->in_len, take = e->o.in_block - old;
+	while (*buf) {
+		size_t old = *len, take = e->o.in_block - old;
 
 		if (take > n)
 			take = n;
@@ -515,22 +513,23 @@ void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
 			input_failed(e, c, -EMSGSIZE);
 			return;
 		}
-		memcpy(c->in + old, data, take);
-		c->in_len += (uint32_t)take;
-		off = input_feed(e, c, c->in, c->in_len);
+		if (take)
+			memcpy(*buf + old, data, take);
+		*len += (uint32_t)take;
+		off = feed(e, c, *buf, *len);
 		if (off < 0)
 			return;
 		if ((size_t)off >= old) {
 			/* what is left in the carry came from data */
-			pool_put(&e->in_pool, c->in);
-			c->in = NULL;
-			c->in_len = 0;
+			pool_put(&e->in_pool, *buf);
+			*buf = NULL;
+			*len = 0;
 			data += (size_t)off - old;
 			n -= (size_t)off - old;
 			break;
 		}
-		memmove(c->in, c->in + off, c->in_len - (size_t)off);
-		c->in_len -= (uint32_t)off;
+		memmove(*buf, *buf + off, *len - (size_t)off);
+		*len -= (uint32_t)off;
 		data += take;
 		n -= take;
 		if (!n)
@@ -538,20 +537,28 @@ void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
 	}
 	if (!n)
 		return;
-	off = input_feed(e, c, data, n);
+	off = feed(e, c, data, n);
 	if (off < 0 || (size_t)off == n)
 		return;
 	if (n - (size_t)off > e->o.in_block) {
 		input_failed(e, c, -EMSGSIZE);
 		return;
 	}
-	c->in = pool_get(&e->in_pool);
-	if (!c->in) {
+	*buf = pool_get(&e->in_pool);
+	if (!*buf) {
 		input_failed(e, c, -ENOMEM);
 		return;
 	}
-	memcpy(c->in, data + off, n - (size_t)off);
-	c->in_len = (uint32_t)(n - (size_t)off);
+	memcpy(*buf, data + off, n - (size_t)off);
+	*len = (uint32_t)(n - (size_t)off);
+}
+
+/* see internal.h */
+void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n)
+{
+	if (c->flags & (CF_LINGER | CF_DETACHED))
+		return; /* answered and closing: the rest is not read */
+	eng_carry(e, c, &c->in, &c->in_len, data, n, input_feed);
 }
 
 static void on_recv(struct eng *e, struct ring *r, struct eng_conn *c,

@@ -93,6 +93,19 @@ void eng_finish_close(struct eng *e, struct eng_conn *c);
 void eng_slot_free(struct eng *e, uint32_t id);
 /* The connection's deadline node: re-armed at the earliest due time. */
 void eng_dl_update(struct eng *e, struct eng_conn *c);
+/* Hands input to its reader: the bytes it took, or -1 when the connection
+ * takes no more input (closed, lingering, detached). */
+typedef long (*eng_feed_fn)(struct eng *e, struct eng_conn *c, uint8_t *data,
+			    size_t n);
+/*
+ * data to feed behind the partial input waiting in *buf (*len bytes, a
+ * block of e->in_pool, NULL when none): what feed leaves of it waits in
+ * *buf for the next call. Input over in_block, or no block, fails the
+ * connection (too_big, no_memory). Plaintext (c->in) and ciphertext (TLS)
+ * carry alike.
+ */
+void eng_carry(struct eng *e, struct eng_conn *c, uint8_t **buf,
+	       uint32_t *len, uint8_t *data, size_t n, eng_feed_fn feed);
 /* Plaintext in: the partial-input carry and ops.input. */
 void eng_input(struct eng *e, struct eng_conn *c, uint8_t *data, size_t n);
 /* Submit every ring's pending SQEs (no waiting). */
@@ -115,7 +128,7 @@ void eng_credit(struct eng *e, struct eng_conn *c);
 /* transport.c */
 int eng_tls_start(struct eng *e, struct eng_conn *c,
 		  const struct sockaddr_storage *local);
-void eng_tls_input(struct eng *e, struct eng_conn *c, const uint8_t *data,
+void eng_tls_input(struct eng *e, struct eng_conn *c, uint8_t *data,
 		   size_t n);
 void eng_tls_kick(struct eng *e, struct eng_conn *c);
 void eng_tls_sent(struct eng *e, struct eng_conn *c, int res);

@@ -126,73 +126,25 @@ static size_t tls_feed(struct eng *e, struct eng_conn *c, const uint8_t *data,
 	return took;
 }
 
-static void tls_input_failed(struct eng *e, struct eng_conn *c, int err)
+/* tls_feed as eng_carry's feed: -1 once the connection takes no more. */
+static long tls_carry_feed(struct eng *e, struct eng_conn *c, uint8_t *data,
+			   size_t n)
 {
-	struct eng_why why = { .err = err, .input = 1 };
+	size_t took = tls_feed(e, c, data, n);
 
-	if (err == -EMSGSIZE)
-		e->stats.too_big++;
-	else
-		e->stats.no_memory++;
-	eng_fail(e, c, &why);
+	if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
+		return -1;
+	return (long)took;
 }
 
 /* see internal.h */
-void eng_tls_input(struct eng *e, struct eng_conn *c, const uint8_t *data,
+void eng_tls_input(struct eng *e, struct eng_conn *c, uint8_t *data,
 		   size_t n)
 {
 	struct eng_tls *x = c->tls;
-	size_t took;
 
-	/* Ciphertext the engine could not take yet waits in cin: it takes no
-	 * more of data than it has room for, and once the engine went past
-	 * it, the rest of data goes in where it lies (as eng_input). */
-	while (x->cin) {
-		size_t old = x->cin_len, take = e->o.in_block - old;
-
-		if (take > n)
-			take = n;
-		if (!take && n) {
-			tls_input_failed(e, c, -EMSGSIZE);
-			return;
-		}
-		if (take)
-			memcpy(x->cin + old, data, take);
-		x->cin_len += (uint32_t)take;
-		took = tls_feed(e, c, x->cin, x->cin_len);
-		if (c->state != EC_OPEN || (c->flags & CF_DETACHED))
-			return;
-		if (took >= old) {
-			pool_put(&e->in_pool, x->cin);
-			x->cin = NULL;
-			x->cin_len = 0;
-			data += took - old;
-			n -= took - old;
-			if (!n)
-				return;
-			break;
-		}
-		memmove(x->cin, x->cin + took, x->cin_len - took);
-		x->cin_len -= (uint32_t)took;
-		data += take;
-		n -= take;
-		if (!n)
-			return;
-	}
-	took = tls_feed(e, c, data, n);
-	if (c->state != EC_OPEN || (c->flags & CF_DETACHED) || took == n)
-		return;
-	if (n - took > e->o.in_block) {
-		tls_input_failed(e, c, -EMSGSIZE);
-		return;
-	}
-	x->cin = pool_get(&e->in_pool);
-	if (!x->cin) {
-		tls_input_failed(e, c, -ENOMEM);
-		return;
-	}
-	memcpy(x->cin, data + took, n - took);
-	x->cin_len = (uint32_t)(n - took);
+	/* Ciphertext the engine could not take yet waits in cin. */
+	eng_carry(e, c, &x->cin, &x->cin_len, data, n, tls_carry_feed);
 }
 
 /* see internal.h */
