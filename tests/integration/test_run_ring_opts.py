@@ -39,7 +39,7 @@ def run_with(extra, check_self):
         delivered = s["esmeload"]["delivered"]
         check(sent * 0.99 <= delivered <= sent,
               "delivered %d of %d sent with %s" % (delivered, sent, extra))
-        return sc
+        return s
     finally:
         srv.kill()
 
@@ -89,7 +89,10 @@ async def run(r):
                      "a registered ring descriptor on this kernel: %r" % sc["uring_features"])
             check_eq(sc["uring_features"].get("min_wait"), "unused",
                      "no minimum wait without --wake-grain")
-        run_with([], self_check)
+            # One ring a thread while --max-conns fits one table.
+            check_eq(sc["rings"], sc["threads"], "rings with the default limits")
+        s = run_with([], self_check)
+        check_eq(s["esmeload"]["timer"]["wake_grain_us"], 0, "timer.wake_grain_us by default")
 
     def ring_fd_refused():
         def self_check(sc):
