@@ -225,6 +225,45 @@ give_up() {
 	forget "$TARGET_PID"
 }
 
+# The window's edges and its facts. Called from one_run and grow_run, they
+# set and read those functions' locals (bash scopes dynamically): tp, d,
+# c0/c1 (tester CPU ticks), s0/s1 (target's), q0/q1 and u0/u1 (schedstat
+# busy ns of target and tester), hwm, wa.
+window_open() {
+	c0=$(cpu_ticks "$tp")
+	s0=$(cpu_ticks "$TARGET_PID")
+	q0=$(sched_busy "$TARGET_PID")
+	u0=$(sched_busy "$tp")
+	[ -z "$STATS_URL" ] || stats >"$d/stats0.json"
+}
+window_close() {
+	c1=$(cpu_ticks "$tp")
+	s1=$(cpu_ticks "$TARGET_PID")
+	q1=$(sched_busy "$TARGET_PID")
+	u1=$(sched_busy "$tp")
+	hwm=$(vmhwm "$tp")
+	[ -z "$STATS_URL" ] || stats >"$d/stats1.json"
+}
+# write_facts NAME TESTER N SMI HOLD RAMPED EXIT GROW
+write_facts() {
+	cat >"$d/facts" <<-EOF
+	name $1
+	tester $2
+	grow $8
+	n $3
+	smi $4
+	hold $5
+	window_start $wa
+	cpu_ticks $((c1 - c0))
+	serve_ticks $((s1 - s0))
+	serve_busy_ns $((q1 - q0))
+	tester_busy_ns $(( ${u1:-0} - ${u0:-0} ))
+	vmhwm_kib ${hwm:-0}
+	ramp_complete $6
+	exit $7
+	EOF
+}
+
 # one_run NAME TESTER N SMI HOLD RAMP_LIMIT STRICT [ARGS...]: one tester
 # against a fresh target; the facts go to $tmp/NAME/facts (key value), the
 # rest stays in $tmp/NAME. ARGS go to esmeload. When not every participant
@@ -289,18 +328,9 @@ one_run() {
 	sleep "$settle"
 
 	wa=$(to_next_second)
-	c0=$(cpu_ticks "$tp")
-	s0=$(cpu_ticks "$TARGET_PID")
-	q0=$(sched_busy "$TARGET_PID")
-	u0=$(sched_busy "$tp")
-	[ -n "$STATS_URL" ] && stats >"$d/stats0.json"
+	window_open
 	to_second $((wa + hold))
-	c1=$(cpu_ticks "$tp")
-	s1=$(cpu_ticks "$TARGET_PID")
-	q1=$(sched_busy "$TARGET_PID")
-	u1=$(sched_busy "$tp")
-	hwm=$(vmhwm "$tp")
-	[ -n "$STATS_URL" ] && stats >"$d/stats1.json"
+	window_close
 	if [ -z "$c0" ] || [ -z "$c1" ]; then
 		say "$name: $tester exited before the window ended"; tail -5 "$d/tester.err" >&2
 		give_up "$strict" "$tp"; return 1
@@ -323,21 +353,7 @@ one_run() {
 	wait "$TARGET_PID" || true
 	forget "$TARGET_PID"
 	if [ "$rc" -ne 0 ]; then sed 's/^/  /' "$d/tester.err" | tail -5 >&2; fi
-	cat >"$d/facts" <<-EOF
-	name $name
-	tester $tester
-	n $n
-	smi $smi
-	hold $hold
-	window_start $wa
-	cpu_ticks $((c1 - c0))
-	serve_ticks $((s1 - s0))
-	serve_busy_ns $((q1 - q0))
-	tester_busy_ns $(( ${u1:-0} - ${u0:-0} ))
-	vmhwm_kib ${hwm:-0}
-	ramp_complete $ramped
-	exit $rc
-	EOF
+	write_facts "$name" "$tester" "$n" "$smi" "$hold" "$ramped" "$rc" 0
 	say "$name done at $(( $(date +%s) - T0 )) s"
 }
 
@@ -362,18 +378,9 @@ grow_run() {
 	pids+=("$tp")
 	wa=$((start + GROW_FROM))
 	to_second "$wa"
-	c0=$(cpu_ticks "$tp")
-	s0=$(cpu_ticks "$TARGET_PID")
-	q0=$(sched_busy "$TARGET_PID")
-	u0=$(sched_busy "$tp")
-	stats >"$d/stats0.json"
+	window_open
 	to_second $((start + GROW_TO))
-	c1=$(cpu_ticks "$tp")
-	s1=$(cpu_ticks "$TARGET_PID")
-	q1=$(sched_busy "$TARGET_PID")
-	u1=$(sched_busy "$tp")
-	hwm=$(vmhwm "$tp")
-	stats >"$d/stats1.json"
+	window_close
 	if [ -z "$c0" ] || [ -z "$c1" ]; then
 		say "$name: $tester exited before the window ended"; tail -5 "$d/tester.err" >&2
 		exit 1
@@ -387,22 +394,7 @@ grow_run() {
 	kill -TERM "$TARGET_PID" 2>/dev/null || say "$name: the target had already exited"
 	wait "$TARGET_PID" || true
 	forget "$TARGET_PID"
-	cat >"$d/facts" <<-EOF
-	name $name
-	tester $tester
-	grow 1
-	n 0
-	smi 0
-	hold $((GROW_TO - GROW_FROM))
-	window_start $wa
-	cpu_ticks $((c1 - c0))
-	serve_ticks $((s1 - s0))
-	serve_busy_ns $((q1 - q0))
-	tester_busy_ns $(( ${u1:-0} - ${u0:-0} ))
-	vmhwm_kib ${hwm:-0}
-	ramp_complete 1
-	exit $rc
-	EOF
+	write_facts "$name" "$tester" 0 0 $((GROW_TO - GROW_FROM)) 1 "$rc" 1
 	say "$name done at $(( $(date +%s) - T0 )) s"
 }
 
