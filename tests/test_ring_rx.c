@@ -6,6 +6,7 @@
  * io_uring): the walk only reads the shadow and writes ring entries.
  */
 #include "test.h"
+#include "engine/eng.h"
 #include "engine/ring.h"
 
 #include <stdlib.h>
@@ -230,5 +231,49 @@ static int zero_bytes(void)
 	return 0;
 }
 
+/* The features a kernel's IORING_FEAT_* bits decide: on when it has
+ * them, unsupported (the fallback) when it lacks them, nothing when not
+ * wanted. */
+static int feat_of_kernel(void)
+{
+	unsigned both = RING_F_MIN_WAIT | RING_F_RECV_BUNDLE, un = 0;
+
+	check_eq(ring_feat_of_kernel(0, both, &un), 0);
+	check_eq(un, both);
+	un = 0;
+	check_eq(ring_feat_of_kernel(IORING_FEAT_MIN_TIMEOUT, both, &un),
+		 RING_F_MIN_WAIT);
+	check_eq(un, RING_F_RECV_BUNDLE);
+	un = 0;
+	check_eq(ring_feat_of_kernel(IORING_FEAT_MIN_TIMEOUT |
+				     IORING_FEAT_RECVSEND_BUNDLE, both, &un),
+		 both);
+	check_eq(un, 0);
+	check_eq(ring_feat_of_kernel(0, RING_F_RING_FD | RING_F_BUF_INC, &un), 0);
+	check_eq(un, 0);
+	return 0;
+}
+
+/* What self_check.uring_features and /stats say of each state. */
+static int feat_states(void)
+{
+	static struct eng e;
+	static struct eng_ring er;
+
+	check(eng_feat_state(&e, 0) == NULL); /* before setup */
+	e.rings = &er;
+	e.nrings = 1;
+	er.ring.feat = RING_F_RING_FD;
+	er.ring.feat_unsupported = RING_F_RECV_BUNDLE;
+	e.o.uring_off = RING_F_BUF_INC;
+	check(!strcmp(eng_feat_state(&e, 0), "on"));
+	check(!strcmp(eng_feat_state(&e, 1), "unused"));
+	check(!strcmp(eng_feat_state(&e, 2), "unsupported"));
+	check(!strcmp(eng_feat_state(&e, 3), "off"));
+	check(eng_feat_state(&e, RING_F_COUNT) == NULL);
+	return 0;
+}
+
 TEST_MAIN(T(bundle_follows_ring_order), T(plain_one_buffer),
-	  T(inc_parts_and_bundle), T(drop_returns_the_bundle), T(zero_bytes))
+	  T(inc_parts_and_bundle), T(drop_returns_the_bundle), T(zero_bytes),
+	  T(feat_of_kernel), T(feat_states))

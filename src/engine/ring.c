@@ -206,20 +206,34 @@ static void probe_feats(struct ring *r, const struct ring_opts *o)
 			r->feat_unsupported |= RING_F_RING_FD;
 		}
 	}
-	if ((want & RING_F_MIN_WAIT) && o->min_wait_us) {
-		if (r->features & IORING_FEAT_MIN_TIMEOUT) {
-			r->feat |= RING_F_MIN_WAIT;
-			r->min_wait_us = o->min_wait_us;
-		} else {
-			r->feat_unsupported |= RING_F_MIN_WAIT;
-		}
-	}
-	if (want & RING_F_RECV_BUNDLE) {
-		if (r->features & IORING_FEAT_RECVSEND_BUNDLE)
-			r->feat |= RING_F_RECV_BUNDLE;
+	if (!o->min_wait_us)
+		want &= ~RING_F_MIN_WAIT;
+	r->feat |= ring_feat_of_kernel(r->features, want, &r->feat_unsupported);
+	if (r->feat & RING_F_MIN_WAIT)
+		r->min_wait_us = o->min_wait_us;
+}
+
+/* see ring.h */
+unsigned ring_feat_of_kernel(unsigned features, unsigned want,
+			     unsigned *unsupported)
+{
+	static const struct {
+		unsigned feat, kernel;
+	} by_flag[] = {
+		{ RING_F_MIN_WAIT, IORING_FEAT_MIN_TIMEOUT },
+		{ RING_F_RECV_BUNDLE, IORING_FEAT_RECVSEND_BUNDLE },
+	};
+	unsigned on = 0;
+
+	for (size_t i = 0; i < sizeof(by_flag) / sizeof(by_flag[0]); i++) {
+		if (!(want & by_flag[i].feat))
+			continue;
+		if (features & by_flag[i].kernel)
+			on |= by_flag[i].feat;
 		else
-			r->feat_unsupported |= RING_F_RECV_BUNDLE;
+			*unsupported |= by_flag[i].feat;
 	}
+	return on;
 }
 
 /* see ring.h */

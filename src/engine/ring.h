@@ -93,6 +93,15 @@ const char *ring_feat_name(unsigned i);
 int ring_feat_parse(const char *list, unsigned *mask, char *err,
 		    size_t errlen);
 
+/*
+ * Of want, the features the kernel's IORING_FEAT_* bits (features) say it
+ * has: min_wait (IORING_FEAT_MIN_TIMEOUT) and recv_bundle
+ * (IORING_FEAT_RECVSEND_BUNDLE). Those wanted that it lacks are added to
+ * *unsupported. (ring_fd and buf_inc are known only by trying them.)
+ */
+unsigned ring_feat_of_kernel(unsigned features, unsigned want,
+			     unsigned *unsupported);
+
 struct ring_opts {
 	unsigned entries;    /* SQ size */
 	unsigned cq_entries; /* CQ size, at least entries; 0: 8 x entries */
