@@ -2,7 +2,7 @@
 # Hold N concurrent participants on loopback, past the 20,000-descriptor
 # limit of this machine's processes: esmeload keeps connections as direct
 # descriptors in several rings per thread (one per RLIMIT_NOFILE
-# connections), serve in several rings of its one thread, and
+# connections), serve in several rings of each of its threads, and
 # source-address pools spread the 4-tuples. Participants arrive at RATE
 # per second (--arrival-rate), open loop.
 #
@@ -28,6 +28,7 @@ RATE=${RATE:-1000}
 THREADS=${THREADS:-}      # default: the CPUs this machine has
 PERF_AT=${PERF_AT:-0}
 ORGS=${ORGS:-2}           # organizer connections, each starting a chat every ms
+SERVE_THREADS=${SERVE_THREADS:-}  # serve's --threads (default: its CPUs)
 ESMELOAD=${ESMELOAD:-build/esmeload}
 [ -x "$ESMELOAD" ] || make -s build/esmeload
 nofile=$(ulimit -n)
@@ -51,7 +52,7 @@ echo "scale: N=$N at $RATE/s, $threads tester threads of up to $per_thread conne
 
 "$ESMELOAD" serve --organizer-port 0 --participant-port 0 --messenger-port 0 \
 	--write-config "$tmp/config.json" --max-conns $((N + 5000)) --organizers "$ORGS" \
-	--quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	${SERVE_THREADS:+--threads "$SERVE_THREADS"} --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pids+=($!)
 serve_pid=$!
 for _ in $(seq 200); do [ -s "$tmp/config.json" ] && break; sleep 0.05; done

@@ -17,7 +17,10 @@
 #   WARMUP [2] MEASURE [8]    seconds of warm-up, then of measurement
 #   RUNS [3]                  runs per series; medians are reported
 #   IDLE_CONNS [5000]         connections of the memory test
-#   SERVE_CPU [0] CLIENT_CPU [1]
+#   SERVE_CPU [0] CLIENT_CPU [1]  taskset CPU lists (e.g. 0-1: serve
+#                             may use both; serve's --threads defaults to
+#                             the CPUs it may use)
+#   MEMORY [1]                0 skips the memory test
 #   ESMELOAD [build/esmeload] SERVE_ARGS []   extra options for serve
 #
 # Throughput: serve (pinned to SERVE_CPU) and bench/serve_load (pinned to
@@ -43,6 +46,7 @@ WARMUP=${WARMUP:-2}
 MEASURE=${MEASURE:-8}
 RUNS=${RUNS:-3}
 IDLE_CONNS=${IDLE_CONNS:-5000}
+MEMORY=${MEMORY:-1}
 SERVE_CPU=${SERVE_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
@@ -126,7 +130,10 @@ cpu_ticks() {
 # CPU SERVE_CPU's busy ticks from /proc/stat (all time but idle and iowait):
 # it includes softirq time that may not be charged to any process.
 core_busy() {
-	awk -v c="cpu$SERVE_CPU" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+	case $SERVE_CPU in
+	*[!0-9]*) echo 0 ;;  # several CPUs: not measured
+	*) awk -v c="cpu$SERVE_CPU" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat ;;
+	esac
 }
 # serve's main thread: nanoseconds on CPU plus waiting to run (schedstat).
 # Its rate is 1.0 when serve never sleeps for want of work: saturated.
@@ -150,7 +157,7 @@ echo "# throughput: chats $CHATS, warm-up ${WARMUP}s, measure ${MEASURE}s, $RUNS
 run_series() {
 	local gate=$1 window=$2 run rates=() cpus=() percore=() drops=()
 	local c0 c1 b0 b1 q0 q1 t0 t1 s0 s1 d0 d1 x0 x1
-	local rate cpu core busy runnable deliv drop droppct
+	local rate cpu core busy runnable deliv drop droppct k0 k1 crosspct
 	echo "# gate $gate: chats $CHATS, window $window"
 	for ((run = 1; run <= RUNS; run++)); do
 		start_serve
@@ -172,6 +179,7 @@ run_series() {
 		s0=$(sv messages.stored)
 		d0=$(sv messages.sent)
 		x0=$(sv messages.dropped)
+		k0=$(sv messages.sent_cross_thread)
 		sleep "$MEASURE"
 		c1=$(cpu_ticks)
 		b1=$(core_busy)
@@ -181,6 +189,7 @@ run_series() {
 		s1=$(sv messages.stored)
 		d1=$(sv messages.sent)
 		x1=$(sv messages.dropped)
+		k1=$(sv messages.sent_cross_thread)
 
 		wait "$LOAD_PID" || echo "serve.sh: serve_load exited with $?" >&2
 		stop_serve
@@ -196,11 +205,13 @@ run_series() {
 			printf "%.0f %.3f %.0f %.3f %.3f %.0f %.0f %.1f\n", rate, cpu,
 				rate / cpu, (b1 - b0) / hz / dt, (q1 - q0) / 1e9 / dt,
 				(d1 - d0) / dt, (x1 - x0) / dt, pct }')
+		crosspct=$(awk -v k0="${k0:-0}" -v k1="${k1:-0}" -v d0="$d0" -v d1="$d1" \
+			'BEGIN { printf "%.1f", (d1 > d0) ? 100 * (k1 - k0) / (d1 - d0) : 0 }')
 		rates+=("$rate")
 		cpus+=("$cpu")
 		percore+=("$core")
 		drops+=("$droppct")
-		echo "run $run: msgs_stored_per_s $rate serve_cpu $cpu msgs_per_cpu_s $core serve_runnable $runnable cpu${SERVE_CPU}_busy $busy user_messages_delivered_per_s $deliv dropped_per_s $drop dropped_pct $droppct"
+		echo "run $run: msgs_stored_per_s $rate serve_cpu $cpu msgs_per_cpu_s $core serve_runnable $runnable cpu${SERVE_CPU}_busy $busy user_messages_delivered_per_s $deliv dropped_per_s $drop dropped_pct $droppct cross_thread_pct $crosspct"
 		echo "run $run client: $(grep '^{' "$tmp/load.out" || echo none)"
 		if [ -s "$tmp/load.err" ]; then
 			sed "s/^/run $run client stderr: /" "$tmp/load.err" | head -5
@@ -223,6 +234,10 @@ if [ "$ECHO_WINDOW" -gt 0 ]; then
 	ECHO_DROP=$MED_DROP
 fi
 
+if [ "$MEMORY" = 0 ]; then
+	echo "serve msgs_per_s_one_core: $FULL_CORE"
+	exit 0
+fi
 # ---- memory per idle authorized WebSocket connection ----
 start_serve
 rss_start=$(status_kb VmRSS)

@@ -43,4 +43,8 @@ int opt_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v);
 /* A byte size: digits with an optional K, M or G suffix (binary). */
 int opt_size(const char *s, uint64_t *v);
 
+/* The CPUs this process may run on (its affinity mask): the default of
+ * --threads. At least 1. */
+unsigned opt_cpus(void);
+
 #endif

@@ -4,7 +4,9 @@
 #include "opt.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The option name in arg, without its one or two dashes; NULL if arg is
  * not an option. */
@@ -211,4 +213,17 @@ int opt_size(const char *s, uint64_t *v)
 		return -EINVAL;
 	*v <<= shift;
 	return 0;
+}
+
+/* see opt.h */
+unsigned opt_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	/* More CPUs than a cpu_set_t holds: all of them, then. */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }

@@ -11,6 +11,7 @@ test_run_config_DEPS := run/config run/threshold opt http json jsonw timefmt b64
 test_run_output_DEPS := run/output run/config run/threshold opt http b64 hist jsonw json timefmt utf8 engine/ring
 test_hist_DEPS    := hist
 test_delay_DEPS   := serve/delay
+test_xq_DEPS      := serve/xq
 test_report_DEPS := report/load report/svg report/html report/compare json jsonw timefmt utf8
 test_tls_DEPS     := tls
 test_threshold_DEPS := run/threshold

@@ -70,7 +70,7 @@ static int org_add_find(void)
 		o = store_org(st, i);
 		check_eq(o->signout_ns, o->created_ns);
 		check(o->created_ns >= t0 && o->created_ns <= t1);
-		check_eq(o->conn_head, NIL);
+		check_eq(o->conn_threads, 0);
 		check_eq(o->chat_head, NIL);
 		check(o->first && o->last && o->phone);
 	}
@@ -111,7 +111,7 @@ static int part_add_find(void)
 	check(strcmp(p->phone, "+482") == 0);
 	check_eq(p->created_ns, T0 + 5);
 	check_eq(p->signout_ns, p->created_ns);
-	check_eq(p->conn_head, NIL);
+	check_eq(p->conn_threads, 0);
 	check_eq(p->chat_head, NIL);
 	check_eq(p->locks, 0);
 

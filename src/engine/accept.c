@@ -183,6 +183,25 @@ void eng_on_accept(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe,
 		eng_accept_fill(e, l);
 }
 
+/*
+ * Whether a socket without SO_REUSEPORT fails to bind the address: then
+ * another listener holds it, and a SO_REUSEPORT group must not start
+ * there (it would join that listener's group if it has the option too).
+ */
+static int port_taken(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int one = 1, taken, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+					0);
+
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	taken = bind(fd, (const struct sockaddr *)ss, sl) < 0 &&
+		errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
 /* see eng.h */
 int eng_listen(struct eng *e, const char *host, uint16_t port, int rcvbuf,
 	       uint16_t *bound, char *err, size_t errlen)
@@ -220,6 +239,15 @@ int eng_listen(struct eng *e, const char *host, uint16_t port, int rcvbuf,
 		return -errno;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (e->o.listen == ENG_LISTEN_GROUP_FIRST && port &&
+	    port_taken(&ss, sl)) {
+		snprintf(err, errlen, "cannot listen on %s port %u: %s", host,
+			 port, strerror(EADDRINUSE));
+		close(fd);
+		return -EADDRINUSE;
+	}
+	if (e->o.listen != ENG_LISTEN_OWN)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* Accepted sockets inherit TCP_NODELAY: frames leave at once. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (rcvbuf)

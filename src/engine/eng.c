@@ -838,6 +838,18 @@ static void handle_cqe(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe)
 		 * see the other rings until a timeout. */
 		arm_wake(e);
 		return;
+	case OP_MSG:
+		if (e->ops->message)
+			e->ops->message(e->app, id);
+		return;
+	case OP_MSG_POST:
+		/* Only a failure completes (CQE_SKIP_SUCCESS). */
+		if (cqe->res < 0) {
+			e->stats.msg_failed++;
+			if (!e->msg_err)
+				e->msg_err = cqe->res;
+		}
+		return;
 	case OP_LTIMEOUT:
 	case OP_CANCEL:
 		return;
@@ -870,6 +882,17 @@ static void handle_cqe(struct eng *e, uint32_t ri, struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
+}
+
+/* see eng.h */
+void eng_msg_post(struct eng *e, int to_fd, uint32_t value)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&e->rings[0].ring);
+
+	io_uring_prep_msg_ring(sqe, to_fd, 0, ring_ud(OP_MSG, 0, value), 0);
+	io_uring_sqe_set_data64(sqe, ring_ud(OP_MSG_POST, 0, value));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	e->stats.msg_posted++;
 }
 
 /* see eng.h */

@@ -157,9 +157,19 @@ struct eng_ops {
 	/* A node armed with eng_timer_at expired (it is disarmed). NULL for
 	 * one that never calls eng_timer_at. */
 	void (*timer)(void *app, struct tw_node *n);
+	/* Another engine's eng_msg_post reached this one, with its value
+	 * (NULL for an application that is never posted to). */
+	void (*message)(void *app, uint32_t value);
 	/* After every batch of completions and timers. */
 	int64_t (*turn)(void *app);
 };
+
+/* eng_opts.listen: how eng_listen binds. ENG_LISTEN_GROUP_FIRST binds
+ * with SO_REUSEPORT after checking that nothing else holds the port (a
+ * port in use is an error, as for ENG_LISTEN_OWN); ENG_LISTEN_GROUP_JOIN
+ * joins the group such a listener started, so several engines (threads)
+ * accept on one port and the kernel spreads connections over them. */
+enum { ENG_LISTEN_OWN = 0, ENG_LISTEN_GROUP_FIRST, ENG_LISTEN_GROUP_JOIN };
 
 struct eng_opts {
 	unsigned max_conns;        /* connection slots */
@@ -192,6 +202,7 @@ struct eng_opts {
 	unsigned ntargets;
 	const struct tls_tas *tas; /* TLS targets: trust anchors */
 	int insecure;              /* TLS: accept any certificate */
+	int listen;                /* ENG_LISTEN_* */
 };
 
 struct eng_stats {
@@ -209,6 +220,8 @@ struct eng_stats {
 	uint64_t no_memory;        /* input or output blocks exhausted */
 	uint64_t tls_handshakes, tls_resumed;
 	uint64_t zc_sends, zc_copied;
+	uint64_t msg_posted;       /* eng_msg_post: messages submitted */
+	uint64_t msg_failed;       /* ... that the kernel refused */
 };
 
 struct eng_tls;
@@ -290,6 +303,7 @@ struct eng {
 	uint8_t acc_cancel;
 	struct eng_stats stats;
 	int err;                   /* the wait that ended the loop, -errno */
+	int msg_err;               /* the first refused eng_msg_post, -errno */
 	char err_text[160];
 };
 
@@ -403,6 +417,20 @@ static inline int64_t eng_tick_wait(const struct eng *e, uint64_t tick,
 	int64_t at = e->o.t0_ns + (int64_t)(tick << e->o.tick_shift);
 
 	return at > now_ns ? at - now_ns : 0;
+}
+
+/*
+ * Post value to another engine's loop (its thread): an IORING_OP_MSG_RING
+ * from ring 0 to the ring whose descriptor eng_msg_fd gave, submitted with
+ * this engine's next batch; there it is a completion that calls
+ * ops.message(value). No completion here unless the kernel refuses it
+ * (counted: stats.msg_failed; the first error is latched in msg_err).
+ */
+void eng_msg_post(struct eng *e, int to_fd, uint32_t value);
+/* The descriptor other engines post to (ring 0's), -1 before setup. */
+static inline int eng_msg_fd(const struct eng *e)
+{
+	return e->rings && e->nrings ? e->rings[0].ring.uring.ring_fd : -1;
 }
 
 /* Run the loop until ops.turn says ENG_STOP (returns 0) or a wait fails

@@ -14,9 +14,11 @@
 
 /* Operations in user_data. OP_ACCEPT: multishot (gen = ring, idx =
  * listener); OP_ACCEPT1: a single accept (same); OP_WAKE: ring 0's read
- * of the eventfd; OP_LTIMEOUT and OP_CANCEL carry nothing. */
+ * of the eventfd; OP_MSG: a message another engine posted to ring 0 (idx =
+ * its value); OP_MSG_POST: the failure of this engine's post (idx = the
+ * value); OP_LTIMEOUT and OP_CANCEL carry nothing. */
 enum { OP_CONNECT = 1, OP_LTIMEOUT, OP_RECV, OP_SEND, OP_CANCEL, OP_CLOSE,
-       OP_ACCEPT, OP_ACCEPT1, OP_WAKE };
+       OP_ACCEPT, OP_ACCEPT1, OP_WAKE, OP_MSG, OP_MSG_POST };
 
 enum { EC_FREE = ENG_C_FREE, EC_CONNECTING = ENG_C_CONNECTING,
        EC_OPEN = ENG_C_OPEN, EC_CLOSING = ENG_C_CLOSING };

@@ -197,19 +197,6 @@ static int bad_value(const char *dashes, const char *name, const char *v,
 		    why);
 }
 
-/* see run.h */
-unsigned run_affinity_cores(void)
-{
-	cpu_set_t set;
-	long n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	/* More CPUs than a cpu_set_t holds: all of them, then. */
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 static void defaults(struct run_opts *o)
 {
 	struct rlimit rl;
@@ -217,7 +204,7 @@ static void defaults(struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->sci_ms = o->cpi_ms = o->smi_ms = 1000;
 	o->max_errors = 1;
-	o->threads = run_affinity_cores();
+	o->threads = opt_cpus();
 	if (o->threads > 64)
 		o->threads = 64;
 	o->organizers = 1;

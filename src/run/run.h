@@ -118,9 +118,6 @@ static inline int64_t run_cpi_ns(const struct run_opts *o)
  * printed, or 2 after printing a one-line error. */
 int run_parse(struct run_opts *o, int argc, char **argv);
 
-/* CPUs this process may run on (sched_getaffinity), at least 1: the
- * default --threads (at most 64). */
-unsigned run_affinity_cores(void);
 /* Load a config.json into o (targets, email, password, event). Returns 0
  * or 2 after printing a one-line error naming the file and the key. */
 int run_load_config(struct run_opts *o, const char *path);

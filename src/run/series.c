@@ -12,6 +12,7 @@
 #include "http.h"
 #include "json.h"
 #include "jsonw.h"
+#include "opt.h"
 #include "session/fetch.h"
 
 #include <dirent.h>
@@ -156,7 +157,7 @@ int series_open(struct run *r, struct series *s)
 	 * it to the prefix of the other two files at the end. */
 	s->unix_s = r->t0_real_ns / 1000000000;
 	s->prev_wait_s = threads_wait_s();
-	r->cpu.cores = run_affinity_cores();
+	r->cpu.cores = opt_cpus();
 	r->cpu.limit_percent = 100.0 * (r->nw < r->cpu.cores ? r->nw : r->cpu.cores);
 	r->cpu.wait_max = s->prev_wait_s >= 0 ? 0 : -1;
 	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",

@@ -64,6 +64,8 @@ static void conn_end(struct serve *s, struct conn *c)
 {
 	if (c->state == CS_CLOSING || c->state == CS_FREE)
 		return;
+	if (s->sh->nthreads > 1)
+		__atomic_fetch_sub(&s->sh->live, 1, __ATOMIC_RELAXED);
 	if (c->role != ROLE_NONE)
 		msgr_detach(s, c);
 	state_count(s, c, -1);
@@ -137,6 +139,16 @@ static void on_accepted(void *app, uint32_t id, unsigned listener)
 	c->user = c->unext = c->uprev = NIL;
 	c->last_ms = serve_now_ms(s);
 	state_count(s, c, 1);
+	/* Each thread's tables could take --max-conns; together they take
+	 * no more either (a connection past it closes, as a full table
+	 * would close it). */
+	if (s->sh->nthreads > 1 &&
+	    __atomic_fetch_add(&s->sh->live, 1, __ATOMIC_RELAXED) >=
+	    s->o.max_conns) {
+		s->stats.err[E_CONN_LIMIT]++;
+		conn_close(s, c);
+		return;
+	}
 	conn_deadline(s, c, s->o.http_timeout_ms);
 }
 
@@ -204,13 +216,34 @@ static void on_deadline(void *app, uint32_t id, uint32_t tag)
 	}
 }
 
+static void on_message(void *app, uint32_t value)
+{
+	struct serve *s = app;
+
+	if (value != SERVE_WAKE)
+		msgr_take_queued(s);
+}
+
+/* The first thread to see the stop wakes the others to see it too. */
+static void wake_others(struct serve *s)
+{
+	for (unsigned t = 0; t < s->sh->nthreads; t++)
+		if (t != s->tid)
+			eng_msg_post(&s->eng, eng_msg_fd(&s->sh->thr[t].eng),
+				     SERVE_WAKE);
+	s->woke_others = 1;
+}
+
 static int64_t on_turn(void *app)
 {
 	struct serve *s = app;
 	int64_t bound = ENG_GO;
 
-	if (*s->stop)
+	if (*s->stop) {
+		if (!s->woke_others)
+			wake_others(s);
 		return ENG_STOP;
+	}
 	if (s->o.stall_for_ms &&
 	    serve_now_ms(s) >= s->start_ms + s->o.stall_at_ms) {
 		/* --stall-at/--stall-for: the whole server stops, once. */
@@ -237,6 +270,7 @@ static const struct eng_ops serve_ops = {
 	.input = on_input,
 	.closed = on_closed,
 	.deadline = on_deadline,
+	.message = on_message,
 	.turn = on_turn,
 };
 
@@ -259,6 +293,9 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 		.wheel_slots = 4096,
 		.t0_ns = clock_mono_ns(),
 		.max_wait_ns = 1000000000,
+		.listen = s->sh->nthreads == 1 ? ENG_LISTEN_OWN :
+			  s->tid == 0 ? ENG_LISTEN_GROUP_FIRST :
+			  ENG_LISTEN_GROUP_JOIN,
 	};
 	int ret;
 
@@ -283,8 +320,12 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 	}
 	for (uint32_t i = 0; i < s->o.max_conns; i++)
 		s->conns[i].user = NIL;
+	/* Thread 0 binds the ports (0: any free one); the others join the
+	 * ports it got. */
 	for (int p = 0; p < NPORTS; p++) {
-		ret = eng_listen(&s->eng, s->o.host, s->o.port[p], s->o.rcvbuf,
+		uint16_t port = s->tid ? s->sh->thr[0].bound[p] : s->o.port[p];
+
+		ret = eng_listen(&s->eng, s->o.host, port, s->o.rcvbuf,
 				 &s->bound[p], err, errlen);
 		if (ret < 0)
 			return ret;
@@ -310,6 +351,7 @@ void serve_net_exit(struct serve *s)
 		for (uint32_t i = 0; i < s->o.max_conns; i++)
 			wses_release(s, &s->conns[i]);
 	eng_exit(&s->eng);
+	msgr_exit(s);
 	pool_destroy(&s->msg_pool);
 	free(s->conns);
 	s->conns = NULL;

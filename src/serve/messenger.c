@@ -70,10 +70,179 @@ static unsigned fan_out(struct serve *s, uint32_t head, const uint8_t *f,
 	return ok;
 }
 
-static uint32_t *conn_head_of(struct serve *s, enum role role, uint32_t u)
+/* This thread's first connection of a user, or NIL. */
+static uint32_t head_of(const struct serve *s, enum role role, uint32_t u)
 {
-	return role == ROLE_ORG ? &store_org(s->st, u)->conn_head :
-				  &store_part(s->st, u)->conn_head;
+	unsigned r = role == ROLE_PART;
+
+	return u < s->ucap[r] ? s->uhead[r][u] : NIL;
+}
+
+/* The slot of that head, the list grown to hold u; NULL without memory. */
+static uint32_t *head_slot(struct serve *s, enum role role, uint32_t u)
+{
+	unsigned r = role == ROLE_PART;
+
+	if (u >= s->ucap[r]) {
+		uint32_t cap = s->ucap[r] ? s->ucap[r] : 1024;
+		uint32_t *h;
+
+		while (cap <= u)
+			cap *= 2;
+		h = realloc(s->uhead[r], (size_t)cap * sizeof(*h));
+		if (!h)
+			return NULL;
+		for (uint32_t i = s->ucap[r]; i < cap; i++)
+			h[i] = NIL;
+		s->uhead[r] = h;
+		s->ucap[r] = cap;
+	}
+	return &s->uhead[r][u];
+}
+
+/* The store's mask of threads holding connections of a user. */
+static uint64_t *threads_of(struct serve *s, enum role role, uint32_t u)
+{
+	return role == ROLE_ORG ? &store_org(s->st, u)->conn_threads :
+				  &store_part(s->st, u)->conn_threads;
+}
+
+/* Send one entry of a queue to this thread's connections of its users;
+ * cross: it came from another thread. */
+static void send_entry(struct serve *s, const struct xq_ent *h,
+		       const uint8_t *f, int cross)
+{
+	int msg = h->flags & XQ_MSG;
+	unsigned k = 0;
+
+	if (h->org != NIL) {
+		k = fan_out(s, head_of(s, ROLE_ORG, h->org), f, h->len, msg);
+		if (msg)
+			s->stats.msg_sent_org += k;
+	}
+	if (h->part != NIL)
+		k += fan_out(s, head_of(s, ROLE_PART, h->part), f, h->len, msg);
+	if (msg && cross)
+		s->stats.msg_sent_cross += k;
+}
+
+/* Send the entries that have come from other threads (see serve.h). */
+static void take_queued(struct serve *s)
+{
+	unsigned n = s->sh->nthreads;
+
+	for (unsigned t = 0; t < n; t++) {
+		struct xq *q = &s->sh->xq[t * n + s->tid];
+		const struct xq_ent *h;
+		const uint8_t *f;
+
+		if (t == s->tid)
+			continue;
+		while ((h = xq_peek(q, &f))) {
+			send_entry(s, h, f, 1);
+			xq_pop(q);
+		}
+	}
+}
+
+/* see serve.h */
+void msgr_send_local(struct serve *s)
+{
+	const struct xq_ent *h;
+	const uint8_t *f;
+
+	/* A write may close a connection, whose detach takes and releases
+	 * the lock again: that release must not start a second walk. */
+	if (s->sending_local)
+		return;
+	s->sending_local = 1;
+	while ((h = xq_peek(&s->local, &f))) {
+		send_entry(s, h, f, 0);
+		xq_pop(&s->local);
+	}
+	s->sending_local = 0;
+}
+
+/* see serve.h */
+void msgr_take_queued(struct serve *s)
+{
+	unsigned n = s->sh->nthreads;
+
+	for (unsigned t = 0; t < n; t++)
+		if (t != s->tid)
+			xq_unbell(&s->sh->xq[t * n + s->tid]);
+	take_queued(s);
+}
+
+/* see serve.h */
+void msgr_exit(struct serve *s)
+{
+	for (int r = 0; r < 2; r++) {
+		free(s->uhead[r]);
+		s->uhead[r] = NULL;
+		s->ucap[r] = 0;
+	}
+}
+
+/*
+ * A frame for both sides of a chat: organizer org's connections and
+ * participant part's, wherever they are. Under the lock: the queues
+ * other threads take from, then this thread's own lists (serve.h).
+ */
+static void deliver(struct serve *s, uint32_t org, uint32_t part,
+		    const uint8_t *f, size_t n, int is_msg)
+{
+	uint64_t mo = *threads_of(s, ROLE_ORG, org);
+	uint64_t mp = *threads_of(s, ROLE_PART, part);
+	uint64_t me = 1ULL << s->tid, other = (mo | mp) & ~me;
+
+	for (unsigned t = 0; other; t++, other >>= 1) {
+		struct xq_ent h = {
+			.len = (uint32_t)n,
+			.org = (mo >> t) & 1 ? org : NIL,
+			.part = (mp >> t) & 1 ? part : NIL,
+			.flags = is_msg ? XQ_MSG : 0,
+		};
+		struct xq *q = &s->sh->xq[s->tid * s->sh->nthreads + t];
+
+		if (!(other & 1))
+			continue;
+		if (xq_push(q, &h, f) < 0) {
+			s->stats.cross_full++;
+			if (is_msg)
+				s->stats.msg_dropped += (h.org != NIL) +
+							(h.part != NIL);
+			continue;
+		}
+		s->stats.cross_queued++;
+		if (xq_bell(q))
+			eng_msg_post(&s->eng, eng_msg_fd(&s->sh->thr[t].eng),
+				     s->tid);
+	}
+	if (s->sh->nthreads > 1) {
+		struct xq_ent h = {
+			.len = (uint32_t)n,
+			.org = (mo & me) ? org : NIL,
+			.part = (mp & me) ? part : NIL,
+			.flags = is_msg ? XQ_MSG : 0,
+		};
+
+		take_queued(s);
+		/* under the lock: sent when it is released (serve.h) */
+		if ((h.org != NIL || h.part != NIL) &&
+		    xq_push(&s->local, &h, f) == 0)
+			return;
+		msgr_send_local(s);
+	}
+	if (mo & me) {
+		unsigned k = fan_out(s, head_of(s, ROLE_ORG, org), f, n,
+				     is_msg);
+
+		if (is_msg)
+			s->stats.msg_sent_org += k;
+	}
+	if (mp & me)
+		fan_out(s, head_of(s, ROLE_PART, part), f, n, is_msg);
 }
 
 /* see serve.h */
@@ -142,12 +311,15 @@ static void auth_denied(struct serve *s, struct conn *c)
 	conn_linger(s, c);
 }
 
-static void attach(struct serve *s, struct conn *c, enum role role,
-		   uint32_t u)
+/* Link c into its user's list on this thread; -ENOMEM without room. */
+static int attach(struct serve *s, struct conn *c, enum role role,
+		  uint32_t u)
 {
-	uint32_t *head = conn_head_of(s, role, u);
+	uint32_t *head = head_slot(s, role, u);
 	uint32_t idx = conn_idx(s, c);
 
+	if (!head)
+		return -ENOMEM;
 	c->role = (uint8_t)role;
 	c->user = u;
 	c->uprev = NIL;
@@ -155,6 +327,8 @@ static void attach(struct serve *s, struct conn *c, enum role role,
 	if (*head != NIL)
 		s->conns[*head].uprev = idx;
 	*head = idx;
+	*threads_of(s, role, u) |= 1ULL << s->tid;
+	return 0;
 }
 
 /* see serve.h */
@@ -164,7 +338,8 @@ void msgr_detach(struct serve *s, struct conn *c)
 
 	if (c->role == ROLE_NONE || c->user == NIL)
 		return;
-	head = conn_head_of(s, (enum role)c->role, c->user);
+	serve_lock(s);
+	head = &s->uhead[c->role == ROLE_PART][c->user];
 	if (c->uprev != NIL)
 		s->conns[c->uprev].unext = c->unext;
 	else
@@ -172,6 +347,10 @@ void msgr_detach(struct serve *s, struct conn *c)
 	if (c->unext != NIL)
 		s->conns[c->unext].uprev = c->uprev;
 	c->unext = c->uprev = NIL;
+	if (*head == NIL)
+		*threads_of(s, (enum role)c->role, c->user) &=
+			~(1ULL << s->tid);
+	serve_unlock(s);
 	/* role stays: the closing path counts the connection by it */
 }
 
@@ -197,16 +376,22 @@ static void authorize(struct serve *s, struct conn *c, const char *p,
 	    json_type(&d, 0) != JSMN_OBJECT ||
 	    (t = json_find(&d, 0, "Authorization")) < 0 ||
 	    json_get_str(&d, t, tok, sizeof(tok), &tn) < 0 || tn < 8 ||
-	    strncmp(tok, "Bearer ", 7) != 0 ||
-	    auth_token(s, tok + 7, tn - 7, &role, &u) < 0)
+	    strncmp(tok, "Bearer ", 7) != 0)
 		goto denied;
-	if (role == ROLE_ORG) {
-		unsigned r = store_org(s->st, u)->role;
-
-		if (r < 2 || r > 4)
-			goto denied;
+	serve_lock(s);
+	if (auth_token(s, tok + 7, tn - 7, &role, &u) < 0 ||
+	    (role == ROLE_ORG && (store_org(s->st, u)->role < 2 ||
+				  store_org(s->st, u)->role > 4))) {
+		serve_unlock(s);
+		goto denied;
 	}
-	attach(s, c, role, u);
+	if (attach(s, c, role, u) < 0) {
+		serve_unlock(s);
+		s->stats.err[E_NO_MEMORY]++;
+		conn_linger(s, c);
+		return;
+	}
+	serve_unlock(s);
 	conn_set_state(s, c, CS_WS);
 	conn_deadline(s, c, s->o.idle_timeout_ms);
 	return;
@@ -344,9 +529,7 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 	    delayq_push(&s->dq, clock_mono_ns() + s->o.delay_ns,
 			store_chat_idx(s->st, ch), f, n) == 0)
 		return 0;
-	s->stats.msg_sent_org +=
-		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 1);
-	fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 1);
+	deliver(s, ch->org, ch->part, f, n, 1);
 	return 0;
 }
 
@@ -354,18 +537,18 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 {
 	const struct delay_rec *r;
+	int64_t due;
 
+	serve_lock(s);
 	while ((r = delayq_peek(&s->dq)) && r->due_ns <= now_ns) {
 		struct chat *ch = store_chat(s->st, r->chat);
 
-		s->stats.msg_sent_org +=
-			fan_out(s, store_org(s->st, ch->org)->conn_head,
-				r->frame, r->len, 1);
-		fan_out(s, store_part(s->st, ch->part)->conn_head, r->frame,
-			r->len, 1);
+		deliver(s, ch->org, ch->part, r->frame, r->len, 1);
 		delayq_pop(&s->dq);
 	}
-	return r ? r->due_ns : 0;
+	due = r ? r->due_ns : 0;
+	serve_unlock(s);
+	return due;
 }
 
 /*
@@ -436,10 +619,8 @@ static void start_chat(struct serve *s, struct conn *c)
 	env_begin(s, &w, "new_chat");
 	render_chat(s, &w, ch, 1);
 	n = env_frame(s, &w, &f);
-	if (n) {
-		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 0);
-		fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 0);
-	}
+	if (n)
+		deliver(s, ch->org, ch->part, f, n, 0);
 	if (r.desc) {
 		char *text = (char *)s->scratch2;
 		int tn = snprintf(text, s->scratch_cap,
@@ -468,10 +649,8 @@ static void close_chat(struct serve *s, struct conn *c,
 	jw_str(&w, ch->id, 24);
 	jw_obj_end(&w);
 	n = env_frame(s, &w, &f);
-	if (n) {
-		fan_out(s, store_org(s->st, ch->org)->conn_head, f, n, 0);
-		fan_out(s, store_part(s->st, ch->part)->conn_head, f, n, 0);
-	}
+	if (n)
+		deliver(s, ch->org, ch->part, f, n, 0);
 }
 
 static int type_is(const struct json_doc *d, int t, const char *name)
@@ -504,17 +683,21 @@ static void dispatch(struct serve *s, struct conn *c, const char *p,
 	}
 	if (t < 0)
 		return send_error(s, c, E_BAD_TYPE, "invalid message type");
+	/* Parsed: the store's part under its lock. */
+	serve_lock(s);
 	if (type_is(&d, t, "send_message"))
-		return send_message(s, c, &d, pl);
-	if (type_is(&d, t, "get_chats"))
-		return get_chats(s, c);
-	if (type_is(&d, t, "get_chat_history"))
-		return get_history(s, c, &d, pl);
-	if (c->role == ROLE_ORG && type_is(&d, t, "start_chat"))
-		return start_chat(s, c);
-	if (c->role == ROLE_ORG && type_is(&d, t, "close_chat"))
-		return close_chat(s, c, &d, pl);
-	send_error(s, c, E_BAD_TYPE, "invalid message type");
+		send_message(s, c, &d, pl);
+	else if (type_is(&d, t, "get_chats"))
+		get_chats(s, c);
+	else if (type_is(&d, t, "get_chat_history"))
+		get_history(s, c, &d, pl);
+	else if (c->role == ROLE_ORG && type_is(&d, t, "start_chat"))
+		start_chat(s, c);
+	else if (c->role == ROLE_ORG && type_is(&d, t, "close_chat"))
+		close_chat(s, c, &d, pl);
+	else
+		send_error(s, c, E_BAD_TYPE, "invalid message type");
+	serve_unlock(s);
 }
 
 /*
@@ -532,15 +715,12 @@ void msgr_message(struct serve *s, struct conn *c, const uint8_t *p,
 			auth_denied(s, c);
 		else
 			authorize(s, c, (const char *)p, n);
-		return;
-	}
-	if (!utf8) {
-		if (text) {
+	} else if (!utf8) {
+		if (text)
 			wses_fail_utf8(s, c);
-			return;
-		}
-		send_error(s, c, E_MALFORMED, "malformed message");
-		return;
+		else
+			send_error(s, c, E_MALFORMED, "malformed message");
+	} else {
+		dispatch(s, c, (const char *)p, n);
 	}
-	dispatch(s, c, (const char *)p, n);
 }

@@ -881,7 +881,9 @@ void rest_request(struct serve *s, struct conn *c, const struct hses_req *r)
 		.keep_alive = r->keep_alive,
 	};
 
+	serve_lock(s);
 	route(&q);
+	serve_unlock(s);
 }
 
 /* see serve.h */

@@ -9,6 +9,7 @@
 #include "timefmt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,13 @@ static const char usage[] =
 "                            (default random)\n"
 "  --max-conns N             connection limit, 1-1048576 (default 10000);\n"
 "                            past RLIMIT_NOFILE, one io_uring per that many\n"
+"  --threads N               event loops, 1-64 (default: the CPUs serve may\n"
+"                            run on), each with its own io_urings and\n"
+"                            connections, accepting on the same ports; the\n"
+"                            accounts, queues and chats are shared\n"
+"  --cross-queue BYTES       the queue of frames from each thread to each\n"
+"                            other one (default 4M); frames past it are\n"
+"                            dropped and counted (threads.cross_full)\n"
 "  --uring-off LIST          refuse newer io_uring features, as a kernel\n"
 "                            without them would: ring_fd, recv_bundle\n"
 "                            (several receive buffers per completion,\n"
@@ -280,6 +288,10 @@ static void defaults(struct serve_opts *o)
 	o->max_message = 4096;
 	o->nbufs = 4096;
 	o->buf_size = 4096;
+	o->threads = opt_cpus();
+	if (o->threads > SERVE_MAX_THREADS)
+		o->threads = SERVE_MAX_THREADS;
+	o->xq_bytes = (size_t)4 << 20;
 }
 
 /* Parse options into s->o; organizers and events go to the store later. */
@@ -367,6 +379,20 @@ static int parse(struct serve *s, int argc, char **argv, const char **orgs,
 			if (opt_u64(v, 1, 1u << 20, &x) < 0)
 				return bad("--max-conns", v, "not a number from 1 to 1048576");
 			o->max_conns = (unsigned)x;
+			continue;
+		}
+		if ((r = VALUE("threads")) < 0) return 2;
+		if (r) {
+			if (opt_u64(v, 1, SERVE_MAX_THREADS, &x) < 0)
+				return bad("--threads", v, "not a number from 1 to 64");
+			o->threads = (unsigned)x;
+			continue;
+		}
+		if ((r = VALUE("cross-queue")) < 0) return 2;
+		if (r) {
+			if (opt_size(v, &x) < 0 || x < 4096 || x > (1u << 30))
+				return bad("--cross-queue", v, "not a size from 4K to 1G");
+			o->xq_bytes = x;
 			continue;
 		}
 		if ((r = VALUE("out-limit")) < 0) return 2;
@@ -485,14 +511,182 @@ static void random_text(char *dst, size_t n)
 	dst[n - 1 < 64 ? n - 1 : 64] = 0;
 }
 
+/* One thread's part: scratch buffers of its own. */
+static int thread_alloc(struct serve *s)
+{
+	s->scratch_cap = 2u << 20;
+	s->scratch = malloc(s->scratch_cap);
+	s->scratch2 = malloc(s->scratch_cap);
+	return s->scratch && s->scratch2 ? 0 : -ENOMEM;
+}
+
+/*
+ * The threads' start. Every thread sets up its own engine (a ring belongs
+ * to the thread that made it), thread 0 first, since the others join the
+ * ports it bound; then they wait until the main thread, having seen all
+ * of them, says go (1) or give up (-1).
+ */
+struct start {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned ready;         /* threads past their setup */
+	int go;
+	int err[SERVE_MAX_THREADS];
+	uint8_t tried[SERVE_MAX_THREADS];
+	char text[SERVE_MAX_THREADS][256];
+};
+static struct start start = {
+	.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+};
+
+static void thread_init(struct serve *s)
+{
+	start.tried[s->tid] = 1;
+	start.err[s->tid] = serve_net_init(s, start.text[s->tid],
+					   sizeof(start.text[s->tid]));
+}
+
+static void *thread_main(void *arg)
+{
+	struct serve *s = arg;
+	int go;
+
+	thread_init(s);
+	pthread_mutex_lock(&start.mu);
+	start.ready++;
+	pthread_cond_broadcast(&start.cv);
+	while (!start.go)
+		pthread_cond_wait(&start.cv, &start.mu);
+	go = start.go;
+	pthread_mutex_unlock(&start.mu);
+	if (go > 0 && serve_net_run(s) < 0)
+		*s->stop = 1;
+	return NULL;
+}
+
+/* Set up thread 0 here and start the others once it could: returns how
+ * many of them started, each set up and waiting for start_go. */
+static unsigned start_threads(struct serve_shared *sh, pthread_t *tids)
+{
+	unsigned started = 0;
+
+	thread_init(&sh->thr[0]);
+	if (start.err[0] < 0)
+		return 0;
+	for (unsigned t = 1; t < sh->nthreads; t++) {
+		if (pthread_create(&tids[t], NULL, thread_main, &sh->thr[t])) {
+			start.err[t] = -EAGAIN;
+			snprintf(start.text[t], sizeof(start.text[t]),
+				 "cannot start thread %u of %u", t + 1,
+				 sh->nthreads);
+			break;
+		}
+		started++;
+	}
+	pthread_mutex_lock(&start.mu);
+	while (start.ready < started)
+		pthread_cond_wait(&start.cv, &start.mu);
+	pthread_mutex_unlock(&start.mu);
+	return started;
+}
+
+static void start_go(int go)
+{
+	pthread_mutex_lock(&start.mu);
+	start.go = go;
+	pthread_cond_broadcast(&start.cv);
+	pthread_mutex_unlock(&start.mu);
+}
+
+/* The threads: copies of s (its options, keys and store), each with
+ * buffers of its own, and the queues between them. 0 or -1 after a
+ * one-line error. */
+static int make_threads(struct serve_shared *sh, const struct serve *s)
+{
+	unsigned n = s->o.threads;
+
+	sh->nthreads = n;
+	sh->stop = s->stop;
+	{
+		/* The lock is held for microseconds: spin a little before
+		 * sleeping on it. */
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+		pthread_mutex_init(&sh->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
+	sh->thr = calloc(n, sizeof(*sh->thr));
+	sh->xq = calloc((size_t)n * n, sizeof(*sh->xq));
+	if (!sh->thr || !sh->xq)
+		goto nomem;
+	for (unsigned t = 0; t < n; t++) {
+		struct serve *x = &sh->thr[t];
+
+		*x = *s;
+		x->sh = sh;
+		x->tid = t;
+		if (thread_alloc(x) < 0)
+			goto nomem;
+		for (unsigned u = 0; u < n && n > 1; u++)
+			if (xq_init(u != t ? &sh->xq[t * n + u] : &x->local,
+				    s->o.xq_bytes) < 0)
+				goto nomem;
+	}
+	return 0;
+nomem:
+	fprintf(stderr, "esmeload serve: out of memory for %u threads\n", n);
+	return -1;
+}
+
+static void free_threads(struct serve_shared *sh)
+{
+	for (unsigned t = 0; sh->thr && t < sh->nthreads; t++) {
+		if (start.tried[t])
+			serve_net_exit(&sh->thr[t]);
+		free(sh->thr[t].scratch);
+		free(sh->thr[t].scratch2);
+		for (unsigned u = 0; sh->xq && u < sh->nthreads; u++)
+			xq_free(&sh->xq[t * sh->nthreads + u]);
+		xq_free(&sh->thr[t].local);
+	}
+	free(sh->thr);
+	free(sh->xq);
+}
+
+/* The bound ports on stdout, the setup on stderr. */
+static void announce(const struct serve *s)
+{
+	int v6 = strchr(s->o.host, ':') != NULL;
+	const char *l = v6 ? "[" : "", *r = v6 ? "]" : "";
+
+	printf("esmeload serve: organizer http://%s%s%s:%u participant "
+	       "http://%s%s%s:%u messenger ws://%s%s%s:%u\n",
+	       l, s->o.host, r, s->bound[PORT_ORG], l, s->o.host, r,
+	       s->bound[PORT_PART], l, s->o.host, r, s->bound[PORT_MSG]);
+	fflush(stdout);
+	if (!s->o.quiet)
+		fprintf(stderr, "esmeload serve: io_uring %s, %u thread%s, up "
+			"to %u connections as direct descriptors in %u ring%s "
+			"of %u a thread\n", eng_ring_mode(&s->eng),
+			s->sh->nthreads, s->sh->nthreads > 1 ? "s" : "",
+			s->o.max_conns, s->eng.nrings,
+			s->eng.nrings > 1 ? "s" : "", s->eng.per_ring);
+}
+
 /* see serve.h */
 int serve_main(int argc, char **argv)
 {
 	static struct serve srv;
+	static struct serve_shared shared;
 	struct serve *s = &srv;
+	struct serve_shared *sh = &shared;
 	const char *orgs[64], *events[64];
-	int norgs = 0, nevents = 0, ret;
-	char err[256];
+	pthread_t tids[SERVE_MAX_THREADS];
+	int norgs = 0, nevents = 0, ret = 0, failed = 0;
+	unsigned started;
+	struct store *st;
 	uint8_t seed[16];
 	struct sigaction sa;
 
@@ -519,10 +713,7 @@ int serve_main(int argc, char **argv)
 	else
 		random_text(s->api_key, 33);
 	s->st = store_new(s->o.history, s->o.log_bytes, s->instance, seed);
-	s->scratch_cap = 2u << 20;
-	s->scratch = malloc(s->scratch_cap);
-	s->scratch2 = malloc(s->scratch_cap);
-	if (!s->st || !s->scratch || !s->scratch2) {
+	if (!s->st) {
 		fprintf(stderr, "esmeload serve: out of memory\n");
 		return 1;
 	}
@@ -548,48 +739,43 @@ int serve_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	s->stop = &stop_flag;
 
-	ret = serve_net_init(s, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "esmeload serve: %s\n", err);
-		serve_net_exit(s);
+	if (make_threads(sh, s) < 0) {
+		free_threads(sh);
+		store_free(s->st);
 		return 1;
 	}
-	if (s->o.write_config) {
+	s = &sh->thr[0];
+	started = start_threads(sh, tids);
+	for (unsigned t = 0; t < sh->nthreads && !failed; t++)
+		if (start.err[t] < 0) {
+			fprintf(stderr, "esmeload serve: %s\n", start.text[t]);
+			failed = 1;
+		}
+	if (!failed && s->o.write_config) {
 		ret = write_config(s, s->o.write_config);
 		if (ret < 0) {
 			fprintf(stderr, "esmeload serve: --write-config %s: %s\n",
 				s->o.write_config, strerror(-ret));
-			serve_net_exit(s);
-			return 1;
+			failed = 1;
 		}
 	}
-	{
-		int v6 = strchr(s->o.host, ':') != NULL;
-		const char *l = v6 ? "[" : "", *r = v6 ? "]" : "";
-
-		printf("esmeload serve: organizer http://%s%s%s:%u participant "
-		       "http://%s%s%s:%u messenger ws://%s%s%s:%u\n",
-		       l, s->o.host, r, s->bound[PORT_ORG], l, s->o.host, r,
-		       s->bound[PORT_PART], l, s->o.host, r, s->bound[PORT_MSG]);
-		fflush(stdout);
-	}
-	if (!s->o.quiet)
-		fprintf(stderr, "esmeload serve: io_uring %s, up to %u "
-			"connections as direct descriptors in %u ring%s of "
-			"%u\n", eng_ring_mode(&s->eng), s->o.max_conns,
-			s->eng.nrings, s->eng.nrings > 1 ? "s" : "",
-			s->eng.per_ring);
-	ret = serve_net_run(s);
-	{
+	if (!failed)
+		announce(s);
+	start_go(failed ? -1 : 1);
+	if (!failed)
+		ret = serve_net_run(s);
+	stop_flag = 1;
+	for (unsigned t = 1; t <= started; t++)
+		pthread_join(tids[t], NULL);
+	if (!failed) {
 		long n = serve_stats_json(s, (char *)s->scratch, s->scratch_cap);
 
 		if (n > 0)
 			printf("%.*s\n", (int)n, (const char *)s->scratch);
 		fflush(stdout);
 	}
-	serve_net_exit(s);
-	store_free(s->st);
-	free(s->scratch);
-	free(s->scratch2);
-	return ret < 0 ? 1 : 0;
+	st = s->st;
+	free_threads(sh);
+	store_free(st);
+	return failed || ret < 0 ? 1 : 0;
 }

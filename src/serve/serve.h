@@ -1,7 +1,8 @@
 /*
  * serve: the reference ESME backend (organizer API, participant API and
- * messenger) in one process, in memory, in one thread (one io_uring, or
- * several when --max-conns exceeds what one ring's table may hold).
+ * messenger) in one process, in memory, on --threads threads: each one an
+ * engine (one io_uring, or several when --max-conns exceeds what one
+ * ring's table may hold) accepting on the same ports (SO_REUSEPORT).
  *
  * Internal contract between the serve modules, from the network up:
  *   serve.c         options, setup, signals, exit report
@@ -29,11 +30,27 @@
  * session and moves the connection to the WebSocket one (conn_set_state).
  *
  * IMPLEMENTATION NOTES
- * - One thread owns everything; no locks. A connection is the engine's
- *   slot (the direct-descriptor entry the kernel gave it at accept); serve
- *   keeps its own part of it at the same index of s->conns.
- * - A user may hold several WebSocket connections; each user keeps an
- *   intrusive list of them (conn indexes) and fan-out walks it.
+ * - struct serve is one thread's: its engine, connections, counters and
+ *   scratch buffers, nothing another thread writes. A connection is the
+ *   engine's slot (the direct-descriptor entry the kernel gave it at
+ *   accept); serve keeps its own part of it at the same index of s->conns.
+ * - The threads share the store (accounts, queues, chats, the message
+ *   log) under one lock (serve_lock), taken around a whole request and a
+ *   whole WebSocket message, and nothing else: not for input, frames,
+ *   output or timers. With one thread there is no lock.
+ * - A user may hold several WebSocket connections, on any threads; each
+ *   thread keeps an intrusive list of the ones it owns (conn indexes, by
+ *   user index: uhead), and the store a mask of the threads that hold any
+ *   (conn_threads). A frame for a user goes to the local list at once and,
+ *   for each other thread in the mask, into the queue from this thread to
+ *   that one (xq.h) with a message to its ring (IORING_OP_MSG_RING,
+ *   eng_msg_post) when the queue was idle. That thread sends it to its own
+ *   list; it counts what it sent, so every counter has one writer.
+ * - Order: frames are queued under the lock, and a thread takes what was
+ *   queued for it before it queues a frame of its own; those it sends
+ *   once the lock is released, before anything else. So every connection
+ *   sees a chat's messages in the store's order. Parsing, and the writes
+ *   of a thread's own frames, happen outside the lock.
  * - Frames are encoded once into a scratch buffer and copied into each
  *   recipient's outbound queue: server frames are unmasked, so the bytes
  *   are the same for every recipient.
@@ -41,6 +58,7 @@
 #ifndef ESMELOAD_SERVE_H
 #define ESMELOAD_SERVE_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,10 +66,14 @@
 #include "clock.h"
 #include "engine/eng.h"
 #include "serve/delay.h"
+#include "serve/xq.h"
 #include "pool.h"
 #include "ws.h"
 
 #define NIL UINT32_MAX
+#define SERVE_MAX_THREADS 64
+/* The engine message that only wakes a thread (to see the stop flag). */
+#define SERVE_WAKE UINT32_MAX
 
 enum { PORT_ORG = 0, PORT_PART = 1, PORT_MSG = 2, NPORTS = 3 };
 enum role { ROLE_NONE = 0, ROLE_ORG = 1, ROLE_PART = 2 };
@@ -96,6 +118,8 @@ struct serve_opts {
 	size_t max_body;        /* largest HTTP request body */
 	size_t max_message;     /* longest chat message content */
 	int quiet;
+	unsigned threads;       /* --threads */
+	size_t xq_bytes;        /* each thread-to-thread queue */
 	unsigned nbufs, buf_size;
 	unsigned uring_off;     /* --uring-off: enum ring_feat refused */
 	/* fault injection, for tests of the tester */
@@ -123,6 +147,9 @@ struct serve_stats {
 	uint64_t msg_sent;      /* user_message frames queued to connections */
 	uint64_t msg_sent_org;  /* ... of them to organizer connections */
 	uint64_t msg_dropped;   /* user_message frames dropped (slow reader) */
+	uint64_t msg_sent_cross; /* ... of msg_sent, stored by another thread */
+	uint64_t cross_queued;  /* frames queued to other threads */
+	uint64_t cross_full;    /* ... refused: that thread's queue was full */
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t bytes_in, bytes_out;
 	uint64_t chats_total, chats_active;
@@ -132,6 +159,16 @@ struct serve_stats {
 };
 
 struct store;
+
+/* What the threads share (see the notes above). */
+struct serve_shared {
+	pthread_mutex_t lock;   /* the store and its users' conn_threads */
+	struct serve *thr;      /* the threads: nthreads */
+	unsigned nthreads;
+	struct xq *xq;          /* xq[from * nthreads + to] */
+	uint64_t live;          /* open connections, all threads (atomic) */
+	volatile sig_atomic_t *stop;
+};
 
 struct serve {
 	struct serve_opts o;
@@ -155,7 +192,39 @@ struct serve {
 	uint32_t pool_first;    /* store index of pool account 2 (account 1
 				 * is organizer 0) */
 	volatile sig_atomic_t *stop;
+	struct serve_shared *sh;
+	unsigned tid;           /* this thread's index in sh->thr */
+	unsigned lock_depth;    /* serve_lock calls not yet undone */
+	int woke_others;        /* the stop was passed on */
+	uint32_t *uhead[2];     /* [0] organizers, [1] participants: the
+				 * first connection of each user on this
+				 * thread, by user index, NIL: none */
+	uint32_t ucap[2];
+	struct xq local;        /* frames for own connections, made under
+				 * the lock, sent after it (serve_unlock) */
+	int sending_local;
 };
+
+/* ---- messenger.c: what the lock's release sends ---- */
+void msgr_send_local(struct serve *s);
+
+/* The store's lock, taken once however deep the calls nest (a write may
+ * close a connection, which detaches it from its user). Frames for this
+ * thread's own connections made under it are sent once it is released
+ * (msgr_send_local), so the lock is not held for the writes. */
+static inline void serve_lock(struct serve *s)
+{
+	if (s->sh->nthreads > 1 && s->lock_depth++ == 0)
+		pthread_mutex_lock(&s->sh->lock);
+}
+static inline void serve_unlock(struct serve *s)
+{
+	if (s->sh->nthreads > 1 && --s->lock_depth == 0) {
+		pthread_mutex_unlock(&s->sh->lock);
+		if (s->local.tail != s->local.head)
+			msgr_send_local(s);
+	}
+}
 
 /* Monotonic milliseconds, as of the engine's current batch. */
 static inline uint64_t serve_now_ms(const struct serve *s)
@@ -295,6 +364,10 @@ void msgr_timeout(struct serve *s, struct conn *c);
 /* Fan out the delayed frames that are due; returns the next due time
  * (monotonic ns) or 0 when none is waiting. */
 int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns);
+/* Send what other threads queued for this one (xq.h). */
+void msgr_take_queued(struct serve *s);
+/* Free this thread's lists of users' connections. */
+void msgr_exit(struct serve *s);
 /* Send a text frame with the JSON text to one connection. */
 void msgr_send_json(struct serve *s, struct conn *c, const char *json,
 		    size_t n);
@@ -325,7 +398,9 @@ void render_msg(struct serve *s, struct jw *w, const struct msgrec *m);
 long render_http_error(char *buf, size_t cap, int status, const char *msg);
 
 /* ---- stats.c ---- */
-/* The /stats JSON into buf; returns its length (< 0 on overflow). */
+/* The /stats JSON into buf; returns its length (< 0 on overflow). The
+ * counters are summed over the threads: exact once they are quiet, and
+ * while they run each one as its thread last wrote it. */
 long serve_stats_json(struct serve *s, char *buf, size_t cap);
 
 /* ---- main.c ---- */

@@ -47,25 +47,70 @@ static void kv(struct jw *w, const char *k, uint64_t v)
 	jw_u64(w, v);
 }
 
+/* Another thread's counter: it is the only writer, so a load that
+ * cannot tear is its value as of some moment. */
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static void add_serve(struct serve_stats *a, const struct serve_stats *b)
+{
+	a->http_requests += LD(b->http_requests);
+	a->msg_received += LD(b->msg_received);
+	a->msg_stored += LD(b->msg_stored);
+	a->msg_sent += LD(b->msg_sent);
+	a->msg_sent_org += LD(b->msg_sent_org);
+	a->msg_dropped += LD(b->msg_dropped);
+	a->msg_sent_cross += LD(b->msg_sent_cross);
+	a->cross_queued += LD(b->cross_queued);
+	a->cross_full += LD(b->cross_full);
+	a->frames_in += LD(b->frames_in);
+	a->frames_out += LD(b->frames_out);
+	a->frames_dropped += LD(b->frames_dropped);
+	a->requests_total += LD(b->requests_total);
+	for (int i = 0; i < 4; i++)
+		a->conns[i] += LD(b->conns[i]);
+	for (int i = 0; i < E_COUNT; i++)
+		a->err[i] += LD(b->err[i]);
+}
+
+/* What the engines count of the connections, into a. */
+static void add_eng(struct serve_stats *a, struct eng_stats *sum,
+		    const struct eng_stats *es)
+{
+	a->accepted += LD(es->accepted);
+	a->closed += LD(es->closed);
+	a->bytes_in += LD(es->bytes_in);
+	a->bytes_out += LD(es->bytes_out);
+	a->err[E_ENOBUFS] += LD(es->enobufs);
+	a->err[E_RECV] += LD(es->recv_errors);
+	a->err[E_SEND] += LD(es->send_errors);
+	a->err[E_CONN_LIMIT] += LD(es->conn_limit);
+	a->err[E_TOO_BIG] += LD(es->too_big);
+	a->err[E_NO_MEMORY] += LD(es->no_memory);
+	sum->bundle_bufs += LD(es->bundle_bufs);
+	sum->inc_partial += LD(es->inc_partial);
+	sum->msg_posted += LD(es->msg_posted);
+	sum->msg_failed += LD(es->msg_failed);
+}
+
 /* see serve.h */
 long serve_stats_json(struct serve *s, char *buf, size_t cap)
 {
-	const struct eng_stats *es = &s->eng.stats;
-	struct serve_stats all = s->stats;
+	const struct serve_shared *sh = s->sh;
+	struct serve_stats all = { 0 };
 	const struct serve_stats *t = &all;
+	struct eng_stats sum = { 0 };
+	const struct eng_stats *es = &sum;
+	uint64_t out_blocks = 0, in_blocks = 0;
 	struct jw w;
 
-	/* What the engine counts of the connections. */
-	all.accepted = es->accepted;
-	all.closed = es->closed;
-	all.bytes_in = es->bytes_in;
-	all.bytes_out = es->bytes_out;
-	all.err[E_ENOBUFS] += es->enobufs;
-	all.err[E_RECV] += es->recv_errors;
-	all.err[E_SEND] += es->send_errors;
-	all.err[E_CONN_LIMIT] += es->conn_limit;
-	all.err[E_TOO_BIG] += es->too_big;
-	all.err[E_NO_MEMORY] += es->no_memory;
+	for (unsigned i = 0; i < sh->nthreads; i++) {
+		const struct serve *x = &sh->thr[i];
+
+		add_serve(&all, &x->stats);
+		add_eng(&all, &sum, &x->eng.stats);
+		out_blocks += LD(x->eng.out_pool.used);
+		in_blocks += LD(x->eng.in_pool.used) + LD(x->msg_pool.used);
+	}
 
 	jw_init(&w, buf, cap);
 	jw_obj_begin(&w);
@@ -97,6 +142,7 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "sent_organizer", t->msg_sent_org);
 	kv(&w, "sent_participant", t->msg_sent - t->msg_sent_org);
 	kv(&w, "dropped", t->msg_dropped);
+	kv(&w, "sent_cross_thread", t->msg_sent_cross);
 	jw_obj_end(&w);
 	jw_key(&w, "frames");
 	jw_obj_begin(&w);
@@ -112,9 +158,33 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "http_requests", t->http_requests);
 	jw_key(&w, "memory");
 	jw_obj_begin(&w);
-	kv(&w, "out_blocks", s->eng.out_pool.used);
+	kv(&w, "out_blocks", out_blocks);
 	kv(&w, "out_block_bytes", s->eng.out_pool.block_size);
-	kv(&w, "in_blocks", s->eng.in_pool.used + s->msg_pool.used);
+	kv(&w, "in_blocks", in_blocks);
+	jw_obj_end(&w);
+	jw_key(&w, "threads");
+	jw_obj_begin(&w);
+	kv(&w, "count", sh->nthreads);
+	jw_key(&w, "connections");
+	jw_arr_begin(&w);
+	for (unsigned i = 0; i < sh->nthreads; i++) {
+		const struct eng_stats *x = &sh->thr[i].eng.stats;
+
+		jw_u64(&w, LD(x->accepted) - LD(x->closed));
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "websocket");
+	jw_arr_begin(&w);
+	for (unsigned i = 0; i < sh->nthreads; i++) {
+		const uint32_t *k = sh->thr[i].stats.conns;
+
+		jw_u64(&w, (uint64_t)LD(k[2]) + LD(k[3]));
+	}
+	jw_arr_end(&w);
+	kv(&w, "cross_queued", t->cross_queued);
+	kv(&w, "cross_full", t->cross_full);
+	kv(&w, "wakeups", es->msg_posted);
+	kv(&w, "wakeup_errors", es->msg_failed);
 	jw_obj_end(&w);
 	jw_key(&w, "errors");
 	jw_obj_begin(&w);

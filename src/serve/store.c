@@ -197,7 +197,8 @@ int store_add_organizer(struct store *st, const char *email,
 	o->role = (uint8_t)role;
 	o->agency = agency;
 	o->created_ns = o->signout_ns = clock_real_ns();
-	o->conn_head = o->chat_head = NIL;
+	o->conn_threads = 0;
+	o->chat_head = NIL;
 	st->norgs++;
 	return 0;
 }
@@ -340,7 +341,8 @@ int store_part_add(struct store *st, const char *email, size_t en,
 	memcpy(p->salt, d, 8);
 	pw_hash(p->salt, pw, pn, p->pwhash);
 	p->created_ns = p->signout_ns = now_ns;
-	p->conn_head = p->chat_head = NIL;
+	p->conn_threads = 0;
+	p->chat_head = NIL;
 	if (email_insert(st, i) < 0)
 		return -ENOMEM;
 	st->nparts++;

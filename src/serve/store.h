@@ -26,7 +26,8 @@ struct organizer {
 	uint8_t role;
 	uint32_t agency;
 	int64_t created_ns, signout_ns;
-	uint32_t conn_head;  /* WebSocket connections */
+	uint64_t conn_threads; /* bit t: thread t holds WebSocket connections
+			      * of this user (serve.h) */
 	uint32_t chat_head;  /* chats, newest first */
 };
 
@@ -35,7 +36,7 @@ struct participant {
 	uint8_t salt[8];
 	uint8_t pwhash[32];
 	int64_t created_ns, signout_ns;
-	uint32_t conn_head;
+	uint64_t conn_threads;
 	uint32_t chat_head;
 	uint64_t locks;      /* bit e: a request for event index e is held */
 };

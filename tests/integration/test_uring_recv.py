@@ -104,6 +104,10 @@ async def big_messages(off):
         check(st == 200, "chat request: %s %s" % (st, short(js)))
         org = await esme.WS.open(srv, tok, "org")
         part = await esme.WS.open(srv, ptok, "part")
+        # On another thread its authorization may come after the
+        # organizer's start_chat, and new_chat would find it not yet there.
+        esme.wait_until(lambda: srv.stats()["connections"]["participant"] == 1,
+                        what="the participant authorized")
         await org.send_msg("start_chat", "")
         f = await part.expect("new_chat", what="after start_chat")
         chat = f["payload"]["id"]
