@@ -140,6 +140,12 @@ core_busy() {
 sched_ns() {
 	awk '{ printf "%.0f\n", $1 + $2 }' "/proc/$SERVE_PID/schedstat"
 }
+# voluntary context switches of all of serve's threads: a thread that
+# sleeps (on the lock, or for want of work) switches once each time.
+vcs() {
+	cat /proc/"$SERVE_PID"/task/*/status 2>/dev/null |
+		awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'
+}
 status_kb() {
 	awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVE_PID/status"
 }
@@ -157,7 +163,7 @@ echo "# throughput: chats $CHATS, warm-up ${WARMUP}s, measure ${MEASURE}s, $RUNS
 run_series() {
 	local gate=$1 window=$2 run rates=() cpus=() percore=() drops=()
 	local c0 c1 b0 b1 q0 q1 t0 t1 s0 s1 d0 d1 x0 x1
-	local rate cpu core busy runnable deliv drop droppct k0 k1 crosspct
+	local rate cpu core busy runnable deliv drop droppct k0 k1 crosspct v0 v1 vcs_s
 	echo "# gate $gate: chats $CHATS, window $window"
 	for ((run = 1; run <= RUNS; run++)); do
 		start_serve
@@ -180,6 +186,7 @@ run_series() {
 		d0=$(sv messages.sent)
 		x0=$(sv messages.dropped)
 		k0=$(sv messages.sent_cross_thread)
+		v0=$(vcs)
 		sleep "$MEASURE"
 		c1=$(cpu_ticks)
 		b1=$(core_busy)
@@ -190,6 +197,7 @@ run_series() {
 		d1=$(sv messages.sent)
 		x1=$(sv messages.dropped)
 		k1=$(sv messages.sent_cross_thread)
+		v1=$(vcs)
 
 		wait "$LOAD_PID" || echo "serve.sh: serve_load exited with $?" >&2
 		stop_serve
@@ -207,11 +215,12 @@ run_series() {
 				(d1 - d0) / dt, (x1 - x0) / dt, pct }')
 		crosspct=$(awk -v k0="${k0:-0}" -v k1="${k1:-0}" -v d0="$d0" -v d1="$d1" \
 			'BEGIN { printf "%.1f", (d1 > d0) ? 100 * (k1 - k0) / (d1 - d0) : 0 }')
+		vcs_s=$(awk -v a="$v0" -v b="$v1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')
 		rates+=("$rate")
 		cpus+=("$cpu")
 		percore+=("$core")
 		drops+=("$droppct")
-		echo "run $run: msgs_stored_per_s $rate serve_cpu $cpu msgs_per_cpu_s $core serve_runnable $runnable cpu${SERVE_CPU}_busy $busy user_messages_delivered_per_s $deliv dropped_per_s $drop dropped_pct $droppct cross_thread_pct $crosspct"
+		echo "run $run: msgs_stored_per_s $rate serve_cpu $cpu msgs_per_cpu_s $core serve_runnable $runnable cpu${SERVE_CPU}_busy $busy user_messages_delivered_per_s $deliv dropped_per_s $drop dropped_pct $droppct cross_thread_pct $crosspct serve_vcs_per_s $vcs_s"
 		echo "run $run client: $(grep '^{' "$tmp/load.out" || echo none)"
 		if [ -s "$tmp/load.err" ]; then
 			sed "s/^/run $run client stderr: /" "$tmp/load.err" | head -5
