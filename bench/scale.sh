@@ -58,6 +58,8 @@ serve_pid=$!
 for _ in $(seq 200); do [ -s "$tmp/config.json" ] && break; sleep 0.05; done
 [ -s "$tmp/config.json" ] || { echo "scale.sh: serve did not start" >&2; cat "$tmp/serve.err" >&2; exit 1; }
 grep -o 'in [0-9]* rings.*' "$tmp/serve.err" || true
+serve_rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$serve_pid/status" 2>/dev/null || echo 0; }
+serve_rss0=$(serve_rss)
 
 ( cd "$tmp" && exec "$top/$ESMELOAD" -sci 1 --arrival-rate "$RATE" -smi "$SMI" \
 	--max-participants "$N" --duration "$((RAMP_LIMIT + HOLD))s" \
@@ -173,6 +175,8 @@ echo "  ramp time: ${ramp}s; tester RSS at the end $rss_held KiB (peak $peak_rss
 slab_held=${slab_held:-$(slab)}
 echo "  kernel: TCP buffer memory +$(( (mem_held - mem0) * pg / 1024 / 1024 )) MiB (sockstat), slab +$(( (slab_held - slab0) / 1024 )) MiB for both ends of $held connections ($(( held > 0 ? (slab_held - slab0) * 1024 / held : 0 )) B per participant)"
 echo "  serve: $(echo "${stats:-}" | grep -o '"connections":{[^}]*}' || echo 'no /stats')"
+serve_rss1=$(serve_rss)
+echo "  serve RSS: $serve_rss0 KiB at start, $serve_rss1 KiB at the end: $(( held > 0 ? (serve_rss1 - serve_rss0) * 1024 / held : 0 )) B per participant held (connection slots on each thread, accounts, chats, the message log)"
 # Per connection: what the tester's RSS grew by from its first participants
 # to the end, per participant, plus the 512-byte send slot each connection
 # has in the registered arena (pinned at start, so not in that growth).

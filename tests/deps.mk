@@ -12,6 +12,7 @@ test_run_output_DEPS := run/output run/config run/threshold opt http b64 hist js
 test_hist_DEPS    := hist
 test_delay_DEPS   := serve/delay
 test_xq_DEPS      := serve/xq
+test_eng_msg_DEPS := engine/eng engine/send engine/transport engine/accept engine/ring engine/outq tls pool tw clock
 test_report_DEPS := report/load report/svg report/html report/compare json jsonw timefmt utf8
 test_tls_DEPS     := tls
 test_threshold_DEPS := run/threshold

@@ -4,7 +4,9 @@
  * slots, receive buffers, send backend, timer wheel and self-check
  * counters. It knows TCP, TLS and bytes; what the bytes mean is the
  * application's, which it hears through a table of callbacks (struct
- * eng_ops). Nothing of an engine is shared with another thread.
+ * eng_ops). Nothing of an engine is shared with another thread but the
+ * descriptor other loops post messages to (eng_msg_fd, eng_msg_post),
+ * which does not change once it is set up.
  *
  * Connections
  * - A connection is a slot id (0 .. max_conns - 1). It is also its index

@@ -271,10 +271,13 @@ static int self_verdict(const struct sc_in *in, char *v, size_t cap)
 	return 0;
 }
 
-static void self_check(struct jw *w, const struct run *r,
-		       const struct run_counters *c)
+/* The self-check's inputs into *in and its verdict in words into v: 1
+ * when the tester was the limit, 0 when it kept up, < 0 when there is
+ * nothing to judge. */
+static int verdict_of(const struct run *r, const struct run_counters *c,
+		      struct sc_in *in, char *v, size_t cap)
 {
-	struct sc_in in = {
+	*in = (struct sc_in){
 		.cpu = &r->cpu,
 		.lag99 = (double)hist_quantile(&r->lag, 0.99) / 1000.0,
 		.lag_bound = r->o.smi_ms / 10.0 > 10.0 ? r->o.smi_ms / 10.0 : 10.0,
@@ -289,8 +292,15 @@ static void self_check(struct jw *w, const struct run *r,
 		.arr_n = r->arrival_lag.count,
 		.http_conns = r->o.http_conns,
 	};
+	return self_verdict(in, v, cap);
+}
+
+static void self_check(struct jw *w, const struct run *r,
+		       const struct run_counters *c)
+{
+	struct sc_in in;
 	char verdict[768];
-	int limited = self_verdict(&in, verdict, sizeof(verdict));
+	int limited = verdict_of(r, c, &in, verdict, sizeof(verdict));
 
 	jw_key(w, "self_check");
 	jw_obj_begin(w);
@@ -412,6 +422,78 @@ static void arrivals_json(struct jw *w, const struct run *r,
 	jw_key(w, "latency_resolution_ms");
 	jw_f64(w, (double)hist_quantile(&r->timer_late, 0.5) / 1000.0);
 	jw_obj_end(w);
+}
+
+/* p50 .. max of a histogram of microseconds, in milliseconds. */
+static void human_quantiles(FILE *f, const struct hist *h)
+{
+	if (!h->count) {
+		fputs("none measured", f);
+		return;
+	}
+	fprintf(f, "p50 %.3g ms, p90 %.3g, p99 %.3g, p99.9 %.3g, max %.3g",
+		(double)hist_quantile(h, 0.5) / 1000.0,
+		(double)hist_quantile(h, 0.9) / 1000.0,
+		(double)hist_quantile(h, 0.99) / 1000.0,
+		(double)hist_quantile(h, 0.999) / 1000.0,
+		(double)hist_quantile(h, 1.0) / 1000.0);
+}
+
+/*
+ * What a person reads at the end of a run, on stderr: the summary's main
+ * figures in words, the self-check's verdict and where the files went.
+ * The files and stdout (the Go tool's JSON) are what scripts read.
+ */
+static void human_summary(FILE *f, const struct run *r, const char *sum_path,
+			  const char *rate_path)
+{
+	struct run_counters c;
+	struct sc_in in;
+	char verdict[768] = "";
+	int64_t part = r->part_start_real_ns ? r->part_start_real_ns
+					     : r->t0_real_ns;
+	double secs = (double)(r->end_real_ns - part) / 1e9;
+	int any = 0;
+
+	run_sum(r, &c);
+	verdict_of(r, &c, &in, verdict, sizeof(verdict));
+	if (!*verdict)
+		snprintf(verdict, sizeof(verdict), "nothing to judge");
+	fprintf(f, "\nesmeload: %s after %.1f s\n",
+		r->stop_reason == STOP_SIGNAL ? "stopped by a signal" :
+		r->stop_reason == STOP_ERROR ? "stopped on errors" :
+		r->stop_reason == STOP_DURATION ? "the duration is over" :
+		r->stop_reason == STOP_DONE ? "every participant is done" :
+		"ended", secs > 0 ? secs : 0);
+	fprintf(f, "  participants  %llu created, %llu connected, %llu failed; "
+		"%llu chats\n", (unsigned long long)c.created,
+		(unsigned long long)c.connected,
+		(unsigned long long)c.part_failed, (unsigned long long)c.chats);
+	fprintf(f, "  messages      %llu sent, %llu delivered (%.2f %%), %llu in "
+		"flight, %llu lost; %.0f sent/s\n", (unsigned long long)c.sent,
+		(unsigned long long)c.delivered,
+		c.sent ? 100.0 * (double)c.delivered / (double)c.sent : 0.0,
+		(unsigned long long)c.in_flight, (unsigned long long)c.lost,
+		secs > 0 ? (double)c.sent / secs : 0.0);
+	fputs("  latency       ", f);
+	human_quantiles(f, &r->lat);
+	fputs(" (from each message's scheduled send)\n  time to chat  ", f);
+	human_quantiles(f, &r->to_chat);
+	fputs("\n  errors        ", f);
+	for (int k = 0; k < RE_COUNT; k++)
+		if (c.err[k]) {
+			fprintf(f, "%s%s %llu", any ? ", " : "", run_err_names[k],
+				(unsigned long long)c.err[k]);
+			any = 1;
+		}
+	fputs(any ? "" : "none", f);
+	if (r->has_first_err)
+		fprintf(f, "; first: %.*s", (int)strnlen(r->first_err,
+							 sizeof(r->first_err)),
+			r->first_err);
+	fprintf(f, "\n  self-check    %s\n  files         %s, %s\n", verdict,
+		sum_path, rate_path);
+	fflush(f);
 }
 
 /* The summary as compact JSON; returns its length or a negative error. */
@@ -831,6 +913,8 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 	fwrite(pretty, 1, pn, stdout);
 	printf("\nwrote %s and %s\n", sum_path, rate_path);
 	fflush(stdout);
+	if (!r->o.quiet)
+		human_summary(stderr, r, sum_path, rate_path);
 	e = 0;
 out_free:
 	free(pretty);

@@ -345,6 +345,44 @@ async def run(r):
     await r.case("run_source_ip_pool_and_log_ws", source_ip_pool, timeout=30)
     await r.case("run_cross_check_sent_equals_received", cross_check,
                  needs=("run_drop_in_outputs",))
+
+    def human_summary():
+        # Without --quiet a person gets the figures in words on stderr at
+        # the end: the same numbers as the files; --quiet (above) keeps
+        # stderr empty.
+        d = tempfile.mkdtemp(prefix="esme-run-")
+        write_config(d, srv.config)
+        rc, out, err, dt = run_tool(["-sci", "10", "-cpi", "20", "-smi", "100",
+                                     "--duration", "4s"], d)
+        check_eq(rc, 0, "exit status (stderr: %s)" % err[-300:])
+        s, _ = outputs(d)
+        e = s["esmeload"]
+        tail = err[err.rfind("\nesmeload: "):]
+        check("the duration is over after" in tail, "end line: %r" % tail[:200])
+
+        def field(pattern, what):
+            m = re.search(pattern, tail)
+            check(m is not None, "no %s in the end summary: %r" % (what, tail[:600]))
+            return m
+        m = field(r"participants  (\d+) created, (\d+) connected, (\d+) failed; (\d+) chats", "participants line")
+        check_eq([int(x) for x in m.groups()],
+                 [s["created_participants_count"], e["connected"], e["participants_failed"], s["chats_count"]],
+                 "participants line against the summary")
+        m = field(r"messages      (\d+) sent, (\d+) delivered \(([\d.]+) %\), (\d+) in flight, (\d+) lost", "messages line")
+        check_eq([int(m.group(i)) for i in (1, 2, 4, 5)],
+                 [e["sent"], e["delivered"], e["in_flight"], e["lost"]], "messages line against the summary")
+        m = field(r"latency       p50 ([\d.e+-]+) ms", "latency line")
+        check(abs(float(m.group(1)) - e["latency_ms"]["p50"]) <= 0.001 + 0.01 * e["latency_ms"]["p50"],
+              "latency p50 %s against %s" % (m.group(1), e["latency_ms"]["p50"]))
+        field(r"time to chat  p50 [\d.e+-]+ ms", "time-to-chat line")
+        errs = {k: v for k, v in e["errors"].items() if v}
+        field(r"errors        none" if not errs else r"errors        \w+ \d+", "errors line")
+        m = field(r"self-check    (.*)", "self-check line")
+        check_eq(m.group(1), e["self_check"]["verdict"], "the verdict")
+        m = field(r"files         (\S+), (\S+)", "files line")
+        check(all(os.path.isfile(os.path.join(d, p)) for p in m.groups()), "files named: %s" % (m.groups(),))
+
+    await r.case("run_human_summary_on_stderr", human_summary, timeout=40)
     await r.case("run_go_flag_forms", flag_forms, timeout=30)
     await r.case("run_config_flag_and_out_dir", config_flag, timeout=30)
     await r.case("run_fails_target_down", target_down, timeout=15)

@@ -10,7 +10,8 @@ cross_chat: an organizer on one thread and a participant on the other
   exchange messages both ways, sent without waiting: each side gets every
   message, both see them in the same order (the store's), each sender's in
   the order sent; every user_message crossed threads exactly once
-  (messages.sent_cross_thread = all of them), nothing dropped or refused.
+  (messages.sent_cross_thread = all of them, threads.cross_queued at least
+  as many, a wakeup posted), nothing dropped or refused.
 fifo_across_threads: participants' requests, made in a known order over
   connections of both threads, are started in that order.
 max_conns_exact: --max-conns 6 on 2 threads: of 9 sockets, 3 are closed by
@@ -128,6 +129,8 @@ async def run(r):
         check_eq(t["cross_full"], 0, "threads.cross_full")
         check_eq(t["wakeup_errors"], 0, "threads.wakeup_errors")
         check(t["wakeups"] >= 1, "no wakeup posted: %s" % short(t))
+        check(t["cross_queued"] >= 2 * N, "threads.cross_queued %d, %d messages crossed" % (
+            t["cross_queued"], 2 * N))
         await o.close()
         await p.close()
 
