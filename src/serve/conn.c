@@ -331,6 +331,16 @@ int serve_net_init(struct serve *s, char *err, size_t errlen)
 			return ret;
 		s->port_of[ret] = (uint8_t)p;
 	}
+	if (s->o.metrics_port >= 0) {
+		uint16_t port = s->tid ? s->sh->thr[0].bound_metrics :
+				(uint16_t)s->o.metrics_port;
+
+		ret = eng_listen(&s->eng, s->o.host, port, 0, &s->bound_metrics,
+				 err, errlen);
+		if (ret < 0)
+			return ret;
+		s->port_of[ret] = PORT_METRICS;
+	}
 	return 0;
 }
 

@@ -785,6 +785,20 @@ static void stats(struct req *q)
 	reply(q, 200, (const char *)q->s->scratch, (size_t)n);
 }
 
+/* GET /metrics: the Prometheus text exposition. */
+static void metrics(struct req *q)
+{
+	long n = serve_metrics_text(q->s, (char *)q->s->scratch,
+				    q->s->scratch_cap);
+
+	if (n < 0) {
+		reply_error(q, 500, "internal server error");
+		return;
+	}
+	hses_reply(q->s, q->c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		   NULL, (const char *)q->s->scratch, (size_t)n, q->keep_alive);
+}
+
 /* The organizer API (NestJS) for a route it does not have. */
 static void not_found(struct req *q)
 {
@@ -868,6 +882,10 @@ static void route(struct req *q)
 			return get ? rest_chats(q, ROLE_PART, rest, rn) :
 			       go_not_found(q, "GET, OPTIONS");
 		return go_not_found(q, NULL);
+	case PORT_METRICS:
+		if (path_is(q, "/metrics") && get)
+			return metrics(q);
+		return reply_text(q, 404, "not found: GET /metrics\n", NULL);
 	}
 	not_found(q);
 }

@@ -49,6 +49,9 @@ static const char usage[] =
 "  --organizer-port N        organizer API port (default 8000; 0 = any free)\n"
 "  --participant-port N      participant API port (default 8100; 0 = any)\n"
 "  --messenger-port N        messenger port (default 8300; 0 = any)\n"
+"  --metrics-port N          also serve GET /metrics, the counters in the\n"
+"                            Prometheus text format, on this port (0 = any;\n"
+"                            default: off)\n"
 "  --write-config FILE       write a config.json for the ESME Go tool and\n"
 "                            esmeload run, once the ports are bound\n"
 "  --organizer E:P[:ROLE[:AGENCY]]  seed an organizer account (repeatable;\n"
@@ -274,6 +277,7 @@ static void defaults(struct serve_opts *o)
 	o->port[PORT_ORG] = 8000;
 	o->port[PORT_PART] = 8100;
 	o->port[PORT_MSG] = 8300;
+	o->metrics_port = -1;
 	o->max_conns = 10000;
 	o->out_limit = 256 << 10;
 	o->out_memory = (size_t)512 << 20;
@@ -336,6 +340,13 @@ static int parse(struct serve *s, int argc, char **argv, const char **orgs,
 		}
 		if (matched)
 			continue;
+		if ((r = VALUE("metrics-port")) < 0) return 2;
+		if (r) {
+			if (opt_u64(v, 0, 65535, &x) < 0)
+				return bad("--metrics-port", v, "not a port number (0-65535)");
+			o->metrics_port = (int)x;
+			continue;
+		}
 		if ((r = VALUE("host")) < 0) return 2;
 		if (r) { o->host = v; continue; }
 		if ((r = VALUE("write-config")) < 0) return 2;
@@ -665,6 +676,9 @@ static void announce(const struct serve *s)
 	       "http://%s%s%s:%u messenger ws://%s%s%s:%u\n",
 	       l, s->o.host, r, s->bound[PORT_ORG], l, s->o.host, r,
 	       s->bound[PORT_PART], l, s->o.host, r, s->bound[PORT_MSG]);
+	if (s->o.metrics_port >= 0)
+		printf("esmeload serve: metrics http://%s%s%s:%u/metrics\n", l,
+		       s->o.host, r, s->bound_metrics);
 	fflush(stdout);
 	if (!s->o.quiet)
 		fprintf(stderr, "esmeload serve: io_uring %s, %u thread%s, up "

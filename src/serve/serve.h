@@ -75,7 +75,8 @@
 /* The engine message that only wakes a thread (to see the stop flag). */
 #define SERVE_WAKE UINT32_MAX
 
-enum { PORT_ORG = 0, PORT_PART = 1, PORT_MSG = 2, NPORTS = 3 };
+enum { PORT_ORG = 0, PORT_PART = 1, PORT_MSG = 2, NPORTS = 3,
+       PORT_METRICS = 3 /* --metrics-port, when asked for */ };
 enum role { ROLE_NONE = 0, ROLE_ORG = 1, ROLE_PART = 2 };
 
 enum conn_state {
@@ -101,6 +102,7 @@ struct conn {
 struct serve_opts {
 	const char *host;
 	uint16_t port[NPORTS];
+	int metrics_port;       /* --metrics-port, -1: none */
 	const char *write_config;
 	const char *jwt_secret;
 	const char *api_key;
@@ -176,6 +178,7 @@ struct serve {
 	struct conn *conns;     /* max_conns, by engine slot */
 	struct pool msg_pool;   /* fragmented messages under reassembly */
 	uint16_t bound[NPORTS];
+	uint16_t bound_metrics;
 	uint8_t port_of[ENG_MAX_LISTEN]; /* listener -> PORT_* */
 	struct store *st;
 	struct serve_stats stats;
@@ -402,6 +405,11 @@ long render_http_error(char *buf, size_t cap, int status, const char *msg);
  * counters are summed over the threads: exact once they are quiet, and
  * while they run each one as its thread last wrote it. */
 long serve_stats_json(struct serve *s, char *buf, size_t cap);
+
+/* The counters in the Prometheus text format (version 0.0.4) into buf,
+ * for GET /metrics on --metrics-port; returns its length (< 0 on
+ * overflow). The same sums as serve_stats_json. */
+long serve_metrics_text(struct serve *s, char *buf, size_t cap);
 
 /* ---- main.c ---- */
 int serve_main(int argc, char **argv);

@@ -7,6 +7,8 @@
 #include "store.h"
 #include "jsonw.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 const char *const serve_err_names[E_COUNT] = {
@@ -92,6 +94,23 @@ static void add_eng(struct serve_stats *a, struct eng_stats *sum,
 	sum->msg_failed += LD(es->msg_failed);
 }
 
+/* Every thread's counters summed: serve's in *all, the engines' own in
+ * *sum, and the pool blocks in use. */
+static void sum_threads(const struct serve_shared *sh, struct serve_stats *all,
+			struct eng_stats *sum, uint64_t *out_blocks,
+			uint64_t *in_blocks)
+{
+	*out_blocks = *in_blocks = 0;
+	for (unsigned i = 0; i < sh->nthreads; i++) {
+		const struct serve *x = &sh->thr[i];
+
+		add_serve(all, &x->stats);
+		add_eng(all, sum, &x->eng.stats);
+		*out_blocks += LD(x->eng.out_pool.used);
+		*in_blocks += LD(x->eng.in_pool.used) + LD(x->msg_pool.used);
+	}
+}
+
 /* see serve.h */
 long serve_stats_json(struct serve *s, char *buf, size_t cap)
 {
@@ -100,17 +119,10 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	const struct serve_stats *t = &all;
 	struct eng_stats sum = { 0 };
 	const struct eng_stats *es = &sum;
-	uint64_t out_blocks = 0, in_blocks = 0;
+	uint64_t out_blocks, in_blocks;
 	struct jw w;
 
-	for (unsigned i = 0; i < sh->nthreads; i++) {
-		const struct serve *x = &sh->thr[i];
-
-		add_serve(&all, &x->stats);
-		add_eng(&all, &sum, &x->eng.stats);
-		out_blocks += LD(x->eng.out_pool.used);
-		in_blocks += LD(x->eng.in_pool.used) + LD(x->msg_pool.used);
-	}
+	sum_threads(sh, &all, &sum, &out_blocks, &in_blocks);
 
 	jw_init(&w, buf, cap);
 	jw_obj_begin(&w);
@@ -205,4 +217,137 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "inc_partial", es->inc_partial);
 	jw_obj_end(&w);
 	return jw_finish(&w);
+}
+
+/* ---- the Prometheus text exposition ---- */
+
+struct mw {
+	char *p;
+	size_t cap, n;
+	int over;
+};
+
+static void mw_printf(struct mw *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void mw_printf(struct mw *m, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (m->over)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= m->cap - m->n)
+		m->over = 1;
+	else
+		m->n += (size_t)k;
+}
+
+/* A metric's HELP and TYPE lines; then its samples with sample(). */
+static void family(struct mw *m, const char *name, const char *type,
+		   const char *help)
+{
+	mw_printf(m, "# HELP esmeload_serve_%s %s\n# TYPE esmeload_serve_%s %s\n",
+		  name, help, name, type);
+}
+
+static void sample(struct mw *m, const char *name, const char *labels,
+		   uint64_t v)
+{
+	mw_printf(m, "esmeload_serve_%s%s%s%s %llu\n", name,
+		  labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+		  (unsigned long long)v);
+}
+
+static void one(struct mw *m, const char *name, const char *type,
+		const char *help, uint64_t v)
+{
+	family(m, name, type, help);
+	sample(m, name, NULL, v);
+}
+
+static void queue_sample(void *ctx, uint32_t agency, size_t len)
+{
+	char l[32];
+
+	snprintf(l, sizeof(l), "agency=\"%u\"", agency);
+	sample(ctx, "queue_requests", l, len);
+}
+
+/* see serve.h */
+long serve_metrics_text(struct serve *s, char *buf, size_t cap)
+{
+	static const char *const state[4] = {
+		"http", "pending", "organizer", "participant"
+	};
+	struct serve_stats all = { 0 };
+	struct eng_stats sum = { 0 };
+	uint64_t out_blocks, in_blocks;
+	struct mw m = { .p = buf, .cap = cap };
+	char l[64];
+
+	sum_threads(s->sh, &all, &sum, &out_blocks, &in_blocks);
+	family(&m, "connections", "gauge", "Open connections by state.");
+	for (int i = 0; i < 4; i++) {
+		snprintf(l, sizeof(l), "state=\"%s\"", state[i]);
+		sample(&m, "connections", l, all.conns[i]);
+	}
+	one(&m, "connections_accepted_total", "counter",
+	    "Connections accepted.", all.accepted);
+	one(&m, "connections_closed_total", "counter",
+	    "Connections closed.", all.closed);
+	one(&m, "chats_active", "gauge", "Chats started and not ended.",
+	    store_chats_active(s->st));
+	one(&m, "chats_started_total", "counter", "Chats started.",
+	    store_chats_total(s->st));
+	one(&m, "participants", "gauge", "Participant accounts.",
+	    store_nparts(s->st));
+	one(&m, "chat_requests_total", "counter", "Chat requests accepted.",
+	    all.requests_total);
+	family(&m, "queue_requests", "gauge",
+	       "Chat requests waiting for an organizer, by agency.");
+	store_queues(s->st, queue_sample, &m);
+	one(&m, "messages_received_total", "counter",
+	    "send_message frames received.", all.msg_received);
+	one(&m, "messages_stored_total", "counter", "Messages stored.",
+	    all.msg_stored);
+	family(&m, "messages_sent_total", "counter",
+	       "user_message frames queued to connections, by the recipient's role.");
+	sample(&m, "messages_sent_total", "role=\"organizer\"", all.msg_sent_org);
+	sample(&m, "messages_sent_total", "role=\"participant\"",
+	       all.msg_sent - all.msg_sent_org);
+	one(&m, "messages_dropped_total", "counter",
+	    "user_message frames dropped (slow reader or full thread queue).",
+	    all.msg_dropped);
+	one(&m, "messages_sent_cross_thread_total", "counter",
+	    "Of the frames sent, those stored by another thread.",
+	    all.msg_sent_cross);
+	family(&m, "frames_total", "counter", "WebSocket frames.");
+	sample(&m, "frames_total", "direction=\"in\"", all.frames_in);
+	sample(&m, "frames_total", "direction=\"out\"", all.frames_out);
+	one(&m, "frames_dropped_total", "counter", "WebSocket frames dropped.",
+	    all.frames_dropped);
+	one(&m, "received_bytes_total", "counter", "Bytes received.",
+	    all.bytes_in);
+	one(&m, "sent_bytes_total", "counter", "Bytes handed to the kernel.",
+	    all.bytes_out);
+	one(&m, "http_requests_total", "counter", "HTTP requests.",
+	    all.http_requests);
+	family(&m, "errors_total", "counter", "Errors, by kind (see /stats).");
+	for (int i = 0; i < E_COUNT; i++) {
+		snprintf(l, sizeof(l), "kind=\"%s\"", serve_err_names[i]);
+		sample(&m, "errors_total", l, all.err[i]);
+	}
+	one(&m, "threads", "gauge", "Event loops (--threads).",
+	    s->sh->nthreads);
+	one(&m, "cross_thread_frames_total", "counter",
+	    "Frames queued from one thread to another.", all.cross_queued);
+	one(&m, "cross_thread_full_total", "counter",
+	    "Frames refused: the other thread's queue was full.",
+	    all.cross_full);
+	one(&m, "out_blocks", "gauge", "Outbound queue blocks in use.",
+	    out_blocks);
+	return m.over ? -ENOSPC : (long)m.n;
 }
