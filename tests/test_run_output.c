@@ -275,7 +275,13 @@ static int test_files(void)
 	setenv("TZ", "UTC0", 1);
 	tzset();
 	check_eq(write_outputs(r, path, sizeof(path)), 0);
-	check_eq(err_text[0], 0);
+	/* Not --quiet: a summary for a person on stderr, naming the file
+	 * (test_quiet_summary: none with --quiet). */
+	check(!strncmp(err_text, "\nesmeload: ", 11));
+	check(strstr(err_text, "\n  messages      ") != NULL);
+	check(strstr(err_text, "\n  self-check    ") != NULL);
+	check(strstr(err_text, "\n  files         ") != NULL);
+	check(strstr(err_text, path) != NULL);
 	/* <unix> is the start in whole seconds. */
 	snprintf(rpath, sizeof(rpath), "%s/1700000000_performance_test_summary.json",
 		 dir);
@@ -860,6 +866,23 @@ static int test_thresholds(void)
 	return 0;
 }
 
-TEST_MAIN(T(test_err_names), T(test_sum), T(test_files),
+/* --quiet: the files and stdout as ever, nothing on stderr. */
+static int test_quiet_summary(void)
+{
+	struct run *r = fake_run();
+	char path[512];
+
+	check(r != NULL);
+	r->o.quiet = 1;
+	check(make_dir() == 0);
+	check_eq(write_outputs(r, path, sizeof(path)), 0);
+	check_eq(err_text[0], 0);
+	check(strstr(out_text, "\"messages_sent\"") != NULL);
+	test_remove_dir(dir);
+	free_run(r);
+	return 0;
+}
+
+TEST_MAIN(T(test_err_names), T(test_sum), T(test_files), T(test_quiet_summary),
 	  T(test_zone_and_edges), T(test_unwritable), T(test_self_check),
 	  T(test_cross_check), T(test_thresholds))

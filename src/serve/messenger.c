@@ -228,9 +228,11 @@ static void deliver(struct serve *s, uint32_t org, uint32_t part,
 		};
 
 		take_queued(s);
-		/* under the lock: sent when it is released (serve.h) */
-		if ((h.org != NIL || h.part != NIL) &&
-		    xq_push(&s->local, &h, f) == 0)
+		if (h.org == NIL && h.part == NIL)
+			return;
+		/* under the lock: sent when it is released (serve.h); a
+		 * frame too big for the queue goes now, after those before */
+		if (xq_push(&s->local, &h, f) == 0)
 			return;
 		msgr_send_local(s);
 	}

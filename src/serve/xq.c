@@ -77,6 +77,9 @@ int xq_bell(struct xq *q)
 void xq_unbell(struct xq *q)
 {
 	__atomic_store_n(&q->bell, 0, __ATOMIC_SEQ_CST);
+	/* the reads of tail that follow must not pass the store: with the
+	 * producer's exchange after its push, one side sees the other */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 /* see xq.h */
