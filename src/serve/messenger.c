@@ -562,12 +562,14 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 static void send_message(struct serve *s, struct conn *c,
 			 const struct json_doc *d, int pl)
 {
-	size_t tn = 0;
+	size_t tn = 0, half = s->scratch_cap / 2;
 	struct chat *ch;
 	double lat = 0, lng = 0;
-	int t = -1, tl = -1, tg = -1, loc = 0;
-	/* The message text is unescaped into the second scratch buffer. */
-	char *text = (char *)s->scratch2;
+	int t = -1, tl = -1, tg = -1, loc = 0, bad;
+	/* The message text is unescaped before the lock, into the upper half
+	 * of the frame buffer: chat_of uses scratch2, and the frame is built
+	 * from the store's copy in the lower half. */
+	char *text = (char *)s->scratch + half;
 
 	s->stats.msg_received++;
 	if (pl >= 0 && json_type(d, pl) == JSMN_OBJECT) {
@@ -590,14 +592,14 @@ static void send_message(struct serve *s, struct conn *c,
 		if (c->role == ROLE_PART)
 			loc = (tl >= 0 ? LOC_LAT : 0) | (tg >= 0 ? LOC_LNG : 0);
 	}
-	ch = chat_of(s, c, d, pl);
-	if (!ch)
-		return;
 	text[0] = 0;
-	if ((t >= 0 && json_get_str(d, t, text, s->scratch_cap, &tn) < 0) ||
-	    post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, loc,
-		 lat, lng) < 0)
-		return send_error(s, c, E_NOT_SAVED, "message could not be saved");
+	bad = t >= 0 && json_get_str(d, t, text, half, &tn) < 0;
+	serve_lock(s);
+	ch = chat_of(s, c, d, pl);
+	if (ch && (bad || post(s, ch, c->user + 1, c->role == ROLE_ORG, text,
+			       tn, loc, lat, lng) < 0))
+		send_error(s, c, E_NOT_SAVED, "message could not be saved");
+	serve_unlock(s);
 }
 
 static void start_chat(struct serve *s, struct conn *c)
@@ -685,11 +687,12 @@ static void dispatch(struct serve *s, struct conn *c, const char *p,
 	}
 	if (t < 0)
 		return send_error(s, c, E_BAD_TYPE, "invalid message type");
+	/* send_message takes the lock itself, after its own parsing. */
+	if (type_is(&d, t, "send_message"))
+		return send_message(s, c, &d, pl);
 	/* Parsed: the store's part under its lock. */
 	serve_lock(s);
-	if (type_is(&d, t, "send_message"))
-		send_message(s, c, &d, pl);
-	else if (type_is(&d, t, "get_chats"))
+	if (type_is(&d, t, "get_chats"))
 		get_chats(s, c);
 	else if (type_is(&d, t, "get_chat_history"))
 		get_history(s, c, &d, pl);
