@@ -773,30 +773,23 @@ static void upgrade(struct req *q)
 	conn_deadline(q->s, q->c, q->s->o.auth_timeout_ms);
 }
 
-static void stats(struct req *q)
+/* GET /stats (JSON) or GET /metrics (prom: the Prometheus text
+ * exposition of the same counters). */
+static void stats(struct req *q, int prom)
 {
-	long n = serve_stats_json(q->s, (char *)q->s->scratch,
-				  q->s->scratch_cap);
+	long n = (prom ? serve_metrics_text : serve_stats_json)(
+		q->s, (char *)q->s->scratch, q->s->scratch_cap);
 
 	if (n < 0) {
 		reply_error(q, 500, "internal server error");
 		return;
 	}
-	reply(q, 200, (const char *)q->s->scratch, (size_t)n);
-}
-
-/* GET /metrics: the Prometheus text exposition. */
-static void metrics(struct req *q)
-{
-	long n = serve_metrics_text(q->s, (char *)q->s->scratch,
-				    q->s->scratch_cap);
-
-	if (n < 0) {
-		reply_error(q, 500, "internal server error");
-		return;
-	}
-	hses_reply(q->s, q->c, 200, "text/plain; version=0.0.4; charset=utf-8",
-		   NULL, (const char *)q->s->scratch, (size_t)n, q->keep_alive);
+	if (prom)
+		hses_reply(q->s, q->c, 200,
+			   "text/plain; version=0.0.4; charset=utf-8", NULL,
+			   (const char *)q->s->scratch, (size_t)n, q->keep_alive);
+	else
+		reply(q, 200, (const char *)q->s->scratch, (size_t)n);
 }
 
 /* The organizer API (NestJS) for a route it does not have. */
@@ -874,7 +867,7 @@ static void route(struct req *q)
 		if (path_is(q, "/connect"))
 			return get ? upgrade(q) : go_not_found(q, "GET, OPTIONS");
 		if (path_is(q, "/stats"))
-			return get ? stats(q) : go_not_found(q, "GET, OPTIONS");
+			return get ? stats(q, 0) : go_not_found(q, "GET, OPTIONS");
 		if (prefix(q, "/agency/chats", &rest, &rn))
 			return get ? rest_chats(q, ROLE_ORG, rest, rn) :
 			       go_not_found(q, "GET, OPTIONS");
@@ -884,7 +877,7 @@ static void route(struct req *q)
 		return go_not_found(q, NULL);
 	case PORT_METRICS:
 		if (path_is(q, "/metrics") && get)
-			return metrics(q);
+			return stats(q, 1);
 		return reply_text(q, 404, "not found: GET /metrics\n", NULL);
 	}
 	not_found(q);

@@ -617,7 +617,6 @@ static int make_threads(struct serve_shared *sh, const struct serve *s)
 	unsigned n = s->o.threads;
 
 	sh->nthreads = n;
-	sh->stop = s->stop;
 	{
 		/* The lock is held for microseconds: spin a little before
 		 * sleeping on it. */
@@ -640,7 +639,8 @@ static int make_threads(struct serve_shared *sh, const struct serve *s)
 		x->tid = t;
 		if (thread_alloc(x) < 0)
 			goto nomem;
-		for (unsigned u = 0; u < n && n > 1; u++)
+		/* one thread: no queues (and no lock) */
+		for (unsigned u = 0; n > 1 && u < n; u++)
 			if (xq_init(u != t ? &sh->xq[t * n + u] : &x->local,
 				    s->o.xq_bytes) < 0)
 				goto nomem;

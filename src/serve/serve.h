@@ -35,9 +35,9 @@
  *   engine's slot (the direct-descriptor entry the kernel gave it at
  *   accept); serve keeps its own part of it at the same index of s->conns.
  * - The threads share the store (accounts, queues, chats, the message
- *   log) under one lock (serve_lock), taken around a whole request and a
- *   whole WebSocket message, and nothing else: not for input, frames,
- *   output or timers. With one thread there is no lock.
+ *   log) under one lock (serve_lock), taken around the store's part of a
+ *   request or a WebSocket message, and nothing else: not for input,
+ *   parsing, frames, output or timers. With one thread there is no lock.
  * - A user may hold several WebSocket connections, on any threads; each
  *   thread keeps an intrusive list of the ones it owns (conn indexes, by
  *   user index: uhead), and the store a mask of the threads that hold any
@@ -169,7 +169,6 @@ struct serve_shared {
 	unsigned nthreads;
 	struct xq *xq;          /* xq[from * nthreads + to] */
 	uint64_t live;          /* open connections, all threads (atomic) */
-	volatile sig_atomic_t *stop;
 };
 
 struct serve {

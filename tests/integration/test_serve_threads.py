@@ -5,7 +5,8 @@ Each case places its WebSocket connections on known threads: /stats
 threads.websocket counts the authorized connections of each thread, so the
 thread that took a new one is the one whose count went up.
 
-spread (--threads 2): connections land on both threads.
+spread (--threads 2): connections land on both threads; threads.connections
+  counts them per thread and falls back when they close.
 cross_chat: an organizer on one thread and a participant on the other
   exchange messages both ways, sent without waiting: each side gets every
   message, both see them in the same order (the store's), each sender's in
@@ -77,9 +78,20 @@ async def run(r):
                 break
         check_eq(sorted(seen), [0, 1], "threads that took connections")
         check_eq(srv.stats()["threads"]["count"], 2, "threads.count")
+
+        # threads.connections: each thread's open connections, its
+        # WebSocket ones and the /stats request's own among them.
+        def per_thread_open():
+            t = srv.stats()["threads"]
+            return (all(c >= w for c, w in zip(t["connections"], t["websocket"])) and
+                    sum(t["connections"]) == sum(t["websocket"]) + 1)
+        esme.wait_until(per_thread_open, what="threads.connections = websocket + the /stats request")
+        check_eq(sum(srv.stats()["threads"]["websocket"]), len(opened), "threads.websocket")
         for ws in opened:
             await ws.close()
         esme.wait_until(lambda: sum(ws_per_thread(srv)) == 0, what="all closed")
+        esme.wait_until(lambda: sum(srv.stats()["threads"]["connections"]) == 1,
+                        what="threads.connections back to the /stats request alone")
 
     await r.case("spread", spread)
 
