@@ -16,7 +16,7 @@ static const uint8_t seed[16] = { 1, 2, 3, 4, 5, 6, 7, 8,
 
 static struct store *mk(unsigned history, size_t log_bytes)
 {
-	return store_new(history, log_bytes, INSTANCE, seed);
+	return store_new(history, log_bytes, 1, INSTANCE, seed);
 }
 
 static int is_hex24(const char *s)
@@ -547,10 +547,10 @@ static int queue_grow(void)
 
 /* Two organizers of agency 1, one of agency 2; events 10 (agency 1), 12
  * (agency 2), 11 (agency 1); n participants. */
-static struct store *chat_store(unsigned history, size_t log_bytes,
-				unsigned nparts)
+static struct store *chat_store_logs(unsigned history, size_t log_bytes,
+				     unsigned nparts, unsigned nlogs)
 {
-	struct store *st = mk(history, log_bytes);
+	struct store *st = store_new(history, log_bytes, nlogs, INSTANCE, seed);
 
 	if (!st || store_add_event(st, 10, 1) || store_add_event(st, 12, 2) ||
 	    store_add_event(st, 11, 1) ||
@@ -564,9 +564,17 @@ static struct store *chat_store(unsigned history, size_t log_bytes,
 	return st;
 }
 
-/* Request and pop a chat for organizer org; NULL on any failure. */
-static struct chat *open_chat(struct store *st, uint32_t org, uint32_t part,
-			      int event, int64_t now)
+static struct store *chat_store(unsigned history, size_t log_bytes,
+				unsigned nparts)
+{
+	return chat_store_logs(history, log_bytes, nparts, 1);
+}
+
+/* Request and pop a chat for organizer org, its messages in log owner;
+ * NULL on any failure. */
+static struct chat *open_chat_on(struct store *st, uint32_t org,
+				 uint32_t part, int event, int64_t now,
+				 unsigned owner)
 {
 	struct request r;
 	struct chat *c;
@@ -575,9 +583,15 @@ static struct chat *open_chat(struct store *st, uint32_t org, uint32_t part,
 			      (double)part, (double)org) < 0 ||
 	    store_request_pop(st, store_org(st, org)->agency, &r) != 1)
 		return NULL;
-	c = store_chat_new(st, org, &r, now);
+	c = store_chat_new(st, org, &r, now, owner);
 	free(r.desc);
 	return c;
+}
+
+static struct chat *open_chat(struct store *st, uint32_t org, uint32_t part,
+			      int event, int64_t now)
+{
+	return open_chat_on(st, org, part, event, now, 0);
 }
 
 static int chat_ids(void)
@@ -1057,9 +1071,65 @@ static int msg_ids(void)
 	return 0;
 }
 
+/* Two logs (two serve threads): each chat's messages go to its owner's
+ * log, ids stay unique, one log's churn evicts nothing of the other's,
+ * the size limit is a quarter of one log, and an ended chat takes no
+ * more. Entries added later never move the ones before. */
+static int msg_logs_per_owner(void)
+{
+	static char big[9000];
+	struct store *st = chat_store_logs(100, 65536, 2, 2);
+	struct chat *c0, *c1;
+	const struct msgrec *m;
+	struct participant *p0;
+	char id0[25], id1[25];
+	uint32_t idx;
+
+	check(st != NULL);
+	c0 = open_chat_on(st, 0, 0, 0, T0, 0);
+	c1 = open_chat_on(st, 1, 1, 0, T0, 1);
+	check(c0 && c1 && c0->owner == 0 && c1->owner == 1);
+	check(store_chat_idx(st, c1) == 1 && store_chat(st, 1) == c1);
+	m = store_msg_add(st, c0, 1, 1, "a", 1, 0, 0, 0, T0);
+	check(m && m->seq == 2);
+	store_msg_id(st, m, id0);
+	m = store_msg_add(st, c1, 2, 1, "b", 1, 0, 0, 0, T0);
+	check(m && m->seq == 3);
+	store_msg_id(st, m, id1);
+	check(strcmp(id0, id1) != 0);
+	/* 32 KiB each: 100 records of 500 bytes overwrite c1's first */
+	memset(big, 'z', sizeof(big));
+	for (int i = 0; i < 100; i++)
+		check(store_msg_add(st, c1, 2, 1, big, 500, 0, 0, 0, T0) != NULL);
+	check(store_msg_at(st, c1, 0) == NULL);
+	m = store_msg_at(st, c0, 0);
+	check(m && m->len == 1 && m->content[0] == 'a');
+	check(store_msg_add(st, c0, 1, 1, big, 9000, 0, 0, 0, T0) == NULL);
+	check(store_msg_add(st, c0, 1, 1, big, 7000, 0, 0, 0, T0) != NULL);
+	check(!store_chat_ended(c0));
+	store_chat_end(st, c0, T0 + 1);
+	check(store_chat_ended(c0));
+	check(store_msg_add(st, c0, 1, 1, "c", 1, 0, 0, 0, T0) == NULL);
+	/* past one chunk of 4096: the first participant stays where it was */
+	p0 = store_part(st, 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		char e[32];
+		int k = snprintf(e, sizeof(e), "more%u@x.io", i);
+
+		check(store_part_add(st, e, (size_t)k, "pw", 2, "", 0, T0,
+				     &idx) == 0);
+	}
+	check(store_part(st, 0) == p0 && strcmp(p0->email, "p0@x.io") == 0);
+	check(store_part_find(st, "more4999@x.io", 13) == idx);
+	check(strcmp(store_part(st, idx)->email, "more4999@x.io") == 0);
+	store_free(st);
+	return 0;
+}
+
 TEST_MAIN(T(org_add_find), T(part_add_find), T(part_many),
 	  T(part_find_prefix), T(long_strings),
 	  T(events), T(queue_fifo), T(queue_desc), T(queue_lock),
 	  T(queue_lock_last_event), T(queue_grow), T(chat_ids), T(chat_lists),
 	  T(chat_end), T(msg_order), T(msg_history_cap), T(msg_log_wrap),
-	  T(msg_log_mixed), T(msg_too_large), T(msg_ids))
+	  T(msg_log_mixed), T(msg_too_large), T(msg_ids),
+	  T(msg_logs_per_owner))

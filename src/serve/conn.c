@@ -132,8 +132,10 @@ static void on_accepted(void *app, uint32_t id, unsigned listener)
 {
 	struct serve *s = app;
 	struct conn *c = &s->conns[id];
+	uint32_t gen = c->gen + 1;
 
 	memset(c, 0, sizeof(*c));
+	c->gen = gen;
 	c->state = CS_HTTP;
 	c->port = (uint8_t)s->port_of[listener];
 	c->user = c->unext = c->uprev = NIL;

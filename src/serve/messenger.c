@@ -100,20 +100,66 @@ static uint32_t *head_slot(struct serve *s, enum role role, uint32_t u)
 	return &s->uhead[r][u];
 }
 
-/* The store's mask of threads holding connections of a user. */
+/* The store's mask of threads holding connections of a user: set and
+ * cleared by each thread for itself, read by the thread that owns a
+ * chat of the user, all without the lock (serve.h). */
 static uint64_t *threads_of(struct serve *s, enum role role, uint32_t u)
 {
 	return role == ROLE_ORG ? &store_org(s->st, u)->conn_threads :
 				  &store_part(s->st, u)->conn_threads;
 }
 
-/* Send one entry of a queue to this thread's connections of its users;
- * cross: it came from another thread. */
-static void send_entry(struct serve *s, const struct xq_ent *h,
-		       const uint8_t *f, int cross)
+static uint64_t mask_of(struct serve *s, enum role role, uint32_t u)
+{
+	return __atomic_load_n(threads_of(s, role, u), __ATOMIC_ACQUIRE);
+}
+
+/*
+ * What a thread hands the owner of a chat: a message to store and send
+ * (XQ_POST: this header, then the text), or the chat to end (XQ_CLOSE).
+ * An error for the sender comes back to its connection (XQ_CONN), which
+ * the generation names safely: the slot may have been reused since.
+ */
+struct fwd_post {
+	uint32_t chat, author;  /* chat index, user id */
+	uint32_t conn, gen;     /* the sender's connection */
+	uint32_t from;          /* the sender's thread */
+	uint8_t from_org, has_loc;
+	double lat, lng;
+};
+
+static void post_forwarded(struct serve *s, const struct fwd_post *fp,
+			   size_t tn);
+static void close_owned(struct serve *s, struct chat *ch);
+
+/* Take one entry another thread queued for this one (xq.h). */
+static void take_entry(struct serve *s, const struct xq_ent *h,
+		       const uint8_t *f)
 {
 	int msg = h->flags & XQ_MSG;
 	unsigned k = 0;
+
+	if (h->flags & XQ_POST) {
+		post_forwarded(s, (const struct fwd_post *)f,
+			       h->len - sizeof(struct fwd_post));
+		return;
+	}
+	if (h->flags & XQ_CLOSE) {
+		struct chat *ch = store_chat(s->st, h->org);
+
+		serve_lock(s);
+		if (ch && !store_chat_ended(ch))
+			close_owned(s, ch);
+		serve_unlock(s);
+		return;
+	}
+	if (h->flags & XQ_CONN) {
+		struct conn *c = &s->conns[h->org];
+
+		if (c->gen == h->part)
+			send_frame(s, c, f, h->len);
+		return;
+	}
 
 	if (h->org != NIL) {
 		k = fan_out(s, head_of(s, ROLE_ORG, h->org), f, h->len, msg);
@@ -122,12 +168,12 @@ static void send_entry(struct serve *s, const struct xq_ent *h,
 	}
 	if (h->part != NIL)
 		k += fan_out(s, head_of(s, ROLE_PART, h->part), f, h->len, msg);
-	if (msg && cross)
+	if (msg)
 		s->stats.msg_sent_cross += k;
 }
 
-/* Send the entries that have come from other threads (see serve.h). */
-static void take_queued(struct serve *s)
+/* see serve.h */
+void msgr_take_queued(struct serve *s)
 {
 	unsigned n = s->sh->nthreads;
 
@@ -138,40 +184,29 @@ static void take_queued(struct serve *s)
 
 		if (t == s->tid)
 			continue;
+		xq_unbell(q);
 		while ((h = xq_peek(q, &f))) {
-			send_entry(s, h, f, 1);
+			take_entry(s, h, f);
 			xq_pop(q);
 		}
 	}
 }
 
-/* see serve.h */
-void msgr_send_local(struct serve *s)
+/* Queue an entry for thread t and ring it if its queue was idle; -ENOBUFS
+ * when the queue is full (counted). */
+static int hand_to(struct serve *s, unsigned t, const struct xq_ent *h,
+		   const void *p)
 {
-	const struct xq_ent *h;
-	const uint8_t *f;
+	struct xq *q = &s->sh->xq[s->tid * s->sh->nthreads + t];
 
-	/* A write may close a connection, whose detach takes and releases
-	 * the lock again: that release must not start a second walk. */
-	if (s->sending_local)
-		return;
-	s->sending_local = 1;
-	while ((h = xq_peek(&s->local, &f))) {
-		send_entry(s, h, f, 0);
-		xq_pop(&s->local);
+	if (xq_push(q, h, p) < 0) {
+		s->stats.cross_full++;
+		return -ENOBUFS;
 	}
-	s->sending_local = 0;
-}
-
-/* see serve.h */
-void msgr_take_queued(struct serve *s)
-{
-	unsigned n = s->sh->nthreads;
-
-	for (unsigned t = 0; t < n; t++)
-		if (t != s->tid)
-			xq_unbell(&s->sh->xq[t * n + s->tid]);
-	take_queued(s);
+	s->stats.cross_queued++;
+	if (xq_bell(q))
+		eng_msg_post(&s->eng, eng_msg_fd(&s->sh->thr[t].eng), s->tid);
+	return 0;
 }
 
 /* see serve.h */
@@ -185,15 +220,17 @@ void msgr_exit(struct serve *s)
 }
 
 /*
- * A frame for both sides of a chat: organizer org's connections and
- * participant part's, wherever they are. Under the lock: the queues
- * other threads take from, then this thread's own lists (serve.h).
+ * A frame of a chat for both its sides: organizer org's connections and
+ * participant part's, wherever they are. Only the chat's owner calls it,
+ * so each connection gets a chat's frames in the owner's order: at once
+ * for its own connections, through the queue to each other thread that
+ * holds some (serve.h).
  */
 static void deliver(struct serve *s, uint32_t org, uint32_t part,
 		    const uint8_t *f, size_t n, int is_msg)
 {
-	uint64_t mo = *threads_of(s, ROLE_ORG, org);
-	uint64_t mp = *threads_of(s, ROLE_PART, part);
+	uint64_t mo = mask_of(s, ROLE_ORG, org);
+	uint64_t mp = mask_of(s, ROLE_PART, part);
 	uint64_t me = 1ULL << s->tid, other = (mo | mp) & ~me;
 
 	for (unsigned t = 0; other; t++, other >>= 1) {
@@ -203,38 +240,10 @@ static void deliver(struct serve *s, uint32_t org, uint32_t part,
 			.part = (mp >> t) & 1 ? part : NIL,
 			.flags = is_msg ? XQ_MSG : 0,
 		};
-		struct xq *q = &s->sh->xq[s->tid * s->sh->nthreads + t];
 
-		if (!(other & 1))
-			continue;
-		if (xq_push(q, &h, f) < 0) {
-			s->stats.cross_full++;
-			if (is_msg)
-				s->stats.msg_dropped += (h.org != NIL) +
-							(h.part != NIL);
-			continue;
-		}
-		s->stats.cross_queued++;
-		if (xq_bell(q))
-			eng_msg_post(&s->eng, eng_msg_fd(&s->sh->thr[t].eng),
-				     s->tid);
-	}
-	if (s->sh->nthreads > 1) {
-		struct xq_ent h = {
-			.len = (uint32_t)n,
-			.org = (mo & me) ? org : NIL,
-			.part = (mp & me) ? part : NIL,
-			.flags = is_msg ? XQ_MSG : 0,
-		};
-
-		take_queued(s);
-		if (h.org == NIL && h.part == NIL)
-			return;
-		/* under the lock: sent when it is released (serve.h); a
-		 * frame too big for the queue goes now, after those before */
-		if (xq_push(&s->local, &h, f) == 0)
-			return;
-		msgr_send_local(s);
+		if ((other & 1) && hand_to(s, t, &h, f) < 0 && is_msg)
+			s->stats.msg_dropped += (h.org != NIL) +
+						(h.part != NIL);
 	}
 	if (mo & me) {
 		unsigned k = fan_out(s, head_of(s, ROLE_ORG, org), f, n,
@@ -329,7 +338,8 @@ static int attach(struct serve *s, struct conn *c, enum role role,
 	if (*head != NIL)
 		s->conns[*head].uprev = idx;
 	*head = idx;
-	*threads_of(s, role, u) |= 1ULL << s->tid;
+	__atomic_fetch_or(threads_of(s, role, u), 1ULL << s->tid,
+			  __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -340,7 +350,6 @@ void msgr_detach(struct serve *s, struct conn *c)
 
 	if (c->role == ROLE_NONE || c->user == NIL)
 		return;
-	serve_lock(s);
 	head = &s->uhead[c->role == ROLE_PART][c->user];
 	if (c->uprev != NIL)
 		s->conns[c->uprev].unext = c->unext;
@@ -350,9 +359,8 @@ void msgr_detach(struct serve *s, struct conn *c)
 		s->conns[c->unext].uprev = c->uprev;
 	c->unext = c->uprev = NIL;
 	if (*head == NIL)
-		*threads_of(s, (enum role)c->role, c->user) &=
-			~(1ULL << s->tid);
-	serve_unlock(s);
+		__atomic_fetch_and(threads_of(s, (enum role)c->role, c->user),
+				   ~(1ULL << s->tid), __ATOMIC_RELEASE);
 	/* role stays: the closing path counts the connection by it */
 }
 
@@ -438,7 +446,7 @@ static struct chat *chat_of(struct serve *s, struct conn *c,
 		return NULL;
 	}
 	ch = store_chat_find(s->st, id, idn);
-	if (!ch || ch->ended || !member(c, ch)) {
+	if (!ch || store_chat_ended(ch) || !member(c, ch)) {
 		memcpy(msg, NO_ACCESS, NO_ACCESS_LEN);
 		send_error_n(s, c, E_NO_ACCESS, msg, NO_ACCESS_LEN + idn);
 		return NULL;
@@ -490,12 +498,14 @@ static void get_history(struct serve *s, struct conn *c,
 	jw_str(&w, ch->id, 24);
 	jw_key(&w, "messages");
 	jw_arr_begin(&w);
+	store_hist_lock(s->st, ch);
 	for (uint32_t k = 0; k < ch->hist_n; k++) {
 		const struct msgrec *m = store_msg_at(s->st, ch, k);
 
 		if (m)
 			render_msg(s, &w, m);
 	}
+	store_hist_unlock(s->st, ch);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	n = env_frame(s, &w, &f);
@@ -505,7 +515,9 @@ static void get_history(struct serve *s, struct conn *c,
 		send_error(s, c, E_NO_MEMORY, "could not get messages");
 }
 
-/* Store a message and push user_message to both sides of the chat. */
+/* Store a message and push user_message to both sides of the chat: on
+ * the chat's owner. Its lock keeps readers of the history out while the
+ * record is written; the owner reads its own records without it. */
 static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 		int from_org, const char *text, size_t tn, int has_loc,
 		double lat, double lng)
@@ -517,8 +529,10 @@ static int post(struct serve *s, struct chat *ch, uint32_t author_id,
 
 	if (tn > s->o.max_message)
 		return -EINVAL;
+	store_hist_lock(s->st, ch);
 	m = store_msg_add(s->st, ch, author_id, from_org, text, tn, has_loc,
 			  lat, lng, clock_real_ns());
+	store_hist_unlock(s->st, ch);
 	if (!m)
 		return -EINVAL;
 	s->stats.msg_stored++;
@@ -541,7 +555,6 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 	const struct delay_rec *r;
 	int64_t due;
 
-	serve_lock(s);
 	while ((r = delayq_peek(&s->dq)) && r->due_ns <= now_ns) {
 		struct chat *ch = store_chat(s->st, r->chat);
 
@@ -549,7 +562,6 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 		delayq_pop(&s->dq);
 	}
 	due = r ? r->due_ns : 0;
-	serve_unlock(s);
 	return due;
 }
 
@@ -593,13 +605,68 @@ static void send_message(struct serve *s, struct conn *c,
 			loc = (tl >= 0 ? LOC_LAT : 0) | (tg >= 0 ? LOC_LNG : 0);
 	}
 	text[0] = 0;
-	bad = t >= 0 && json_get_str(d, t, text, half, &tn) < 0;
-	serve_lock(s);
+	bad = t >= 0 && json_get_str(d, t, text, half - sizeof(struct fwd_post),
+				     &tn) < 0;
 	ch = chat_of(s, c, d, pl);
-	if (ch && (bad || post(s, ch, c->user + 1, c->role == ROLE_ORG, text,
-			       tn, loc, lat, lng) < 0))
+	if (!ch)
+		return;
+	if (bad || tn > s->o.max_message)
+		return send_error(s, c, E_NOT_SAVED,
+				  "message could not be saved");
+	if (ch->owner != s->tid) {
+		/* the header goes just in front of the text */
+		struct fwd_post *fp = (struct fwd_post *)(text - sizeof(*fp));
+		struct xq_ent h = {
+			.len = (uint32_t)(sizeof(*fp) + tn),
+			.org = NIL, .part = NIL, .flags = XQ_POST,
+		};
+
+		*fp = (struct fwd_post){
+			.chat = ch->idx, .author = c->user + 1,
+			.conn = conn_idx(s, c), .gen = c->gen, .from = s->tid,
+			.from_org = c->role == ROLE_ORG, .has_loc = (uint8_t)loc,
+			.lat = lat, .lng = lng,
+		};
+		if (hand_to(s, ch->owner, &h, fp) == 0)
+			s->stats.msg_forwarded++;
+		else
+			send_error(s, c, E_NOT_SAVED,
+				   "message could not be saved");
+		return;
+	}
+	if (post(s, ch, c->user + 1, c->role == ROLE_ORG, text, tn, loc, lat,
+		 lng) < 0)
 		send_error(s, c, E_NOT_SAVED, "message could not be saved");
-	serve_unlock(s);
+}
+
+/* A message another thread handed this one, the chat's owner. An error
+ * goes back to the sender's connection on its thread. */
+static void post_forwarded(struct serve *s, const struct fwd_post *fp,
+			   size_t tn)
+{
+	struct chat *ch = store_chat(s->st, fp->chat);
+	struct jw w;
+	uint8_t *f;
+	size_t n;
+
+	if (ch && post(s, ch, fp->author, fp->from_org,
+		       (const char *)(fp + 1), tn, fp->has_loc, fp->lat,
+		       fp->lng) == 0)
+		return;
+	s->stats.err[E_NOT_SAVED]++;
+	env_begin(s, &w, "error");
+	jw_obj_begin(&w);
+	jw_kv_cstr(&w, "message", "message could not be saved");
+	jw_obj_end(&w);
+	n = env_frame(s, &w, &f);
+	if (n) {
+		struct xq_ent h = {
+			.len = (uint32_t)n, .org = fp->conn, .part = fp->gen,
+			.flags = XQ_CONN,
+		};
+
+		hand_to(s, fp->from, &h, f);
+	}
 }
 
 static void start_chat(struct serve *s, struct conn *c)
@@ -614,7 +681,8 @@ static void start_chat(struct serve *s, struct conn *c)
 		send_simple(s, c, "info", "no new chats");
 		return;
 	}
-	ch = store_chat_new(s->st, c->user, &r, clock_real_ns());
+	/* this thread owns the chat: it sends new_chat, then its messages */
+	ch = store_chat_new(s->st, c->user, &r, clock_real_ns(), s->tid);
 	if (!ch) {
 		store_request_release(s->st, r.part, (int)r.event);
 		send_error(s, c, E_NO_MEMORY, "chat could not be created");
@@ -636,17 +704,16 @@ out:
 	free(r.desc);
 }
 
-static void close_chat(struct serve *s, struct conn *c,
-		       const struct json_doc *d, int pl)
+/* End a chat this thread owns and tell both sides; under the lock. */
+static void close_owned(struct serve *s, struct chat *ch)
 {
-	struct chat *ch = chat_of(s, c, d, pl);
 	struct jw w;
 	uint8_t *f;
 	size_t n;
 
-	if (!ch)
-		return;
+	store_hist_lock(s->st, ch);
 	store_chat_end(s->st, ch, clock_real_ns());
+	store_hist_unlock(s->st, ch);
 	env_begin(s, &w, "closed_chat");
 	jw_obj_begin(&w);
 	jw_key(&w, "chatId");
@@ -655,6 +722,24 @@ static void close_chat(struct serve *s, struct conn *c,
 	n = env_frame(s, &w, &f);
 	if (n)
 		deliver(s, ch->org, ch->part, f, n, 0);
+}
+
+/* close_chat: its owner ends it, after the messages it holds. */
+static void close_chat(struct serve *s, struct conn *c,
+		       const struct json_doc *d, int pl)
+{
+	struct chat *ch = chat_of(s, c, d, pl);
+	struct xq_ent h = {
+		.len = 0, .org = 0, .part = NIL, .flags = XQ_CLOSE,
+	};
+
+	if (!ch)
+		return;
+	if (ch->owner == s->tid)
+		return close_owned(s, ch);
+	h.org = ch->idx;
+	if (hand_to(s, ch->owner, &h, NULL) < 0)
+		send_error(s, c, E_NO_MEMORY, "chat could not be closed");
 }
 
 static int type_is(const struct json_doc *d, int t, const char *name)
@@ -687,7 +772,7 @@ static void dispatch(struct serve *s, struct conn *c, const char *p,
 	}
 	if (t < 0)
 		return send_error(s, c, E_BAD_TYPE, "invalid message type");
-	/* send_message takes the lock itself, after its own parsing. */
+	/* send_message takes no lock: its chat's owner stores it. */
 	if (type_is(&d, t, "send_message"))
 		return send_message(s, c, &d, pl);
 	/* Parsed: the store's part under its lock. */

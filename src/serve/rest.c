@@ -735,12 +735,14 @@ static void rest_chats(struct req *q, enum role want, const char *rest,
 		return;
 	}
 	jw_arr_begin(&w);
+	store_hist_lock(s->st, c);
 	for (uint32_t i = 0; i < c->hist_n; i++) {
 		const struct msgrec *m = store_msg_at(s->st, c, i);
 
 		if (m)
 			render_msg(s, &w, m);
 	}
+	store_hist_unlock(s->st, c);
 	jw_arr_end(&w);
 	reply_jw(q, 200, &w);
 }

@@ -90,7 +90,8 @@ static const char usage[] =
 "  --slow drop|close         a connection over its backlog: drop the frame\n"
 "                            and count it, or close it (default drop)\n"
 "  --history N               messages kept per chat (default 100)\n"
-"  --log-memory BYTES        message log size (default 64M)\n"
+"  --log-memory BYTES        message log size, shared out between the\n"
+"                            threads (default 64M)\n"
 "  --max-message BYTES       longest chat message (default 4096)\n"
 "  --auth-timeout DUR        deadline of the authorization frame (60s)\n"
 "  --idle-timeout DUR        silent WebSocket connections close (30m)\n"
@@ -641,8 +642,8 @@ static int make_threads(struct serve_shared *sh, const struct serve *s)
 			goto nomem;
 		/* one thread: no queues (and no lock) */
 		for (unsigned u = 0; n > 1 && u < n; u++)
-			if (xq_init(u != t ? &sh->xq[t * n + u] : &x->local,
-				    s->o.xq_bytes) < 0)
+			if (u != t && xq_init(&sh->xq[t * n + u],
+					      s->o.xq_bytes) < 0)
 				goto nomem;
 	}
 	return 0;
@@ -660,7 +661,6 @@ static void free_threads(struct serve_shared *sh)
 		free(sh->thr[t].scratch2);
 		for (unsigned u = 0; sh->xq && u < sh->nthreads; u++)
 			xq_free(&sh->xq[t * sh->nthreads + u]);
-		xq_free(&sh->thr[t].local);
 	}
 	free(sh->thr);
 	free(sh->xq);
@@ -726,7 +726,8 @@ int serve_main(int argc, char **argv)
 		snprintf(s->api_key, sizeof(s->api_key), "%s", s->o.api_key);
 	else
 		random_text(s->api_key, 33);
-	s->st = store_new(s->o.history, s->o.log_bytes, s->instance, seed);
+	s->st = store_new(s->o.history, s->o.log_bytes, s->o.threads,
+			  s->instance, seed);
 	if (!s->st) {
 		fprintf(stderr, "esmeload serve: out of memory\n");
 		return 1;

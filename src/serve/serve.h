@@ -34,23 +34,33 @@
  *   scratch buffers, nothing another thread writes. A connection is the
  *   engine's slot (the direct-descriptor entry the kernel gave it at
  *   accept); serve keeps its own part of it at the same index of s->conns.
- * - The threads share the store (accounts, queues, chats, the message
- *   log) under one lock (serve_lock), taken around the store's part of a
- *   request or a WebSocket message, and nothing else: not for input,
- *   parsing, frames, output or timers. With one thread there is no lock.
+ * - The threads share the store (accounts, queues, chats) under one lock
+ *   (serve_lock), taken around the store's part of a request or of a
+ *   WebSocket message other than send_message, and nothing else: not for
+ *   input, parsing, frames, output or timers. With one thread there is no
+ *   lock.
+ * - Each chat is owned by the thread that started it (start_chat): its
+ *   messages go into that thread's log, and only that thread sends the
+ *   chat's frames. send_message takes no shared lock: its thread checks
+ *   the chat (which never moves and whose members never change, store.h)
+ *   and stores it itself if it owns the chat, or hands it to the owner
+ *   (XQ_POST), whose refusal, if any, comes back to the sender's
+ *   connection (XQ_CONN). close_chat is handed over the same way
+ *   (XQ_CLOSE). A log has its own lock, which its owner takes to write a
+ *   record and another thread only to read a history.
  * - A user may hold several WebSocket connections, on any threads; each
  *   thread keeps an intrusive list of the ones it owns (conn indexes, by
  *   user index: uhead), and the store a mask of the threads that hold any
- *   (conn_threads). A frame for a user goes to the local list at once and,
- *   for each other thread in the mask, into the queue from this thread to
- *   that one (xq.h) with a message to its ring (IORING_OP_MSG_RING,
- *   eng_msg_post) when the queue was idle. That thread sends it to its own
- *   list; it counts what it sent, so every counter has one writer.
- * - Order: frames are queued under the lock, and a thread takes what was
- *   queued for it before it queues a frame of its own; those it sends
- *   once the lock is released, before anything else. So every connection
- *   sees a chat's messages in the store's order. Parsing, and the writes
- *   of a thread's own frames, happen outside the lock.
+ *   (conn_threads, atomic). A chat's frame goes to the owner's own
+ *   connections at once and, for each other thread in the mask, into the
+ *   queue from the owner to that one (xq.h) with a message to its ring
+ *   (IORING_OP_MSG_RING, eng_msg_post) when the queue was idle. That
+ *   thread sends it to its own list; it counts what it sent, so every
+ *   counter has one writer.
+ * - Order: a chat's frames all leave from its owner, in the order it
+ *   stored them, and each queue is FIFO: every connection sees a chat's
+ *   frames (new_chat, messages, closed_chat) in the owner's order, and a
+ *   sender's messages in the order it sent them.
  * - Frames are encoded once into a scratch buffer and copied into each
  *   recipient's outbound queue: server frames are unmasked, so the bytes
  *   are the same for every recipient.
@@ -94,6 +104,9 @@ struct conn {
 	uint8_t role;       /* enum role, for WebSocket connections */
 	uint32_t user;      /* organizer or participant index */
 	uint32_t unext, uprev; /* the user's connection list */
+	uint32_t gen;       /* accepts in this slot so far: names it to
+			     * other threads (an error for a message they
+			     * stored) */
 	struct ws_msg msg;  /* ws_session.c: fragmented message under
 			     * reassembly (a msg_pool block while one is) */
 	uint64_t last_ms;   /* last input, for the idle timeout */
@@ -150,7 +163,8 @@ struct serve_stats {
 	uint64_t msg_sent_org;  /* ... of them to organizer connections */
 	uint64_t msg_dropped;   /* user_message frames dropped (slow reader) */
 	uint64_t msg_sent_cross; /* ... of msg_sent, stored by another thread */
-	uint64_t cross_queued;  /* frames queued to other threads */
+	uint64_t msg_forwarded; /* msg_received handed to the chat's thread */
+	uint64_t cross_queued;  /* entries queued to other threads */
 	uint64_t cross_full;    /* ... refused: that thread's queue was full */
 	uint64_t frames_in, frames_out, frames_dropped;
 	uint64_t bytes_in, bytes_out;
@@ -164,7 +178,7 @@ struct store;
 
 /* What the threads share (see the notes above). */
 struct serve_shared {
-	pthread_mutex_t lock;   /* the store and its users' conn_threads */
+	pthread_mutex_t lock;   /* the store, but a chat's messages (store.h) */
 	struct serve *thr;      /* the threads: nthreads */
 	unsigned nthreads;
 	struct xq *xq;          /* xq[from * nthreads + to] */
@@ -202,18 +216,10 @@ struct serve {
 				 * first connection of each user on this
 				 * thread, by user index, NIL: none */
 	uint32_t ucap[2];
-	struct xq local;        /* frames for own connections, made under
-				 * the lock, sent after it (serve_unlock) */
-	int sending_local;
 };
 
-/* ---- messenger.c: what the lock's release sends ---- */
-void msgr_send_local(struct serve *s);
-
 /* The store's lock, taken once however deep the calls nest (a write may
- * close a connection, which detaches it from its user). Frames for this
- * thread's own connections made under it are sent once it is released
- * (msgr_send_local), so the lock is not held for the writes. */
+ * close a connection, which detaches it from its user). */
 static inline void serve_lock(struct serve *s)
 {
 	if (s->sh->nthreads > 1 && s->lock_depth++ == 0)
@@ -221,11 +227,8 @@ static inline void serve_lock(struct serve *s)
 }
 static inline void serve_unlock(struct serve *s)
 {
-	if (s->sh->nthreads > 1 && --s->lock_depth == 0) {
+	if (s->sh->nthreads > 1 && --s->lock_depth == 0)
 		pthread_mutex_unlock(&s->sh->lock);
-		if (s->local.tail != s->local.head)
-			msgr_send_local(s);
-	}
 }
 
 /* Monotonic milliseconds, as of the engine's current batch. */

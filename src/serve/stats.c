@@ -62,6 +62,7 @@ static void add_serve(struct serve_stats *a, const struct serve_stats *b)
 	a->msg_sent_org += LD(b->msg_sent_org);
 	a->msg_dropped += LD(b->msg_dropped);
 	a->msg_sent_cross += LD(b->msg_sent_cross);
+	a->msg_forwarded += LD(b->msg_forwarded);
 	a->cross_queued += LD(b->cross_queued);
 	a->cross_full += LD(b->cross_full);
 	a->frames_in += LD(b->frames_in);
@@ -155,6 +156,7 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 	kv(&w, "sent_participant", t->msg_sent - t->msg_sent_org);
 	kv(&w, "dropped", t->msg_dropped);
 	kv(&w, "sent_cross_thread", t->msg_sent_cross);
+	kv(&w, "forwarded", t->msg_forwarded);
 	jw_obj_end(&w);
 	jw_key(&w, "frames");
 	jw_obj_begin(&w);
@@ -324,6 +326,9 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	one(&m, "messages_sent_cross_thread_total", "counter",
 	    "Of the frames sent, those stored by another thread.",
 	    all.msg_sent_cross);
+	one(&m, "messages_forwarded_total", "counter",
+	    "Messages received by one thread and stored by their chat's.",
+	    all.msg_forwarded);
 	family(&m, "frames_total", "counter", "WebSocket frames.");
 	sample(&m, "frames_total", "direction=\"in\"", all.frames_in);
 	sample(&m, "frames_total", "direction=\"out\"", all.frames_out);

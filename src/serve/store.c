@@ -6,11 +6,72 @@
 
 #include <bearssl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ORG(st, i) ((struct organizer *)stab_at(&(st)->orgs, sizeof(struct organizer), (i)))
+#define PART(st, i) ((struct participant *)stab_at(&(st)->parts, sizeof(struct participant), (i)))
+#define CHAT(st, i) ((struct chat *)stab_at(&(st)->chats, sizeof(struct chat), (i)))
+
 #define ARENA_CHUNK (1u << 20)
+
+/*
+ * A table whose entries never move: a fixed directory of chunks, each
+ * allocated when the first entry in it is added. A thread that learned an
+ * index may use the entry's unchanging fields without the store's lock
+ * while other threads add entries (serve.h).
+ */
+#define STAB_SHIFT 12
+#define STAB_CHUNK (1u << STAB_SHIFT)
+#define STAB_DIR 4096           /* 16,777,216 entries */
+
+struct stab {
+	char *dir[STAB_DIR];
+	uint32_t n;             /* published with release (stab_publish) */
+};
+
+static inline void *stab_at(const struct stab *t, size_t esize, uint32_t i)
+{
+	return t->dir[i >> STAB_SHIFT] + (size_t)(i & (STAB_CHUNK - 1)) * esize;
+}
+
+/* The zeroed slot for entry t->n, not yet counted; NULL without room. */
+static void *stab_next(struct stab *t, size_t esize)
+{
+	uint32_t i = t->n, d = i >> STAB_SHIFT;
+	void *e;
+
+	if (d >= STAB_DIR)
+		return NULL;
+	if (!t->dir[d] && !(t->dir[d] = malloc(STAB_CHUNK * esize)))
+		return NULL;
+	e = stab_at(t, esize, i);
+	memset(e, 0, esize);
+	return e;
+}
+
+/* Count the slot stab_next gave: readers without the lock see it whole. */
+static void stab_publish(struct stab *t)
+{
+	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
+}
+
+static void stab_free(struct stab *t)
+{
+	for (unsigned d = 0; d < STAB_DIR && t->dir[d]; d++)
+		free(t->dir[d]);
+}
+
+/* One thread's message log: a circular arena of records. */
+struct msglog {
+	pthread_mutex_t lock;   /* with several logs (store_hist_lock) */
+	uint8_t *buf;
+	size_t cap;
+	uint64_t head;          /* logical bytes written */
+	uint64_t seq;           /* records written */
+};
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -25,24 +86,17 @@ struct queue {
 };
 
 struct store {
-	struct organizer *orgs;
-	uint32_t norgs, orgs_cap;
-	struct participant *parts;
-	uint32_t nparts, parts_cap;
+	struct stab orgs, parts, chats;
 	uint32_t *email_tab;     /* open addressing: participant idx or NIL */
 	uint32_t email_cap;      /* power of two */
 	struct event events[STORE_MAX_EVENTS];
 	int nevents;
 	struct queue *queues;
 	uint32_t nqueues;
-	struct chat *chats;
-	uint32_t nchats, chats_cap;
 	uint64_t active;
 	unsigned hist_cap;
-	uint8_t *log;
-	size_t log_cap;
-	uint64_t log_head;       /* logical bytes written */
-	uint64_t msg_seq;
+	struct msglog *logs;     /* one per owner (store_chat_new) */
+	unsigned nlogs;
 	uint32_t instance;
 	uint8_t salt_seed[16];
 	struct arena_chunk *arena;
@@ -87,39 +141,36 @@ static char *arena_dup(struct store *st, const char *s, size_t n)
 	return d;
 }
 
-static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
-{
-	uint32_t n = *cap ? *cap : 64;
-	void *q;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	q = realloc(*p, (size_t)n * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 /* see store.h */
-struct store *store_new(unsigned history, size_t log_bytes, uint32_t instance,
-			const uint8_t salt_seed[16])
+struct store *store_new(unsigned history, size_t log_bytes, unsigned nlogs,
+			uint32_t instance, const uint8_t salt_seed[16])
 {
 	struct store *st = calloc(1, sizeof(*st));
+	size_t each;
 
 	if (!st)
 		return NULL;
 	st->hist_cap = history ? history : 1;
-	st->log_cap = log_bytes < 65536 ? 65536 : log_bytes;
-	st->log = malloc(st->log_cap);
+	st->nlogs = nlogs ? nlogs : 1;
+	each = log_bytes / st->nlogs;
+	st->logs = calloc(st->nlogs, sizeof(*st->logs));
 	st->email_cap = 1024;
 	st->email_tab = malloc(st->email_cap * sizeof(uint32_t));
-	if (!st->log || !st->email_tab) {
+	if (!st->logs || !st->email_tab) {
 		store_free(st);
 		return NULL;
+	}
+	for (unsigned k = 0; k < st->nlogs; k++) {
+		struct msglog *l = &st->logs[k];
+
+		l->cap = each < 16384 ? 16384 : each;
+		l->buf = malloc(l->cap);
+		if (!l->buf || pthread_mutex_init(&l->lock, NULL) != 0) {
+			free(l->buf);
+			l->buf = NULL;
+			store_free(st);
+			return NULL;
+		}
 	}
 	memset(st->email_tab, 0xff, st->email_cap * sizeof(uint32_t));
 	st->instance = instance;
@@ -140,13 +191,19 @@ void store_free(struct store *st)
 		free(q->r);
 	}
 	free(st->queues);
-	for (uint32_t i = 0; i < st->nchats; i++)
-		free(st->chats[i].hist);
-	free(st->chats);
-	free(st->orgs);
-	free(st->parts);
+	for (uint32_t i = 0; i < st->chats.n; i++)
+		free(CHAT(st, i)->hist);
+	stab_free(&st->chats);
+	stab_free(&st->orgs);
+	stab_free(&st->parts);
 	free(st->email_tab);
-	free(st->log);
+	for (unsigned k = 0; st->logs && k < st->nlogs; k++) {
+		if (!st->logs[k].buf)
+			break;
+		free(st->logs[k].buf);
+		pthread_mutex_destroy(&st->logs[k].lock);
+	}
+	free(st->logs);
 	while (st->arena) {
 		struct arena_chunk *n = st->arena->next;
 
@@ -182,11 +239,8 @@ int store_add_organizer(struct store *st, const char *email,
 
 	if (store_org_find(st, email, strlen(email)) != NIL)
 		return -EEXIST;
-	if (grow((void **)&st->orgs, &st->orgs_cap, sizeof(*o),
-		 st->norgs + 1) < 0 || !queue_of(st, agency, 1))
+	if (!(o = stab_next(&st->orgs, sizeof(*o))) || !queue_of(st, agency, 1))
 		return -ENOMEM;
-	o = &st->orgs[st->norgs];
-	memset(o, 0, sizeof(*o));
 	o->email = arena_dup(st, email, strlen(email));
 	o->password = arena_dup(st, password, strlen(password));
 	o->first = arena_dup(st, "Jan", 3);
@@ -199,7 +253,7 @@ int store_add_organizer(struct store *st, const char *email,
 	o->created_ns = o->signout_ns = clock_real_ns();
 	o->conn_threads = 0;
 	o->chat_head = NIL;
-	st->norgs++;
+	stab_publish(&st->orgs);
 	return 0;
 }
 
@@ -218,17 +272,17 @@ int store_add_event(struct store *st, uint32_t id, uint32_t agency)
 	return 0;
 }
 
-uint32_t store_norgs(const struct store *st) { return st->norgs; }
-uint32_t store_nparts(const struct store *st) { return st->nparts; }
-struct organizer *store_org(struct store *st, uint32_t i) { return &st->orgs[i]; }
-struct participant *store_part(struct store *st, uint32_t i) { return &st->parts[i]; }
+uint32_t store_norgs(const struct store *st) { return st->orgs.n; }
+uint32_t store_nparts(const struct store *st) { return st->parts.n; }
+struct organizer *store_org(struct store *st, uint32_t i) { return ORG(st, i); }
+struct participant *store_part(struct store *st, uint32_t i) { return PART(st, i); }
 
 /* see store.h */
 uint32_t store_org_find(struct store *st, const char *email, size_t n)
 {
-	for (uint32_t i = 0; i < st->norgs; i++)
-		if (strlen(st->orgs[i].email) == n &&
-		    memcmp(st->orgs[i].email, email, n) == 0)
+	for (uint32_t i = 0; i < st->orgs.n; i++)
+		if (strlen(ORG(st, i)->email) == n &&
+		    memcmp(ORG(st, i)->email, email, n) == 0)
 			return i;
 	return NIL;
 }
@@ -253,8 +307,8 @@ uint32_t store_part_find(struct store *st, const char *email, size_t n)
 
 		if (p == NIL)
 			return NIL;
-		if (strlen(st->parts[p].email) == n &&
-		    memcmp(st->parts[p].email, email, n) == 0)
+		if (strlen(PART(st, p)->email) == n &&
+		    memcmp(PART(st, p)->email, email, n) == 0)
 			return p;
 	}
 }
@@ -285,15 +339,15 @@ int store_part_password_ok(const struct participant *p, const char *pw,
 
 static int email_insert(struct store *st, uint32_t idx)
 {
-	if ((st->nparts + 1) * 2 > st->email_cap) {
+	if ((st->parts.n + 1) * 2 > st->email_cap) {
 		uint32_t ncap = st->email_cap * 2;
 		uint32_t *t = malloc(ncap * sizeof(uint32_t));
 
 		if (!t)
 			return -ENOMEM;
 		memset(t, 0xff, ncap * sizeof(uint32_t));
-		for (uint32_t p = 0; p < st->nparts; p++) {
-			const char *e = st->parts[p].email;
+		for (uint32_t p = 0; p < st->parts.n; p++) {
+			const char *e = PART(st, p)->email;
 			uint32_t i = hash(e, strlen(e)) & (ncap - 1);
 
 			while (t[i] != NIL)
@@ -304,7 +358,7 @@ static int email_insert(struct store *st, uint32_t idx)
 		st->email_tab = t;
 		st->email_cap = ncap;
 	}
-	const char *e = st->parts[idx].email;
+	const char *e = PART(st, idx)->email;
 	uint32_t m = st->email_cap - 1, i = hash(e, strlen(e)) & m;
 
 	while (st->email_tab[i] != NIL)
@@ -319,16 +373,14 @@ int store_part_add(struct store *st, const char *email, size_t en,
 		   int64_t now_ns, uint32_t *idx)
 {
 	struct participant *p;
-	uint32_t i = st->nparts;
+	uint32_t i = st->parts.n;
 	br_sha256_context h;
 	uint8_t d[32];
 
 	if (store_part_find(st, email, en) != NIL)
 		return -EEXIST;
-	if (grow((void **)&st->parts, &st->parts_cap, sizeof(*p), i + 1) < 0)
+	if (!(p = stab_next(&st->parts, sizeof(*p))))
 		return -ENOMEM;
-	p = &st->parts[i];
-	memset(p, 0, sizeof(*p));
 	p->email = arena_dup(st, email, en);
 	p->phone = arena_dup(st, phone, phn);
 	if (!p->email || !p->phone)
@@ -345,7 +397,7 @@ int store_part_add(struct store *st, const char *email, size_t en,
 	p->chat_head = NIL;
 	if (email_insert(st, i) < 0)
 		return -ENOMEM;
-	st->nparts++;
+	stab_publish(&st->parts);
 	*idx = i;
 	return 0;
 }
@@ -369,7 +421,7 @@ int store_request_add(struct store *st, uint32_t part, int event,
 		      const char *desc, size_t dn, int has_loc, double lat,
 		      double lng)
 {
-	struct participant *p = &st->parts[part];
+	struct participant *p = PART(st, part);
 	struct queue *q = queue_of(st, st->events[event].agency, 0);
 	struct request *r;
 
@@ -412,7 +464,7 @@ int store_request_add(struct store *st, uint32_t part, int event,
 /* see store.h */
 void store_request_release(struct store *st, uint32_t part, int event)
 {
-	st->parts[part].locks &= ~(1ULL << event);
+	PART(st, part)->locks &= ~(1ULL << event);
 }
 
 /* see store.h */
@@ -438,15 +490,16 @@ void store_queues(const struct store *st,
 
 /* see store.h */
 struct chat *store_chat_new(struct store *st, uint32_t org,
-			    const struct request *r, int64_t now_ns)
+			    const struct request *r, int64_t now_ns,
+			    unsigned owner)
 {
 	struct chat *c;
-	uint32_t i = st->nchats;
+	uint32_t i = st->chats.n;
 
-	if (grow((void **)&st->chats, &st->chats_cap, sizeof(*c), i + 1) < 0)
+	if (!(c = stab_next(&st->chats, sizeof(*c))))
 		return NULL;
-	c = &st->chats[i];
-	memset(c, 0, sizeof(*c));
+	c->idx = i;
+	c->owner = (uint16_t)(owner < st->nlogs ? owner : 0);
 	snprintf(c->id, sizeof(c->id), "%08x%08x%08x",
 		 (uint32_t)(now_ns / 1000000000), st->instance, i);
 	c->agency = st->events[r->event].agency;
@@ -458,11 +511,11 @@ struct chat *store_chat_new(struct store *st, uint32_t org,
 	c->lat = r->lat;
 	c->lng = r->lng;
 	c->start_ns = now_ns;
-	c->next_of_org = st->orgs[org].chat_head;
-	st->orgs[org].chat_head = i;
-	c->next_of_part = st->parts[r->part].chat_head;
-	st->parts[r->part].chat_head = i;
-	st->nchats++;
+	c->next_of_org = ORG(st, org)->chat_head;
+	ORG(st, org)->chat_head = i;
+	c->next_of_part = PART(st, r->part)->chat_head;
+	PART(st, r->part)->chat_head = i;
+	stab_publish(&st->chats);
 	st->active++;
 	return c;
 }
@@ -490,31 +543,53 @@ struct chat *store_chat_find(struct store *st, const char *id, size_t n)
 			return NULL;
 		idx = idx << 4 | (uint32_t)v;
 	}
-	if (idx >= st->nchats || memcmp(st->chats[idx].id, id, 24) != 0)
+	/* without the lock too: a chat is whole once counted */
+	if (idx >= __atomic_load_n(&st->chats.n, __ATOMIC_ACQUIRE) ||
+	    memcmp(CHAT(st, idx)->id, id, 24) != 0)
 		return NULL;
-	return &st->chats[idx];
+	return CHAT(st, idx);
 }
 
 struct chat *store_chat(struct store *st, uint32_t idx)
 {
-	return idx < st->nchats ? &st->chats[idx] : NULL;
+	return idx < __atomic_load_n(&st->chats.n, __ATOMIC_ACQUIRE) ?
+		       CHAT(st, idx) : NULL;
 }
 
 uint32_t store_chat_idx(const struct store *st, const struct chat *c)
 {
-	return (uint32_t)(c - st->chats);
+	(void)st;
+	return c->idx;
 }
 
 uint64_t store_chats_active(const struct store *st) { return st->active; }
-uint64_t store_chats_total(const struct store *st) { return st->nchats; }
+uint64_t store_chats_total(const struct store *st) { return st->chats.n; }
+
+/* see store.h */
+void store_hist_lock(struct store *st, const struct chat *c)
+{
+	if (st->nlogs > 1)
+		pthread_mutex_lock(&st->logs[c->owner].lock);
+}
+
+void store_hist_unlock(struct store *st, const struct chat *c)
+{
+	if (st->nlogs > 1)
+		pthread_mutex_unlock(&st->logs[c->owner].lock);
+}
+
+int store_chat_ended(const struct chat *c)
+{
+	return __atomic_load_n(&c->ended, __ATOMIC_ACQUIRE);
+}
 
 /* see store.h */
 void store_chat_end(struct store *st, struct chat *c, int64_t now_ns)
 {
 	if (c->ended)
 		return;
-	c->ended = 1;
 	c->end_ns = now_ns;
+	__atomic_store_n(&c->ended, 1, __ATOMIC_RELEASE);
 	st->active--;
 	store_request_release(st, c->part, (int)c->event);
 }
@@ -526,10 +601,11 @@ const struct msgrec *store_msg_add(struct store *st, struct chat *c,
 				   double lat, double lng, int64_t now_ns)
 {
 	size_t size = (sizeof(struct msgrec) + n + 7) & ~(size_t)7;
+	struct msglog *l = &st->logs[c->owner];
 	uint64_t off;
 	struct msgrec *m;
 
-	if (size > st->log_cap / 4)
+	if (size > l->cap / 4 || c->ended)
 		return NULL;
 	if (!c->hist) {
 		c->hist = malloc(st->hist_cap * sizeof(uint64_t));
@@ -537,12 +613,13 @@ const struct msgrec *store_msg_add(struct store *st, struct chat *c,
 			return NULL;
 	}
 	/* Records never wrap: skip to the start when the tail is short. */
-	off = st->log_head;
-	if (off % st->log_cap + size > st->log_cap)
-		off += st->log_cap - off % st->log_cap;
-	st->log_head = off + size;
-	m = (struct msgrec *)(st->log + off % st->log_cap);
-	m->seq = ++st->msg_seq;
+	off = l->head;
+	if (off % l->cap + size > l->cap)
+		off += l->cap - off % l->cap;
+	l->head = off + size;
+	m = (struct msgrec *)(l->buf + off % l->cap);
+	/* unique over the logs; with one log: 1, 2, 3, ... */
+	m->seq = ++l->seq * st->nlogs + c->owner;
 	m->ts_ns = now_ns;
 	m->chat = store_chat_idx(st, c);
 	m->author = author;
@@ -566,15 +643,16 @@ const struct msgrec *store_msg_add(struct store *st, struct chat *c,
 const struct msgrec *store_msg_at(struct store *st, const struct chat *c,
 				  uint32_t i)
 {
+	const struct msglog *l = &st->logs[c->owner];
 	uint64_t off;
 
 	if (i >= c->hist_n)
 		return NULL;
 	off = c->hist[(c->hist_head + i) % st->hist_cap];
 	/* Overwritten once the log has moved more than its size past it. */
-	if (st->log_head > st->log_cap && off < st->log_head - st->log_cap)
+	if (l->head > l->cap && off < l->head - l->cap)
 		return NULL;
-	return (const struct msgrec *)(st->log + off % st->log_cap);
+	return (const struct msgrec *)(l->buf + off % l->cap);
 }
 
 /* see store.h */

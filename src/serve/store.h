@@ -5,9 +5,19 @@
  * Ids: organizer id = index + 1, participant id = index + 1 (two tables,
  * as ESME has two APIs). A chat id is 24 hex characters: seconds, the
  * instance tag, and the chat index, so a lookup parses the index and
- * compares the whole id. Messages live in one circular log arena: a chat's
- * history holds log offsets, and an offset overwritten by newer messages
- * is simply gone, which bounds memory both per chat and overall.
+ * compares the whole id. Messages live in circular log arenas, one per
+ * owner (a serve thread): a chat's history holds offsets into its owner's
+ * log, and an offset overwritten by newer messages is simply gone, which
+ * bounds memory both per chat and overall.
+ *
+ * Threads (serve.h): the store is used under serve's lock, except that
+ * - accounts and chats never move once added, and a chat's id, org, part,
+ *   owner and idx never change: a thread that found a chat
+ *   (store_chat_find, store_chat) may read those, and store_chat_ended,
+ *   without the lock;
+ * - a chat's messages are written by its owner alone (store_msg_add),
+ *   holding store_hist_lock but not serve's lock, and read by any thread
+ *   (store_msg_at) holding store_hist_lock; store_chat_end takes both.
  */
 #ifndef ESMELOAD_SERVE_STORE_H
 #define ESMELOAD_SERVE_STORE_H
@@ -52,6 +62,8 @@ struct request {
 struct chat {
 	char id[25];
 	uint8_t ended, has_loc; /* has_loc: LOC_* */
+	uint16_t owner;      /* the log (serve thread) its messages go to */
+	uint32_t idx;        /* its index */
 	uint32_t agency, event_id;
 	uint32_t org, part;  /* indexes */
 	uint32_t event;      /* event index */
@@ -79,8 +91,10 @@ struct event {
 
 struct store;
 
-struct store *store_new(unsigned history, size_t log_bytes, uint32_t instance,
-			const uint8_t salt_seed[16]);
+/* nlogs: one message log per owner, of log_bytes / nlogs bytes each
+ * (at least 16 KiB). A message over a quarter of its log is refused. */
+struct store *store_new(unsigned history, size_t log_bytes, unsigned nlogs,
+			uint32_t instance, const uint8_t salt_seed[16]);
 void store_free(struct store *st);
 
 /* Accounts are created signed out at their creation time, as ESME's APIs
@@ -120,19 +134,26 @@ void store_queues(const struct store *st,
 		  void (*fn)(void *ctx, uint32_t agency, size_t len),
 		  void *ctx);
 
-/* A new chat for organizer org from request r; NULL on -ENOMEM. */
+/* A new chat for organizer org from request r, its messages kept in log
+ * owner; NULL on -ENOMEM. */
 struct chat *store_chat_new(struct store *st, uint32_t org,
-			    const struct request *r, int64_t now_ns);
+			    const struct request *r, int64_t now_ns,
+			    unsigned owner);
 struct chat *store_chat_find(struct store *st, const char *id, size_t n);
 struct chat *store_chat(struct store *st, uint32_t idx);
 uint32_t store_chat_idx(const struct store *st, const struct chat *c);
 uint64_t store_chats_active(const struct store *st);
 uint64_t store_chats_total(const struct store *st);
+/* Under serve's lock and store_hist_lock. */
 void store_chat_end(struct store *st, struct chat *c, int64_t now_ns);
+int store_chat_ended(const struct chat *c);
+/* The lock of the log c's messages are in (no lock with one log). */
+void store_hist_lock(struct store *st, const struct chat *c);
+void store_hist_unlock(struct store *st, const struct chat *c);
 
-/* Append a message to the log and the chat's history; returns the record
- * (valid until the next store_msg_add) or NULL when n is over the log's
- * limit. */
+/* Append a message to the owner's log and the chat's history; returns the
+ * record (valid until the next store_msg_add of that owner) or NULL when
+ * n is over the log's limit or the chat has ended. */
 const struct msgrec *store_msg_add(struct store *st, struct chat *c,
 				   uint32_t author, int from_org,
 				   const char *content, size_t n, int has_loc,

@@ -62,7 +62,8 @@ int xq_push(struct xq *q, const struct xq_ent *h, const void *frame)
 	}
 	e = (struct xq_ent *)(q->buf + off);
 	*e = *h;
-	memcpy(e + 1, frame, h->len);
+	if (h->len)
+		memcpy(e + 1, frame, h->len);
 	__atomic_store_n(&q->tail, tail + need, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -19,16 +19,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What the consumer does with an entry: send the frame to the
- * connections it owns of organizer org and of participant part (either
- * UINT32_MAX: none). flags: XQ_MSG, the frame is a user_message. */
+/* What the consumer does with an entry, by flags (messenger.c):
+ * - none or XQ_MSG: send the frame to the connections it owns of
+ *   organizer org and of participant part (either UINT32_MAX: none);
+ *   XQ_MSG: the frame is a user_message;
+ * - XQ_POST: store and send the message the bytes hold, in a chat the
+ *   consumer owns;
+ * - XQ_CLOSE: end chat org (an index), which the consumer owns;
+ * - XQ_CONN: send the frame to connection org if its generation is part. */
 struct xq_ent {
 	uint32_t len;    /* frame bytes; XQ_PAD: skip to the ring's start */
 	uint32_t org, part;
 	uint32_t flags;
 };
 #define XQ_PAD UINT32_MAX
-enum { XQ_MSG = 1 };
+enum { XQ_MSG = 1, XQ_POST = 2, XQ_CLOSE = 4, XQ_CONN = 8 };
 
 struct xq {
 	_Alignas(64) uint64_t tail;  /* producer: bytes written */

@@ -9,19 +9,29 @@ spread (--threads 2): connections land on both threads; threads.connections
   counts them per thread and falls back when they close.
 cross_chat: an organizer on one thread and a participant on the other
   exchange messages both ways, sent without waiting: each side gets every
-  message, both see them in the same order (the store's), each sender's in
-  the order sent; every user_message crossed threads exactly once
-  (messages.sent_cross_thread = all of them, threads.cross_queued at least
-  as many, a wakeup posted), nothing dropped or refused.
+  message, both see them in the same order (the chat owner's), each
+  sender's in the order sent. The chat is owned by the organizer's thread
+  (it started it): each participant message is forwarded there to be
+  stored (messages.forwarded = N exactly), every user_message crossed
+  threads exactly once (messages.sent_cross_thread = all of them,
+  threads.cross_queued at least as many, a wakeup posted), nothing dropped
+  or refused.
 fifo_across_threads: participants' requests, made in a known order over
   connections of both threads, are started in that order.
 max_conns_exact: --max-conns 6 on 2 threads: of 9 sockets, 3 are closed by
   the server and counted (errors.connection_limit 3), 6 stay.
-cross_full_fires (--cross-queue 4K): a message too big for the queue to the
-  other thread is dropped and counted (threads.cross_full, messages.dropped)
-  while the sender's own connection gets it; a small one still crosses.
+cross_full_fires (--cross-queue 4K): the organizer's message too big for
+  the queue to the participant's thread is dropped and counted
+  (threads.cross_full, messages.dropped) while the organizer gets it; the
+  participant's too big to forward to the chat's thread is refused
+  ("message could not be saved", errors.message_not_saved); a small one
+  still crosses.
+owner_refusal_comes_back (--log-memory 64K, --max-message 12000): a
+  participant's message that the chat's thread cannot store (over a
+  quarter of its 32 KiB log) was forwarded, and the refusal comes back to
+  the sender's connection on the other thread; nothing is stored.
 one_thread_quiet (--threads 1): the same chat crosses nothing (threads.count
-  1, sent_cross_thread 0, cross_queued 0, wakeups 0).
+  1, sent_cross_thread 0, forwarded 0, cross_queued 0, wakeups 0).
 """
 
 import asyncio
@@ -137,6 +147,8 @@ async def run(r):
         check_eq(m["stored"] - base["stored"], 2 * N, "messages.stored")
         check_eq(m["sent_cross_thread"] - base["sent_cross_thread"], 2 * N,
                  "messages.sent_cross_thread (each message crosses once)")
+        check_eq(m["forwarded"] - base["forwarded"], N,
+                 "messages.forwarded (the participant's, to the chat's thread)")
         check_eq(m["dropped"], 0, "messages.dropped")
         check_eq(t["cross_full"], 0, "threads.cross_full")
         check_eq(t["wakeup_errors"], 0, "threads.wakeup_errors")
@@ -217,22 +229,56 @@ async def run(r):
         try:
             o, p, cid = await one_chat(small)
             big = "x" * 3000    # a frame over half the 4 KiB queue
-            await p.send_msg("send_message", {"chatId": cid, "message": big})
-            f = await p.expect("user_message", what="the sender's own copy")
+            # The organizer's thread owns the chat: its copy goes out, the
+            # participant's cannot cross.
+            await o.send_msg("send_message", {"chatId": cid, "message": big})
+            f = await o.expect("user_message", what="the sender's own copy")
             check_eq(f["payload"]["content"], big, "the sender's copy")
             esme.wait_until(lambda: small.stats()["threads"]["cross_full"] == 1,
                             what="threads.cross_full 1")
             check_eq(small.stats()["messages"]["dropped"], 1, "messages.dropped")
+            # The participant's cannot reach the chat's thread at all.
+            await p.send_msg("send_message", {"chatId": cid, "message": big})
+            f = await p.expect("error", what="the refusal of a message too big to forward")
+            check_eq(f["payload"]["message"], "message could not be saved", "the error")
+            st = small.stats()
+            check_eq(st["threads"]["cross_full"], 2, "threads.cross_full")
+            check_eq(st["errors"]["message_not_saved"], 1, "errors.message_not_saved")
+            check_eq(st["messages"]["forwarded"], 0, "messages.forwarded")
             await p.send_msg("send_message", {"chatId": cid, "message": "small"})
             f = await o.expect("user_message", what="a small message after it")
             check_eq(f["payload"]["content"], "small", "what the organizer got")
-            check_eq(small.stats()["threads"]["cross_full"], 1, "threads.cross_full")
+            st = small.stats()
+            check_eq(st["threads"]["cross_full"], 2, "threads.cross_full")
+            check_eq(st["messages"]["forwarded"], 1, "messages.forwarded")
             await o.close()
             await p.close()
         finally:
             small.stop()
 
     await r.case("cross_full_fires", cross_full)
+
+    async def owner_refusal():
+        lim = esme.Server("--quiet", "--threads", "2", "--log-memory", "64K",
+                          "--max-message", "12000").start()
+        try:
+            o, p, cid = await one_chat(lim)
+            await p.send_msg("send_message", {"chatId": cid, "message": "y" * 10000})
+            f = await p.expect("error", what="the chat thread's refusal")
+            check_eq(f["payload"]["message"], "message could not be saved", "the error")
+            st = lim.stats()
+            check_eq(st["messages"]["forwarded"], 1, "messages.forwarded")
+            check_eq(st["messages"]["stored"], 0, "messages.stored")
+            check_eq(st["errors"]["message_not_saved"], 1, "errors.message_not_saved")
+            await p.send_msg("send_message", {"chatId": cid, "message": "fits"})
+            f = await o.expect("user_message", what="a message that fits")
+            check_eq(f["payload"]["content"], "fits", "what the organizer got")
+            await o.close()
+            await p.close()
+        finally:
+            lim.stop()
+
+    await r.case("owner_refusal_comes_back", owner_refusal)
 
     async def one_thread():
         one = esme.Server("--quiet", "--threads", "1").start()
@@ -245,6 +291,7 @@ async def run(r):
             st = one.stats()
             check_eq(st["threads"]["count"], 1, "threads.count")
             check_eq(st["messages"]["sent_cross_thread"], 0, "messages.sent_cross_thread")
+            check_eq(st["messages"]["forwarded"], 0, "messages.forwarded")
             check_eq(st["threads"]["cross_queued"], 0, "threads.cross_queued")
             check_eq(st["threads"]["wakeups"], 0, "threads.wakeups")
             check_eq(st["messages"]["sent"], 40, "messages.sent")
