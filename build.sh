@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 # Debian packages the build and the tests need. Checked one by one so a
 # machine that has them all never touches apt.
 PKGS=(gcc clang make pkg-config liburing-dev libbearssl-dev libwslay-dev
-      libjsmn-dev curl python3 python3-websockets python3-jsonschema procps
+      libjsmn-dev curl python3 python3-websockets python3-jsonschema python3-yaml procps
       valgrind chromium nginx-light openssl libclang-rt-14-dev groff-base)
 # The package test (tests/integration/test_deb.sh) is opt-in: only then are
 # the package tools installed.

@@ -21,6 +21,7 @@ static const char usage[] =
 "       esmeload serve [options]   the reference ESME backend\n"
 "       esmeload report [-o FILE] RUN...  one HTML page of runs' results\n"
 "       esmeload compare [--json] A B     two runs' key figures side by side\n"
+"       esmeload merge [-o DIR] SHARD...  the shards of one test as one run\n"
 "       esmeload help              this text\n"
 "       esmeload --version         the version (also: esmeload version)\n"
 "\n"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "report"))
 		return report_main(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "merge"))
+		return merge_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "compare"))
 		return compare_main(argc - 2, argv + 2);
 	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||

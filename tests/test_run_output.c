@@ -328,8 +328,8 @@ static int test_files(void)
 		      "connected,participants_failed,embedded_serve,max_conns,"
 		      "tls,latency_ms,latency_actual_ms,lag_ms,"
 		      "arrival_lag_ms,time_to_chat_ms,phases_ms,arrivals,timer,errors,"
-		      "stop_reason,first_error,self_check,server,cross_check,"
-		      "thresholds"));
+		      "stop_reason,first_error,shard,histograms,self_check,"
+		      "server,cross_check,thresholds"));
 	check(int_is(&d, e, "sent", 123));
 	check(int_is(&d, e, "delivered", 111));
 	check(int_is(&d, e, "organizer_received", 81));

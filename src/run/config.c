@@ -82,6 +82,19 @@ static const char usage[] =
 "                            --duration it holds them until the duration\n"
 "  --max-errors N            stop after N errors (default 1)\n"
 "\n"
+"Shards (one test over several processes or machines; `esmeload merge`\n"
+"reads their files back as one result):\n"
+"  --shard I/N               be shard I (from 0) of N: participants I+1,\n"
+"                            I+1+N, ... and organizer accounts I, I+N, ...\n"
+"                            of the whole test's schedule, so N shards at\n"
+"                            the same flags make the load of one process;\n"
+"                            files named <unix>_shard-I-of-N_... (or from\n"
+"                            the environment: ESMELOAD_SHARD=I/N, or\n"
+"                            ESMELOAD_SHARDS=N and JOB_COMPLETION_INDEX=I)\n"
+"  --start-at TIME           the test's start, the same for every shard:\n"
+"                            Unix seconds or RFC 3339; waits until then\n"
+"                            (or ESMELOAD_START_AT; default: now)\n"
+"\n"
 "Resources:\n"
 "  --threads N               worker threads, 1-64 (default: the CPUs this\n"
 "                            process may run on, as taskset or the\n"
@@ -223,6 +236,48 @@ static void defaults(struct run_opts *o)
 	o->ring_entries = 2048;
 	o->recv_buffers = 2048;
 	o->out_dir = ".";
+	o->shards = 1;
+}
+
+/* "I/N" with 0 <= I < N <= RUN_MAX_SHARDS; 0 or -EINVAL. */
+static int parse_shard(const char *v, unsigned *i, unsigned *n)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	a = strtoul(v, &end, 10);
+	if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (errno || *end || b < 1 || b > RUN_MAX_SHARDS || a >= b)
+		return -EINVAL;
+	*i = (unsigned)a;
+	*n = (unsigned)b;
+	return 0;
+}
+
+/* Unix seconds (a fraction allowed) or RFC 3339 into Unix ns; 0 or
+ * -EINVAL. */
+static int parse_instant(const char *v, int64_t *ns)
+{
+	int64_t sec;
+	int32_t nsec, off;
+	char *end;
+	double d;
+
+	if (timefmt_rfc3339_parse(v, strlen(v), &sec, &nsec, &off) == 0) {
+		*ns = sec * 1000000000 + nsec;
+		return 0;
+	}
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || *end || errno || !(d >= 1e9) || d > 4e9)
+		return -EINVAL;
+	*ns = (int64_t)(d * 1e9 + 0.5);
+	return 0;
 }
 
 /* "A.B.C.D" or "A.B.C.D-A.B.C.D" into host-order lo/hi. */
@@ -412,6 +467,28 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
 		return 0;
 	}
+	r = value(argc, argv, i, "--", "shard", &v);
+	if (r == 1) {
+		if (parse_shard(v, &o->shard, &o->shards) < 0)
+			return bad_value("--", "shard", v,
+					 "not I/N with 0 <= I < N <= 10000 "
+					 "(e.g. 0/3, 2/3)");
+		o->shard_given = 1;
+		return 0;
+	}
+	if (r)
+		return r;
+	r = value(argc, argv, i, "--", "start-at", &v);
+	if (r == 1) {
+		if (parse_instant(v, &o->start_at_ns) < 0)
+			return bad_value("--", "start-at", v,
+					 "not a Unix time in seconds or an "
+					 "RFC 3339 time (e.g. 1764622800, "
+					 "2026-12-01T21:00:00Z)");
+		return 0;
+	}
+	if (r)
+		return r;
 	r = value(argc, argv, i, "--", "arrival-rate", &v);
 	if (r == 1) {
 		char *end;
@@ -547,6 +624,40 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 	return fail("unexpected argument \"%s\" (see esmeload run --help)", a);
 }
 
+/*
+ * The shard and the start from the environment, where the flags did not
+ * set them, so a scheduler can: ESMELOAD_SHARD=I/N, or ESMELOAD_SHARDS=N
+ * with the index in JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's);
+ * ESMELOAD_START_AT as --start-at.
+ */
+static int shard_env(struct run_opts *o)
+{
+	const char *v = getenv("ESMELOAD_SHARD"), *n, *i;
+	char both[64];
+
+	if (!o->shard_given && v && *v) {
+		if (parse_shard(v, &o->shard, &o->shards) < 0)
+			return fail("invalid value \"%s\" for ESMELOAD_SHARD: not "
+				    "I/N with 0 <= I < N <= 10000", v);
+		o->shard_given = 1;
+	}
+	n = getenv("ESMELOAD_SHARDS");
+	i = getenv("JOB_COMPLETION_INDEX");
+	if (!o->shard_given && n && *n) {
+		snprintf(both, sizeof(both), "%s/%s", i && *i ? i : "", n);
+		if (!i || !*i || parse_shard(both, &o->shard, &o->shards) < 0)
+			return fail("invalid shard \"%s\" from JOB_COMPLETION_INDEX"
+				    "/ESMELOAD_SHARDS: not I/N with 0 <= I < N "
+				    "<= 10000", both);
+		o->shard_given = 1;
+	}
+	v = getenv("ESMELOAD_START_AT");
+	if (!o->start_at_ns && v && *v && parse_instant(v, &o->start_at_ns) < 0)
+		return fail("invalid value \"%s\" for ESMELOAD_START_AT: not a "
+			    "Unix time in seconds or an RFC 3339 time", v);
+	return 0;
+}
+
 /* see run.h */
 int run_parse(struct run_opts *o, int argc, char **argv)
 {
@@ -569,6 +680,8 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 	if (o->arrival_rate > 0 && o->cpi_given)
 		return fail("-cpi and --arrival-rate both set the arrivals: "
 			    "give one of them");
+	if ((r = shard_env(o)) != 0)
+		return r;
 	if (o->recv_buffers & (o->recv_buffers - 1))
 		return fail("invalid value \"%u\" for flag --recv-buffers: not a "
 			    "power of two", o->recv_buffers);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "histjson.h"
 #include "jsonw.h"
 #include "timefmt.h"
 
@@ -108,7 +109,7 @@ static void jw_span(struct jw *w, int64_t start, int64_t end)
 	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ns) ? d : "");
 }
 
-#define SUMMARY_MAX (96 * 1024)
+#define SUMMARY_MAX (512 * 1024) /* with the histograms, at most 9 x 35 KiB */
 
 /* {"p50","p90","p99","p99_9","max"} in milliseconds. */
 static void jw_quantiles(struct jw *w, const char *key, const struct hist *h)
@@ -376,7 +377,8 @@ static void organizers_json(struct jw *w, const struct run *r)
 		const char *pw;
 
 		jw_obj_begin(w);
-		jw_kv_cstr(w, "email", run_org_account(&r->o, i, email,
+		jw_kv_cstr(w, "email", run_org_account(&r->o,
+				run_org_global(&r->o, i), email,
 				sizeof(email), &pw) == 0 ? email : "");
 		jw_kv_u64(w, "user_messages",
 			  r->w[0].sc.org_copies ? r->w[0].sc.org_copies[i] : 0);
@@ -496,6 +498,78 @@ static void human_summary(FILE *f, const struct run *r, const char *sum_path,
 	fflush(f);
 }
 
+/* see run.h */
+uint64_t run_test_id(const struct run_opts *o)
+{
+	char s[512];
+	uint64_t h = 14695981039346656037ULL;
+	int n = snprintf(s, sizeof(s),
+			 "sci=%lld cpi_ns=%lld smi=%lld maxp=%llu dur=%lld "
+			 "orgs=%u shards=%u start=%lld event=%u",
+			 (long long)o->sci_ms, (long long)run_cpi_ns(o),
+			 (long long)o->smi_ms,
+			 (unsigned long long)o->max_participants,
+			 (long long)o->duration_ms, o->organizers, o->shards,
+			 (long long)o->start_at_ns, o->event_id);
+
+	for (int i = 0; i < n && i < (int)sizeof(s); i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * Which part of a test this run was, and its instants in Unix ns: what
+ * `esmeload merge` checks and lines up. Then every histogram whole
+ * (histjson.h), so percentiles merge exactly.
+ */
+static void shard_json(struct jw *w, const struct run *r)
+{
+	const struct run_opts *o = &r->o;
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)run_test_id(o));
+	jw_key(w, "shard");
+	jw_obj_begin(w);
+	jw_kv_u64(w, "index", o->shard);
+	jw_kv_u64(w, "count", o->shards);
+	jw_kv_cstr(w, "test", id);
+	jw_key(w, "start_at");
+	if (o->start_at_ns)
+		jw_time(w, o->start_at_ns);
+	else
+		jw_null(w);
+	jw_kv_i64(w, "t0_unix_ns", r->t0_real_ns);
+	jw_kv_i64(w, "organizer_start_unix_ns", r->org_start_real_ns ?
+		  r->org_start_real_ns : r->t0_real_ns);
+	jw_kv_i64(w, "participants_start_unix_ns", r->part_start_real_ns ?
+		  r->part_start_real_ns : r->t0_real_ns);
+	jw_kv_i64(w, "end_unix_ns", r->end_real_ns);
+	jw_kv_i64(w, "files_unix", r->files_unix ? r->files_unix :
+		  r->end_real_ns / 1000000000);
+	jw_obj_end(w);
+	jw_key(w, "histograms");
+	jw_obj_begin(w);
+	jw_key(w, "latency");
+	histjson_write(w, &r->lat);
+	jw_key(w, "latency_actual");
+	histjson_write(w, &r->lat_actual);
+	jw_key(w, "lag");
+	histjson_write(w, &r->lag);
+	jw_key(w, "arrival_lag");
+	histjson_write(w, &r->arrival_lag);
+	jw_key(w, "time_to_chat");
+	histjson_write(w, &r->to_chat);
+	jw_key(w, "sign_up");
+	histjson_write(w, &r->ph_signup);
+	jw_key(w, "chat_request");
+	histjson_write(w, &r->ph_request);
+	jw_key(w, "connect");
+	histjson_write(w, &r->ph_connect);
+	jw_key(w, "timer_late");
+	histjson_write(w, &r->timer_late);
+	jw_obj_end(w);
+}
+
 /* The summary as compact JSON; returns its length or a negative error. */
 static long summary_json(const struct run *r, char *buf, size_t cap)
 {
@@ -584,6 +658,7 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 						 sizeof(r->first_err)));
 	else
 		jw_null(&w);
+	shard_json(&w, r);
 	self_check(&w, r, &c);
 	jw_key(&w, "server");
 	if (r->server_json)
@@ -609,8 +684,10 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		else
 			jw_null(&w);
 		jw_kv_i64(&w, "server_received_end", r->server_received);
+		/* A shard shares the server with the others: only the
+		 * merge of all of them can be checked (esmeload merge). */
 		jw_key(&w, "passed");
-		if (s0 >= 0)
+		if (s0 >= 0 && run_shards(o) == 1)
 			jw_bool(&w, r->server_received >= s0 &&
 				(uint64_t)(r->server_received - s0) == c.sent);
 		else
@@ -835,11 +912,43 @@ static int write_rates_tmp(const struct run *r, const char *path, char *tmp,
 	return close_tmp(f, tmp);
 }
 
+/* see run.h: what esmeload merge writes the same way */
+void run_jw_time(struct jw *w, int64_t ns) { jw_time(w, ns); }
+void run_jw_span(struct jw *w, int64_t start, int64_t end)
+{
+	jw_span(w, start, end);
+}
+size_t run_json_indent_room(size_t n) { return indent_room(n); }
+size_t run_json_indent(char *dst, const char *s, size_t n)
+{
+	return indent(dst, s, n);
+}
+FILE *run_open_tmp(const char *path, char *tmp, size_t cap)
+{
+	return open_tmp(path, tmp, cap);
+}
+int run_close_tmp(FILE *f, const char *tmp) { return close_tmp(f, tmp); }
+
 static int file_err(const char *what, const char *path, int e)
 {
 	fprintf(stderr, "esmeload: cannot write %s %s: %s\n", what, path,
 		strerror(-e));
 	return e;
+}
+
+/* see run.h */
+int run_file_name(const struct run_opts *o, char *dst, size_t cap,
+		  long long unix_s, const char *what)
+{
+	const char *dir = o->out_dir ? o->out_dir : ".";
+	int n;
+
+	if (o->shards > 1)
+		n = snprintf(dst, cap, "%s/%lld_shard-%u-of-%u_%s", dir, unix_s,
+			     o->shard, o->shards, what);
+	else
+		n = snprintf(dst, cap, "%s/%lld_%s", dir, unix_s, what);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 /* see run.h */
@@ -857,12 +966,10 @@ int run_write_outputs(struct run *r, char *summary_path, size_t cap)
 	size_t pn;
 	int e;
 
-	if (snprintf(sum_path, sizeof(sum_path),
-		     "%s/%lld_performance_test_summary.json", dir, unix_s) >=
-		    (int)sizeof(sum_path) ||
-	    snprintf(rate_path, sizeof(rate_path),
-		     "%s/%lld_performance_test_message_rates.json", dir,
-		     unix_s) >= (int)sizeof(rate_path))
+	if (run_file_name(&r->o, sum_path, sizeof(sum_path), unix_s,
+			  "performance_test_summary.json") < 0 ||
+	    run_file_name(&r->o, rate_path, sizeof(rate_path), unix_s,
+			  "performance_test_message_rates.json") < 0)
 		return file_err("into", dir, -ENAMETOOLONG);
 	if (summary_path && cap)
 		snprintf(summary_path, cap, "%s", sum_path);

@@ -41,6 +41,42 @@ int run_stopping(const struct run *r)
 	return __atomic_load_n(&r->stop_reason, __ATOMIC_RELAXED) != STOP_NONE;
 }
 
+/* The longest --start-at may lie behind (a late shard catches up, each
+ * arrival's lag showing it) or ahead. */
+#define START_LATE_MAX_NS (600 * (int64_t)1000000000)
+#define START_AHEAD_MAX_NS (7 * 86400 * (int64_t)1000000000)
+
+/* Sleep until 20 ms before --start-at (the rings are set up in them);
+ * -1 on a signal or a start too far off (printed). */
+static int wait_start(const struct run_opts *o)
+{
+	int64_t ahead = o->start_at_ns - clock_real_ns();
+
+	if (ahead < -START_LATE_MAX_NS || ahead > START_AHEAD_MAX_NS) {
+		fprintf(stderr, "esmeload: --start-at is %.0f s %s: give an "
+			"instant at most 10 minutes past or 7 days ahead\n",
+			(double)(ahead < 0 ? -ahead : ahead) / 1e9,
+			ahead < 0 ? "in the past" : "ahead");
+		return -1;
+	}
+	if (!o->quiet && ahead > 0)
+		fprintf(stderr, "esmeload: shard %u/%u starts in %.1f s\n",
+			o->shard, o->shards, (double)ahead / 1e9);
+	while (!got_signal) {
+		int64_t left = o->start_at_ns - 20000000 - clock_real_ns();
+		struct timespec ts;
+
+		if (left <= 0)
+			return 0;
+		if (left > 200000000)
+			left = 200000000;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
 /* ---- the embedded target ---- */
 
 struct child {
@@ -218,6 +254,12 @@ int run_main(int argc, char **argv)
 	ret = run_parse(o, argc, argv);
 	if (ret)
 		return ret == 1 ? 0 : ret;
+	if (o->embedded && o->shards > 1) {
+		fprintf(stderr, "esmeload: shard %u/%u: shards run against one "
+			"target (--config), not each its own demo\n", o->shard,
+			o->shards);
+		return 2;
+	}
 	if (o->embedded) {
 		/* No target given: a short, bounded demonstration against our
 		 * own serve, with the thesis's intervals unless overridden. */
@@ -292,6 +334,15 @@ int run_main(int argc, char **argv)
 	 * ring accepts submissions only from the thread that created it. */
 	r->t0_ns = clock_mono_ns() + 20000000; /* rings are up by then */
 	r->t0_real_ns = clock_real_ns() + 20000000;
+	if (o->start_at_ns) {
+		if (wait_start(o) < 0) {
+			rc = got_signal ? 130 : 2;
+			goto out;
+		}
+		/* every shard's schedule from the same instant */
+		r->t0_real_ns = o->start_at_ns;
+		r->t0_ns = clock_mono_ns() + (o->start_at_ns - clock_real_ns());
+	}
 	pthread_barrier_init(&r->ready, NULL, r->nw + 1);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);

@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -103,7 +104,39 @@ struct run_opts {
 	struct tls_tas tas;          /* loaded once when a target is TLS */
 	struct threshold *thresholds; /* --threshold, in order given */
 	unsigned nthresholds;
+	/* --shard I/N: this process is shard I (from 0) of N; 1 shard: 0/1 */
+	unsigned shard, shards;
+	int shard_given;             /* by flag or environment */
+	int64_t start_at_ns;         /* --start-at (Unix ns), 0: now */
 };
+
+/* Largest --shard count. */
+#define RUN_MAX_SHARDS 10000
+
+/*
+ * Shards: participant n (from 1) belongs to shard (n - 1) % shards and,
+ * within it, to worker ((n - 1) / shards) % threads; organizer account g
+ * (from 0) to shard g % shards. So N shards at the same flags make the
+ * arrivals, messages and organizers of one process at those flags.
+ */
+/* The shard count (options zeroed by hand, as tests make them: 1). */
+static inline unsigned run_shards(const struct run_opts *o)
+{
+	return o->shards ? o->shards : 1;
+}
+/* The pool index of this shard's organizer i. */
+static inline unsigned run_org_global(const struct run_opts *o, unsigned i)
+{
+	return o->shard + i * (o->shards ? o->shards : 1);
+}
+/* How many of the pool's organizers this shard has. */
+static inline unsigned run_org_count(const struct run_opts *o)
+{
+	unsigned n = o->shards ? o->shards : 1;
+
+	return o->organizers > o->shard ?
+		(o->organizers - o->shard + n - 1) / n : 0;
+}
 
 /* The time between two arrivals, in ns: --arrival-rate's, else -cpi's
  * milliseconds (0: -cpi 0, one participant). */
@@ -389,6 +422,32 @@ uint64_t run_metric(const struct run *r, const struct threshold *t,
 /* ---- output (output.c) ---- */
 /* Sum the workers' counters. */
 void run_sum(const struct run *r, struct run_counters *t);
+/* The summary's ways, for esmeload merge (merge.c) to write the same:
+ * an instant as Go marshals a time.Time, Go's duration text of end -
+ * start, Go's MarshalIndent layout of compact JSON (into dst of
+ * run_json_indent_room(n) bytes; returns the length), and a file written
+ * beside its path and renamed over it once whole ("<path>.tmp.<pid>";
+ * run_close_tmp: 0 or -errno, the temporary removed on error). */
+struct jw;
+void run_jw_time(struct jw *w, int64_t ns);
+void run_jw_span(struct jw *w, int64_t start, int64_t end);
+size_t run_json_indent_room(size_t n);
+size_t run_json_indent(char *dst, const char *s, size_t n);
+FILE *run_open_tmp(const char *path, char *tmp, size_t cap);
+int run_close_tmp(FILE *f, const char *tmp);
+
+/* ---- merge.c: esmeload merge ---- */
+int merge_main(int argc, char **argv);
+
+/* A hash of what makes shards parts of one test (the intervals, the
+ * limits, the shard count, the start): shards that differ in it are not
+ * one test. */
+uint64_t run_test_id(const struct run_opts *o);
+/* An output file's path: "<out_dir>/<unix>_<what>", with "shard-I-of-N_"
+ * after the prefix when the run is one of several shards. Returns 0, or
+ * -ENAMETOOLONG. */
+int run_file_name(const struct run_opts *o, char *dst, size_t cap,
+		  long long unix_s, const char *what);
 /* Write both files into o.out_dir, print the summary; returns 0 or -errno
  * (the error is printed). */
 int run_write_outputs(struct run *r, char *summary_path, size_t cap);

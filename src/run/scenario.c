@@ -504,7 +504,7 @@ static void arrivals(struct scenario *sc)
 		}
 		if (arrive(sc, due) < 0)
 			break;
-		sc->next_arrival += sc->run->nw;
+		sc->next_arrival += (uint64_t)sc->run->nw * run_shards(sc->o);
 	}
 	if (!sc->arrivals_done && !tw_armed(&sc->arrival.node))
 		timer_at(sc, &sc->arrival, ses_now(sc->ses));
@@ -831,10 +831,10 @@ void sc_start(struct scenario *sc)
 		return;
 	}
 	if (sc->id == 0) {
-		sc->norgs = o->organizers;
+		sc->norgs = run_org_count(o);
 		sc->orgs = calloc(sc->norgs, sizeof(*sc->orgs));
 		sc->org_copies = calloc(sc->norgs, sizeof(*sc->org_copies));
-		if (!sc->orgs || !sc->org_copies) {
+		if (sc->norgs && (!sc->orgs || !sc->org_copies)) {
 			sc_error(sc, RE_HTTP, "out of memory");
 			return;
 		}
@@ -845,12 +845,13 @@ void sc_start(struct scenario *sc)
 		}
 	}
 	sc->arrival.kind = TK_ARRIVAL;
-	sc->next_arrival = sc->id + 1;
+	/* see run.h: the shard's numbers, then this worker's among them */
+	sc->next_arrival = o->shard + (uint64_t)sc->id * run_shards(o) + 1;
 	if (arrivals_over(sc))
 		sc->arrivals_done = 1;
 	else
 		timer_at(sc, &sc->arrival,
-			 sched(sc->t0_ns, run_cpi_ns(o), sc->id));
+			 sched(sc->t0_ns, run_cpi_ns(o), sc->next_arrival - 1));
 }
 
 /* The organizer's sign-in request, on its connection to the organizer
@@ -870,7 +871,8 @@ static void org_sign_in_request(struct scenario *sc, struct org *o, unsigned oi)
 	 * escapes what the address and password need. */
 	jw_init(&jw, body, sizeof(body));
 	jw_obj_begin(&jw);
-	bl = run_org_account(sc->o, oi, email, sizeof(email), &password);
+	bl = run_org_account(sc->o, run_org_global(sc->o, oi), email,
+			     sizeof(email), &password);
 	jw_kv_cstr(&jw, "email", bl < 0 ? "" : email);
 	jw_kv_cstr(&jw, "password", bl < 0 ? "" : password);
 	jw_obj_end(&jw);
@@ -975,8 +977,8 @@ void sc_upgraded(void *app, uint32_t tag, uint32_t id)
 		 * asking at the same moment. The first start_chat is the
 		 * first of that schedule after the authorization (the Go
 		 * tool's waits sci after it). */
-		o->start_ns = sc->t0_ns + (int64_t)((__int128)sci * owner /
-						   sc->norgs);
+		o->start_ns = sc->t0_ns + (int64_t)((__int128)sci *
+			run_org_global(sc->o, owner) / sc->o->organizers);
 		o->j = sci && ses_now(sc->ses) > o->start_ns ?
 		       (uint64_t)((ses_now(sc->ses) - o->start_ns) / sci) : 0;
 		ses_timer_del(sc->ses, &o->t.node);

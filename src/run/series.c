@@ -11,6 +11,7 @@
 #include "run/worker.h"
 #include "http.h"
 #include "json.h"
+#include "histjson.h"
 #include "jsonw.h"
 #include "opt.h"
 #include "session/fetch.h"
@@ -160,8 +161,8 @@ int series_open(struct run *r, struct series *s)
 	r->cpu.cores = opt_cpus();
 	r->cpu.limit_percent = 100.0 * (r->nw < r->cpu.cores ? r->nw : r->cpu.cores);
 	r->cpu.wait_max = s->prev_wait_s >= 0 ? 0 : -1;
-	if (snprintf(path, sizeof(path), "%s/%lld_performance_test_timeseries.jsonl",
-		     dir, (long long)s->unix_s) >= (int)sizeof(path)) {
+	if (run_file_name(&r->o, path, sizeof(path), (long long)s->unix_s,
+			  "performance_test_timeseries.jsonl") < 0) {
 		fprintf(stderr, "esmeload: output directory name too long: %s\n", dir);
 		return -ENAMETOOLONG;
 	}
@@ -181,14 +182,13 @@ int series_open(struct run *r, struct series *s)
 int series_rename(const struct run *r, const struct series *s)
 {
 	char from[4096], to[4096];
-	const char *dir = r->o.out_dir ? r->o.out_dir : ".";
 
 	if (!s->unix_s || s->unix_s == r->files_unix)
 		return 0;
-	if (snprintf(from, sizeof(from), "%s/%lld_performance_test_timeseries.jsonl",
-		     dir, (long long)s->unix_s) >= (int)sizeof(from) ||
-	    snprintf(to, sizeof(to), "%s/%lld_performance_test_timeseries.jsonl",
-		     dir, (long long)r->files_unix) >= (int)sizeof(to))
+	if (run_file_name(&r->o, from, sizeof(from), (long long)s->unix_s,
+			  "performance_test_timeseries.jsonl") < 0 ||
+	    run_file_name(&r->o, to, sizeof(to), (long long)r->files_unix,
+			  "performance_test_timeseries.jsonl") < 0)
 		return -ENAMETOOLONG; /* series_open refused it already */
 	if (rename(from, to) < 0) {
 		int e = errno;
@@ -231,6 +231,10 @@ static uint64_t err_total(const struct run_counters *c)
 	return n;
 }
 
+/* A line: at most 2 KiB, and a shard's its histograms (5 of at most
+ * 35 KiB). The coordinator alone writes lines. */
+static char line_buf[256 * 1024];
+
 /* see run.h */
 void series_tick(struct run *r, struct series *s, int64_t now_ns)
 {
@@ -238,7 +242,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	struct hist lat, act, lag, arr, ttc;
 	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
 	double wait = threads_wait_s();
-	char buf[2048];
+	char *buf = line_buf;
 	struct jw w;
 	long n;
 
@@ -273,7 +277,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	s->have_ttc = ttc.count > 0;
 	s->ttc_p99_ms = (double)hist_quantile(&ttc, 0.99) / 1000.0;
 
-	jw_init(&w, buf, sizeof(buf) - 1);
+	jw_init(&w, buf, sizeof(line_buf) - 1);
 	jw_obj_begin(&w);
 	jw_kv_i64(&w, "t", clock_real_ns() / 1000000000);
 	jw_key(&w, "elapsed_s");
@@ -304,6 +308,23 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	ms3(&w, "time_to_chat_ms", &ttc, 1);
 	jw_key(&w, "cpu_percent");
 	jw_f64(&w, (double)(int64_t)(s->cpu_percent * 10) / 10.0);
+	if (r->o.shards > 1) {
+		/* the second's histograms whole: `esmeload merge` adds the
+		 * shards' lines of one second into the same percentiles */
+		jw_key(&w, "histograms");
+		jw_obj_begin(&w);
+		jw_key(&w, "latency");
+		histjson_write(&w, &lat);
+		jw_key(&w, "latency_actual");
+		histjson_write(&w, &act);
+		jw_key(&w, "lag");
+		histjson_write(&w, &lag);
+		jw_key(&w, "arrival_lag");
+		histjson_write(&w, &arr);
+		jw_key(&w, "time_to_chat");
+		histjson_write(&w, &ttc);
+		jw_obj_end(&w);
+	}
 	jw_obj_end(&w);
 	n = jw_finish(&w);
 	if (n > 0 && s->fd >= 0) {
