@@ -23,3 +23,4 @@ test_scenario_DEPS := run/scenario session/pool run/echo run/config run/threshol
 test_fetch_DEPS   := session/fetch engine/eng engine/send engine/transport engine/accept engine/ring engine/outq tls pool tw clock http
 test_srv_session_DEPS := serve/http_session serve/ws_session http ws b64 utf8 pool
 test_ring_rx_DEPS := engine/ring
+test_histjson_DEPS := histjson hist json jsonw utf8

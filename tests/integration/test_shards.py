@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""esmeload run --shard I/N and esmeload merge: one test over several
+processes, read back as one result.
+
+The load: 24 participants arriving 10 ms apart from a common start
+(--start-at, a whole second), each sending one message a second, for 4.5 s.
+Every message of second k then leaves in the first half of that second,
+far from its edges, so the messages per second of two runs of that load
+can be compared one for one.
+
+three_shards_merge: shards 0, 1 and 2 of 3 against one serve (shard 0 by
+  --shard, 1 by ESMELOAD_SHARD, 2 by ESMELOAD_SHARDS and
+  JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets them), each
+  writing its own files; all start at the same instant. esmeload merge
+  writes one summary, rates and series: sent, delivered, participants,
+  chats and messages_sent are the sums of the shards'; serve counted as
+  many messages as the merged sent; the merged histograms are the sums of
+  the shards' bucket by bucket; the merged rates are the sums per second;
+  the merged summary matches docs/summary.schema.json.
+same_schedule_as_one_process: one process at the same flags (against
+  another serve, same start) makes the same load: the same messages per
+  second within one, the same participant numbers (participant_<T>_<n>
+  signs in for n = 1..24 on both serves, and each serve has 24).
+merge_refuses_bad_input: a missing shard, a shard twice, a run of another
+  test, a truncated summary: exit 2, one line naming the cause, nothing
+  written.
+shard_flags_refused: --shard 3/3, a bad ESMELOAD_SHARD, a --start-at an
+  hour ago: exit 2 with one line naming the flag.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import esme  # noqa: E402
+from esme import check, check_eq, short  # noqa: E402
+
+P = 24
+FLAGS = ["-sci", "10", "-cpi", "10", "-smi", "1000", "--max-participants", str(P),
+         "--duration", "4500ms", "--threads", "1", "--quiet"]
+SUFFIX = "_performance_test_summary.json"
+
+
+def tester(d, args, env=None):
+    e = dict(os.environ)
+    for k in ("ESMELOAD_SHARD", "ESMELOAD_SHARDS", "JOB_COMPLETION_INDEX", "ESMELOAD_START_AT"):
+        e.pop(k, None)
+    e.update(env or {})
+    return subprocess.Popen([esme.ESMELOAD, "run"] + list(args), cwd=d, env=e,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def finish(p, what):
+    try:
+        out, err = p.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise esme.Fail("%s did not end within 90 s" % what)
+    check_eq(p.returncode, 0, "%s exit status (stderr: %s)" % (what, err.decode(errors="replace")[-300:]))
+    return out.decode()
+
+
+def workdir(srv, tag):
+    d = tempfile.mkdtemp(prefix="esme-shards-%s-" % tag)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(srv.config, f)
+    return d
+
+
+def summaries(d):
+    return sorted(n for n in os.listdir(d) if n.endswith(SUFFIX))
+
+
+def merge(args, out):
+    os.makedirs(out, exist_ok=True)
+    return subprocess.run([esme.ESMELOAD, "merge", "--quiet", "-o", out] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def sign_in(srv, email):
+    req = urllib.request.Request(srv.part + "/auth/sign-in", method="POST",
+                                 data=json.dumps({"email": email, "password": "performance"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def rates_of(path, base):
+    with open(path) as f:
+        return {int(k) - base: v for k, v in json.load(f).items()}
+
+
+async def run(r):
+    state = {}
+    a = esme.Server("--quiet").start()
+    b = esme.Server("--quiet").start()
+    try:
+        def three_shards():
+            start = int(time.time()) + 4
+            state["start"] = start
+            sd, od = workdir(a, "three"), workdir(b, "one")
+            state["dir"], state["one_dir"] = sd, od
+            received0 = a.stats()["messages"]["received"]
+            at = ["--start-at", str(start)]
+            ps = [tester(sd, FLAGS + at + ["--shard", "0/3"]),
+                  tester(sd, FLAGS + at, {"ESMELOAD_SHARD": "1/3"}),
+                  tester(sd, FLAGS + at, {"ESMELOAD_SHARDS": "3", "JOB_COMPLETION_INDEX": "2"}),
+                  tester(od, FLAGS + at)]
+            for i, p in enumerate(ps):
+                finish(p, "shard %d" % i if i < 3 else "the one process")
+            names = summaries(sd)
+            check_eq(len(names), 3, "summary files of the shards: %s" % names)
+            shards = []
+            for i in range(3):
+                n = [x for x in names if "_shard-%d-of-3_" % i in x]
+                check_eq(len(n), 1, "shard %d's summary among %s" % (i, names))
+                s = esme.load_summary(os.path.join(sd, n[0]))
+                sh = s["esmeload"]["shard"]
+                check_eq((sh["index"], sh["count"]), (i, 3), "shard %d's shard object" % i)
+                check_eq(sh["t0_unix_ns"], start * 10**9, "shard %d's start" % i)
+                for what in ("message_rates.json", "timeseries.jsonl"):
+                    check(os.path.exists(os.path.join(sd, n[0].replace("summary.json", what))),
+                          "shard %d wrote no %s" % (i, what))
+                shards.append(s)
+            check_eq(len({s["esmeload"]["shard"]["test"] for s in shards}), 1, "one test id")
+            out = os.path.join(sd, "merged")
+            p = merge([sd], out)
+            check_eq(p.returncode, 0, "merge: %s" % p.stderr.decode()[-300:])
+            mnames = summaries(out)
+            check_eq(len(mnames), 1, "merged summary files: %s" % mnames)
+            m = esme.load_summary(os.path.join(out, mnames[0]))
+            state["merged"] = m
+            state["merged_path"] = os.path.join(out, mnames[0])
+            e = m["esmeload"]
+            for key in ("sent", "delivered", "in_flight", "lost", "organizer_received"):
+                check_eq(e[key], sum(s["esmeload"][key] for s in shards), "merged esmeload.%s" % key)
+            for key in ("messages_sent", "created_participants_count", "chats_count"):
+                check_eq(m[key], sum(s[key] for s in shards), "merged %s" % key)
+            check_eq(m["created_participants_count"], P, "participants of the whole test")
+            check(e["sent"] > 0 and e["delivered"] == e["sent"], "merged sent %d delivered %d" % (e["sent"], e["delivered"]))
+            check_eq(e["merged"]["shards"], 3, "esmeload.merged.shards")
+            esme.wait_until(lambda: a.stats()["messages"]["received"] - received0 == e["sent"],
+                            what="serve received the merged sent (%d)" % e["sent"])
+            for name in ("latency", "arrival_lag", "time_to_chat", "lag"):
+                tot = {}
+                for s in shards:
+                    bk = s["esmeload"]["histograms"][name]["buckets"]
+                    for i in range(0, len(bk), 2):
+                        tot[bk[i]] = tot.get(bk[i], 0) + bk[i + 1]
+                mb = e["histograms"][name]["buckets"]
+                check_eq(dict(zip(mb[0::2], mb[1::2])), tot, "merged %s buckets" % name)
+                check_eq(e["histograms"][name]["count"],
+                         sum(s["esmeload"]["histograms"][name]["count"] for s in shards),
+                         "merged %s count" % name)
+                check_eq(e["histograms"][name]["max"],
+                         max(s["esmeload"]["histograms"][name]["max"] or 0 for s in shards),
+                         "merged %s max" % name)
+            rates = {}
+            for n in names:
+                for k, v in rates_of(os.path.join(sd, n.replace("summary.json", "message_rates.json")), 0).items():
+                    rates[k] = rates.get(k, 0) + v
+            check_eq(rates_of(state["merged_path"].replace("summary.json", "message_rates.json"), 0),
+                     rates, "merged message rates")
+            with open(state["merged_path"].replace("summary.json", "timeseries.jsonl")) as f:
+                lines = [json.loads(x) for x in f]
+            check(lines, "the merged time series is empty")
+            check_eq(sum(x["sent"] for x in lines),
+                     sum(sum(json.loads(x)["sent"] for x in open(os.path.join(sd, n.replace("summary.json", "timeseries.jsonl"))))
+                         for n in names), "the merged series' sent")
+            check_eq(lines[-1]["participants_created"], P, "the merged series' last participants_created")
+
+        await r.case("three_shards_merge", three_shards, timeout=150)
+
+        def same_schedule():
+            start, od = state["start"], state["one_dir"]
+            one = summaries(od)
+            check_eq(len(one), 1, "the one process's summary: %s" % one)
+            o = esme.load_summary(os.path.join(od, one[0]))
+            check_eq(o["esmeload"]["shard"]["count"], 1, "a run without --shard is shard 0 of 1")
+            ro = rates_of(os.path.join(od, one[0].replace("summary.json", "message_rates.json")), start)
+            rm = rates_of(state["merged_path"].replace("summary.json", "message_rates.json"), start)
+            for k in sorted(set(ro) | set(rm)):
+                check(abs(ro.get(k, 0) - rm.get(k, 0)) <= 1,
+                      "second %d after the start: %d messages in one process, %d in three shards (%s / %s)"
+                      % (k, ro.get(k, 0), rm.get(k, 0), ro, rm))
+            check_eq(o["created_participants_count"], state["merged"]["created_participants_count"],
+                     "participants")
+            for srv, name in ((a, "the shards' serve"), (b, "the one process's serve")):
+                check_eq(srv.stats()["participants"], P, "participants on %s" % name)
+                for n in range(1, P + 2):
+                    st = sign_in(srv, "participant_%d_%d@performance.com" % (start, n))
+                    check_eq(st, 200 if n <= P else 401,
+                             "sign-in of participant %d on %s" % (n, name))
+
+        await r.case("same_schedule_as_one_process", same_schedule, needs=["three_shards_merge"])
+
+        def refuses():
+            sd = state["dir"]
+            names = summaries(sd)
+
+            def refused(args, want, what):
+                out = tempfile.mkdtemp(prefix="esme-merge-out-")
+                p = merge(args, out)
+                err = p.stderr.decode()
+                check_eq(p.returncode, 2, "merge of %s: exit status (stderr %s)" % (what, err))
+                check(re.fullmatch(r"esmeload merge: [^\n]+\n", err), "merge of %s: not one line: %r" % (what, err))
+                check(want in err, "merge of %s: %r does not say %r" % (what, err, want))
+                check_eq(os.listdir(out), [], "files written by a refused merge of %s" % what)
+
+            two = tempfile.mkdtemp(prefix="esme-merge-two-")
+            for n in names[:2]:
+                for suf in ("summary.json", "message_rates.json", "timeseries.jsonl"):
+                    shutil.copy(os.path.join(sd, n.replace("summary.json", suf)), two)
+            refused([two], "shard 2 of 3 is missing", "two shards of three")
+            dup = tempfile.mkdtemp(prefix="esme-merge-dup-")
+            for n in names:
+                for suf in ("summary.json", "message_rates.json", "timeseries.jsonl"):
+                    shutil.copy(os.path.join(sd, n.replace("summary.json", suf)), dup)
+            one = [n for n in names if "_shard-1-of-3_" in n][0]
+            for suf in ("summary.json", "message_rates.json", "timeseries.jsonl"):
+                shutil.copy(os.path.join(sd, one.replace("summary.json", suf)),
+                            os.path.join(dup, "1000000000_copy_performance_test_" + suf))
+            refused([dup], "shard 1 twice", "a shard given twice")
+            od = state["one_dir"]
+            refused([sd, os.path.join(od, summaries(od)[0])], "not shards of one test",
+                    "the shards and a run of another test")
+            cut = tempfile.mkdtemp(prefix="esme-merge-cut-")
+            for n in names:
+                for suf in ("summary.json", "message_rates.json", "timeseries.jsonl"):
+                    shutil.copy(os.path.join(sd, n.replace("summary.json", suf)), cut)
+            victim = os.path.join(cut, names[2])
+            with open(victim, "rb") as f:
+                data = f.read()
+            with open(victim, "wb") as f:
+                f.write(data[:len(data) // 2])
+            refused([cut], "truncated", "a truncated summary")
+
+        await r.case("merge_refuses_bad_input", refuses, needs=["three_shards_merge"])
+
+        def flags():
+            d = workdir(a, "flags")
+
+            def bad(args, env, want):
+                p = tester(d, list(args), env)
+                out, err = p.communicate(timeout=30)
+                err = err.decode()
+                check_eq(p.returncode, 2, "%s %s: exit status (stderr %s)" % (args, env, err))
+                check(want in err and err.count("\n") == 1, "%s %s: %r does not name %r" % (args, env, err, want))
+
+            bad(["--shard", "3/3"], None, "--shard")
+            bad(["--shard", "x"], None, "--shard")
+            bad([], {"ESMELOAD_SHARD": "1/0"}, "ESMELOAD_SHARD")
+            bad([], {"ESMELOAD_SHARDS": "4"}, "JOB_COMPLETION_INDEX")
+            bad(["--start-at", "soon"], None, "--start-at")
+            bad(["--start-at", str(int(time.time()) - 3600), "--max-participants", "1"], None, "--start-at")
+            check_eq(summaries(d), [], "files written by refused runs")
+
+        await r.case("shard_flags_refused", flags)
+    finally:
+        a.stop()
+        b.stop()
+
+
+if __name__ == "__main__":
+    esme.main("test_shards", run, limit=240)
