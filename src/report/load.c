@@ -16,7 +16,7 @@
 #include "timefmt.h"
 
 /* A .jsonl line has about 40 tokens; room for fields added later. */
-#define LINE_TOKENS 512
+#define LINE_TOKENS 20000 /* a shard's line carries 5 histograms whole */
 
 static void seterr(char *err, size_t cap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

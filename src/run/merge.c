@@ -1205,7 +1205,8 @@ static const char usage[] =
 "beside each summary. Every shard must be there once, all of one test;\n"
 "otherwise nothing is written (exit code 2).\n"
 "\n"
-"  -o, --out-dir DIR         where the merged files go (default .), named\n"
+"  -o, --out-dir DIR         where the merged files go (default ., made if\n"
+"                            missing), named\n"
 "                            <unix>_merged-N_performance_test_... after the\n"
 "                            last shard's <unix>\n"
 "  --threshold EXPR          a condition the merged result must meet, as\n"
@@ -1269,6 +1270,12 @@ static int write_all(struct merge *m, const char *dir, int quiet)
 		return fail("out of memory");
 	}
 	pn = run_json_indent(pretty, js, (size_t)n);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		e = errno;
+		free(js);
+		free(pretty);
+		return fail("cannot create %s: %s", dir, strerror(e));
+	}
 	for (k = 0; k < 3; k++) {
 		f[k] = run_open_tmp(path[k], tmp[k], sizeof(tmp[k]));
 		if (!f[k]) {
@@ -1366,7 +1373,19 @@ int merge_main(int argc, char **argv)
 		} else if (a[0] == '-' && a[1]) {
 			rc = fail("unknown option %s (see esmeload merge --help)", a);
 			goto out;
-		} else if (rep_paths_add(&ps, a, err, sizeof(err)) < 0) {
+		}
+	}
+	/* the shards once the options (--help among them) are known */
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-o") || !strcmp(a, "--out-dir") ||
+		    !strcmp(a, "--threshold")) {
+			i++;
+			continue;
+		}
+		if ((a[0] != '-' || !a[1]) &&
+		    rep_paths_add(&ps, a, err, sizeof(err)) < 0) {
 			rc = fail("%s", err);
 			goto out;
 		}

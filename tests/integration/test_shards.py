@@ -16,7 +16,8 @@ three_shards_merge: shards 0, 1 and 2 of 3 against one serve (shard 0 by
   chats and messages_sent are the sums of the shards'; serve counted as
   many messages as the merged sent; the merged histograms are the sums of
   the shards' bucket by bucket; the merged rates are the sums per second;
-  the merged summary matches docs/summary.schema.json.
+  the merged summary matches docs/summary.schema.json; report and compare
+  read it, and report shows the shards beside it.
 same_schedule_as_one_process: one process at the same flags (against
   another serve, same start) makes the same load: the same messages per
   second within one, the same participant numbers (participant_<T>_<n>
@@ -181,6 +182,15 @@ async def run(r):
                      sum(sum(json.loads(x)["sent"] for x in open(os.path.join(sd, n.replace("summary.json", "timeseries.jsonl"))))
                          for n in names), "the merged series' sent")
             check_eq(lines[-1]["participants_created"], P, "the merged series' last participants_created")
+            # report and compare take the merged result, and the shards
+            # side by side with it
+            html = os.path.join(sd, "report.html")
+            p = subprocess.run([esme.ESMELOAD, "report", "-o", html, sd, out], capture_output=True, timeout=60)
+            check_eq(p.returncode, 0, "report of the shards and the merge: %s" % p.stderr.decode()[-300:])
+            check("(4 runs)" in p.stdout.decode(), "report: %s" % p.stdout.decode())
+            p = subprocess.run([esme.ESMELOAD, "compare", "--json", out, os.path.join(sd, names[0])],
+                               capture_output=True, timeout=60)
+            check_eq(p.returncode, 0, "compare of the merge and shard 0: %s" % p.stderr.decode()[-300:])
 
         await r.case("three_shards_merge", three_shards, timeout=150)
 
