@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # esmeload build entry point, for a fresh Debian 12 machine.
 #   ./build.sh          install what is missing, build build/esmeload
-#   ./build.sh test     ... then run every test: once as built, once under
-#                       AddressSanitizer + UBSan (+ LeakSanitizer), and the
-#                       fuzz targets briefly; ends with "N passed, N failed"
+#   ./build.sh test     ... then run every test: once as built and, beside
+#                       it, once under AddressSanitizer + UBSan (+ LSan);
+#                       then the fuzz targets briefly; ends with "N passed,
+#                       N failed"
 #   ./build.sh asan     ... only the sanitizer pass
 #   ./build.sh fuzz     ... only the short fuzz pass (FUZZ_SECONDS, default 5)
 #   ./build.sh demo     ... then run `esmeload demo`: the default scenario
@@ -48,13 +49,20 @@ RUNNER=(tests/run.sh)
 [ "${BUSY:-0}" = 1 ] && RUNNER=(tests/busy.sh)
 
 # Run tests/run.sh for one build and add its closing counts to the totals.
-suite() {  # name build-dir
+# With a third argument, the output went to that file already (a suite run
+# in the background): only its counts are read.
+suite() {  # name build-dir [log]
 	local log rc
-	log=$(mktemp)
+	log=${3:-$(mktemp)}
 	echo "=== $1"
 	set +e
-	BUILD=$2 "${RUNNER[@]}" | tee "$log"
-	rc=${PIPESTATUS[0]}
+	if [ -n "${3:-}" ]; then
+		cat "$log"
+		rc=0
+	else
+		BUILD=$2 "${RUNNER[@]}" | tee "$log"
+		rc=${PIPESTATUS[0]}
+	fi
 	set -e
 	read -r p f s < <(tail -n 1 "$log" |
 		sed -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/')
@@ -96,10 +104,17 @@ fuzz_pass() {
 case "${1:-build}" in
 build) make -j"$jobs" ;;
 test)
+	# Both builds first; then the two passes side by side (the suite
+	# holds on a busy machine, see BUSY below), the sanitizer pass's
+	# output shown once the plain one has ended.
 	make -j"$jobs" all
-	suite "tests" build
 	make -j"$jobs" "${SAN[@]}" all
-	suite "tests under ASan + UBSan + LSan" build-asan
+	san_log=$(mktemp)
+	BUILD=build-asan "${RUNNER[@]}" >"$san_log" 2>&1 &
+	san_pid=$!
+	suite "tests" build
+	wait "$san_pid" || true
+	suite "tests under ASan + UBSan + LSan" build-asan "$san_log"
 	fuzz_pass
 	echo "total: $total_p passed, $total_f failed, $total_s skipped"
 	[ "$total_f" -eq 0 ]

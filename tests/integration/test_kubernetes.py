@@ -13,8 +13,9 @@ flags_valid: the shards' and the merge's arguments are accepted by this
   esmeload (parsed up to --help, which ends the parse with exit 0).
 volumes_wired: every mount names a volume of its pod, the config volume
   holds the ConfigMap's config.json (the Go tool's keys), both Jobs use
-  the one results claim, the shards write where the merge reads, and the
-  sysctls are Kubernetes' safe (namespaced) ones.
+  the one results claim, the shards write where the merge reads, the
+  shards' seccomp profile lets io_uring through, and the sysctls are
+  Kubernetes' safe (namespaced) ones.
 """
 
 import datetime
@@ -141,6 +142,10 @@ async def run(r):
                     for it in v["configMap"].get("items", []):
                         check(it["key"] in cm["data"], "ConfigMap key %s" % it["key"])
                     st["config_dir"] = m["mountPath"]
+            if name == "esmeload-shards":
+                prof = pod.get("securityContext", {}).get("seccompProfile", {}).get("type")
+                check(prof in ("Unconfined", "Localhost"),
+                      "the shards' seccomp profile %s (RuntimeDefault refuses io_uring)" % prof)
             for s in pod.get("securityContext", {}).get("sysctls", []):
                 check(s["name"] in SAFE_SYSCTLS, "Job %s sets %s, not a safe sysctl" % (name, s["name"]))
             st[name] = c["args"]

@@ -11,11 +11,14 @@ can be compared one for one.
 three_shards_merge: shards 0, 1 and 2 of 3 against one serve (shard 0 by
   --shard, 1 by ESMELOAD_SHARD, 2 by ESMELOAD_SHARDS and
   JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets them), each
-  writing its own files; all start at the same instant. esmeload merge
+  writing its own files; all start at the same instant; shard i signs in
+  with organizer account i of the pool of 3. esmeload merge
   writes one summary, rates and series: sent, delivered, participants,
   chats and messages_sent are the sums of the shards'; serve counted as
   many messages as the merged sent; the merged histograms are the sums of
   the shards' bucket by bucket; the merged rates are the sums per second;
+  the merged organizers are the pool's three; --threshold judges the
+  merged figures (a pass; a fail exits 99 and still writes);
   the merged summary matches docs/summary.schema.json; report and compare
   read it, and report shows the shards beside it.
 same_schedule_as_one_process: one process at the same flags (against
@@ -45,8 +48,9 @@ import esme  # noqa: E402
 from esme import check, check_eq, short  # noqa: E402
 
 P = 24
+ORGS = 3
 FLAGS = ["-sci", "10", "-cpi", "10", "-smi", "1000", "--max-participants", str(P),
-         "--duration", "4500ms", "--threads", "1", "--quiet"]
+         "--duration", "4500ms", "--threads", "1", "--quiet", "--organizers", str(ORGS)]
 SUFFIX = "_performance_test_summary.json"
 
 
@@ -106,8 +110,8 @@ def rates_of(path, base):
 
 async def run(r):
     state = {}
-    a = esme.Server("--quiet").start()
-    b = esme.Server("--quiet").start()
+    a = esme.Server("--quiet", "--organizers", str(ORGS)).start()
+    b = esme.Server("--quiet", "--organizers", str(ORGS)).start()
     try:
         def three_shards():
             start = int(time.time()) + 4
@@ -137,6 +141,12 @@ async def run(r):
                           "shard %d wrote no %s" % (i, what))
                 shards.append(s)
             check_eq(len({s["esmeload"]["shard"]["test"] for s in shards}), 1, "one test id")
+            # the pool split: shard i signs in with account i of 3
+            accounts = [o["email"] for o in a.config["organizers"]]
+            check_eq(len(accounts), ORGS, "serve's pool")
+            for i, s in enumerate(shards):
+                check_eq([o["email"] for o in s["esmeload"]["organizers"]], [accounts[i]],
+                         "shard %d's organizers" % i)
             out = os.path.join(sd, "merged")
             p = merge([sd], out)
             check_eq(p.returncode, 0, "merge: %s" % p.stderr.decode()[-300:])
@@ -153,6 +163,9 @@ async def run(r):
             check_eq(m["created_participants_count"], P, "participants of the whole test")
             check(e["sent"] > 0 and e["delivered"] == e["sent"], "merged sent %d delivered %d" % (e["sent"], e["delivered"]))
             check_eq(e["merged"]["shards"], 3, "esmeload.merged.shards")
+            check_eq([o["email"] for o in e["organizers"]], accounts, "the merged organizers")
+            check_eq(sum(o["user_messages"] for o in e["organizers"]), e["organizer_received"],
+                     "the organizers' copies against organizer_received")
             esme.wait_until(lambda: a.stats()["messages"]["received"] - received0 == e["sent"],
                             what="serve received the merged sent (%d)" % e["sent"])
             for name in ("latency", "arrival_lag", "time_to_chat", "lag"):
@@ -182,6 +195,17 @@ async def run(r):
                      sum(sum(json.loads(x)["sent"] for x in open(os.path.join(sd, n.replace("summary.json", "timeseries.jsonl"))))
                          for n in names), "the merged series' sent")
             check_eq(lines[-1]["participants_created"], P, "the merged series' last participants_created")
+            # --threshold judges the merged figures: a pass, and a fail
+            # that still writes the files (exit 99)
+            p = merge([sd, "--threshold", "delivered_ratio>0.99", "--threshold",
+                       "participants==%d" % P], os.path.join(sd, "judged"))
+            check_eq(p.returncode, 0, "merge with passing thresholds: %s" % p.stderr.decode()[-300:])
+            j = esme.load_summary(os.path.join(sd, "judged", summaries(os.path.join(sd, "judged"))[0]))
+            check_eq([t["passed"] for t in j["esmeload"]["thresholds"]], [True, True], "thresholds")
+            check_eq(j["esmeload"]["thresholds"][1]["measured"], P, "participants measured")
+            p = merge([sd, "--threshold", "p99<0.001ms"], os.path.join(sd, "judged2"))
+            check_eq(p.returncode, 99, "merge with a failing threshold")
+            check_eq(len(summaries(os.path.join(sd, "judged2"))), 1, "files of a judged merge")
             # report and compare take the merged result, and the shards
             # side by side with it
             html = os.path.join(sd, "report.html")
