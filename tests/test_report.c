@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "hist.h"
+#include "histjson.h"
+#include "jsonw.h"
 
 static char err[2048];
 
@@ -922,9 +925,85 @@ static int test_html_page(void)
 	check_eq(rep_html_write(f, runs, 1), 0);
 	fclose(f);
 	check_eq(count_str(mem, "<svg "), 0);
-	check_eq(count_str(mem, "class=\"nodata\""), 4);
+	check_eq(count_str(mem, "class=\"nodata\""), 7);
 	check_eq(count_str(mem, "<tr class=\"run\">"), 1);
 	free(mem);
+	return 0;
+}
+
+/* 1 when the chart of this id exists and has drawn a line. */
+static int chart_drawn(const char *page, const char *id)
+{
+	char key[96];
+	const char *a, *b;
+
+	snprintf(key, sizeof(key), "<svg id=\"%s\"", id);
+	a = strstr(page, key);
+	b = a ? strstr(a, "</svg>") : NULL;
+	if (!b)
+		return 0;
+	for (const char *p = strstr(a, "<path "); p && p < b;
+	     p = strstr(p + 1, "<path "))
+		if (strstr(p, "d=\"M") && strstr(p, "d=\"M") < b)
+			return 1;
+	return 0;
+}
+
+/* A summary with esmeload.histograms: the three distribution charts
+ * draw them; a broken one is refused by name. */
+static int test_dist_charts(void)
+{
+	static struct hist h;
+	static char js[256 * 1024], hj[64 * 1024];
+	const char *at = strstr(summary_full, "\"esmeload\": {");
+	struct rep_run run;
+	struct jw w;
+	FILE *f;
+	long n;
+	int k;
+
+	check(at != NULL);
+	hist_reset(&h);
+	for (int i = 1; i <= 5000; i++)
+		hist_add(&h, (uint64_t)(100 + (i * 7919) % 20000));
+	jw_init(&w, hj, sizeof(hj));
+	histjson_write(&w, &h);
+	n = jw_finish(&w);
+	check(n > 0);
+	hj[n] = 0;
+	k = snprintf(js, sizeof(js), "%.*s\"esmeload\": {\"histograms\": "
+		     "{\"latency\": %s, \"latency_actual\": %s, "
+		     "\"time_to_chat\": %s, \"connect\": %s},%s",
+		     (int)(at - summary_full), summary_full, hj, hj, hj, hj,
+		     at + strlen("\"esmeload\": {"));
+	check(k > 0 && (size_t)k < sizeof(js));
+	check_eq(parse_sum(&run, js), 0);
+	check(run.dist[REP_D_LAT] && run.dist[REP_D_LAT]->count == 5000);
+	check(run.dist[REP_D_SIGNUP] == NULL && run.dist[REP_D_CONNECT]);
+	check_eq(hist_quantile(run.dist[REP_D_TTC], 0.99),
+		 hist_quantile(&h, 0.99));
+	f = open_memstream(&mem, &memlen);
+	check(f != NULL);
+	check_eq(rep_html_write(f, &run, 1), 0);
+	fclose(f);
+	check(chart_drawn(mem, "chart-latency-dist"));
+	check(chart_drawn(mem, "chart-ttc-dist"));
+	check(chart_drawn(mem, "chart-phases-dist"));
+	check(strstr(mem, "1000 = p99.9"));
+	free(mem);
+	rep_run_free(&run);
+	check(run.dist[REP_D_LAT] == NULL);
+
+	/* a histogram that does not add up */
+	k = snprintf(js, sizeof(js), "%.*s\"esmeload\": {\"histograms\": "
+		     "{\"time_to_chat\": {\"count\": 3, \"sum\": 1, \"min\": 1, "
+		     "\"max\": 1, \"buckets\": [1, 1]}},%s",
+		     (int)(at - summary_full), summary_full,
+		     at + strlen("\"esmeload\": {"));
+	check(k > 0 && (size_t)k < sizeof(js));
+	check(parse_sum(&run, js) < 0);
+	check(strstr(err, "esmeload.histograms.time_to_chat"));
+	rep_run_free(&run);
 	return 0;
 }
 
@@ -1015,5 +1094,5 @@ TEST_MAIN(T(test_duration), T(test_summary_full), T(test_summary_go),
 	  T(test_series_truncated), T(test_series_bad), T(test_rates),
 	  T(test_load_files), T(test_ticks), T(test_fmt_num), T(test_scale),
 	  T(test_path), T(test_legend_labels), T(test_html_esc),
-	  T(test_html_page), T(test_compare),
+	  T(test_html_page), T(test_dist_charts), T(test_compare),
 	  T(test_compare_arrivals))

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
 #include "utf8.h"
 
 #define CHART_W 960.0
@@ -405,6 +406,117 @@ static void chart_latency(FILE *f, const struct rep_run *runs, size_t n)
 	svg_end(&c);
 }
 
+/* ---- distributions: percentile on a log 1/(1 - p) axis ---- */
+
+#define DIST_PTS 200   /* points per line, at most */
+
+static int has_dist_lat(const struct rep_run *r)
+{
+	return (r->dist[REP_D_LAT] && r->dist[REP_D_LAT]->count) ||
+	       (r->dist[REP_D_ACTUAL] && r->dist[REP_D_ACTUAL]->count);
+}
+
+static int has_dist_ttc(const struct rep_run *r)
+{
+	return r->dist[REP_D_TTC] && r->dist[REP_D_TTC]->count;
+}
+
+static int has_dist_phases(const struct rep_run *r)
+{
+	for (int k = REP_D_SIGNUP; k <= REP_D_CONNECT; k++)
+		if (r->dist[k] && r->dist[k]->count)
+			return 1;
+	return 0;
+}
+
+/*
+ * A histogram as HdrHistogram plots it: x = 1/(1 - p), so 10 is p90,
+ * 100 p99, 1000 p99.9, at twenty points a decade up to its count (the
+ * last sample: its maximum), y the p-quantile in ms. Returns the points.
+ */
+static size_t dist_points(const struct hist *h, double *x, double *y)
+{
+	size_t k = 0;
+
+	if (!h || !h->count)
+		return 0;
+	for (double v = 1; v < (double)h->count && k + 1 < DIST_PTS;
+	     v *= 1.122018454) { /* 10^(1/20) */
+		x[k] = v;
+		y[k++] = (double)hist_quantile(h, 1.0 - 1.0 / v) / 1000.0;
+	}
+	x[k] = (double)h->count > 1 ? (double)h->count : 1.0;
+	y[k++] = (double)hist_quantile(h, 1.0) / 1000.0;
+	return k;
+}
+
+static const char *const dist_label[REP_NDIST] = {
+	"from the scheduled send (solid)", "from the actual send (dashed)",
+	"time to chat", "sign-up (solid)", "chat request (dashed)",
+	"connect (dotted)",
+};
+
+/* One chart of the distributions first..last of each run that has one,
+ * their line styles in that order. */
+static void chart_dist(FILE *f, const struct rep_run *runs, size_t n,
+		       int first, int last, int (*has)(const struct rep_run *),
+		       const char *id, const char *title, const char *ylabel)
+{
+	static const enum svg_dash dash[] = { SVG_SOLID, SVG_DASHED,
+					      SVG_DOTTED };
+	static double x[DIST_PTS], y[DIST_PTS];
+	struct legend l = { .n = 0 };
+	struct svg_chart c;
+	double xmax = 10, ymax = NAN, ymin = NAN;
+	char ylab[160];
+	int log_scale;
+
+	if (!count(runs, n, has)) {
+		no_data(f, "No run carries these histograms (files of the Go "
+			   "tool and of older esmeload runs do not).");
+		return;
+	}
+	legend_runs(&l, runs, n, has, 0);
+	if (last > first)
+		for (int k = first; k <= last; k++)
+			legend_add(&l, dist_label[k], "#555",
+				   dash[(k - first) % 3], 0);
+	for (size_t i = 0; i < n; i++)
+		for (int k = first; k <= last; k++) {
+			size_t m = dist_points(runs[i].dist[k], x, y);
+
+			if (m && x[m - 1] > xmax)
+				xmax = x[m - 1];
+			fold(y, m, &ymax, &ymin);
+		}
+	log_scale = ymin > 0 && ymax / ymin > 30;
+	chart_open(&c, f, &l, id, title);
+	svg_axis_fit(&c.x, SVG_LOG, 1, xmax, 6,
+		     "percentile as 1/(1-p), log scale: 10 = p90, 100 = p99, "
+		     "1000 = p99.9");
+	snprintf(ylab, sizeof(ylab), "%s%s", ylabel,
+		 log_scale ? ", log scale" : "");
+	if (log_scale)
+		svg_axis_fit(&c.y, SVG_LOG, ymin, ymax, 6, ylab);
+	else
+		svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) || ymax <= 0 ?
+			     1 : ymax, 6, ylab);
+	svg_axes(&c);
+	for (size_t i = 0; i < n; i++) {
+		if (!has(&runs[i]))
+			continue;
+		for (int k = first; k <= last; k++) {
+			size_t m = dist_points(runs[i].dist[k], x, y);
+
+			if (m)
+				svg_path(&c, x, y, m, rep_color(i),
+					 dash[(k - first) % 3], 1.8);
+		}
+	}
+	svg_legend(&c, l.it, l.n);
+	svg_end(&c);
+}
+
 static void chart_capacity(FILE *f, const struct rep_run *runs, size_t n)
 {
 	struct legend l = { .n = 0 };
@@ -702,6 +814,40 @@ int rep_html_write(FILE *f, const struct rep_run *runs, size_t n)
 	chart_capacity(f, runs, n);
 	fputs("</figure></section>\n", f);
 
+	fputs("<section id=\"latency-dist\"><h2>Latency distribution</h2>\n"
+	      "<p class=\"what\">Every message of the whole run, as "
+	      "HdrHistogram plots it: the latency at each percentile, the "
+	      "percentile on a log scale of 1/(1-p) (10 is p90, 100 p99, "
+	      "1000 p99.9), up to the slowest message. Solid from each "
+	      "message's scheduled send (what a user waits, coordinated "
+	      "omission included), dashed from its actual send.</p>\n<figure>",
+	      f);
+	chart_dist(f, runs, n, REP_D_LAT, REP_D_ACTUAL, has_dist_lat,
+		   "chart-latency-dist", "Latency distribution",
+		   "latency [ms]");
+	fputs("</figure></section>\n", f);
+
+	fputs("<section id=\"ttc-dist\"><h2>Time to chat</h2>\n"
+	      "<p class=\"what\">Every participant's wait from its scheduled "
+	      "arrival until its chat existed, at each percentile (log "
+	      "1/(1-p) as above).</p>\n<figure>",
+	      f);
+	chart_dist(f, runs, n, REP_D_TTC, REP_D_TTC, has_dist_ttc,
+		   "chart-ttc-dist", "Time to chat distribution",
+		   "time to chat [ms]");
+	fputs("</figure></section>\n", f);
+
+	fputs("<section id=\"phases-dist\"><h2>Phases of an arrival</h2>\n"
+	      "<p class=\"what\">Each arrival's sign-up and chat request "
+	      "(request written to response) and its messenger connection "
+	      "(connect started to authorization written), at each "
+	      "percentile (log 1/(1-p) as above).</p>\n<figure>",
+	      f);
+	chart_dist(f, runs, n, REP_D_SIGNUP, REP_D_CONNECT, has_dist_phases,
+		   "chart-phases-dist", "Phase distributions",
+		   "duration [ms]");
+	fputs("</figure></section>\n", f);
+
 	fputs("<section id=\"summary\"><h2>Runs</h2>\n", f);
 	tables(f, runs, n);
 	notes(f, runs, n);
@@ -717,7 +863,9 @@ static const char usage[] =
 "\n"
 "Writes one self-contained HTML page (no scripts, no external resources)\n"
 "with the message rate, active chats and latency of every run over time,\n"
-"max message rate vs chats, and a table of the runs' summaries.\n"
+"max message rate vs chats, the distributions of latency, time to chat and\n"
+"an arrival's phases (percentiles on a log 1/(1-p) axis, as HdrHistogram\n"
+"plots them), and a table of the runs' summaries and self-check verdicts.\n"
 "\n"
 "  RUN       a <unix>_performance_test_summary.json file, or a directory:\n"
 "            every summary file in it. The time series (.jsonl) or, without\n"

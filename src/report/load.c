@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hist.h"
+#include "histjson.h"
 #include "json.h"
 #include "timefmt.h"
 
@@ -58,9 +60,20 @@ void rep_run_init(struct rep_run *r)
 }
 
 /* see report.h */
+const char *const rep_dist_names[REP_NDIST] = {
+	"latency", "latency_actual", "time_to_chat", "sign_up",
+	"chat_request", "connect",
+};
+
+/* see report.h */
 void rep_run_free(struct rep_run *r)
 {
 	struct rep_series *s = &r->s;
+
+	for (int k = 0; k < REP_NDIST; k++) {
+		free(r->dist[k]);
+		r->dist[k] = NULL;
+	}
 
 	free(s->t);
 	free(s->sent);
@@ -373,6 +386,33 @@ static int get_checks(struct rep_run *r, const struct json_doc *d, int esme,
 	return 0;
 }
 
+/* esmeload.histograms, when the file has them: each one whole. */
+static int get_dists(struct rep_run *r, const struct json_doc *d, int o,
+		     char *err, size_t cap)
+{
+	int hs = json_find(d, o, "histograms");
+
+	if (hs < 0 || json_is_null(d, hs))
+		return 0;
+	for (int k = 0; k < REP_NDIST; k++) {
+		int t = json_find(d, hs, rep_dist_names[k]);
+
+		if (t < 0)
+			continue;
+		r->dist[k] = malloc(sizeof(struct hist));
+		if (!r->dist[k]) {
+			seterr(err, cap, "out of memory");
+			return -ENOMEM;
+		}
+		if (histjson_read(d, t, r->dist[k]) < 0) {
+			seterr(err, cap, "esmeload.histograms.%s: not a histogram "
+			       "(count, sum, min, max, buckets)", rep_dist_names[k]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int get_esme(struct rep_run *r, const struct json_doc *d, int o,
 		    char *err, size_t cap)
 {
@@ -410,7 +450,8 @@ static int get_esme(struct rep_run *r, const struct json_doc *d, int o,
 	    (e = get_text(d, o, w, "first_error", r->first_error,
 			  sizeof(r->first_error), err, cap)) < 0 ||
 	    (e = get_self_check(r, d, o, err, cap)) < 0 ||
-	    (e = get_checks(r, d, o, err, cap)) < 0)
+	    (e = get_checks(r, d, o, err, cap)) < 0 ||
+	    (e = get_dists(r, d, o, err, cap)) < 0)
 		return e;
 	/* Older files: the ratio from its parts. */
 	if (isnan(r->delivery_ratio) && r->sent > 0 && !isnan(r->delivered))

@@ -57,6 +57,13 @@ struct rep_series {
 	double *t, *sent, *delivered, *chats, *p50, *p99, *cpu;
 };
 
+/* The distributions a summary carries whole (esmeload.histograms), in
+ * the order of rep_dist_names. */
+enum rep_dist { REP_D_LAT, REP_D_ACTUAL, REP_D_TTC, REP_D_SIGNUP,
+		REP_D_REQUEST, REP_D_CONNECT, REP_NDIST };
+extern const char *const rep_dist_names[REP_NDIST];
+struct hist;
+
 struct rep_run {
 	char path[4096];    /* the summary file as named by the user */
 	const char *name;   /* its last path component, inside path */
@@ -86,6 +93,9 @@ struct rep_run {
 	char verdict[1024];
 	int cross_check;        /* -1 absent or null, 0 failed, 1 passed */
 	int thresholds_n, thresholds_passed;
+	/* Its histograms (microseconds), NULL each when the file has none
+	 * (the Go tool's, an older esmeload's). */
+	struct hist *dist[REP_NDIST];
 
 	/* Per-second data. */
 	enum rep_src src;

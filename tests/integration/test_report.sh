@@ -44,6 +44,32 @@ series() {
 	}' > "$1/$2_performance_test_timeseries.jsonl"
 }
 
+# hists SEED -> an esmeload.histograms object (src/histjson.c's form):
+# log-normal samples in microseconds, bucketed as include/hist.h does.
+hists() {
+	$PY - "$1" <<'PY'
+import json, random, sys
+rnd = random.Random(int(sys.argv[1]))
+def bucket(v):
+    if v < 128:
+        return v
+    e = v.bit_length() - 7
+    return (e << 6) + (v >> e)
+def hist(mu, sigma, n):
+    vs = [max(1, int(rnd.lognormvariate(mu, sigma))) for _ in range(n)]
+    b = {}
+    for v in vs:
+        b[bucket(v)] = b.get(bucket(v), 0) + 1
+    flat = []
+    for k in sorted(b):
+        flat += [k, b[k]]
+    return {"count": n, "sum": sum(vs), "min": min(vs), "max": max(vs), "buckets": flat}
+print(json.dumps({"latency": hist(6.5, 1.0, 20000), "latency_actual": hist(6.2, 0.9, 20000),
+                  "time_to_chat": hist(9.5, 0.5, 300), "sign_up": hist(7, 0.4, 300),
+                  "chat_request": hist(6.8, 0.4, 300), "connect": hist(7.5, 0.5, 300)}))
+PY
+}
+
 # summary DIR UNIX SENT DELIVERED P99 CHATS FIRST_ERROR_JSON
 summary() {
 	cat > "$1/$2_performance_test_summary.json" <<EOF
@@ -81,7 +107,8 @@ summary() {
                    "verdict": "the tester kept up: lag p99 0.05 ms"},
     "server": null,
     "cross_check": null,
-    "thresholds": []
+    "thresholds": [],
+    "histograms": $(hists "$2")
   }
 }
 EOF
@@ -141,8 +168,9 @@ check default_output test -s "$H"
 check wrote_message grep -q "wrote report.html (3 runs)" <<<"$out"
 
 svgs=$(grep -o '<svg ' "$H" | wc -l)
-check four_charts test "$svgs" -eq 4
-for id in chart-rate chart-chats chart-latency chart-capacity; do
+check seven_charts test "$svgs" -eq 7
+for id in chart-rate chart-chats chart-latency chart-capacity \
+	  chart-latency-dist chart-ttc-dist chart-phases-dist; do
 	check "has_$id" grep -q "id=\"$id\"" "$H"
 done
 rows=$(grep -o '<tr class="run">' "$H" | wc -l)
@@ -278,7 +306,29 @@ else
 	check chromium_screenshot test "$size" -gt 40000
 	chrome --dump-dom "file://$H" > "$T/dom.html"
 	n=$(grep -o '<svg ' "$T/dom.html" | wc -l)
-	check chromium_dom_svgs test "$n" -eq 4
+	check chromium_dom_svgs test "$n" -eq 7
+	# each chart has drawn its data: a line (path d="M...")
+	for id in chart-rate chart-chats chart-latency chart-latency-dist \
+		  chart-ttc-dist chart-phases-dist; do
+		check "chromium_drew_$id" $PY -c '
+import re, sys
+dom, cid = open(sys.argv[1]).read(), sys.argv[2]
+m = re.search(r"<svg id=\"%s\".*?</svg>" % cid, dom, re.S)
+assert m and re.search(r"<path [^>]*d=\"M", m.group(0)), cid
+' "$T/dom.html" "$id"
+	done
+	# and the page wrote nothing to the console (it has no script: any
+	# line there is an error); a page with an error shows the check fires
+	console() {
+		timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+			--disable-background-networking --disable-component-update \
+			--disable-sync --no-first-run --enable-logging=stderr --log-level=0 \
+			--user-data-dir="$(mktemp -d "$T/prof.XXXXXX")" --dump-dom "$1" 2>&1 >/dev/null |
+			grep -c ':CONSOLE' || true
+	}
+	check chromium_no_console_errors test "$(console "file://$H")" -eq 0
+	echo '<html><body><script>nosuchfn();</script></body></html>' > "$T/bad.html"
+	check chromium_console_check_fires test "$(console "file://$T/bad.html")" -gt 0
 	n=$(grep -o '<path ' "$T/dom.html" | wc -l)
 	check chromium_dom_paths test "$n" -gt 10
 	check chromium_dom_table grep -q '<table id="runs">' "$T/dom.html"
