@@ -81,8 +81,8 @@ static int wait_start(const struct run_opts *o)
 
 struct child {
 	pid_t pid;
-	char dir[64];
-	char config[128];
+	char dir[256];
+	char config[300];
 };
 
 static int start_serve(struct run_opts *o, struct child *ch)
@@ -102,7 +102,13 @@ static int start_serve(struct run_opts *o, struct child *ch)
 		self[n] = 0;
 		bin = self;
 	}
-	snprintf(ch->dir, sizeof(ch->dir), "/tmp/esmeload-serve-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	/* $TMPDIR when it names a directory by an absolute path, as
+	 * mkdtemp(1) takes it */
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200 || access(tmp, W_OK))
+		tmp = "/tmp";
+	snprintf(ch->dir, sizeof(ch->dir), "%s/esmeload-serve-XXXXXX", tmp);
 	if (!mkdtemp(ch->dir)) {
 		fprintf(stderr, "esmeload: mkdtemp: %s\n", strerror(errno));
 		return -1;
@@ -114,7 +120,7 @@ static int start_serve(struct run_opts *o, struct child *ch)
 		return -1;
 	}
 	if (ch->pid == 0) {
-		char out[160], norgs[16];
+		char out[300], norgs[16];
 		int fd;
 
 		snprintf(out, sizeof(out), "%s/serve.out", ch->dir);
@@ -154,7 +160,7 @@ static int start_serve(struct run_opts *o, struct child *ch)
  * "server" object) and remove its directory. */
 static void stop_serve(struct child *ch)
 {
-	char path[160];
+	char path[300];
 
 	if (ch->pid > 0) {
 		int st;

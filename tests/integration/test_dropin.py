@@ -31,12 +31,19 @@ PROGRESS = re.compile(r"^\s*\d+\.\ds  participants \d+  chats \d+  to chat p99 (
 NAME = re.compile(r"^(\d{10})_performance_test_(summary|message_rates|timeseries)\.(json|jsonl)$")
 
 
+# The embedded serve's directory goes under $TMPDIR: this script's own, so
+# that what it finds left over is its own (another suite may be running a
+# demo at the same time).
+TMPDIR = tempfile.mkdtemp(prefix="esme-dropin-tmp-")
+
+
 def run_tool(args, cwd, timeout=60, preexec_fn=None):
     """Runs esmeload to its end within timeout (else kills it and fails)."""
     t0 = time.time()
     try:
         p = subprocess.run([esme.ESMELOAD] + args, cwd=cwd, stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=timeout, preexec_fn=preexec_fn)
+                           capture_output=True, timeout=timeout, preexec_fn=preexec_fn,
+                           env=dict(os.environ, TMPDIR=TMPDIR))
     except subprocess.TimeoutExpired:
         raise Fail("esmeload %s did not end within %d s" % (" ".join(args), timeout))
     return (p.returncode, p.stdout.decode(errors="replace"),
@@ -68,7 +75,7 @@ def with_config(srv):
 
 
 def no_serve_left():
-    left = subprocess.run(["pgrep", "-f", "esmeload-serve-"], capture_output=True)
+    left = subprocess.run(["pgrep", "-f", TMPDIR + "/esmeload-serve-"], capture_output=True)
     check(left.returncode != 0, "embedded serve still running: %s" % left.stdout)
 
 
