@@ -157,6 +157,14 @@ static const char usage[] =
 "Output:\n"
 "  --out-dir DIR             where the files go (default .)\n"
 "  --quiet                   no progress line on stderr\n"
+"  --metrics-listen HOST:PORT\n"
+"                            serve GET /metrics, the live counters and\n"
+"                            latency summaries in the Prometheus text\n"
+"                            format (:PORT: every address; port 0: any, the\n"
+"                            address is printed on stderr; default: off)\n"
+"  --metrics-linger DUR      after the run, keep answering /metrics for DUR\n"
+"                            with the summary's figures, for a last scrape\n"
+"                            (a signal ends it; default 0)\n"
 "  --threshold EXPR          a condition the run must meet, e.g. 'p99<50ms',\n"
 "                            'delivered_ratio>0.999', 'errors==0'\n"
 "                            (repeatable); any failed: exit code 99\n"
@@ -329,6 +337,7 @@ static const struct {
 	{ "handshake-timeout", offsetof(struct run_opts, handshake_timeout_ms) },
 	{ "request-timeout", offsetof(struct run_opts, request_timeout_ms) },
 	{ "send-timeout", offsetof(struct run_opts, send_timeout_ms) },
+	{ "metrics-linger", offsetof(struct run_opts, metrics_linger_ms) },
 };
 
 /* Our unsigned flags with their ranges. */
@@ -603,6 +612,7 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 			{ "out-dir", offsetof(struct run_opts, out_dir) },
 			{ "serve-bin", offsetof(struct run_opts, serve_bin) },
 			{ "cacert", offsetof(struct run_opts, cacert) },
+			{ "metrics-listen", offsetof(struct run_opts, metrics_listen) },
 		};
 
 		for (size_t k = 0; k < sizeof(str_opt) / sizeof(str_opt[0]); k++) {

@@ -108,6 +108,8 @@ struct run_opts {
 	unsigned shard, shards;
 	int shard_given;             /* by flag or environment */
 	int64_t start_at_ns;         /* --start-at (Unix ns), 0: now */
+	const char *metrics_listen;  /* --metrics-listen HOST:PORT, or NULL */
+	int64_t metrics_linger_ms;   /* --metrics-linger */
 };
 
 /* Largest --shard count. */
@@ -402,6 +404,13 @@ void series_close(struct series *s);
  * failure. A run killed before its end leaves the file under the start
  * prefix, without the other two. */
 int series_rename(const struct run *r, const struct series *s);
+/* The workers' histogram at byte offset off of struct worker, summed
+ * from snapshots (a worker may be adding meanwhile) into dst; tmp is
+ * scratch. */
+void run_merged_hist(const struct run *r, size_t off, struct hist *dst,
+		     struct hist *tmp);
+/* The process's user + system CPU time so far, in seconds. */
+double run_cpu_seconds(void);
 /* Merge the workers' histograms, CPU use and ring counters into r, after
  * they stopped (before worker_exit). */
 void run_figures(struct run *r);
@@ -435,6 +444,36 @@ size_t run_json_indent_room(size_t n);
 size_t run_json_indent(char *dst, const char *s, size_t n);
 FILE *run_open_tmp(const char *path, char *tmp, size_t cap);
 int run_close_tmp(FILE *f, const char *tmp);
+
+/* ---- metrics.c: --metrics-listen, served by the coordinator ---- */
+
+#define RUN_METRICS_CONNS 8
+
+struct run_metrics_conn {
+	int fd;                 /* -1: free */
+	size_t n;
+	int64_t deadline_ns;    /* the request head by then */
+	char buf[4096];
+};
+
+struct run_metrics {
+	int lfd;                /* -1: off */
+	uint16_t port;          /* bound */
+	char host[64];          /* bound address, [v6] in brackets */
+	struct run_metrics_conn c[RUN_METRICS_CONNS];
+};
+
+/* Listen on HOST:PORT (":PORT": every address; port 0: any). 0, or
+ * -errno with a one-line reason in err. */
+int run_metrics_open(struct run_metrics *mx, const char *spec, char *err,
+		     size_t cap);
+/* Wait up to timeout_ms for scrapes and answer them (a plain sleep when
+ * off); ended: the run is over, the figures are the summary's. */
+void run_metrics_poll(struct run_metrics *mx, struct run *r, int ended,
+		      int timeout_ms);
+void run_metrics_close(struct run_metrics *mx);
+/* The exposition text into buf; its length, or -ENOSPC. */
+long run_metrics_text(struct run *r, int ended, char *buf, size_t cap);
 
 /* ---- merge.c: esmeload merge ---- */
 int merge_main(int argc, char **argv);

@@ -27,7 +27,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static double cpu_seconds(void)
+double run_cpu_seconds(void)
 {
 	struct rusage ru;
 
@@ -129,8 +129,8 @@ static int judged(const struct run *r)
 }
 
 /* Sum of the workers' histograms, chosen by offset, into dst. */
-static void merged(const struct run *r, size_t off, struct hist *dst,
-		   struct hist *tmp)
+void run_merged_hist(const struct run *r, size_t off, struct hist *dst,
+		     struct hist *tmp)
 {
 	hist_reset(dst);
 	for (unsigned i = 0; i < r->nw; i++) {
@@ -153,7 +153,7 @@ int series_open(struct run *r, struct series *s)
 	hist_reset(&s->prev_arr);
 	hist_reset(&s->prev_ttc);
 	s->last_ns = r->t0_ns;
-	s->prev_cpu_s = cpu_seconds();
+	s->prev_cpu_s = run_cpu_seconds();
 	/* Under the start second while the run goes; series_rename moves
 	 * it to the prefix of the other two files at the end. */
 	s->unix_s = r->t0_real_ns / 1000000000;
@@ -240,7 +240,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 {
 	struct run_counters c;
 	struct hist lat, act, lag, arr, ttc;
-	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = cpu_seconds();
+	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = run_cpu_seconds();
 	double wait = threads_wait_s();
 	char *buf = line_buf;
 	struct jw w;
@@ -249,19 +249,19 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	if (dt <= 0)
 		return;
 	run_sum(r, &c);
-	merged(r, offsetof(struct worker, sc.lat), &s->cur, &s->tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lat), &s->cur, &s->tmp);
 	hist_delta(&lat, &s->cur, &s->prev_lat);
 	s->prev_lat = s->cur;
-	merged(r, offsetof(struct worker, sc.lat_actual), &s->cur, &s->tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lat_actual), &s->cur, &s->tmp);
 	hist_delta(&act, &s->cur, &s->prev_act);
 	s->prev_act = s->cur;
-	merged(r, offsetof(struct worker, sc.lag), &s->cur, &s->tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lag), &s->cur, &s->tmp);
 	hist_delta(&lag, &s->cur, &s->prev_lag);
 	s->prev_lag = s->cur;
-	merged(r, offsetof(struct worker, sc.arrival_lag), &s->cur, &s->tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.arrival_lag), &s->cur, &s->tmp);
 	hist_delta(&arr, &s->cur, &s->prev_arr);
 	s->prev_arr = s->cur;
-	merged(r, offsetof(struct worker, sc.to_chat), &s->cur, &s->tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.to_chat), &s->cur, &s->tmp);
 	hist_delta(&ttc, &s->cur, &s->prev_ttc);
 	s->prev_ttc = s->cur;
 
@@ -358,20 +358,20 @@ void run_figures(struct run *r)
 	struct hist tmp;
 	double wall = (double)(r->end_real_ns - r->t0_real_ns) / 1e9;
 
-	merged(r, offsetof(struct worker, sc.lat), &r->lat, &tmp);
-	merged(r, offsetof(struct worker, sc.lat_actual), &r->lat_actual, &tmp);
-	merged(r, offsetof(struct worker, sc.lag), &r->lag, &tmp);
-	merged(r, offsetof(struct worker, sc.arrival_lag), &r->arrival_lag, &tmp);
-	merged(r, offsetof(struct worker, sc.ph_signup), &r->ph_signup, &tmp);
-	merged(r, offsetof(struct worker, sc.ph_request), &r->ph_request, &tmp);
-	merged(r, offsetof(struct worker, sc.ph_connect), &r->ph_connect, &tmp);
-	merged(r, offsetof(struct worker, sc.to_chat), &r->to_chat, &tmp);
-	merged(r, offsetof(struct worker, sc.timer_late), &r->timer_late, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lat), &r->lat, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lat_actual), &r->lat_actual, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.lag), &r->lag, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.arrival_lag), &r->arrival_lag, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.ph_signup), &r->ph_signup, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.ph_request), &r->ph_request, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.ph_connect), &r->ph_connect, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.to_chat), &r->to_chat, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.timer_late), &r->timer_late, &tmp);
 	r->backlog_max = 0;
 	for (unsigned i = 0; i < r->nw; i++)
 		if (r->w[i].sc.backlog_max > r->backlog_max)
 			r->backlog_max = r->w[i].sc.backlog_max;
-	r->cpu_percent = wall > 0 ? cpu_seconds() / wall * 100.0 : 0;
+	r->cpu_percent = wall > 0 ? run_cpu_seconds() / wall * 100.0 : 0;
 	r->cq_overflows = 0;
 	r->cq_dropped = 0;
 	for (unsigned i = 0; i < r->nw; i++) {
