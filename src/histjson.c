@@ -33,10 +33,8 @@ void histjson_write(struct jw *w, const struct hist *h)
 	jw_obj_end(w);
 }
 
-static int get_u64(const struct json_doc *d, int obj, const char *key,
-		   uint64_t *v)
+static int get_u64(const struct json_doc *d, int t, uint64_t *v)
 {
-	int t = json_find(d, obj, key);
 	int64_t x;
 
 	if (t < 0 || json_get_i64(d, t, &x) < 0 || x < 0)
@@ -49,26 +47,41 @@ static int get_u64(const struct json_doc *d, int obj, const char *key,
 int histjson_read(const struct json_doc *d, int tok, struct hist *h)
 {
 	uint64_t total = 0, prev = 0;
-	int first = 1, t, b;
+	int first = 1, t, b = -1, tc = -1, ts = -1, tmin = -1, tmax = -1;
 
 	hist_reset(h);
-	if (tok < 0 || json_type(d, tok) != JSMN_OBJECT ||
-	    get_u64(d, tok, "count", &h->count) < 0 ||
-	    get_u64(d, tok, "sum", &h->sum) < 0 ||
-	    (b = json_find(d, tok, "buckets")) < 0 ||
-	    json_type(d, b) != JSMN_ARRAY || d->tok[b].size % 2)
+	if (tok < 0 || json_type(d, tok) != JSMN_OBJECT)
+		return -EINVAL;
+	/* one pass over the keys: json_find would walk the buckets for each */
+	t = tok + 1;
+	for (int k = 0; k < d->tok[tok].size && t + 1 < d->ntok; k++) {
+		if (json_str_eq(d, t, "count"))
+			tc = t + 1;
+		else if (json_str_eq(d, t, "sum"))
+			ts = t + 1;
+		else if (json_str_eq(d, t, "min"))
+			tmin = t + 1;
+		else if (json_str_eq(d, t, "max"))
+			tmax = t + 1;
+		else if (json_str_eq(d, t, "buckets"))
+			b = t + 1;
+		t = json_next(d, t + 1);
+	}
+	if (get_u64(d, tc, &h->count) < 0 || get_u64(d, ts, &h->sum) < 0 ||
+	    b < 0 || json_type(d, b) != JSMN_ARRAY || d->tok[b].size % 2)
 		return -EINVAL;
 	t = b + 1;
 	for (int k = 0; k < d->tok[b].size; k += 2) {
 		int64_t i, c;
 
-		if (json_get_i64(d, t, &i) < 0 || i < 0 || i >= HIST_NBUCKETS ||
-		    (!first && (uint64_t)i <= prev))
+		/* the array holds numbers only: each is one token */
+		if (json_type(d, t) != JSMN_PRIMITIVE ||
+		    json_type(d, t + 1) != JSMN_PRIMITIVE ||
+		    json_get_i64(d, t, &i) < 0 || i < 0 || i >= HIST_NBUCKETS ||
+		    (!first && (uint64_t)i <= prev) ||
+		    json_get_i64(d, t + 1, &c) < 0 || c <= 0)
 			return -EINVAL;
-		t = json_next(d, t);
-		if (json_get_i64(d, t, &c) < 0 || c <= 0)
-			return -EINVAL;
-		t = json_next(d, t);
+		t += 2;
 		h->buckets[i] = (uint64_t)c;
 		total += (uint64_t)c;
 		prev = (uint64_t)i;
@@ -81,8 +94,8 @@ int histjson_read(const struct json_doc *d, int tok, struct hist *h)
 		h->max = 0;
 		return 0;
 	}
-	if (get_u64(d, tok, "min", &h->min) < 0 ||
-	    get_u64(d, tok, "max", &h->max) < 0 || h->min > h->max ||
+	if (get_u64(d, tmin, &h->min) < 0 || get_u64(d, tmax, &h->max) < 0 ||
+	    h->min > h->max ||
 	    hist_bucket(h->min) > hist_bucket(h->max) ||
 	    !h->buckets[hist_bucket(h->min)] || !h->buckets[hist_bucket(h->max)])
 		return -EINVAL;

@@ -1109,12 +1109,13 @@ static int write_series(struct merge *m, FILE *f)
 			hist_reset(&h[k]);
 		for (j = i; j < n && v[j].t == v[i].t; j++) {
 			struct json_doc d;
-			int hs, ek, t;
 			int64_t x;
 			double y;
 
-			while (json_parse(&d, v[j].p, v[j].n, tk, (unsigned)cap) ==
-			       -ENOSPC) {
+			int pr;
+
+			while ((pr = json_parse(&d, v[j].p, v[j].n, tk,
+						(unsigned)cap)) == -ENOSPC) {
 				jsmntok_t *nt = realloc(tk, cap * 2 * sizeof(*tk));
 
 				if (!nt) {
@@ -1124,27 +1125,48 @@ static int write_series(struct merge *m, FILE *f)
 				tk = nt;
 				cap *= 2;
 			}
-			if (json_parse(&d, v[j].p, v[j].n, tk, (unsigned)cap) < 0 ||
-			    json_type(&d, 0) != JSMN_OBJECT)
+			if (pr < 0 || json_type(&d, 0) != JSMN_OBJECT)
 				continue;
-			for (int k = 0; k < NC; k++)
-				if (i64_at(&d, 0, count_names[k], &x) == 0 && x > 0)
-					cnt[k] += (uint64_t)x;
-			for (int k = 0; k < NG; k++)
-				if (i64_at(&d, 0, gauge_names[k], &x) == 0 && x >= 0)
-					gauge[v[j].shard * NG + k] = (uint64_t)x;
-			ek = json_find(&d, 0, "error_kinds");
-			for (int k = 0; ek >= 0 && k < RE_COUNT; k++)
-				if (i64_at(&d, ek, run_err_names[k], &x) == 0 && x > 0)
-					kinds[k] += (uint64_t)x;
-			t = json_find(&d, 0, "cpu_percent");
-			if (t >= 0 && json_get_f64(&d, t, &y) == 0)
-				cpu += y;
-			hs = json_find(&d, 0, "histograms");
-			for (int k = 0; hs >= 0 && k < NS; k++)
-				if (histjson_read(&d, json_find(&d, hs, series_hists[k]),
-						  &one) == 0)
-					hist_merge(&h[k], &one);
+			/* one pass over the line's keys: json_find would walk
+			 * its histograms again for each one */
+			for (int q = 0, kt = 1; q < d.tok[0].size; q++,
+			     kt = json_next(&d, kt + 1)) {
+				int val = kt + 1, k;
+
+				for (k = 0; k < NC; k++)
+					if (json_str_eq(&d, kt, count_names[k]))
+						break;
+				if (k < NC) {
+					if (json_get_i64(&d, val, &x) == 0 && x > 0)
+						cnt[k] += (uint64_t)x;
+					continue;
+				}
+				for (k = 0; k < NG; k++)
+					if (json_str_eq(&d, kt, gauge_names[k]))
+						break;
+				if (k < NG) {
+					if (json_get_i64(&d, val, &x) == 0 && x >= 0)
+						gauge[v[j].shard * NG + k] = (uint64_t)x;
+					continue;
+				}
+				if (json_str_eq(&d, kt, "error_kinds")) {
+					for (k = 0; k < RE_COUNT; k++)
+						if (i64_at(&d, val, run_err_names[k], &x) == 0 &&
+						    x > 0)
+							kinds[k] += (uint64_t)x;
+				} else if (json_str_eq(&d, kt, "cpu_percent")) {
+					if (json_get_f64(&d, val, &y) == 0)
+						cpu += y;
+				} else if (json_str_eq(&d, kt, "histograms") &&
+					   json_type(&d, val) == JSMN_OBJECT) {
+					for (int hq = 0, ht = val + 1; hq < d.tok[val].size;
+					     hq++, ht = json_next(&d, ht + 1))
+						for (k = 0; k < NS; k++)
+							if (json_str_eq(&d, ht, series_hists[k]) &&
+							    histjson_read(&d, ht + 1, &one) == 0)
+								hist_merge(&h[k], &one);
+				}
+			}
 		}
 		jw_init(&w, buf, 64 * 1024 - 1);
 		jw_obj_begin(&w);
