@@ -10,7 +10,8 @@
 #   SHARDS=20 SECONDS_=60 bench/merge.sh
 #
 # Prints the input size, each merge's wall time and peak RSS, the median,
-# and merge / read.
+# merge / read, and merge / a peer that only parses the same files
+# (Python's json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -89,11 +90,29 @@ PY
 	echo "run $k: merge $(ms "$wall") ms, peak RSS $((rss / 1024)) MiB; read $(ms "$rd") ms"
 	walls+=("$wall") reads+=("$rd")
 done
-python3 - "${walls[*]}" "${reads[*]}" "$bytes" <<'PY'
+# A peer for the parsing alone: Python's json (its C scanner) reading
+# every file and line, doing nothing with them.
+peer=$(python3 - "$work/in" <<'PY'
+import json, os, sys, time
+t = time.monotonic()
+for n in sorted(os.listdir(sys.argv[1])):
+    with open(os.path.join(sys.argv[1], n)) as f:
+        if n.endswith(".jsonl"):
+            for line in f:
+                json.loads(line)
+        else:
+            json.load(f)
+print(time.monotonic() - t)
+PY
+)
+echo "peer: python3 json.loads of every file and line $(ms "$peer") ms"
+python3 - "${walls[*]}" "${reads[*]}" "$bytes" "$peer" <<'PY'
 import sys, statistics
 w = [float(x) for x in sys.argv[1].split()]
 r = [float(x) for x in sys.argv[2].split()]
 b = int(sys.argv[3])
+p = float(sys.argv[4])
 mw, mr = statistics.median(w), statistics.median(r)
-print("median merge %.1f ms (%.0f MiB/s), read %.1f ms; merge / read %.1f" % (mw * 1000, b / mw / 2**20, mr * 1000, mw / mr))
+print("median merge %.1f ms (%.0f MiB/s), read %.1f ms; merge / read %.1f; merge / python parse %.2f"
+      % (mw * 1000, b / mw / 2**20, mr * 1000, mw / mr, mw / p))
 PY
