@@ -19,13 +19,13 @@
  */
 #include "run/run.h"
 #include "run/worker.h"
+#include "promtext.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,67 +39,40 @@
 
 /* ---- the exposition text ---- */
 
-struct mtext {
-	char *p;
-	size_t n, cap;
-	int over;
-};
-
-static void put(struct mtext *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void put(struct mtext *m, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (m->over)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= m->cap - m->n)
-		m->over = 1;
-	else
-		m->n += (size_t)k;
-}
-
-static void family(struct mtext *m, const char *name, const char *type,
-		   const char *help)
-{
-	put(m, "# HELP esmeload_run_%s %s\n# TYPE esmeload_run_%s %s\n", name,
-	    help, name, type);
-}
-
-static void one(struct mtext *m, const char *name, const char *type,
+static void one(struct prom *m, const char *name, const char *type,
 		const char *help, double v)
 {
-	family(m, name, type, help);
-	put(m, "esmeload_run_%s %.12g\n", name, v);
+	prom_family(m, name, type, help);
+	prom_f64(m, name, NULL, v);
 }
 
 /* A counter, exactly. */
-static void cnt(struct mtext *m, const char *name, const char *help,
+static void cnt(struct prom *m, const char *name, const char *help,
 		uint64_t v)
 {
-	family(m, name, "counter", help);
-	put(m, "esmeload_run_%s %llu\n", name, (unsigned long long)v);
+	prom_family(m, name, "counter", help);
+	prom_u64(m, name, NULL, v);
 }
 
 /* A histogram of microseconds as a Prometheus summary in seconds: its
  * quantiles (1 is the maximum), sum and count. */
-static void summary(struct mtext *m, const char *name, const char *help,
+static void summary(struct prom *m, const char *name, const char *help,
 		    const struct hist *h)
 {
-	static const char *const qn[] = { "0.5", "0.9", "0.99", "0.999", "1" };
+	static const char *const qn[] = {
+		"quantile=\"0.5\"", "quantile=\"0.9\"", "quantile=\"0.99\"",
+		"quantile=\"0.999\"", "quantile=\"1\"",
+	};
 	static const double qs[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
+	char n[96];
 
-	family(m, name, "summary", help);
+	prom_family(m, name, "summary", help);
 	for (int k = 0; k < 5; k++)
-		put(m, "esmeload_run_%s{quantile=\"%s\"} %.12g\n", name, qn[k],
-		    (double)hist_quantile(h, qs[k]) / 1e6);
-	put(m, "esmeload_run_%s_sum %.12g\nesmeload_run_%s_count %llu\n",
-	    name, (double)h->sum / 1e6, name, (unsigned long long)h->count);
+		prom_f64(m, name, qn[k], (double)hist_quantile(h, qs[k]) / 1e6);
+	snprintf(n, sizeof(n), "%s_sum", name);
+	prom_f64(m, n, NULL, (double)h->sum / 1e6);
+	snprintf(n, sizeof(n), "%s_count", name);
+	prom_u64(m, n, NULL, h->count);
 }
 
 /* see run.h */
@@ -107,11 +80,13 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap)
 {
 	static struct hist lat, act, ttc, arr, tmp;
 	const struct run_opts *o = &r->o;
-	struct mtext m = { buf, 0, cap, 0 };
+	struct prom m;
 	struct run_counters c;
+	char l[128];
 	const struct hist *hl = &r->lat, *ha = &r->lat_actual,
 			  *ht = &r->to_chat, *hr = &r->arrival_lag;
 
+	prom_init(&m, buf, cap, "esmeload_run_");
 	run_sum(r, &c);
 	if (!ended) {
 		run_merged_hist(r, offsetof(struct worker, sc.lat), &lat, &tmp);
@@ -123,9 +98,11 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap)
 				&tmp);
 		hl = &lat, ha = &act, ht = &ttc, hr = &arr;
 	}
-	family(&m, "info", "gauge", "The run: its shard, of how many, its test.");
-	put(&m, "esmeload_run_info{shard=\"%u\",shards=\"%u\",test=\"%016llx\"} 1\n",
-	    o->shard, run_shards(o), (unsigned long long)run_test_id(o));
+	prom_family(&m, "info", "gauge",
+		    "The run: its shard, of how many, its test.");
+	snprintf(l, sizeof(l), "shard=\"%u\",shards=\"%u\",test=\"%016llx\"",
+		 o->shard, run_shards(o), (unsigned long long)run_test_id(o));
+	prom_u64(&m, "info", l, 1);
 	one(&m, "running", "gauge", "1 while the run goes, 0 once it ended "
 	    "(the figures are then the summary's).", ended ? 0 : 1);
 	cnt(&m, "participants_created_total",
@@ -145,10 +122,11 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap)
 	one(&m, "messages_unechoed", "gauge",
 	    "Messages sent and not echoed (yet).",
 	    (double)(c.sent > c.delivered ? c.sent - c.delivered : 0));
-	family(&m, "errors_total", "counter", "Errors, by kind.");
-	for (int k = 0; k < RE_COUNT; k++)
-		put(&m, "esmeload_run_errors_total{kind=\"%s\"} %llu\n",
-		    run_err_names[k], (unsigned long long)c.err[k]);
+	prom_family(&m, "errors_total", "counter", "Errors, by kind.");
+	for (int k = 0; k < RE_COUNT; k++) {
+		snprintf(l, sizeof(l), "kind=\"%s\"", run_err_names[k]);
+		prom_u64(&m, "errors_total", l, c.err[k]);
+	}
 	summary(&m, "latency_seconds", "Echo received minus the message's "
 		"scheduled send (coordinated omission included).", hl);
 	summary(&m, "latency_actual_seconds",
@@ -159,7 +137,7 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap)
 		"Sign-up written minus its scheduled arrival.", hr);
 	one(&m, "cpu_seconds_total", "counter",
 	    "The tester's CPU time (user + system).", run_cpu_seconds());
-	return m.over ? -ENOSPC : (long)m.n;
+	return prom_finish(&m);
 }
 
 /* ---- the listener ---- */

@@ -6,9 +6,9 @@
 #include "serve.h"
 #include "store.h"
 #include "jsonw.h"
+#include "promtext.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 const char *const serve_err_names[E_COUNT] = {
@@ -223,51 +223,11 @@ long serve_stats_json(struct serve *s, char *buf, size_t cap)
 
 /* ---- the Prometheus text exposition ---- */
 
-struct mw {
-	char *p;
-	size_t cap, n;
-	int over;
-};
-
-static void mw_printf(struct mw *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void mw_printf(struct mw *m, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (m->over)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= m->cap - m->n)
-		m->over = 1;
-	else
-		m->n += (size_t)k;
-}
-
-/* A metric's HELP and TYPE lines; then its samples with sample(). */
-static void family(struct mw *m, const char *name, const char *type,
-		   const char *help)
-{
-	mw_printf(m, "# HELP esmeload_serve_%s %s\n# TYPE esmeload_serve_%s %s\n",
-		  name, help, name, type);
-}
-
-static void sample(struct mw *m, const char *name, const char *labels,
-		   uint64_t v)
-{
-	mw_printf(m, "esmeload_serve_%s%s%s%s %llu\n", name,
-		  labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
-		  (unsigned long long)v);
-}
-
-static void one(struct mw *m, const char *name, const char *type,
+static void one(struct prom *m, const char *name, const char *type,
 		const char *help, uint64_t v)
 {
-	family(m, name, type, help);
-	sample(m, name, NULL, v);
+	prom_family(m, name, type, help);
+	prom_u64(m, name, NULL, v);
 }
 
 static void queue_sample(void *ctx, uint32_t agency, size_t len)
@@ -275,7 +235,7 @@ static void queue_sample(void *ctx, uint32_t agency, size_t len)
 	char l[32];
 
 	snprintf(l, sizeof(l), "agency=\"%u\"", agency);
-	sample(ctx, "queue_requests", l, len);
+	prom_u64(ctx, "queue_requests", l, len);
 }
 
 /* see serve.h */
@@ -287,14 +247,15 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	struct serve_stats all = { 0 };
 	struct eng_stats sum = { 0 };
 	uint64_t out_blocks, in_blocks;
-	struct mw m = { .p = buf, .cap = cap };
+	struct prom m;
 	char l[64];
 
+	prom_init(&m, buf, cap, "esmeload_serve_");
 	sum_threads(s->sh, &all, &sum, &out_blocks, &in_blocks);
-	family(&m, "connections", "gauge", "Open connections by state.");
+	prom_family(&m, "connections", "gauge", "Open connections by state.");
 	for (int i = 0; i < 4; i++) {
 		snprintf(l, sizeof(l), "state=\"%s\"", state[i]);
-		sample(&m, "connections", l, all.conns[i]);
+		prom_u64(&m, "connections", l, all.conns[i]);
 	}
 	one(&m, "connections_accepted_total", "counter",
 	    "Connections accepted.", all.accepted);
@@ -308,17 +269,17 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	    store_nparts(s->st));
 	one(&m, "chat_requests_total", "counter", "Chat requests accepted.",
 	    all.requests_total);
-	family(&m, "queue_requests", "gauge",
+	prom_family(&m, "queue_requests", "gauge",
 	       "Chat requests waiting for an organizer, by agency.");
 	store_queues(s->st, queue_sample, &m);
 	one(&m, "messages_received_total", "counter",
 	    "send_message frames received.", all.msg_received);
 	one(&m, "messages_stored_total", "counter", "Messages stored.",
 	    all.msg_stored);
-	family(&m, "messages_sent_total", "counter",
+	prom_family(&m, "messages_sent_total", "counter",
 	       "user_message frames queued to connections, by the recipient's role.");
-	sample(&m, "messages_sent_total", "role=\"organizer\"", all.msg_sent_org);
-	sample(&m, "messages_sent_total", "role=\"participant\"",
+	prom_u64(&m, "messages_sent_total", "role=\"organizer\"", all.msg_sent_org);
+	prom_u64(&m, "messages_sent_total", "role=\"participant\"",
 	       all.msg_sent - all.msg_sent_org);
 	one(&m, "messages_dropped_total", "counter",
 	    "user_message frames dropped (slow reader or full thread queue).",
@@ -329,9 +290,9 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	one(&m, "messages_forwarded_total", "counter",
 	    "Messages received by one thread and stored by their chat's.",
 	    all.msg_forwarded);
-	family(&m, "frames_total", "counter", "WebSocket frames.");
-	sample(&m, "frames_total", "direction=\"in\"", all.frames_in);
-	sample(&m, "frames_total", "direction=\"out\"", all.frames_out);
+	prom_family(&m, "frames_total", "counter", "WebSocket frames.");
+	prom_u64(&m, "frames_total", "direction=\"in\"", all.frames_in);
+	prom_u64(&m, "frames_total", "direction=\"out\"", all.frames_out);
 	one(&m, "frames_dropped_total", "counter", "WebSocket frames dropped.",
 	    all.frames_dropped);
 	one(&m, "received_bytes_total", "counter", "Bytes received.",
@@ -340,10 +301,10 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	    all.bytes_out);
 	one(&m, "http_requests_total", "counter", "HTTP requests.",
 	    all.http_requests);
-	family(&m, "errors_total", "counter", "Errors, by kind (see /stats).");
+	prom_family(&m, "errors_total", "counter", "Errors, by kind (see /stats).");
 	for (int i = 0; i < E_COUNT; i++) {
 		snprintf(l, sizeof(l), "kind=\"%s\"", serve_err_names[i]);
-		sample(&m, "errors_total", l, all.err[i]);
+		prom_u64(&m, "errors_total", l, all.err[i]);
 	}
 	one(&m, "threads", "gauge", "Event loops (--threads).",
 	    s->sh->nthreads);
@@ -354,5 +315,5 @@ long serve_metrics_text(struct serve *s, char *buf, size_t cap)
 	    all.cross_full);
 	one(&m, "out_blocks", "gauge", "Outbound queue blocks in use.",
 	    out_blocks);
-	return m.over ? -ENOSPC : (long)m.n;
+	return prom_finish(&m);
 }

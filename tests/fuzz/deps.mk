@@ -15,3 +15,4 @@ fuzz_config_DEPS             := run/config run/threshold opt http json jsonw tim
 fuzz_argv_DEPS               := run/config run/threshold opt http json jsonw timefmt b64 utf8 engine/ring
 fuzz_threshold_DEPS          := run/threshold
 fuzz_echo_DEPS               := run/echo json utf8
+fuzz_histjson_DEPS           := histjson hist json jsonw utf8

@@ -233,6 +233,15 @@ for i, t in enumerate(["p99<50ms", "delivered_ratio>=0.99", "errors==0", "actual
                        "p50<", "p42<1"]):
     put("threshold", f"t{i}", b"\x80" + t.encode())
 
+# ---- histograms of a summary (src/histjson.c's form) ----
+for i, hj in enumerate([
+        '{"count":0,"sum":0,"min":null,"max":null,"buckets":[]}',
+        '{"count":3,"sum":390,"min":90,"max":200,"buckets":[90,1,100,1,164,1]}',
+        '{"count":2,"sum":5000000000,"min":4294967296,"max":4294967296,"buckets":[1727,2]}',
+        '{"count":1,"sum":7,"min":7,"max":7,"buckets":[7,1],"count":1}',
+        '{"count":2,"sum":3,"min":1,"max":2,"buckets":[2,1,1,1]}']):
+    put("histjson", f"h{i}", hj)
+
 # ---- echo (4 bytes user id LE, 1 byte address choice, the frame) ----
 def echo_seed(uid, which, frame):
     return struct.pack("<IB", uid, which) + frame.encode()
