@@ -126,10 +126,18 @@ static int parse_doc(const char *js, size_t n, jsmntok_t **tok,
 {
 	unsigned cap = (unsigned)(n / 2 + 64);
 
+	jsmntok_t *fit;
+
 	*tok = malloc((size_t)cap * sizeof(**tok));
 	if (!*tok)
 		return -ENOMEM;
-	return json_parse(d, js, n, *tok, cap) < 0 ? -EINVAL : 0;
+	if (json_parse(d, js, n, *tok, cap) < 0)
+		return -EINVAL;
+	/* keep what the document took: every shard's stays until the end */
+	fit = realloc(*tok, (size_t)d->ntok * sizeof(**tok));
+	if (fit)
+		*tok = d->tok = fit;
+	return 0;
 }
 
 static int i64_at(const struct json_doc *d, int obj, const char *key,
@@ -694,7 +702,10 @@ static void object(struct merge *m, struct jw *w, const char *path,
 	for (int i = 0; i < d0->tok[tok[0]].size; i++) {
 		size_t kn;
 
-		json_get_str(d0, k, key, sizeof(key), &kn);
+		if (json_get_str(d0, k, key, sizeof(key), &kn) < 0) {
+			k = json_next(d0, k + 1); /* no key of ours is that long */
+			continue;
+		}
 		snprintf(child, sizeof(child), "%s%s%s", path, *path ? "." : "",
 			 key);
 		for (unsigned s = 0; s < m->n; s++)

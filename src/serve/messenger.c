@@ -574,13 +574,14 @@ int64_t msgr_flush_delayed(struct serve *s, int64_t now_ns)
 static void send_message(struct serve *s, struct conn *c,
 			 const struct json_doc *d, int pl)
 {
-	size_t tn = 0, half = s->scratch_cap / 2;
+	/* 16-aligned: a forwarded message's header goes just before it */
+	size_t tn = 0, half = (s->scratch_cap / 2) & ~(size_t)15;
 	struct chat *ch;
 	double lat = 0, lng = 0;
 	int t = -1, tl = -1, tg = -1, loc = 0, bad;
-	/* The message text is unescaped before the lock, into the upper half
-	 * of the frame buffer: chat_of uses scratch2, and the frame is built
-	 * from the store's copy in the lower half. */
+	/* The message text is unescaped into the upper half of the frame
+	 * buffer: chat_of uses scratch2, and the frame is built from the
+	 * store's copy in the lower half. */
 	char *text = (char *)s->scratch + half;
 
 	s->stats.msg_received++;
