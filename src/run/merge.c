@@ -231,6 +231,20 @@ static int load_part(struct part *p)
 		     "(truncated?)", rp);
 		goto out;
 	}
+	for (int k = 0, x = 1; k < p->rd.tok[0].size; k++,
+	     x = json_next(&p->rd, x + 1)) {
+		char key[32], *end;
+		int64_t c;
+
+		if (json_get_str(&p->rd, x, key, sizeof(key), NULL) < 0 ||
+		    (strtoll(key, &end, 10), *end || !*key) ||
+		    json_get_i64(&p->rd, x + 1, &c) < 0 || c < 0) {
+			e = -EINVAL;
+			fail("%s: entry %d is not \"<unix second>\": <count>", rp,
+			     k + 1);
+			goto out;
+		}
+	}
 	e = read_all(sp, &p->series, &p->series_n);
 	if (e < 0)
 		fail("%s: %s (each shard's time series is merged)", sp,

@@ -29,8 +29,8 @@ same_schedule_as_one_process: one process at the same flags (against
   (participant_<T>_<n> signs in for n = 1..24 on both serves, and each
   serve has 24).
 merge_refuses_bad_input: a missing shard, a shard twice, a run of another
-  test, a truncated summary: exit 2, one line naming the cause, nothing
-  written.
+  test, a truncated summary, message rates that are not, a shard without
+  its time series: exit 2, one line naming the cause, nothing written.
 shard_flags_refused: --shard 3/3, a bad ESMELOAD_SHARD, a --start-at an
   hour ago: exit 2 with one line naming the flag.
 """
@@ -292,6 +292,17 @@ async def run(r):
             with open(victim, "wb") as f:
                 f.write(data[:len(data) // 2])
             refused([cut], "truncated", "a truncated summary")
+            bad = tempfile.mkdtemp(prefix="esme-merge-rates-")
+            for n in names:
+                for suf in ("summary.json", "message_rates.json", "timeseries.jsonl"):
+                    shutil.copy(os.path.join(sd, n.replace("summary.json", suf)), bad)
+            with open(os.path.join(bad, names[1].replace("summary.json", "message_rates.json")), "w") as f:
+                f.write('{"1796000000": 3, "soon": 4}')
+            refused([bad], "entry 2 is not", "message rates with a key that is no second")
+            os.remove(os.path.join(bad, names[1].replace("summary.json", "timeseries.jsonl")))
+            with open(os.path.join(bad, names[1].replace("summary.json", "message_rates.json")), "w") as f:
+                f.write('{}')
+            refused([bad], "No such file", "a shard without its time series")
 
         await r.case("merge_refuses_bad_input", refuses, needs=["three_shards_merge"])
 
