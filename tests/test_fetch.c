@@ -26,7 +26,7 @@
 /* Deadlines: generous, the machine is shared; only the deadline case
  * waits its own out. */
 #define LONG_NS 20000000000LL
-#define SHORT_NS 2000000000LL /* long enough that a loaded machine still connects in it */
+#define SHORT_NS 1000000000LL /* a loaded machine still connects in it */
 
 /* ---- the scripted server ---- */
 
@@ -291,6 +291,7 @@ static int deadline(void)
 		struct srv s;
 		int64_t t0 = clock_mono_ns();
 		long n;
+		int ok;
 
 		check_eq(srv_start(&s, NULL, R_SILENT, 0), 0);
 		n = get(&s, tls ? "localhost" : NULL, &tas_ca, sizeof(buf),
@@ -298,8 +299,18 @@ static int deadline(void)
 		check(clock_mono_ns() - t0 >= SHORT_NS);
 		srv_stop(&s);
 		check_eq(n, -1);
-		check(strstr(err, "GET /base/stats: no complete answer in time "
-			     "(0 bytes received)"));
+		/* With TLS the handshake's own deadline (the same length,
+		 * from a little later) may be seen first by a loop that woke
+		 * late on a loaded machine: either says the server did not
+		 * answer. */
+		ok = strstr(err, "GET /base/stats: no complete answer in time "
+			    "(0 bytes received)") ||
+		     (tls && strstr(err, "GET /base/stats: TLS handshake: no "
+				    "answer within"));
+		if (!ok)
+			fprintf(stderr, "deadline (%s): %s\n", tls ? "tls" : "plain",
+				err);
+		check(ok);
 		check(s.req_len > 0); /* the request, or the ClientHello */
 	}
 	return 0;
