@@ -323,7 +323,7 @@ static int test_files(void)
 	check(e > 0);
 	keys_of(&d, e, keys, sizeof(keys));
 	check(!strcmp(keys, "sent,delivered,in_flight,lost,accounted,echo_unmatched,"
-		      "organizer_received,organizers,delivery_ratio,"
+		      "organizer_received,organizers,delivery_ratio,replies,"
 		      "start_chats,new_chats,no_new_chats,server_errors,"
 		      "connected,participants_failed,embedded_serve,max_conns,"
 		      "tls,latency_ms,latency_actual_ms,lag_ms,"

@@ -82,6 +82,17 @@ static const char usage[] =
 "                            --duration it holds them until the duration\n"
 "  --max-errors N            stop after N errors (default 1)\n"
 "\n"
+"Beyond the Go tool's scenario (each off by default):\n"
+"  --org-reply-every K       organizers answer: every K-th participant\n"
+"                            message an organizer reads gets a reply after\n"
+"                            its think time; the participant times it from\n"
+"                            the reply's schedule (default 0: never)\n"
+"  --org-think DUR           the think time (default 1s)\n"
+"  --org-think-dist fixed|exp\n"
+"                            fixed, or drawn from the exponential\n"
+"                            distribution of that mean, seeded by the test's\n"
+"                            flags (default fixed)\n"
+"\n"
 "Shards (one test over several processes or machines; `esmeload merge`\n"
 "reads their files back as one result):\n"
 "  --shard I/N               be shard I (from 0) of N: participants I+1,\n"
@@ -245,6 +256,7 @@ static void defaults(struct run_opts *o)
 	o->recv_buffers = 2048;
 	o->out_dir = ".";
 	o->shards = 1;
+	o->org_think_ms = 1000;
 }
 
 /* "I/N" with 0 <= I < N <= RUN_MAX_SHARDS; 0 or -EINVAL. */
@@ -338,11 +350,12 @@ static const struct {
 	{ "request-timeout", offsetof(struct run_opts, request_timeout_ms) },
 	{ "send-timeout", offsetof(struct run_opts, send_timeout_ms) },
 	{ "metrics-linger", offsetof(struct run_opts, metrics_linger_ms) },
+	{ "org-think", offsetof(struct run_opts, org_think_ms) },
 };
 
 /* Our unsigned flags with their ranges. */
 enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF,
-       U_RING, U_RECVBUFS, U_CQ, NU };
+       U_RING, U_RECVBUFS, U_CQ, U_REPLY, NU };
 static const struct {
 	const char *name;
 	uint64_t min, max;
@@ -357,6 +370,7 @@ static const struct {
 	[U_RING] = { "ring-entries", 8, 32768 },
 	[U_RECVBUFS] = { "recv-buffers", 16, 32768 },
 	[U_CQ] = { "cq-entries", 8, 65536 },
+	[U_REPLY] = { "org-reply-every", 0, 1000000 },
 };
 
 static void set_u(struct run_opts *o, int k, uint64_t x)
@@ -372,6 +386,7 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	case U_RING: o->ring_entries = (unsigned)x; break;
 	case U_RECVBUFS: o->recv_buffers = (unsigned)x; break;
 	case U_CQ: o->cq_entries = (unsigned)x; break;
+	case U_REPLY: o->org_reply_every = (unsigned)x; break;
 	default: break;
 	}
 }
@@ -476,6 +491,16 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
 		return 0;
 	}
+	r = value(argc, argv, i, "--", "org-think-dist", &v);
+	if (r == 1) {
+		if (strcmp(v, "fixed") && strcmp(v, "exp"))
+			return bad_value("--", "org-think-dist", v,
+					 "not fixed or exp");
+		o->org_think_exp = !strcmp(v, "exp");
+		return 0;
+	}
+	if (r)
+		return r;
 	r = value(argc, argv, i, "--", "shard", &v);
 	if (r == 1) {
 		if (parse_shard(v, &o->shard, &o->shards) < 0)
@@ -666,6 +691,25 @@ static int shard_env(struct run_opts *o)
 		return fail("invalid value \"%s\" for ESMELOAD_START_AT: not a "
 			    "Unix time in seconds or an RFC 3339 time", v);
 	return 0;
+}
+
+/* see run.h */
+uint64_t run_test_id(const struct run_opts *o)
+{
+	char s[512];
+	uint64_t h = 14695981039346656037ULL;
+	int n = snprintf(s, sizeof(s),
+			 "sci=%lld cpi_ns=%lld smi=%lld maxp=%llu dur=%lld "
+			 "orgs=%u shards=%u start=%lld event=%u",
+			 (long long)o->sci_ms, (long long)run_cpi_ns(o),
+			 (long long)o->smi_ms,
+			 (unsigned long long)o->max_participants,
+			 (long long)o->duration_ms, o->organizers, o->shards,
+			 (long long)o->start_at_ns, o->event_id);
+
+	for (int i = 0; i < n && i < (int)sizeof(s); i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+	return h;
 }
 
 /* see run.h */

@@ -41,10 +41,10 @@
 
 /* The histograms a summary carries, and the figures made of them. */
 enum { H_LAT, H_ACT, H_LAG, H_ARR, H_TTC, H_SIGNUP, H_REQUEST, H_CONNECT,
-       H_TIMER, NH };
+       H_TIMER, H_REPLY, NH };
 static const char *const hist_names[NH] = {
 	"latency", "latency_actual", "lag", "arrival_lag", "time_to_chat",
-	"sign_up", "chat_request", "connect", "timer_late",
+	"sign_up", "chat_request", "connect", "timer_late", "reply_latency",
 };
 
 struct part {
@@ -364,6 +364,27 @@ static void fn_accounted(struct merge *m, struct jw *w, const int *tok)
 	jw_bool(w, m->sent == m->delivered + m->in_flight + m->lost);
 }
 
+/* Replies in flight over the whole test: an organizer of one shard
+ * answers participants of another. */
+static void fn_reply_flight(struct merge *m, struct jw *w, const int *tok)
+{
+	uint64_t sent = 0, got = 0;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct part *p = &m->p[i];
+		int rs = json_find(&p->d, p->es, "replies");
+		int64_t v;
+
+		if (tok[i] < 0 || rs < 0)
+			continue;
+		if (i64_at(&p->d, rs, "sent", &v) == 0 && v > 0)
+			sent += (uint64_t)v;
+		if (i64_at(&p->d, rs, "received", &v) == 0 && v > 0)
+			got += (uint64_t)v;
+	}
+	jw_u64(w, sent > got ? sent - got : 0);
+}
+
 static void fn_ratio(struct merge *m, struct jw *w, const int *tok)
 {
 	(void)tok;
@@ -613,6 +634,8 @@ static const struct rule rules[] = {
 	{ "esmeload.accounted", OP_SPECIAL, 0, fn_accounted },
 	{ "esmeload.delivery_ratio", OP_SPECIAL, 0, fn_ratio },
 	{ "esmeload.organizers", OP_CONCAT, 0, NULL },
+	{ "esmeload.replies.in_flight", OP_SPECIAL, 0, fn_reply_flight },
+	{ "esmeload.replies.latency_ms", OP_QUANT, H_REPLY, NULL },
 	{ "esmeload.max_conns", OP_COPY, 0, NULL },
 	{ "esmeload.latency_ms", OP_QUANT, H_LAT, NULL },
 	{ "esmeload.latency_actual_ms", OP_QUANT, H_ACT, NULL },

@@ -498,25 +498,6 @@ static void human_summary(FILE *f, const struct run *r, const char *sum_path,
 	fflush(f);
 }
 
-/* see run.h */
-uint64_t run_test_id(const struct run_opts *o)
-{
-	char s[512];
-	uint64_t h = 14695981039346656037ULL;
-	int n = snprintf(s, sizeof(s),
-			 "sci=%lld cpi_ns=%lld smi=%lld maxp=%llu dur=%lld "
-			 "orgs=%u shards=%u start=%lld event=%u",
-			 (long long)o->sci_ms, (long long)run_cpi_ns(o),
-			 (long long)o->smi_ms,
-			 (unsigned long long)o->max_participants,
-			 (long long)o->duration_ms, o->organizers, o->shards,
-			 (long long)o->start_at_ns, o->event_id);
-
-	for (int i = 0; i < n && i < (int)sizeof(s); i++)
-		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 /*
  * Which part of a test this run was, and its instants in Unix ns: what
  * `esmeload merge` checks and lines up. Then every histogram whole
@@ -567,6 +548,8 @@ static void shard_json(struct jw *w, const struct run *r)
 	histjson_write(w, &r->ph_connect);
 	jw_key(w, "timer_late");
 	histjson_write(w, &r->timer_late);
+	jw_key(w, "reply_latency");
+	histjson_write(w, &r->reply_lat);
 	jw_obj_end(w);
 }
 
@@ -622,6 +605,21 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	organizers_json(&w, r);
 	jw_key(&w, "delivery_ratio");
 	jw_f64(&w, c.sent ? (double)c.delivered / (double)c.sent : 0.0);
+	/* --org-reply-every: decided on = written + not yet out at the
+	 * stop; written = read by their participants + in flight */
+	jw_key(&w, "replies");
+	if (o->org_reply_every) {
+		jw_obj_begin(&w);
+		jw_kv_u64(&w, "scheduled", c.replies_scheduled);
+		jw_kv_u64(&w, "sent", c.replies_sent);
+		jw_kv_u64(&w, "received", c.replies_received);
+		jw_kv_u64(&w, "in_flight", c.replies_sent > c.replies_received ?
+			  c.replies_sent - c.replies_received : 0);
+		jw_quantiles(&w, "latency_ms", &r->reply_lat);
+		jw_obj_end(&w);
+	} else {
+		jw_null(&w);
+	}
 	jw_kv_u64(&w, "start_chats", c.start_chats);
 	jw_kv_u64(&w, "new_chats", c.new_chats);
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);

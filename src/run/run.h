@@ -108,6 +108,12 @@ struct run_opts {
 	unsigned shard, shards;
 	int shard_given;             /* by flag or environment */
 	int64_t start_at_ns;         /* --start-at (Unix ns), 0: now */
+	/* organizers answer (issue 18): every k-th participant message an
+	 * organizer reads gets a reply after the think time; 0: never */
+	unsigned org_reply_every;    /* --org-reply-every */
+	int64_t org_think_ms;        /* --org-think (default 1s) */
+	int org_think_exp;           /* --org-think-dist exp: drawn, mean
+				      * org_think_ms, seeded by the test */
 	const char *metrics_listen;  /* --metrics-listen HOST:PORT, or NULL */
 	int64_t metrics_linger_ms;   /* --metrics-linger */
 };
@@ -267,6 +273,9 @@ struct run_counters {
 	uint64_t lost;
 	uint64_t echo_unmatched;   /* own echoes whose number was never sent */
 	uint64_t arrivals_late;    /* arrivals written more than 1 s late */
+	uint64_t replies_scheduled; /* organizers' replies decided on */
+	uint64_t replies_sent;     /* ... written to their connections */
+	uint64_t replies_received; /* ... read by their participants */
 	uint64_t http_opened;      /* REST connections opened */
 };
 
@@ -355,6 +364,8 @@ struct run {
 	struct hist lat, lat_actual, lag;
 	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
 	struct hist timer_late;
+	struct hist reply_lat;         /* organizers' replies: received minus
+					* scheduled (wall clock) */
 	uint64_t backlog_max;          /* most arrivals waiting, any worker */
 	double cpu_percent;            /* tester CPU, 100 = one core */
 	struct run_cpu cpu;            /* ... per second, for the self-check */

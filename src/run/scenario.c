@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #define MAX_TOKENS 256
 #define GET_CHATS_TRIES 10
 
-enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL };
+enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL, TK_REPLY };
 
 #define timer run_timer
 
@@ -66,8 +67,21 @@ struct part {
 
 enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_OPEN, O_DONE };
 
+/* An organizer's reply waiting for its time, then for room to be sent
+ * (the organizer's queue, in due order). */
+struct reply {
+	struct timer t;
+	char chat[25];
+	uint32_t org;
+	uint32_t next;       /* queue or free list: reply index or NIL */
+	int64_t due_real_ns; /* its schedule, on the wall clock */
+};
+#define RCHUNK 1024
+
 struct org {
 	uint32_t conn;
+	uint32_t rq_head, rq_tail; /* replies due, not yet sent */
+	uint64_t heard;      /* participants' messages read */
 	uint8_t state;
 	char token[768];
 	size_t token_len;
@@ -128,6 +142,13 @@ int sc_init(struct scenario *sc, const struct run_opts *o, struct run *r,
 	hist_reset(&sc->ph_connect);
 	hist_reset(&sc->to_chat);
 	hist_reset(&sc->timer_late);
+	hist_reset(&sc->reply_lat);
+	sc->reply_free = NIL;
+	/* the think times drawn are the test's: the same for every run of
+	 * it, different for each worker */
+	sc->rng = run_test_id(o) ^ (0x9e3779b97f4a7c15ULL * (id + 1));
+	if (!sc->rng)
+		sc->rng = 1;
 	return pool_init(&sc->tok_pool, 1024, 256, 0) < 0 ? -ENOMEM : 0;
 }
 
@@ -683,6 +704,25 @@ static void server_error(struct scenario *sc, const struct json_doc *d, int pl,
 		 who, (unsigned long long)n, msg, sc->o->t[T_MSG].url);
 }
 
+/* An organizer's reply ("reply <its schedule, wall-clock ns>") read by
+ * its participant: counted, and timed from its schedule. */
+static void reply_read(struct scenario *sc, const struct json_doc *d, int pl)
+{
+	int k = json_find(d, pl, "content");
+	char text[48], *end;
+	size_t tn;
+	long long due;
+
+	if (k < 0 || json_get_str(d, k, text, sizeof(text), &tn) < 0 ||
+	    strncmp(text, "reply ", 6))
+		return;
+	due = strtoll(text + 6, &end, 10);
+	if (*end || end == text + 6)
+		return;
+	sc->c.replies_received++;
+	hist_add(&sc->reply_lat, us_since((int64_t)due, clock_real_ns()));
+}
+
 /* A text frame for a participant. */
 static int part_text(struct scenario *sc, struct part *p, const char *js,
 		     size_t n)
@@ -716,6 +756,8 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
 			delivered(sc, p, js + d.tok[k].start,
 				  (size_t)(d.tok[k].end - d.tok[k].start));
+		else if (pl >= 0 && p->state == P_CHAT && author != p->user_id)
+			reply_read(sc, &d, pl);
 		else if (p->state == P_WAIT_CHAT && p->awaiting)
 			get_chats_again(sc, p); /* one frame a try */
 		return 0;
@@ -756,6 +798,153 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 
 /* ---- organizers ---- */
 
+static struct reply *reply_at(struct scenario *sc, uint32_t i)
+{
+	return &sc->rchunks[i / RCHUNK][i % RCHUNK];
+}
+
+/* A free reply's index, or NIL without memory. */
+static uint32_t reply_alloc(struct scenario *sc)
+{
+	uint32_t i = sc->reply_free;
+
+	if (i != NIL) {
+		sc->reply_free = reply_at(sc, i)->next;
+		return i;
+	}
+	i = sc->nreplies;
+	if (i / RCHUNK >= sc->rchunks_cap) {
+		uint32_t ncap = sc->rchunks_cap ? sc->rchunks_cap * 2 : 16;
+		struct reply **nc = realloc(sc->rchunks, ncap * sizeof(*nc));
+
+		if (!nc)
+			return NIL;
+		memset(nc + sc->rchunks_cap, 0,
+		       (ncap - sc->rchunks_cap) * sizeof(*nc));
+		sc->rchunks = nc;
+		sc->rchunks_cap = ncap;
+	}
+	if (!sc->rchunks[i / RCHUNK] &&
+	    !(sc->rchunks[i / RCHUNK] = calloc(RCHUNK, sizeof(struct reply))))
+		return NIL;
+	sc->nreplies++;
+	return i;
+}
+
+static void reply_release(struct scenario *sc, uint32_t i)
+{
+	reply_at(sc, i)->next = sc->reply_free;
+	sc->reply_free = i;
+}
+
+/* The think time: --org-think, or drawn from the exponential
+ * distribution of that mean (--org-think-dist exp). */
+static int64_t think_ns(struct scenario *sc)
+{
+	int64_t mean = ms_ns(sc->o->org_think_ms);
+	double u;
+
+	if (!sc->o->org_think_exp)
+		return mean;
+	sc->rng ^= sc->rng << 13;
+	sc->rng ^= sc->rng >> 7;
+	sc->rng ^= sc->rng << 17;
+	u = (double)((sc->rng >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+	return (int64_t)(-log(u) * (double)mean);
+}
+
+/* A participant's message organizer o read in chat (24 hex): every k-th
+ * gets a reply, due a think time from now, open loop: its latency is
+ * taken from that moment however late it leaves. */
+static void org_heard(struct scenario *sc, struct org *o, const char *chat,
+		      size_t cn)
+{
+	struct reply *r;
+	uint32_t i;
+	int64_t th;
+
+	if (sc->draining || ++o->heard % sc->o->org_reply_every || cn != 24)
+		return;
+	i = reply_alloc(sc);
+	if (i == NIL) {
+		sc_error(sc, RE_PROTOCOL, "out of memory for replies");
+		return;
+	}
+	r = reply_at(sc, i);
+	memcpy(r->chat, chat, 24);
+	r->chat[24] = 0;
+	r->org = (uint32_t)(o - sc->orgs);
+	r->next = NIL;
+	th = think_ns(sc);
+	r->due_real_ns = clock_real_ns() + th;
+	r->t.kind = TK_REPLY;
+	r->t.idx = i;
+	sc->c.replies_scheduled++;
+	timer_at(sc, &r->t, ses_now(sc->ses) + th);
+}
+
+/* The organizer's due replies, in order, while its send slot has room
+ * (sc_writable resumes). The text carries the reply's schedule, so the
+ * participant, in whatever process, times it from there. */
+static void org_flush_replies(struct scenario *sc, struct org *o)
+{
+	char f[192];
+
+	while (o->rq_head != NIL && o->state == O_OPEN) {
+		uint32_t i = o->rq_head;
+		struct reply *r = reply_at(sc, i);
+		int n = snprintf(f, sizeof(f),
+				 "{\"type\":\"send_message\",\"payload\":{"
+				 "\"chatId\":\"%s\",\"message\":\"reply %lld\"}}",
+				 r->chat, (long long)r->due_real_ns);
+
+		if (ses_ws_text(sc->ses, o->conn, f, (size_t)n, 0) < 0)
+			return;
+		o->rq_head = r->next;
+		if (o->rq_head == NIL)
+			o->rq_tail = NIL;
+		sc->c.replies_sent++;
+		reply_release(sc, i);
+	}
+}
+
+/* A reply's time has come: behind the organizer's others, then out. */
+static void reply_due(struct scenario *sc, uint32_t i)
+{
+	struct reply *r = reply_at(sc, i);
+	struct org *o = &sc->orgs[r->org];
+
+	r->next = NIL;
+	if (o->rq_tail != NIL)
+		reply_at(sc, o->rq_tail)->next = i;
+	else
+		o->rq_head = i;
+	o->rq_tail = i;
+	if (!sc->draining)
+		org_flush_replies(sc, o);
+}
+
+/* A user_message an answering organizer read: a participant's (not its
+ * own reply coming back) is heard. */
+static void org_user_message(struct scenario *sc, struct org *o,
+			     const struct json_doc *d)
+{
+	int pl = json_find(d, 0, "payload"), k;
+	int64_t from = 1;
+	int b;
+	char chat[32];
+	size_t cn;
+
+	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT ||
+	    (k = json_find(d, pl, "fromOrganizer")) < 0 ||
+	    (json_get_i64(d, k, &from) < 0 &&
+	     (json_get_bool(d, k, &b) < 0 || ((from = b), 0))) || from ||
+	    (k = json_find(d, pl, "chatId")) < 0 ||
+	    json_get_str(d, k, chat, sizeof(chat), &cn) < 0)
+		return;
+	org_heard(sc, o, chat, cn);
+}
+
 static void org_text(struct scenario *sc, struct org *o, const char *js,
 		     size_t n)
 {
@@ -765,8 +954,10 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	int t;
 
 	/* Most frames an organizer reads are user_message: skip the parse
-	 * when the type leads, as every ESME server writes it. */
-	if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
+	 * when the type leads, as every ESME server writes it (unless the
+	 * organizer answers: then it needs the chat). */
+	if (!sc->o->org_reply_every && n > sizeof(um) &&
+	    memcmp(js, um, sizeof(um) - 1) == 0) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
 		return;
@@ -778,6 +969,8 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	if (json_str_eq(&d, t, "user_message")) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
+		if (sc->o->org_reply_every)
+			org_user_message(sc, o, &d);
 	} else if (json_str_eq(&d, t, "new_chat"))
 		sc->c.new_chats++;
 	else if (json_str_eq(&d, t, "info"))
@@ -841,6 +1034,7 @@ void sc_start(struct scenario *sc)
 		for (unsigned i = 0; i < sc->norgs; i++) {
 			sc->orgs[i].t.kind = TK_ORG;
 			sc->orgs[i].t.idx = i;
+			sc->orgs[i].rq_head = sc->orgs[i].rq_tail = NIL;
 			org_signin(sc, i);
 		}
 	}
@@ -1248,8 +1442,10 @@ void sc_writable(void *app, uint32_t tag)
 	} else if (TAG_KIND(tag) == OWN_ORG) {
 		struct org *o = &sc->orgs[TAG_OWNER(tag)];
 
-		if (o->state == O_OPEN && !sc->draining)
+		if (o->state == O_OPEN && !sc->draining) {
 			org_start_chat(sc, o);
+			org_flush_replies(sc, o);
+		}
 	}
 }
 
@@ -1360,6 +1556,9 @@ void sc_timer(void *app, struct tw_node *n)
 	case TK_PART:
 		part_timer(sc, part_at(sc, t->idx));
 		break;
+	case TK_REPLY:
+		reply_due(sc, t->idx);
+		break;
 	default:
 		break;
 	}
@@ -1452,6 +1651,11 @@ void sc_free(struct scenario *sc)
 	free(sc->pchunks);
 	free(sc->orgs);
 	free(sc->org_copies);
+	for (uint32_t i = 0; i < sc->rchunks_cap; i++)
+		free(sc->rchunks[i]);
+	free(sc->rchunks);
+	sc->rchunks = NULL;
+	sc->rchunks_cap = sc->nreplies = 0;
 	ses_pool_free(&sc->rest);
 	free(sc->rates);
 	pool_destroy(&sc->tok_pool);

@@ -81,6 +81,12 @@ struct scenario {
 	 */
 	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
 	struct hist timer_late;
+	struct hist reply_lat;  /* an organizer's reply, from its schedule */
+	/* organizers' replies waiting for their time (thread 0), in chunks
+	 * so the timers in them never move; free ones chained by next */
+	struct reply **rchunks;
+	uint32_t nreplies, rchunks_cap, reply_free;
+	uint64_t rng;           /* --org-think-dist exp */
 	uint64_t backlog;       /* arrivals due whose sign-up is not written */
 	uint64_t backlog_max;
 	char err_text[256];     /* the first error of this thread */

@@ -367,6 +367,7 @@ void run_figures(struct run *r)
 	run_merged_hist(r, offsetof(struct worker, sc.ph_connect), &r->ph_connect, &tmp);
 	run_merged_hist(r, offsetof(struct worker, sc.to_chat), &r->to_chat, &tmp);
 	run_merged_hist(r, offsetof(struct worker, sc.timer_late), &r->timer_late, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.reply_lat), &r->reply_lat, &tmp);
 	r->backlog_max = 0;
 	for (unsigned i = 0; i < r->nw; i++)
 		if (r->w[i].sc.backlog_max > r->backlog_max)

@@ -120,6 +120,8 @@ def schema_keys(node, out):
                 schema_keys(v, out)
         if "items" in node:
             schema_keys(node["items"], out)
+        for alt in node.get("oneOf", []):
+            schema_keys(alt, out)
         for v in node.get("$defs", {}).values():   # their names are no keys
             schema_keys(v, out)
     return out
