@@ -36,6 +36,17 @@ static int parses(void)
 	check_eq(threshold_parse(&t, "in_flight<10", why, sizeof(why)), 0);
 	check(t.metric == M_IN_FLIGHT);
 	check(threshold_parse(&t, "lost<5ms", why, sizeof(why)) == -EINVAL);
+	/* organizers' replies: a latency with units, and two counts */
+	check_eq(threshold_parse(&t, "reply_p99<1.5s", why, sizeof(why)), 0);
+	check(!strcmp(threshold_metric(&t), "reply_p99") &&
+	      t.metric == M_REPLY + 2 && t.value == 1500);
+	check_eq(threshold_parse(&t, "replies_received>=10", why, sizeof(why)),
+		 0);
+	check(t.metric == M_REPLIES_RECEIVED && threshold_check(&t, 10));
+	check_eq(threshold_parse(&t, "replies_sent==0", why, sizeof(why)), 0);
+	check(t.metric == M_REPLIES_SENT);
+	check(threshold_parse(&t, "replies_sent<5ms", why, sizeof(why)) ==
+	      -EINVAL);
 	return 0;
 }
 

@@ -66,7 +66,7 @@ struct merge {
 	unsigned n;
 	struct hist h[NH];          /* merged */
 	uint64_t sent, delivered, in_flight, lost, errors, created, chats;
-	uint64_t org_received;
+	uint64_t org_received, replies_sent, replies_received;
 	struct threshold *th;
 	unsigned nth;
 	int th_failed;
@@ -561,7 +561,8 @@ static uint64_t metric(const struct merge *m, const struct threshold *t,
 						    part_start)) / 1e9;
 
 	if (t->metric < M_NLATENCY) {
-		static const int hk[] = { H_LAT, H_ACT, H_LAG, H_ARR, H_TTC };
+		static const int hk[] = { H_LAT, H_ACT, H_LAG, H_ARR, H_TTC,
+					  H_REPLY };
 		const struct hist *h = &m->h[hk[t->metric / 5]];
 
 		*v = quantile_ms(h, qs[t->metric % 5]);
@@ -582,6 +583,8 @@ static uint64_t metric(const struct merge *m, const struct threshold *t,
 		return secs > 0 ? m->sent : 0;
 	case M_IN_FLIGHT: *v = (double)m->in_flight; return 1;
 	case M_LOST: *v = (double)m->lost; return 1;
+	case M_REPLIES_SENT: *v = (double)m->replies_sent; return 1;
+	case M_REPLIES_RECEIVED: *v = (double)m->replies_received; return 1;
 	default: *v = 0; return 0; /* cpu_percent: per machine */
 	}
 }
@@ -923,6 +926,19 @@ static void totals(struct merge *m)
 	m->org_received = sum_key(m, 0, "organizer_received");
 	m->created = sum_key(m, 1, "created_participants_count");
 	m->chats = sum_key(m, 1, "chats_count");
+	m->replies_sent = m->replies_received = 0;
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct part *p = &m->p[i];
+		int rs = json_find(&p->d, p->es, "replies");
+		int64_t v;
+
+		if (rs >= 0 && json_type(&p->d, rs) == JSMN_OBJECT) {
+			if (i64_at(&p->d, rs, "sent", &v) == 0 && v > 0)
+				m->replies_sent += (uint64_t)v;
+			if (i64_at(&p->d, rs, "received", &v) == 0 && v > 0)
+				m->replies_received += (uint64_t)v;
+		}
+	}
 	m->errors = 0;
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct json_doc *d = &m->p[i].d;

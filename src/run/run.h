@@ -190,10 +190,11 @@ enum run_metric_id {
 	M_LAG = 10,           /* send lag */
 	M_ARRIVAL_LAG = 15,   /* sign-up written minus its schedule */
 	M_TIME_TO_CHAT = 20,  /* scheduled arrival until the chat exists */
-	M_NLATENCY = 25,
+	M_REPLY = 25,         /* an organizer's reply, from its schedule */
+	M_NLATENCY = 30,
 	M_DELIVERED_RATIO = M_NLATENCY, M_SENT, M_DELIVERED, M_ORG_RECEIVED,
 	M_ERRORS, M_CHATS, M_PARTICIPANTS, M_MSGS_PER_S, M_CPU, M_IN_FLIGHT,
-	M_LOST, M_COUNT
+	M_LOST, M_REPLIES_SENT, M_REPLIES_RECEIVED, M_COUNT
 };
 
 /* A pass/fail condition on a figure of the summary, e.g. "p99<50ms". */
@@ -212,9 +213,10 @@ struct threshold {
  * Parse "<metric><op><number>[unit]": metrics p50 p90 p99 p99_9 max (latency
  * from the scheduled send time), actual_p50 ... actual_max, lag_p50 ...
  * lag_max, arrival_lag_p50 ... arrival_lag_max, time_to_chat_p50 ...
- * time_to_chat_max, delivered_ratio (or delivery_ratio), sent, delivered,
- * organizer_received, errors, chats, participants, msgs_per_s, cpu_percent,
- * in_flight, lost (enum run_metric_id);
+ * time_to_chat_max, reply_p50 ... reply_max, delivered_ratio (or
+ * delivery_ratio), sent, delivered, organizer_received, errors, chats,
+ * participants, msgs_per_s, cpu_percent, in_flight, lost, replies_sent,
+ * replies_received (enum run_metric_id);
  * ops < <= > >= ==; latency units us, ms (default), s. Returns 0, or -EINVAL
  * with a reason in why.
  */

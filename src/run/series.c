@@ -502,7 +502,8 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	run_sum(r, &c);
 	if (t->metric < M_NLATENCY) {
 		const struct hist *h[] = { &r->lat, &r->lat_actual, &r->lag,
-					   &r->arrival_lag, &r->to_chat };
+					   &r->arrival_lag, &r->to_chat,
+					   &r->reply_lat };
 		const struct hist *g = h[t->metric / 5];
 
 		*v = (double)hist_quantile(g, q[t->metric % 5]) / 1000.0;
@@ -520,6 +521,8 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	case M_PARTICIPANTS: *v = (double)c.created; return 1;
 	case M_IN_FLIGHT: *v = (double)c.in_flight; return 1;
 	case M_LOST: *v = (double)c.lost; return 1;
+	case M_REPLIES_SENT: *v = (double)c.replies_sent; return 1;
+	case M_REPLIES_RECEIVED: *v = (double)c.replies_received; return 1;
 	case M_MSGS_PER_S:
 		*v = secs > 0 ? (double)c.sent / secs : 0;
 		return secs > 0;

@@ -21,9 +21,10 @@ static const char *const metrics[] = {
 	"arrival_lag_p99_9", "arrival_lag_max",
 	"time_to_chat_p50", "time_to_chat_p90", "time_to_chat_p99",
 	"time_to_chat_p99_9", "time_to_chat_max",
+	"reply_p50", "reply_p90", "reply_p99", "reply_p99_9", "reply_max",
 	"delivered_ratio", "sent", "delivered", "organizer_received", "errors",
 	"chats", "participants", "msgs_per_s", "cpu_percent", "in_flight",
-	"lost",
+	"lost", "replies_sent", "replies_received",
 	"delivery_ratio", /* alias, kept last */
 };
 _Static_assert(sizeof(metrics) / sizeof(metrics[0]) == M_COUNT + 1,
@@ -130,8 +131,10 @@ static const char *needs(int m)
 		return "nothing sent";
 	if (m < M_TIME_TO_CHAT)
 		return "no participant arrived";
-	if (m < M_NLATENCY)
+	if (m < M_REPLY)
 		return "no participant found its chat";
+	if (m < M_NLATENCY)
+		return "no reply received";
 	if (m == M_MSGS_PER_S || m == M_CPU)
 		return "no run time";
 	return NULL;

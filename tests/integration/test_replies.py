@@ -15,6 +15,9 @@ replies_off_by_default: without the flag the summary's replies is null
   and serve stored no message but the participants' and the descriptions.
 bad_reply_flags: an unknown distribution, a negative count: exit 2, one
   line naming the flag.
+Thresholds: replies_received and reply_p99 pass in replies_counted;
+reply_threshold_fails: reply_p50 on a run without replies fails (exit
+  99) and says there was no reply.
 """
 
 import json
@@ -48,7 +51,11 @@ async def run(r):
             return s, e
 
         def counted():
-            s, e = stored_after(["--org-reply-every", "2", "--org-think", "200ms"])
+            s, e = stored_after(["--org-reply-every", "2", "--org-think", "200ms",
+                                 "--threshold", "replies_received>0",
+                                 "--threshold", "reply_p99<3s"])
+            check_eq([t["passed"] for t in e["thresholds"]], [True, True], "thresholds on replies")
+            check_eq(e["thresholds"][0]["measured"], e["replies"]["received"], "replies_received measured")
             rp = e["replies"]
             check(rp is not None, "replies is null with --org-reply-every")
             check(rp["received"] > 0, "no reply received: %s" % rp)
@@ -96,6 +103,19 @@ async def run(r):
                 check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
 
         await r.case("bad_reply_flags", bad)
+
+        def failing():
+            d = tempfile.mkdtemp(prefix="esme-replies-th-")
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(srv.config, f)
+            p = subprocess.run([esme.ESMELOAD, "run", "--quiet"] + BASE +
+                               ["--threshold", "reply_p50>3600s"], cwd=d, capture_output=True, timeout=90)
+            err = p.stderr.decode()
+            check_eq(p.returncode, 99, "a reply threshold without replies (stderr %r)" % err[-300:])
+            check("reply_p50>3600s" in err and "no reply received" in err,
+                  "the failure says why: %r" % err[-300:])
+
+        await r.case("reply_threshold_fails", failing, timeout=120)
     finally:
         srv.stop()
 
