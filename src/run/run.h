@@ -108,7 +108,7 @@ struct run_opts {
 	unsigned shard, shards;
 	int shard_given;             /* by flag or environment */
 	int64_t start_at_ns;         /* --start-at (Unix ns), 0: now */
-	/* organizers answer (issue 18): every k-th participant message an
+	/* organizers who answer: every k-th participant message an
 	 * organizer reads gets a reply after the think time; 0: never */
 	unsigned org_reply_every;    /* --org-reply-every */
 	int64_t org_think_ms;        /* --org-think (default 1s) */
