@@ -746,7 +746,7 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		return 0; /* not ours to judge: read and discarded */
 	pl = json_find(&d, 0, "payload");
 	if (json_str_eq(&d, t, "user_message")) {
-		int64_t author;
+		int64_t author = -1; /* none: not the participant's */
 
 		if (pl >= 0 && (k = json_find(&d, pl, "authorId")) >= 0 &&
 		    json_get_i64(&d, k, &author) == 0 &&
