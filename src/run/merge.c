@@ -298,13 +298,16 @@ enum op {
 	OP_QUANT,    /* percentiles of merged histogram .hist */
 	OP_P50,      /* its median, in ms */
 	OP_P99,
+	OP_TIME,     /* the earliest of the shards' instants at offset .arg */
+	OP_SPAN,     /* from that instant to the latest end */
 	OP_SPECIAL,  /* fn */
 };
 
 struct rule {
 	const char *path;
 	enum op op;
-	int hist;
+	size_t arg;  /* OP_QUANT, OP_P50, OP_P99: the histogram (H_*);
+		      * OP_TIME, OP_SPAN: offsetof(struct part, instant) */
 	void (*fn)(struct merge *m, struct jw *w, const int *tok);
 };
 
@@ -333,30 +336,6 @@ static int64_t max_end(const struct merge *m)
 }
 
 #define MIN_OF(m, f) min_of(m, offsetof(struct part, f))
-
-static void fn_org_time(struct merge *m, struct jw *w, const int *tok)
-{
-	(void)tok;
-	run_jw_time(w, MIN_OF(m, org_start));
-}
-
-static void fn_org_span(struct merge *m, struct jw *w, const int *tok)
-{
-	(void)tok;
-	run_jw_span(w, MIN_OF(m, org_start), max_end(m));
-}
-
-static void fn_part_time(struct merge *m, struct jw *w, const int *tok)
-{
-	(void)tok;
-	run_jw_time(w, MIN_OF(m, part_start));
-}
-
-static void fn_part_span(struct merge *m, struct jw *w, const int *tok)
-{
-	(void)tok;
-	run_jw_span(w, MIN_OF(m, part_start), max_end(m));
-}
 
 static void fn_accounted(struct merge *m, struct jw *w, const int *tok)
 {
@@ -630,10 +609,14 @@ static void fn_thresholds(struct merge *m, struct jw *w, const int *tok)
 static const struct rule rules[] = {
 	{ "constants", OP_COPY, 0, NULL },
 	{ "description", OP_COPY, 0, NULL },
-	{ "organizer_time_started", OP_SPECIAL, 0, fn_org_time },
-	{ "organizer_duration", OP_SPECIAL, 0, fn_org_span },
-	{ "participants_time_started", OP_SPECIAL, 0, fn_part_time },
-	{ "participants_duration", OP_SPECIAL, 0, fn_part_span },
+	{ "organizer_time_started", OP_TIME,
+	  offsetof(struct part, org_start), NULL },
+	{ "organizer_duration", OP_SPAN,
+	  offsetof(struct part, org_start), NULL },
+	{ "participants_time_started", OP_TIME,
+	  offsetof(struct part, part_start), NULL },
+	{ "participants_duration", OP_SPAN,
+	  offsetof(struct part, part_start), NULL },
 	{ "esmeload.accounted", OP_SPECIAL, 0, fn_accounted },
 	{ "esmeload.delivery_ratio", OP_SPECIAL, 0, fn_ratio },
 	{ "esmeload.organizers", OP_CONCAT, 0, NULL },
@@ -804,24 +787,6 @@ static void object(struct merge *m, struct jw *w, const char *path,
 	free(sub);
 }
 
-static void quantiles(struct merge *m, struct jw *w, const int *tok,
-		      const struct hist *h)
-{
-	static const struct { const char *name; double q; } qs[] = {
-		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 },
-		{ "p99_9", 0.999 }, { "max", 1.0 },
-	};
-
-	(void)m;
-	(void)tok;
-	jw_obj_begin(w);
-	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-		jw_key(w, qs[i].name);
-		jw_f64(w, quantile_ms(h, qs[i].q));
-	}
-	jw_obj_end(w);
-}
-
 static void walk(struct merge *m, struct jw *w, const char *path,
 		 const int *tok)
 {
@@ -841,13 +806,19 @@ static void walk(struct merge *m, struct jw *w, const char *path,
 			numbers(m, w, tok, 1);
 			return;
 		case OP_QUANT:
-			quantiles(m, w, tok, &m->h[r->hist]);
+			run_jw_quantiles(w, &m->h[r->arg]);
 			return;
 		case OP_P50:
-			jw_f64(w, quantile_ms(&m->h[r->hist], 0.5));
+			jw_f64(w, quantile_ms(&m->h[r->arg], 0.5));
 			return;
 		case OP_P99:
-			jw_f64(w, quantile_ms(&m->h[r->hist], 0.99));
+			jw_f64(w, quantile_ms(&m->h[r->arg], 0.99));
+			return;
+		case OP_TIME:
+			run_jw_time(w, min_of(m, r->arg));
+			return;
+		case OP_SPAN:
+			run_jw_span(w, min_of(m, r->arg), max_end(m));
 			return;
 		case OP_CONCAT:
 			jw_arr_begin(w);
@@ -1081,28 +1052,6 @@ static const char *const series_keys[NS] = {
 	"time_to_chat_ms",
 };
 
-static void ms3(struct jw *w, const char *key, const struct hist *h,
-		int with_p50)
-{
-	jw_key(w, key);
-	if (!h->count) {
-		jw_null(w);
-		return;
-	}
-	jw_obj_begin(w);
-	if (with_p50) {
-		jw_key(w, "p50");
-		jw_f64(w, quantile_ms(h, 0.5));
-	}
-	jw_key(w, "p99");
-	jw_f64(w, quantile_ms(h, 0.99));
-	if (with_p50) {
-		jw_key(w, "max");
-		jw_f64(w, quantile_ms(h, 1.0));
-	}
-	jw_obj_end(w);
-}
-
 /* Cut every shard's series into lines, sorted by second and shard. Lines
  * that do not parse (a last line a kill cut short) are left out, as the
  * report leaves them. */
@@ -1253,12 +1202,12 @@ static int write_series(struct merge *m, FILE *f)
 			if (kinds[k])
 				jw_kv_u64(&w, run_err_names[k], kinds[k]);
 		jw_obj_end(&w);
-		ms3(&w, series_keys[S_LAT], &h[S_LAT], 1);
-		ms3(&w, series_keys[S_ACT], &h[S_ACT], 1);
-		ms3(&w, series_keys[S_LAG], &h[S_LAG], 0);
+		run_jw_ms3(&w, series_keys[S_LAT], &h[S_LAT], 1);
+		run_jw_ms3(&w, series_keys[S_ACT], &h[S_ACT], 1);
+		run_jw_ms3(&w, series_keys[S_LAG], &h[S_LAG], 0);
 		jw_kv_u64(&w, "arrivals", cnt[C_ARRIVALS]);
-		ms3(&w, series_keys[S_ARR], &h[S_ARR], 1);
-		ms3(&w, series_keys[S_TTC], &h[S_TTC], 1);
+		run_jw_ms3(&w, series_keys[S_ARR], &h[S_ARR], 1);
+		run_jw_ms3(&w, series_keys[S_TTC], &h[S_TTC], 1);
 		jw_key(&w, "cpu_percent");
 		jw_f64(&w, (double)(int64_t)(cpu * 10) / 10.0);
 		jw_obj_end(&w);

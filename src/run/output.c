@@ -111,21 +111,26 @@ static void jw_span(struct jw *w, int64_t start, int64_t end)
 
 #define SUMMARY_MAX (512 * 1024) /* with the histograms, at most 9 x 35 KiB */
 
-/* {"p50","p90","p99","p99_9","max"} in milliseconds. */
-static void jw_quantiles(struct jw *w, const char *key, const struct hist *h)
+/* see run.h: {"p50","p90","p99","p99_9","max"} in milliseconds */
+void run_jw_quantiles(struct jw *w, const struct hist *h)
 {
 	static const struct { const char *name; double q; } qs[] = {
 		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 },
 		{ "p99_9", 0.999 }, { "max", 1.0 },
 	};
 
-	jw_key(w, key);
 	jw_obj_begin(w);
 	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
 		jw_key(w, qs[i].name);
 		jw_f64(w, (double)hist_quantile(h, qs[i].q) / 1000.0);
 	}
 	jw_obj_end(w);
+}
+
+static void jw_quantiles(struct jw *w, const char *key, const struct hist *h)
+{
+	jw_key(w, key);
+	run_jw_quantiles(w, h);
 }
 
 /*

@@ -453,6 +453,12 @@ void run_sum(const struct run *r, struct run_counters *t);
 struct jw;
 void run_jw_time(struct jw *w, int64_t ns);
 void run_jw_span(struct jw *w, int64_t start, int64_t end);
+/* A histogram's p50, p90, p99, p99_9 and max in ms, as one object. */
+void run_jw_quantiles(struct jw *w, const struct hist *h);
+/* A time-series line's key: {p50, p99, max} in ms ({p99} alone without
+ * with_p50), or null for an empty histogram. */
+void run_jw_ms3(struct jw *w, const char *key, const struct hist *h,
+		int with_p50);
 size_t run_json_indent_room(size_t n);
 size_t run_json_indent(char *dst, const char *s, size_t n);
 FILE *run_open_tmp(const char *path, char *tmp, size_t cap);

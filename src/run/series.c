@@ -200,7 +200,8 @@ int series_rename(const struct run *r, const struct series *s)
 	return 0;
 }
 
-static void ms3(struct jw *w, const char *key, const struct hist *h,
+/* see run.h */
+void run_jw_ms3(struct jw *w, const char *key, const struct hist *h,
 		int with_p50)
 {
 	jw_key(w, key);
@@ -298,14 +299,14 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 			jw_u64(&w, c.err[k] - s->prev.err[k]);
 		}
 	jw_obj_end(&w);
-	ms3(&w, "latency_ms", &lat, 1);
-	ms3(&w, "latency_actual_ms", &act, 1);
-	ms3(&w, "lag_ms", &lag, 0);
+	run_jw_ms3(&w, "latency_ms", &lat, 1);
+	run_jw_ms3(&w, "latency_actual_ms", &act, 1);
+	run_jw_ms3(&w, "lag_ms", &lag, 0);
 	/* The arrivals of this second (sign-ups written) and the chats
 	 * found in it, each from its arrival's schedule. */
 	jw_kv_u64(&w, "arrivals", arr.count);
-	ms3(&w, "arrival_lag_ms", &arr, 1);
-	ms3(&w, "time_to_chat_ms", &ttc, 1);
+	run_jw_ms3(&w, "arrival_lag_ms", &arr, 1);
+	run_jw_ms3(&w, "time_to_chat_ms", &ttc, 1);
 	jw_key(&w, "cpu_percent");
 	jw_f64(&w, (double)(int64_t)(s->cpu_percent * 10) / 10.0);
 	if (r->o.shards > 1) {
