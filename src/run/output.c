@@ -6,6 +6,7 @@
 #include "run/worker.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +511,18 @@ static void human_summary(FILE *f, const struct run *r, const char *sum_path,
  */
 static void shard_json(struct jw *w, const struct run *r)
 {
+	static const struct { const char *name; size_t off; } hists[] = {
+		{ "latency", offsetof(struct run, lat) },
+		{ "latency_actual", offsetof(struct run, lat_actual) },
+		{ "lag", offsetof(struct run, lag) },
+		{ "arrival_lag", offsetof(struct run, arrival_lag) },
+		{ "time_to_chat", offsetof(struct run, to_chat) },
+		{ "sign_up", offsetof(struct run, ph_signup) },
+		{ "chat_request", offsetof(struct run, ph_request) },
+		{ "connect", offsetof(struct run, ph_connect) },
+		{ "timer_late", offsetof(struct run, timer_late) },
+		{ "reply_latency", offsetof(struct run, reply_lat) },
+	};
 	const struct run_opts *o = &r->o;
 	char id[17];
 
@@ -535,26 +548,11 @@ static void shard_json(struct jw *w, const struct run *r)
 	jw_obj_end(w);
 	jw_key(w, "histograms");
 	jw_obj_begin(w);
-	jw_key(w, "latency");
-	histjson_write(w, &r->lat);
-	jw_key(w, "latency_actual");
-	histjson_write(w, &r->lat_actual);
-	jw_key(w, "lag");
-	histjson_write(w, &r->lag);
-	jw_key(w, "arrival_lag");
-	histjson_write(w, &r->arrival_lag);
-	jw_key(w, "time_to_chat");
-	histjson_write(w, &r->to_chat);
-	jw_key(w, "sign_up");
-	histjson_write(w, &r->ph_signup);
-	jw_key(w, "chat_request");
-	histjson_write(w, &r->ph_request);
-	jw_key(w, "connect");
-	histjson_write(w, &r->ph_connect);
-	jw_key(w, "timer_late");
-	histjson_write(w, &r->timer_late);
-	jw_key(w, "reply_latency");
-	histjson_write(w, &r->reply_lat);
+	for (size_t i = 0; i < sizeof(hists) / sizeof(hists[0]); i++) {
+		jw_key(w, hists[i].name);
+		histjson_write(w, (const struct hist *)(const void *)
+			       ((const char *)r + hists[i].off));
+	}
 	jw_obj_end(w);
 }
 

@@ -136,6 +136,7 @@ def case_keys_match_output_c():
     written = set(re.findall(r'jw_(?:key|kv_\w+|quantiles)\(\s*&?w,\s*"([a-z0-9_]+)"', src))
     written |= set(re.findall(r'\[RE_\w+\] = "([a-z_]+)"', src))          # errors
     written |= set(re.findall(r'\{ "(p[0-9_]+|max)", [0-9.]+ \}', src))  # quantiles
+    written |= set(re.findall(r'\{ "([a-z0-9_]+)", offsetof\(struct run, ', src))  # histograms
     check("self_check" in written and "p99_9" in written and "no_chat" in written,
           "keys read from output.c: %s" % sorted(written))
     keys = schema_keys(state["schema"], set())
