@@ -8,8 +8,10 @@ scraped_during_and_after: a run against serve with --metrics-listen
   never go back; once the summary is written, a scrape says running 0 and
   every figure equals the summary's: participants, chats, sent,
   delivered, organizer copies, each error kind, the latency and time to
-  chat quantiles and their counts and sums; a signal ends the linger,
-  exit 0.
+  chat quantiles and their counts and sums, and messages_unechoed is the
+  summary's in flight + lost; a signal ends the linger, exit 0.
+unechoed_moves: against a serve that holds every user_message 2 s,
+  messages_unechoed rises above 0 while the run goes.
 off_by_default: without the flag the run holds no listening socket (and
   with it, one: the check can fire); nothing about metrics on stderr.
 bad_listen: a value that is not HOST:PORT, and a port in use: exit 2, one
@@ -139,6 +141,8 @@ async def run(r):
                                      ("messages_delivered_total", e["delivered"]),
                                      ("messages_organizer_received_total", e["organizer_received"])):
                     check_eq(v[("esmeload_run_" + metric, "")], want, metric)
+                check_eq(v[("esmeload_run_messages_unechoed", "")], e["in_flight"] + e["lost"],
+                         "unechoed against in flight + lost")
                 for kind, n in e["errors"].items():
                     check_eq(v[("esmeload_run_errors_total", '{kind="%s"}' % kind)], n, "errors %s" % kind)
                 for metric, key, hist in (("latency_seconds", "latency_ms", "latency"),
@@ -205,6 +209,25 @@ async def run(r):
                         p.wait()
 
         await r.case("off_by_default", off, timeout=120)
+
+        def unechoed_moves():
+            # a serve that holds every user_message 2 s: while the run
+            # goes, the messages sent wait unechoed
+            slow = esme.Server("--quiet", "--delay", "2s").start()
+            d = tempfile.mkdtemp(prefix="esme-metrics-slow-")
+            p = start(slow, ["--metrics-listen", "127.0.0.1:0"], d)
+            try:
+                url = metrics_url(p)
+                esme.wait_until(lambda: parse(scrape(url))[("esmeload_run_messages_unechoed", "")] > 0,
+                                what="messages_unechoed above 0 against a serve that holds them")
+                p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                slow.stop()
+
+        await r.case("unechoed_moves", unechoed_moves, timeout=120)
 
         def bad():
             taken = socket.socket()

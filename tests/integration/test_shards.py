@@ -31,6 +31,10 @@ same_schedule_as_one_process: one process at the same flags (against
 merge_refuses_bad_input: a missing shard, a shard twice, a run of another
   test, a truncated summary, message rates that are not, a shard without
   its time series: exit 2, one line naming the cause, nothing written.
+merge_judges_the_total: on edited copies of the shards, the merged
+  cross-check passes when serve's count from the earliest start to the
+  latest end is the merged sent and fails one short; the self-check
+  verdict is one when the shards agree and each named when they differ.
 shard_flags_refused: --shard 3/3, a bad ESMELOAD_SHARD, a --start-at an
   hour ago: exit 2 with one line naming the flag.
 """
@@ -305,6 +309,48 @@ async def run(r):
             refused([bad], "No such file", "a shard without its time series")
 
         await r.case("merge_refuses_bad_input", refuses, needs=["three_shards_merge"])
+
+        def judged():
+            # the merge's own verdicts on edited copies of the shards:
+            # serve's count from the earliest start to the latest end
+            # against the merged sent, and the shards' self-check verdicts
+            sd = state["dir"]
+            names = summaries(sd)
+            total = state["merged"]["esmeload"]["sent"]
+
+            def merged_with(ends, verdict2=None):
+                d = tempfile.mkdtemp(prefix="esme-merge-judged-")
+                for i, n in enumerate(names):
+                    for suf in ("message_rates.json", "timeseries.jsonl"):
+                        shutil.copy(os.path.join(sd, n.replace("summary.json", suf)), d)
+                    with open(os.path.join(sd, n)) as f:
+                        doc = json.load(f)
+                    cc = doc["esmeload"]["cross_check"]
+                    cc["server_received_start"] = 100 + 10 * i
+                    cc["server_received_end"] = ends[i]
+                    # one text for all (the shards' own name their own
+                    # figures), shard 2's changed when asked
+                    doc["esmeload"]["self_check"]["verdict"] = "kept up"
+                    if verdict2 is not None and doc["esmeload"]["shard"]["index"] == 2:
+                        doc["esmeload"]["self_check"]["verdict"] = verdict2
+                    with open(os.path.join(d, n), "w") as f:
+                        json.dump(doc, f)
+                out = os.path.join(d, "out")
+                p = merge([d], out)
+                check_eq(p.returncode, 0, "merge: %s" % p.stderr.decode()[-300:])
+                return esme.load_summary(os.path.join(out, summaries(out)[0]))["esmeload"]
+
+            e = merged_with([100 + total - 5, 100 + total, 100 + total - 1])
+            check_eq(e["cross_check"]["server_received"], total, "merged server_received")
+            check_eq(e["cross_check"]["passed"], True, "merged cross-check, serve counted all")
+            check_eq(e["self_check"]["verdict"], "kept up", "one verdict when they agree")
+            e = merged_with([100 + total - 5, 100 + total - 1, 100 + total - 2], "shard two's own")
+            check_eq(e["cross_check"]["passed"], False, "merged cross-check, serve one short")
+            v = e["self_check"]["verdict"]
+            check(v == "shard 0: kept up; shard 1: kept up; shard 2: shard two's own",
+                  "each shard's verdict named when they differ: %r" % v)
+
+        await r.case("merge_judges_the_total", judged, needs=["three_shards_merge"])
 
         def flags():
             d = workdir(a, "flags")
