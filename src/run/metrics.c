@@ -254,15 +254,13 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void answer(struct run_metrics *mx, struct run_metrics_conn *c,
-		   struct run *r, int ended)
+static void answer(struct run_metrics_conn *c, struct run *r, int ended)
 {
 	static char text[TEXT_MAX], head[256];
 	const char *status = "200 OK", *body = text;
 	long n = 0;
 	int k;
 
-	(void)mx;
 	if (strncmp(c->buf, "GET ", 4) && strncmp(c->buf, "HEAD ", 5)) {
 		status = "405 Method Not Allowed";
 		body = "only GET /metrics\n";
@@ -332,7 +330,7 @@ void run_metrics_poll(struct run_metrics *mx, struct run *r, int ended,
 		c->n += (size_t)got;
 		c->buf[c->n] = 0;
 		if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n"))
-			answer(mx, c, r, ended);
+			answer(c, r, ended);
 		else if (c->n >= sizeof(c->buf) - 1)
 			conn_drop(c); /* a head over 4 KiB */
 	}

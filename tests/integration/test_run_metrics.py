@@ -3,8 +3,9 @@
 
 scraped_during_and_after: a run against serve with --metrics-listen
   127.0.0.1:0 and --metrics-linger: scrapes while it runs say running 1,
-  in the text format (each family HELP then TYPE, counters and only
-  counters end in _total, every sample of a declared family), counters
+  in the text format (another path is 404; each family HELP then TYPE,
+  counters and only counters end in _total, every sample of a declared
+  family), counters
   never go back; once the summary is written, a scrape says running 0 and
   every figure equals the summary's: participants, chats, sent,
   delivered, organizer copies, each error kind, the latency and time to
@@ -113,6 +114,11 @@ async def run(r):
             try:
                 url = metrics_url(p)
                 check(url.startswith("http://127.0.0.1:"), "bound address %s" % url)
+                try:
+                    urllib.request.urlopen(url.replace("/metrics", "/nope"), timeout=20)
+                    raise esme.Fail("GET /nope answered 200")
+                except urllib.error.HTTPError as e:
+                    check_eq(e.code, 404, "GET /nope")
                 names = lambda: [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
                 seen, prev = [], None
                 while not names():
