@@ -92,6 +92,31 @@ static const char usage[] =
 "                            fixed, or drawn from the exponential\n"
 "                            distribution of that mean, seeded by the test's\n"
 "                            flags (default fixed)\n"
+"  --chat-lifetime DUR       organizers close each chat DUR after it began\n"
+"                            (default: never)\n"
+"  --chat-messages N         ... or once they read the participant's N-th\n"
+"                            message in it (default 0: never)\n"
+"  --reopen-after DUR        a participant whose chat closed asks for help\n"
+"                            again after DUR, on the same connection\n"
+"                            (default: never; it stays connected, idle)\n"
+"  --reconnect-uptime DUR    the tester drops a participant's connection\n"
+"                            DUR after it was last back in its chat; it\n"
+"                            reconnects with its token, fetches its chat\n"
+"                            and get_chat_history, checks the history for\n"
+"                            missing or doubled messages and carries on. A\n"
+"                            connection the server drops comes back too\n"
+"                            (default: never; drops are errors)\n"
+"  --reconnect-dist fixed|exp\n"
+"                            the uptime fixed, or drawn from the exponential\n"
+"                            distribution of that mean, seeded by the\n"
+"                            test's flags (default exp)\n"
+"  --reconnect-backoff DUR   the wait before reconnecting (default 500ms)\n"
+"  --devices N               connections per participant, 1-8 (default 1):\n"
+"                            messages leave from the first, and every other\n"
+"                            one must read each echo\n"
+"  --org-devices N           connections per organizer, 1-8 (default 1):\n"
+"                            start_chat and replies leave from the first,\n"
+"                            and every other one must read what it reads\n"
 "\n"
 "Shards (one test over several processes or machines; `esmeload merge`\n"
 "reads their files back as one result):\n"
@@ -259,6 +284,9 @@ static void defaults(struct run_opts *o)
 	o->out_dir = ".";
 	o->shards = 1;
 	o->org_think_ms = 1000;
+	o->reconnect_backoff_ms = 500;
+	o->devices = 1;
+	o->org_devices = 1;
 }
 
 /* "I/N" with 0 <= I < N <= RUN_MAX_SHARDS; 0 or -EINVAL. */
@@ -353,11 +381,16 @@ static const struct {
 	{ "send-timeout", offsetof(struct run_opts, send_timeout_ms) },
 	{ "metrics-linger", offsetof(struct run_opts, metrics_linger_ms) },
 	{ "org-think", offsetof(struct run_opts, org_think_ms) },
+	{ "chat-lifetime", offsetof(struct run_opts, chat_lifetime_ms) },
+	{ "reopen-after", offsetof(struct run_opts, reopen_after_ms) },
+	{ "reconnect-uptime", offsetof(struct run_opts, reconnect_uptime_ms) },
+	{ "reconnect-backoff", offsetof(struct run_opts, reconnect_backoff_ms) },
 };
 
 /* Our unsigned flags with their ranges. */
 enum { U_MAXP, U_MAXERR, U_THREADS, U_ORGS, U_HTTP, U_CONNS, U_SNDBUF,
-       U_RING, U_RECVBUFS, U_CQ, U_REPLY, NU };
+       U_RING, U_RECVBUFS, U_CQ, U_REPLY, U_CHATMSGS, U_DEVICES, U_ODEVICES,
+       NU };
 static const struct {
 	const char *name;
 	uint64_t min, max;
@@ -373,6 +406,9 @@ static const struct {
 	[U_RECVBUFS] = { "recv-buffers", 16, 32768 },
 	[U_CQ] = { "cq-entries", 8, 65536 },
 	[U_REPLY] = { "org-reply-every", 0, 1000000 },
+	[U_CHATMSGS] = { "chat-messages", 0, 1000000000 },
+	[U_DEVICES] = { "devices", 1, RUN_MAX_DEVICES },
+	[U_ODEVICES] = { "org-devices", 1, RUN_MAX_DEVICES },
 };
 
 static void set_u(struct run_opts *o, int k, uint64_t x)
@@ -389,6 +425,9 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	case U_RECVBUFS: o->recv_buffers = (unsigned)x; break;
 	case U_CQ: o->cq_entries = (unsigned)x; break;
 	case U_REPLY: o->org_reply_every = (unsigned)x; break;
+	case U_CHATMSGS: o->chat_messages = (unsigned)x; break;
+	case U_DEVICES: o->devices = (unsigned)x; break;
+	case U_ODEVICES: o->org_devices = (unsigned)x; break;
 	default: break;
 	}
 }
@@ -499,6 +538,16 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 			return bad_value("--", "org-think-dist", v,
 					 "not fixed or exp");
 		o->org_think_exp = !strcmp(v, "exp");
+		return 0;
+	}
+	if (r)
+		return r;
+	r = value(argc, argv, i, "--", "reconnect-dist", &v);
+	if (r == 1) {
+		if (strcmp(v, "fixed") && strcmp(v, "exp"))
+			return bad_value("--", "reconnect-dist", v,
+					 "not fixed or exp");
+		o->reconnect_fixed = !strcmp(v, "fixed");
 		return 0;
 	}
 	if (r)

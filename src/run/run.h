@@ -114,9 +114,30 @@ struct run_opts {
 	int64_t org_think_ms;        /* --org-think (default 1s) */
 	int org_think_exp;           /* --org-think-dist exp: drawn, mean
 				      * org_think_ms, seeded by the test */
+	/* chats that end (0: never): the organizer closes a chat this
+	 * long after it began, or once it read the participant's Nth
+	 * message in it; a participant whose chat closed asks again after
+	 * reopen_after_ms (0: never) */
+	int64_t chat_lifetime_ms;    /* --chat-lifetime */
+	unsigned chat_messages;      /* --chat-messages */
+	int64_t reopen_after_ms;     /* --reopen-after */
+	/* people who reconnect: the tester closes a participant's
+	 * connection in its chat after an uptime (fixed, or drawn from the
+	 * exponential distribution of that mean, seeded by the test); it
+	 * comes back with its token after the backoff. 0: never */
+	int64_t reconnect_uptime_ms; /* --reconnect-uptime */
+	int reconnect_fixed;         /* --reconnect-dist fixed */
+	int64_t reconnect_backoff_ms; /* --reconnect-backoff (default 500ms) */
+	/* several devices: connections per participant and per organizer,
+	 * each authorized with the same token (1-8, default 1) */
+	unsigned devices;            /* --devices */
+	unsigned org_devices;        /* --org-devices */
 	const char *metrics_listen;  /* --metrics-listen HOST:PORT, or NULL */
 	int64_t metrics_linger_ms;   /* --metrics-linger */
 };
+
+/* Most connections a participant or an organizer holds (--devices). */
+#define RUN_MAX_DEVICES 8
 
 /* Largest --shard count. */
 #define RUN_MAX_SHARDS 10000
@@ -279,6 +300,42 @@ struct run_counters {
 	uint64_t replies_sent;     /* ... written to their connections */
 	uint64_t replies_received; /* ... read by their participants */
 	uint64_t http_opened;      /* REST connections opened */
+	/*
+	 * Chats that end (--chat-lifetime, --chat-messages, --reopen-after):
+	 * opened = chats (found by participants); closed_chat read by
+	 * participants (or found gone after a reconnect) = chats_closed;
+	 * chats = chats_closed + chats active. Messages a participant sent
+	 * after the server closed its chat, refused with "you have no access
+	 * to chat", are in lost and counted in chat_refused.
+	 */
+	uint64_t org_closes;       /* close_chat frames organizers sent */
+	uint64_t chats_closed;     /* participants' chats that ended */
+	uint64_t chats_reopened;   /* chat requests after a chat ended */
+	uint64_t chat_refused;     /* messages refused: the chat had closed */
+	uint64_t replies_dropped;  /* replies not sent: their chat closed */
+	/*
+	 * Reconnects (--reconnect-uptime): drops by the tester and by the
+	 * server; reconnects back in their chat (history checked). The
+	 * history check, for each return: messages echoed before the drop
+	 * that the history lacks (missing) or holds twice (duplicated);
+	 * unechoed ones it holds (recovered: counted lost at the drop, found
+	 * stored); numbers the participant never sent (unexpected); the
+	 * organizer's replies it holds that the participant never read
+	 * (replies_missed).
+	 */
+	uint64_t drops_tester, drops_server;
+	uint64_t rejoined;
+	uint64_t hist_checks, hist_missing, hist_duplicated, hist_recovered;
+	uint64_t hist_unexpected, replies_missed;
+	uint64_t echo_after_drop;  /* echoes of a dropped connection's messages */
+	/*
+	 * Devices (--devices, --org-devices): every frame for a user reaches
+	 * all its connections. A participant's own echoes read on its
+	 * sending connection make copies_expected (devices - 1 each);
+	 * copies_received are the echoes its other devices read.
+	 */
+	uint64_t dev_expected, dev_received;
+	uint64_t org_dev_expected, org_dev_received; /* the organizers' */
 };
 
 /* ---- time ---- */
