@@ -425,6 +425,7 @@ struct run {
 	struct hist timer_late;
 	struct hist reply_lat;         /* organizers' replies: received minus
 					* scheduled (wall clock) */
+	struct hist rejoin;            /* reconnects: back in the chat */
 	uint64_t backlog_max;          /* most arrivals waiting, any worker */
 	double cpu_percent;            /* tester CPU, 100 = one core */
 	struct run_cpu cpu;            /* ... per second, for the self-check */

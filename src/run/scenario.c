@@ -143,6 +143,7 @@ int sc_init(struct scenario *sc, const struct run_opts *o, struct run *r,
 	hist_reset(&sc->to_chat);
 	hist_reset(&sc->timer_late);
 	hist_reset(&sc->reply_lat);
+	hist_reset(&sc->rejoin);
 	sc->reply_free = NIL;
 	/* the think times drawn are the test's: the same for every run of
 	 * it, different for each worker */

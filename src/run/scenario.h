@@ -82,6 +82,8 @@ struct scenario {
 	struct hist arrival_lag, ph_signup, ph_request, ph_connect, to_chat;
 	struct hist timer_late;
 	struct hist reply_lat;  /* an organizer's reply, from its schedule */
+	struct hist rejoin;     /* a reconnect's start (after the backoff)
+				 * until its history is checked */
 	/* organizers' replies waiting for their time (thread 0), in chunks
 	 * so the timers in them never move; free ones chained by next */
 	struct reply **rchunks;

@@ -369,6 +369,7 @@ void run_figures(struct run *r)
 	run_merged_hist(r, offsetof(struct worker, sc.to_chat), &r->to_chat, &tmp);
 	run_merged_hist(r, offsetof(struct worker, sc.timer_late), &r->timer_late, &tmp);
 	run_merged_hist(r, offsetof(struct worker, sc.reply_lat), &r->reply_lat, &tmp);
+	run_merged_hist(r, offsetof(struct worker, sc.rejoin), &r->rejoin, &tmp);
 	r->backlog_max = 0;
 	for (unsigned i = 0; i < r->nw; i++)
 		if (r->w[i].sc.backlog_max > r->backlog_max)
