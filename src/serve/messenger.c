@@ -650,14 +650,27 @@ static void post_forwarded(struct serve *s, const struct fwd_post *fp,
 	uint8_t *f;
 	size_t n;
 
-	if (ch && post(s, ch, fp->author, fp->from_org,
-		       (const char *)(fp + 1), tn, fp->has_loc, fp->lat,
-		       fp->lng) == 0)
+	int ended = ch && store_chat_ended(ch);
+
+	if (ch && !ended && post(s, ch, fp->author, fp->from_org,
+				 (const char *)(fp + 1), tn, fp->has_loc,
+				 fp->lat, fp->lng) == 0)
 		return;
-	s->stats.err[E_NOT_SAVED]++;
+	/* A chat that ended after the sender's thread looked: the refusal
+	 * it would have made had it looked now. */
+	s->stats.err[ended ? E_NO_ACCESS : E_NOT_SAVED]++;
 	env_begin(s, &w, "error");
 	jw_obj_begin(&w);
-	jw_kv_cstr(&w, "message", "message could not be saved");
+	if (ended) {
+		char msg[NO_ACCESS_LEN + 24];
+
+		memcpy(msg, NO_ACCESS, NO_ACCESS_LEN);
+		memcpy(msg + NO_ACCESS_LEN, ch->id, 24);
+		jw_key(&w, "message");
+		jw_str(&w, msg, sizeof(msg));
+	} else {
+		jw_kv_cstr(&w, "message", "message could not be saved");
+	}
 	jw_obj_end(&w);
 	n = env_frame(s, &w, &f);
 	if (n) {
