@@ -1021,7 +1021,8 @@ static int test_compare(void)
 	b.cpu_percent = 25;     /* +100 %, worse */
 	b.errors_total = 0;     /* -100 % */
 	b.chats_count = 251;    /* same */
-	rep_compare_rows(&a, &b, rows);
+	/* Plain runs: no row of the opt-in behaviours. */
+	check_eq(rep_compare_rows(&a, &b, rows), REP_CMP_BASE_ROWS);
 	check(!strcmp(rows[0].key, "sent") && near(rows[0].change_pct, 20));
 	check(rows[0].better == REP_HIGHER && rows[0].verdict == 1);
 	check(!strcmp(rows[6].key, "latency_p99_ms"));
@@ -1048,13 +1049,277 @@ static int test_compare(void)
 
 	/* Against a Go tool run: its missing figures stay missing. */
 	check_eq(parse_sum(&b, summary_go), 0);
-	rep_compare_rows(&a, &b, rows);
+	check_eq(rep_compare_rows(&a, &b, rows), REP_CMP_BASE_ROWS);
 	check(near(rows[0].b, 123456) && isfinite(rows[0].change_pct));
 	check(isnan(rows[1].b) && isnan(rows[1].change_pct) &&
 	      rows[1].verdict == 0);
 	check(isnan(rows[4].b) && isnan(rows[10].b));
-	for (int i = 0; i < REP_CMP_ROWS; i++)
+	for (int i = 0; i < REP_CMP_BASE_ROWS; i++)
 		check(rows[i].key && rows[i].label);
+	return 0;
+}
+
+/* ---- the opt-in behaviours: replies, chats that end, reconnects,
+ * devices ---- */
+
+static const char behaviours_json[] =
+"\"replies\": {\"scheduled\": 120, \"sent\": 118, \"received\": 110, "
+"\"in_flight\": 3, \"dropped\": 2, \"missed\": 5, \"latency_ms\": "
+"{\"p50\": 1000.5, \"p90\": 1001, \"p99\": 1003.25, \"p99_9\": 1010, "
+"\"max\": 1020}},\n"
+"\"chats\": {\"opened\": 260, \"closed\": 200, \"active\": 60, "
+"\"reopened\": 150, \"closes_sent\": 201, \"refused_after_close\": 4, "
+"\"accounted\": true},\n"
+"\"reconnects\": {\"drops_tester\": 40, \"drops_server\": 1, "
+"\"rejoined\": 39, \"back_in_chat_ms\": {\"p50\": 3.5, \"p90\": 5, "
+"\"p99\": 8.25, \"p99_9\": 9, \"max\": 9.5}, \"echoes_after_drop\": 3, "
+"\"history\": {\"checks\": 39, \"missing\": 0, \"duplicated\": 1, "
+"\"recovered\": 2, \"unexpected\": 0, \"passed\": false}},\n"
+"\"devices\": {\"participant\": 2, \"organizer\": 3, "
+"\"copies_expected\": 500, \"copies_received\": 497, "
+"\"organizer_copies_expected\": 40, \"organizer_copies_received\": 41},\n";
+
+/* summary_full with text put first into its esmeload object. */
+static int sum_with(struct rep_run *r, const char *text)
+{
+	static char js[256 * 1024];
+	const char *at = strstr(summary_full, "\"esmeload\": {");
+	int k;
+
+	if (!at)
+		return -1;
+	k = snprintf(js, sizeof(js), "%.*s\"esmeload\": {%s%s",
+		     (int)(at - summary_full), summary_full, text,
+		     at + strlen("\"esmeload\": {"));
+	if (k < 0 || (size_t)k >= sizeof(js))
+		return -1;
+	return parse_sum(r, js);
+}
+
+/* Four seconds of a run with every behaviour on, as series.c writes. */
+static const char series_bhv[] =
+"{\"elapsed_s\":1.0,\"sent\":10,\"chats\":5,\"replies_sent\":0,"
+"\"replies_received\":0,\"reply_p99_ms\":null,\"replies_in_flight\":0,"
+"\"chats_closed\":0,\"chats_reopened\":0,\"refused_after_close\":0,"
+"\"chats_active\":5,\"drops_tester\":0,\"drops_server\":0,"
+"\"reconnects\":0,\"rejoin_p99_ms\":null,\"history_missing\":0,"
+"\"history_duplicated\":0,\"device_copies_missing\":2}\n"
+"{\"elapsed_s\":2.0,\"sent\":20,\"chats\":9,\"replies_sent\":4,"
+"\"replies_received\":3,\"reply_p99_ms\":1002.5,\"replies_in_flight\":1,"
+"\"chats_closed\":2,\"chats_reopened\":0,\"refused_after_close\":1,"
+"\"chats_active\":7,\"drops_tester\":3,\"drops_server\":1,"
+"\"reconnects\":2,\"rejoin_p99_ms\":6.5,\"history_missing\":0,"
+"\"history_duplicated\":0,\"device_copies_missing\":0}\n"
+"{\"elapsed_s\":3.0,\"sent\":20,\"chats\":12,\"replies_sent\":6,"
+"\"replies_received\":7,\"chats_active\":6,\"drops_tester\":2,"
+"\"drops_server\":0,\"reconnects\":4}\n";
+
+static int test_behaviours_read(void)
+{
+	struct rep_run r;
+
+	check_eq(sum_with(&r, behaviours_json), 0);
+	check(r.has_replies && r.has_chats && r.has_reconnects &&
+	      r.has_devices);
+	check(r.replies_scheduled == 120 && r.replies_sent == 118 &&
+	      r.replies_received == 110 && r.replies_in_flight == 3 &&
+	      r.replies_dropped == 2 && r.replies_missed == 5);
+	check(r.replies_sent == r.replies_received + r.replies_missed +
+	      r.replies_in_flight);
+	check(near(r.reply_lat.p99, 1003.25) && r.reply_lat.max == 1020);
+	check(r.chats_opened == 260 && r.chats_closed == 200 &&
+	      r.chats_active == 60 && r.chats_reopened == 150 &&
+	      r.closes_sent == 201 && r.refused_after_close == 4);
+	check(r.drops_tester == 40 && r.drops_server == 1 && r.rejoined == 39 &&
+	      r.echoes_after_drop == 3);
+	check(near(r.back_in_chat.p99, 8.25));
+	check(r.hist_checks == 39 && r.hist_missing == 0 &&
+	      r.hist_duplicated == 1 && r.hist_recovered == 2 &&
+	      r.hist_unexpected == 0 && r.hist_passed == 0);
+	check(r.devices == 2 && r.org_devices == 3);
+	/* 3 of the participants' copies; the organizers' extra one is not
+	 * a missing one */
+	check(rep_copies_missing(&r) == 3);
+	/* the plain run's figures are still there */
+	check(r.sent == 6174 && near(r.lat.p99, 1.3));
+	rep_run_free(&r);
+
+	/* null: the behaviour was off; absent: an older file */
+	check_eq(sum_with(&r, "\"replies\": null, \"chats\": null, "
+			  "\"reconnects\": null, \"devices\": null,"), 0);
+	check(!r.has_replies && !r.has_chats && !r.has_reconnects &&
+	      !r.has_devices);
+	check(isnan(r.replies_received) && isnan(r.reply_lat.p99) &&
+	      isnan(r.chats_closed) && isnan(r.rejoined) &&
+	      isnan(r.back_in_chat.p99) && isnan(r.hist_missing));
+	check(r.hist_passed == -1 && isnan(rep_copies_missing(&r)));
+	check_eq(parse_sum(&r, summary_full), 0);
+	check(!r.has_replies && isnan(r.chats_active) &&
+	      isnan(rep_copies_missing(&r)));
+
+	/* a wrong type is refused by its whole name */
+	check(sum_with(&r, "\"chats\": 3,") < 0);
+	check(strstr(err, "esmeload.chats: not an object"));
+	check(sum_with(&r, "\"reconnects\": {\"history\": "
+			   "{\"missing\": \"none\"}},") < 0);
+	check(strstr(err, "esmeload.reconnects.history.missing"));
+	check(sum_with(&r, "\"replies\": {\"latency_ms\": "
+			   "{\"p99\": true}},") < 0);
+	check(strstr(err, "esmeload.replies.latency_ms.p99"));
+
+	/* the time series: each figure per second, NaN where a line lacks
+	 * it, and NaN throughout for a plain run's lines */
+	check_eq(parse_series(&r, series_bhv, strlen(series_bhv)), 0);
+	check_eq(r.s.n, 3);
+	check(r.s.x[REP_X_REPLIES_SENT][1] == 4 &&
+	      r.s.x[REP_X_REPLIES_RECEIVED][2] == 7);
+	check(r.s.x[REP_X_CHATS_ACTIVE][0] == 5 &&
+	      r.s.x[REP_X_CHATS_ACTIVE][2] == 6);
+	check(r.s.x[REP_X_RECONNECTS][1] == 2 &&
+	      r.s.x[REP_X_DROPS_TESTER][1] == 3 &&
+	      r.s.x[REP_X_DROPS_SERVER][1] == 1);
+	rep_run_free(&r);
+	check_eq(parse_series(&r, series3, strlen(series3)), 0);
+	for (int k = 0; k < REP_NX; k++)
+		for (size_t i = 0; i < r.s.n; i++)
+			check(isnan(r.s.x[k][i]));
+	rep_run_free(&r);
+	{
+		static const char bad[] = "{\"elapsed_s\":1,\"sent\":1,"
+					  "\"reconnects\":\"x\"}\n";
+
+		check_eq(parse_series(&r, bad, strlen(bad)), -EINVAL);
+	}
+	check(strstr(err, "line 1: reconnects"));
+	rep_run_free(&r);
+	return 0;
+}
+
+static int test_behaviours_page(void)
+{
+	static const char *const ids[] = {
+		"chart-replies", "chart-chats-active", "chart-reconnects",
+		"chart-reply-dist", "chart-rejoin-dist",
+	};
+	static char text[160 * 1024], hj[64 * 1024];
+	static struct hist h;
+	struct rep_run runs[2];
+	struct jw w;
+	FILE *f;
+	long n;
+
+	hist_reset(&h);
+	for (int i = 1; i <= 800; i++)
+		hist_add(&h, (uint64_t)(1000000 + (i * 7919) % 20000));
+	jw_init(&w, hj, sizeof(hj));
+	histjson_write(&w, &h);
+	n = jw_finish(&w);
+	check(n > 0);
+	hj[n] = 0;
+	check((size_t)snprintf(text, sizeof(text), "%s\"histograms\": "
+			       "{\"reply_latency\": %s, \"rejoin\": %s},",
+			       behaviours_json, hj, hj) < sizeof(text));
+	check_eq(sum_with(&runs[0], text), 0);
+	check(runs[0].dist[REP_D_REPLY] &&
+	      runs[0].dist[REP_D_REPLY]->count == 800 &&
+	      runs[0].dist[REP_D_REJOIN]);
+	check_eq(rep_parse_series(&runs[0], series_bhv, strlen(series_bhv),
+				  err, sizeof(err)), 0);
+	check_eq(parse_sum(&runs[1], summary_full), 0);
+	check_eq(rep_parse_series(&runs[1], series3, strlen(series3), err,
+				  sizeof(err)), 0);
+
+	/* with the behaviours: their charts drawn, their table's row */
+	f = open_memstream(&mem, &memlen);
+	check(f != NULL);
+	check_eq(rep_html_write(f, runs, 2), 0);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		check(chart_drawn(mem, ids[i]));
+	check_eq(count_str(mem, "<svg "), 9);
+	check_eq(count_str(mem, "<tr class=\"behaviour\">"), 1);
+	check_eq(count_str(mem, "<tr class=\"run\">"), 2);
+	/* duplicated 1 and copies missing 3 are faults */
+	check(strstr(mem, "<td>0</td><td class=\"bad\">1</td><td>2</td>"
+			  "<td class=\"bad\">3</td></tr>"));
+	check(strstr(mem, "the chats still open are charted below"));
+	free(mem);
+
+	/* the plain run alone: none of them, not even empty */
+	f = open_memstream(&mem, &memlen);
+	check(f != NULL);
+	check_eq(rep_html_write(f, &runs[1], 1), 0);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		check(!strstr(mem, ids[i]));
+	check_eq(count_str(mem, "<svg "), 4);
+	check(!strstr(mem, "id=\"behaviours\""));
+	check(strstr(mem, "participants never close a chat"));
+	free(mem);
+	rep_run_free(&runs[0]);
+	rep_run_free(&runs[1]);
+	return 0;
+}
+
+static int test_behaviours_compare(void)
+{
+	struct rep_cmp_row rows[REP_CMP_ROWS];
+	static const char *const keys[] = {
+		"replies_received", "reply_p99_ms", "chats_closed",
+		"reconnects", "back_in_chat_p99_ms", "history_missing",
+		"history_duplicated", "device_copies_missing",
+	};
+	static const enum rep_better better[] = {
+		REP_HIGHER, REP_LOWER, REP_HIGHER, REP_HIGHER, REP_LOWER,
+		REP_LOWER, REP_LOWER, REP_LOWER,
+	};
+	struct rep_run a, b;
+	int n;
+
+	check_eq(sum_with(&a, behaviours_json), 0);
+	check_eq(sum_with(&b, behaviours_json), 0);
+	b.replies_received = 118;    /* more: better */
+	b.reply_lat.p99 = 2006.5;    /* +100 %: worse */
+	b.rejoined = 40;
+	b.hist_duplicated = 0;       /* better */
+	b.copies_received = 500;     /* none missing: better */
+	n = rep_compare_rows(&a, &b, rows);
+	check_eq(n, REP_CMP_ROWS);
+	check_eq(n, REP_CMP_BASE_ROWS + 8);
+	for (int i = 0; i < 8; i++) {
+		const struct rep_cmp_row *r = &rows[REP_CMP_BASE_ROWS + i];
+
+		check(!strcmp(r->key, keys[i]) && r->label);
+		check_eq(r->better, better[i]);
+	}
+	check(rows[REP_CMP_BASE_ROWS].verdict == 1);
+	check(rows[REP_CMP_BASE_ROWS + 1].verdict == -1 &&
+	      near(rows[REP_CMP_BASE_ROWS + 1].change_pct, 100));
+	check(rows[REP_CMP_BASE_ROWS + 2].verdict == 0);
+	check(rows[REP_CMP_BASE_ROWS + 3].verdict == 1);
+	check(rows[REP_CMP_BASE_ROWS + 5].verdict == 0 &&
+	      rows[REP_CMP_BASE_ROWS + 5].change_pct == 0);
+	check(rows[REP_CMP_BASE_ROWS + 6].verdict == 1);
+	check(rows[REP_CMP_BASE_ROWS + 7].a == 3 &&
+	      rows[REP_CMP_BASE_ROWS + 7].b == 0 &&
+	      rows[REP_CMP_BASE_ROWS + 7].verdict == 1);
+	rep_run_free(&b);
+
+	/* one side without them: shown, no change; only the behaviours
+	 * a side has */
+	check_eq(sum_with(&b, "\"chats\": {\"closed\": 5},"), 0);
+	n = rep_compare_rows(&b, &a, rows);
+	check_eq(n, REP_CMP_ROWS);
+	check(isnan(rows[REP_CMP_BASE_ROWS].a) &&
+	      isnan(rows[REP_CMP_BASE_ROWS].change_pct) &&
+	      rows[REP_CMP_BASE_ROWS].verdict == 0);
+	check_eq(parse_sum(&a, summary_full), 0);
+	n = rep_compare_rows(&a, &b, rows);
+	check_eq(n, REP_CMP_BASE_ROWS + 1);
+	check(!strcmp(rows[n - 1].key, "chats_closed") &&
+	      isnan(rows[n - 1].a) && rows[n - 1].b == 5);
+	rep_run_free(&a);
+	rep_run_free(&b);
 	return 0;
 }
 
@@ -1095,4 +1360,5 @@ TEST_MAIN(T(test_duration), T(test_summary_full), T(test_summary_go),
 	  T(test_load_files), T(test_ticks), T(test_fmt_num), T(test_scale),
 	  T(test_path), T(test_legend_labels), T(test_html_esc),
 	  T(test_html_page), T(test_dist_charts), T(test_compare),
-	  T(test_compare_arrivals))
+	  T(test_compare_arrivals), T(test_behaviours_read),
+	  T(test_behaviours_page), T(test_behaviours_compare))

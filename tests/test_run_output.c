@@ -324,9 +324,9 @@ static int test_files(void)
 	keys_of(&d, e, keys, sizeof(keys));
 	check(!strcmp(keys, "sent,delivered,in_flight,lost,accounted,echo_unmatched,"
 		      "organizer_received,organizers,delivery_ratio,replies,"
-		      "start_chats,new_chats,no_new_chats,server_errors,"
-		      "connected,participants_failed,embedded_serve,max_conns,"
-		      "tls,latency_ms,latency_actual_ms,lag_ms,"
+		      "chats,reconnects,devices,start_chats,new_chats,no_new_chats,server_errors,"
+		      "connected,participants_failed,embedded_serve,scenario,"
+		      "max_conns,tls,latency_ms,latency_actual_ms,lag_ms,"
 		      "arrival_lag_ms,time_to_chat_ms,phases_ms,arrivals,timer,errors,"
 		      "stop_reason,first_error,shard,histograms,self_check,"
 		      "server,cross_check,thresholds"));
@@ -796,8 +796,8 @@ static int test_cross_check(void)
 	cc = json_find(&d, e, "cross_check");
 	check(cc > 0);
 	keys_of(&d, cc, keys, sizeof(keys));
-	check(!strcmp(keys, "sent,server_received,server_received_start,"
-		      "server_received_end,passed"));
+	check(!strcmp(keys, "sent,replies_sent,server_received,"
+		      "server_received_start,server_received_end,passed"));
 	check(int_is(&d, cc, "sent", 123));
 	check(int_is(&d, cc, "server_received", 123));
 	check(int_is(&d, cc, "server_received_start", 1000));
@@ -822,6 +822,224 @@ static int test_cross_check(void)
 	check(json_is_null(&d, json_find(&d, cc, "passed")));
 	check(json_is_null(&d, json_find(&d, cc, "server_received")));
 	check(int_is(&d, cc, "server_received_end", 123));
+	test_remove_dir(dir);
+	free(sum_text);
+	sum_text = NULL;
+	free_run(r);
+	return 0;
+}
+
+/* bool_of: 1 true, 0 false, -1 null, -2 missing or not a flag. */
+static int bool_of(const struct json_doc *d, int obj, const char *key)
+{
+	int t = json_find(d, obj, key), v;
+
+	if (t < 0)
+		return -2;
+	if (json_is_null(d, t))
+		return -1;
+	return json_get_bool(d, t, &v) < 0 ? -2 : v;
+}
+
+/* The opt-in behaviours' objects: null without their options, filled and
+ * their identities kept with them. */
+static int test_behaviours(void)
+{
+	struct run *r = quiet_run();
+	struct json_doc d;
+	char keys[512];
+	double f;
+	int e, o, h;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	/* Off (the options as config.c leaves them: one device each). */
+	r->o.devices = r->o.org_devices = 1;
+	e = esme_of(r, &d);
+	check(e > 0);
+	check(json_is_null(&d, json_find(&d, e, "replies")));
+	check(json_is_null(&d, json_find(&d, e, "chats")));
+	check(json_is_null(&d, json_find(&d, e, "reconnects")));
+	check(json_is_null(&d, json_find(&d, e, "devices")));
+	check(json_is_null(&d, json_find(&d, e, "scenario")));
+
+	/* Replies: in flight = sent - received - missed. */
+	r->o.org_reply_every = 2;
+	r->w[0].sc.c.replies_scheduled = 20;
+	r->w[0].sc.c.replies_sent = 12;
+	r->w[1].sc.c.replies_sent = 6;
+	r->w[0].sc.c.replies_received = 9;
+	r->w[1].sc.c.replies_received = 4;
+	r->w[1].sc.c.replies_missed = 3;
+	r->w[0].sc.c.replies_dropped = 2;
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "replies");
+	check(o > 0 && json_type(&d, o) == JSMN_OBJECT);
+	keys_of(&d, o, keys, sizeof(keys));
+	check(!strcmp(keys, "scheduled,sent,received,in_flight,latency_ms,"
+		      "dropped,missed"));
+	check(int_is(&d, o, "sent", 18));
+	check(int_is(&d, o, "received", 13));
+	check(int_is(&d, o, "missed", 3));
+	check(int_is(&d, o, "dropped", 2));
+	check(int_is(&d, o, "in_flight", 2));
+	/* ... never below 0 */
+	r->w[1].sc.c.replies_missed = 30;
+	e = esme_of(r, &d);
+	check(int_is(&d, json_find(&d, e, "replies"), "in_flight", 0));
+
+	/* Chats that end: opened = closed + active. */
+	r->o.chat_messages = 3;
+	r->w[0].sc.c.chats_closed = 5;
+	r->w[1].sc.c.chats_closed = 6;
+	r->w[1].sc.c.chats_reopened = 4;
+	r->w[0].sc.c.org_closes = 10;
+	r->w[1].sc.c.chat_refused = 1;
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "chats");
+	check(o > 0 && json_type(&d, o) == JSMN_OBJECT);
+	keys_of(&d, o, keys, sizeof(keys));
+	check(!strcmp(keys, "opened,closed,active,reopened,closes_sent,"
+		      "refused_after_close,accounted"));
+	check(int_is(&d, o, "opened", 26));
+	check(int_is(&d, o, "closed", 11));
+	check(int_is(&d, o, "active", 15));
+	check(int_is(&d, o, "reopened", 4));
+	check(int_is(&d, o, "closes_sent", 10));
+	check(int_is(&d, o, "refused_after_close", 1));
+	check_eq(bool_of(&d, o, "accounted"), 1);
+	/* more closed than opened: none active, and not accounted */
+	r->w[1].sc.c.chats_closed = 30;
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "chats");
+	check(int_is(&d, o, "active", 0));
+	check_eq(bool_of(&d, o, "accounted"), 0);
+	/* --chat-lifetime alone opens it too */
+	r->o.chat_messages = 0;
+	r->o.chat_lifetime_ms = 5000;
+	e = esme_of(r, &d);
+	check(json_type(&d, json_find(&d, e, "chats")) == JSMN_OBJECT);
+
+	/* Reconnects: no history checked, passed is null. */
+	r->o.reconnect_uptime_ms = 2000;
+	r->w[0].sc.c.drops_tester = 7;
+	r->w[1].sc.c.drops_server = 1;
+	r->w[0].sc.c.rejoined = 6;
+	r->w[1].sc.c.echo_after_drop = 2;
+	hist_reset(&r->rejoin);
+	for (int i = 0; i < 6; i++)
+		hist_add(&r->rejoin, 40000); /* 40 ms */
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "reconnects");
+	check(o > 0 && json_type(&d, o) == JSMN_OBJECT);
+	keys_of(&d, o, keys, sizeof(keys));
+	check(!strcmp(keys, "drops_tester,drops_server,rejoined,back_in_chat_ms,"
+		      "echoes_after_drop,history"));
+	check(int_is(&d, o, "drops_tester", 7));
+	check(int_is(&d, o, "drops_server", 1));
+	check(int_is(&d, o, "rejoined", 6));
+	check(int_is(&d, o, "echoes_after_drop", 2));
+	check(json_get_f64(&d, json_find(&d, json_find(&d, o, "back_in_chat_ms"),
+					 "p50"), &f) == 0 && f > 39 && f < 41);
+	h = json_find(&d, o, "history");
+	check(h > 0);
+	keys_of(&d, h, keys, sizeof(keys));
+	check(!strcmp(keys, "checks,missing,duplicated,recovered,unexpected,"
+		      "passed"));
+	check(int_is(&d, h, "checks", 0));
+	check_eq(bool_of(&d, h, "passed"), -1);
+	/* checked and clean: passed; recovered messages are no failure */
+	r->w[0].sc.c.hist_checks = 4;
+	r->w[1].sc.c.hist_checks = 2;
+	r->w[1].sc.c.hist_recovered = 3;
+	e = esme_of(r, &d);
+	h = json_find(&d, json_find(&d, e, "reconnects"), "history");
+	check(int_is(&d, h, "checks", 6));
+	check(int_is(&d, h, "recovered", 3));
+	check_eq(bool_of(&d, h, "passed"), 1);
+	/* one missing, one duplicated or one unexpected: failed */
+	r->w[0].sc.c.hist_missing = 1;
+	e = esme_of(r, &d);
+	h = json_find(&d, json_find(&d, e, "reconnects"), "history");
+	check(int_is(&d, h, "missing", 1));
+	check_eq(bool_of(&d, h, "passed"), 0);
+	r->w[0].sc.c.hist_missing = 0;
+	r->w[1].sc.c.hist_duplicated = 1;
+	e = esme_of(r, &d);
+	h = json_find(&d, json_find(&d, e, "reconnects"), "history");
+	check(int_is(&d, h, "duplicated", 1));
+	check_eq(bool_of(&d, h, "passed"), 0);
+	r->w[1].sc.c.hist_duplicated = 0;
+	r->w[0].sc.c.hist_unexpected = 2;
+	e = esme_of(r, &d);
+	h = json_find(&d, json_find(&d, e, "reconnects"), "history");
+	check(int_is(&d, h, "unexpected", 2));
+	check_eq(bool_of(&d, h, "passed"), 0);
+
+	/* Devices: on with either count above 1. */
+	r->o.devices = 3;
+	r->w[0].sc.c.dev_expected = 20;
+	r->w[1].sc.c.dev_received = 19;
+	r->w[0].sc.c.org_dev_expected = 0;
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "devices");
+	check(o > 0 && json_type(&d, o) == JSMN_OBJECT);
+	keys_of(&d, o, keys, sizeof(keys));
+	check(!strcmp(keys, "participant,organizer,copies_expected,"
+		      "copies_received,organizer_copies_expected,"
+		      "organizer_copies_received"));
+	check(int_is(&d, o, "participant", 3));
+	check(int_is(&d, o, "organizer", 1));
+	check(int_is(&d, o, "copies_expected", 20));
+	check(int_is(&d, o, "copies_received", 19));
+	check(int_is(&d, o, "organizer_copies_expected", 0));
+	r->o.devices = 1;
+	r->o.org_devices = 2;
+	r->w[1].sc.c.org_dev_expected = 8;
+	r->w[0].sc.c.org_dev_received = 8;
+	e = esme_of(r, &d);
+	o = json_find(&d, e, "devices");
+	check(int_is(&d, o, "participant", 1));
+	check(int_is(&d, o, "organizer", 2));
+	check(int_is(&d, o, "organizer_copies_expected", 8));
+	check(int_is(&d, o, "organizer_copies_received", 8));
+	/* every histogram whole, the reconnects' among them */
+	h = json_find(&d, e, "histograms");
+	check(int_is(&d, json_find(&d, h, "rejoin"), "count", 6));
+
+	test_remove_dir(dir);
+	free(sum_text);
+	sum_text = NULL;
+	free_run(r);
+	return 0;
+}
+
+/* serve counts the organizers' replies among the send_message frames. */
+static int test_cross_check_replies(void)
+{
+	struct run *r = quiet_run();
+	struct json_doc d;
+	int e, cc;
+
+	check(r != NULL);
+	check(make_dir() == 0);
+	r->o.org_reply_every = 2;
+	r->w[0].sc.c.replies_sent = 5;
+	r->w[1].sc.c.replies_sent = 2;
+	r->server_received_start = 1000;
+	r->server_received = 1000 + 123 + 7;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check(cc > 0);
+	check(int_is(&d, cc, "sent", 123));
+	check(int_is(&d, cc, "replies_sent", 7));
+	check(int_is(&d, cc, "server_received", 130));
+	check_eq(bool_of(&d, cc, "passed"), 1);
+	/* the participants' messages alone are not all serve counted */
+	r->server_received = 1000 + 123;
+	e = esme_of(r, &d);
+	cc = json_find(&d, e, "cross_check");
+	check_eq(bool_of(&d, cc, "passed"), 0);
 	test_remove_dir(dir);
 	free(sum_text);
 	sum_text = NULL;
@@ -885,4 +1103,5 @@ static int test_quiet_summary(void)
 
 TEST_MAIN(T(test_err_names), T(test_sum), T(test_files), T(test_quiet_summary),
 	  T(test_zone_and_edges), T(test_unwritable), T(test_self_check),
-	  T(test_cross_check), T(test_thresholds))
+	  T(test_cross_check), T(test_behaviours), T(test_cross_check_replies),
+	  T(test_thresholds))

@@ -50,6 +50,69 @@ static int parses(void)
 	return 0;
 }
 
+/* Reconnects' time back in the chat: a latency group of five, after the
+ * replies'; the opt-in behaviours' counts, after replies_received. */
+static int behaviours(void)
+{
+	static const char *const rejoin[] = {
+		"rejoin_p50", "rejoin_p90", "rejoin_p99", "rejoin_p99_9",
+		"rejoin_max",
+	};
+	static const struct { const char *name; int metric; } counts[] = {
+		{ "chats_closed", M_CHATS_CLOSED },
+		{ "chats_reopened", M_CHATS_REOPENED },
+		{ "reconnects", M_RECONNECTS },
+		{ "history_missing", M_HISTORY_MISSING },
+		{ "history_duplicated", M_HISTORY_DUPLICATED },
+		{ "device_copies_missing", M_DEVICE_COPIES_MISSING },
+		{ "replies_missed", M_REPLIES_MISSED },
+	};
+	struct threshold t;
+	char why[160], expr[64];
+
+	check(M_REJOIN == M_REPLY + 5 && M_NLATENCY == M_REJOIN + 5);
+	for (int i = 0; i < 5; i++) {
+		snprintf(expr, sizeof(expr), "%s<250ms", rejoin[i]);
+		check_eq(threshold_parse(&t, expr, why, sizeof(why)), 0);
+		check(t.metric == M_REJOIN + i && t.value == 250);
+		check(!strcmp(threshold_metric(&t), rejoin[i]));
+	}
+	check_eq(threshold_parse(&t, "rejoin_p99<2s", why, sizeof(why)), 0);
+	check(t.value == 2000);
+	check_eq(threshold_parse(&t, "rejoin_max<=500us", why, sizeof(why)), 0);
+	check(t.value == 0.5);
+	/* no reconnect back in its chat: no samples, a fail */
+	threshold_apply(&t, 0, 0);
+	check(!t.passed && t.no_data &&
+	      !strcmp(t.no_data, "no reconnect back in its chat"));
+	threshold_apply(&t, 0.4, 3);
+	check(t.passed && !t.no_data);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		snprintf(expr, sizeof(expr), "%s==0", counts[i].name);
+		check_eq(threshold_parse(&t, expr, why, sizeof(why)), 0);
+		check(t.metric == counts[i].metric);
+		check(!strcmp(threshold_metric(&t), counts[i].name));
+		/* a count: measured even when 0, no unit */
+		threshold_apply(&t, 0, 0);
+		check(t.passed && !t.no_data);
+		threshold_apply(&t, 2, 1);
+		check(!t.passed);
+		snprintf(expr, sizeof(expr), "%s<5ms", counts[i].name);
+		check(threshold_parse(&t, expr, why, sizeof(why)) == -EINVAL);
+	}
+	check(M_REPLIES_MISSED + 1 == M_COUNT);
+	/* names that are not metrics */
+	check(threshold_parse(&t, "rejoin_p98<1s", why, sizeof(why)) == -EINVAL);
+	check(strstr(why, "unknown metric \"rejoin_p98\"") != NULL);
+	check(threshold_parse(&t, "rejoin<1s", why, sizeof(why)) == -EINVAL);
+	check(threshold_parse(&t, "reconnect==0", why, sizeof(why)) == -EINVAL);
+	check(threshold_parse(&t, "device_copies==0", why, sizeof(why)) ==
+	      -EINVAL);
+	check(threshold_parse(&t, "history_lost==0", why, sizeof(why)) ==
+	      -EINVAL);
+	return 0;
+}
+
 static int refuses(void)
 {
 	static const char *const bad[] = {
@@ -121,4 +184,4 @@ static int no_samples(void)
 	return 0;
 }
 
-TEST_MAIN(T(parses), T(refuses), T(no_samples))
+TEST_MAIN(T(parses), T(behaviours), T(refuses), T(no_samples))

@@ -38,9 +38,19 @@ static double lag_p99(const struct rep_run *r)
 	return !isnan(r->lag.p99) ? r->lag.p99 : r->lag_p99_ms;
 }
 
+/* A row of an opt-in behaviour: only when a or b has the figure. */
+static void opt_row(struct rep_cmp_row **r, const char *key,
+		    const char *label, double a, double b,
+		    enum rep_better better, int decimals)
+{
+	if (isnan(a) && isnan(b))
+		return;
+	row((*r)++, key, label, a, b, better, decimals);
+}
+
 /* see report.h */
-void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
-		      struct rep_cmp_row rows[REP_CMP_ROWS])
+int rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
+		     struct rep_cmp_row rows[REP_CMP_ROWS])
 {
 	struct rep_cmp_row *r = rows;
 
@@ -80,6 +90,26 @@ void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
 	    a->to_chat.p50, b->to_chat.p50, REP_LOWER, 3);
 	row(r++, "time_to_chat_p99_ms", "time to chat p99 [ms]",
 	    a->to_chat.p99, b->to_chat.p99, REP_LOWER, 3);
+	/* The opt-in behaviours. More replies, closes and returns done at
+	 * the same flags is more of the test done; the history check's
+	 * faults and the copies a device never read should be 0. */
+	opt_row(&r, "replies_received", "replies received",
+		a->replies_received, b->replies_received, REP_HIGHER, 0);
+	opt_row(&r, "reply_p99_ms", "reply p99 [ms]", a->reply_lat.p99,
+		b->reply_lat.p99, REP_LOWER, 3);
+	opt_row(&r, "chats_closed", "chats closed", a->chats_closed,
+		b->chats_closed, REP_HIGHER, 0);
+	opt_row(&r, "reconnects", "reconnects", a->rejoined, b->rejoined,
+		REP_HIGHER, 0);
+	opt_row(&r, "back_in_chat_p99_ms", "back in chat p99 [ms]",
+		a->back_in_chat.p99, b->back_in_chat.p99, REP_LOWER, 3);
+	opt_row(&r, "history_missing", "history missing", a->hist_missing,
+		b->hist_missing, REP_LOWER, 0);
+	opt_row(&r, "history_duplicated", "history duplicated",
+		a->hist_duplicated, b->hist_duplicated, REP_LOWER, 0);
+	opt_row(&r, "device_copies_missing", "device copies missing",
+		rep_copies_missing(a), rep_copies_missing(b), REP_LOWER, 0);
+	return (int)(r - rows);
 }
 
 static const char *verdict_name(int v)
@@ -96,12 +126,12 @@ static void fmt_val(char *dst, size_t cap, double v, int decimals)
 }
 
 static void print_text(const struct rep_run *a, const struct rep_run *b,
-		       const struct rep_cmp_row *rows)
+		       const struct rep_cmp_row *rows, int n)
 {
 	printf("A: %s\nB: %s\n\n", a->path, b->path);
-	printf("%-20s %14s %14s %10s  %-7s %s\n", "", "A", "B", "change",
+	printf("%-21s %14s %14s %10s  %-7s %s\n", "", "A", "B", "change",
 	       "better", "B is");
-	for (int i = 0; i < REP_CMP_ROWS; i++) {
+	for (int i = 0; i < n; i++) {
 		const struct rep_cmp_row *r = &rows[i];
 		char va[40], vb[40], ch[40];
 
@@ -112,7 +142,7 @@ static void print_text(const struct rep_run *a, const struct rep_run *b,
 						 ? "-" : "n/a");
 		else
 			snprintf(ch, sizeof(ch), "%+.2f%%", r->change_pct);
-		printf("%-20s %14s %14s %10s  %-7s %s\n", r->label, va, vb, ch,
+		printf("%-21s %14s %14s %10s  %-7s %s\n", r->label, va, vb, ch,
 		       r->better == REP_HIGHER ? "higher" : "lower",
 		       isnan(r->a) || isnan(r->b) ? "-"
 						  : verdict_name(r->verdict));
@@ -128,7 +158,7 @@ static void jw_num(struct jw *w, double v)
 }
 
 static int print_json(const struct rep_run *a, const struct rep_run *b,
-		      const struct rep_cmp_row *rows)
+		      const struct rep_cmp_row *rows, int nrows)
 {
 	/* Two paths of 4 KiB at 6 bytes an escaped byte, and the rows. */
 	size_t cap = 2 * 6 * sizeof(a->path) + 8192;
@@ -144,7 +174,7 @@ static int print_json(const struct rep_run *a, const struct rep_run *b,
 	jw_kv_cstr(&w, "b", b->path);
 	jw_key(&w, "metrics");
 	jw_obj_begin(&w);
-	for (int i = 0; i < REP_CMP_ROWS; i++) {
+	for (int i = 0; i < nrows; i++) {
 		const struct rep_cmp_row *r = &rows[i];
 
 		jw_key(&w, r->key);
@@ -179,8 +209,10 @@ static const char usage[] =
 "usage: esmeload compare [--json] A B\n"
 "\n"
 "Key figures of two runs side by side, with B's change relative to A and\n"
-"which direction is better. A and B are summary files\n"
-"(<unix>_performance_test_summary.json) or directories holding one run.\n"
+"which direction is better; the figures of organizers' replies, chats that\n"
+"end, reconnects and devices when either run has them. A and B are\n"
+"summary files (<unix>_performance_test_summary.json) or directories\n"
+"holding one run.\n"
 "  --json   the same as one JSON object\n";
 
 /* see report.h */
@@ -190,7 +222,7 @@ int compare_main(int argc, char **argv)
 	struct rep_run *runs = NULL;
 	struct rep_paths p = { 0 };
 	const char *args[2];
-	int nargs = 0, json = 0, rc = 2, opts = 1, loaded = 0;
+	int nargs = 0, json = 0, rc = 2, opts = 1, loaded = 0, nrows;
 	char err[2048];
 
 	for (int i = 0; i < argc; i++) {
@@ -249,14 +281,14 @@ int compare_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	rep_compare_rows(&runs[0], &runs[1], rows);
+	nrows = rep_compare_rows(&runs[0], &runs[1], rows);
 	if (json) {
-		if (print_json(&runs[0], &runs[1], rows) < 0) {
+		if (print_json(&runs[0], &runs[1], rows, nrows) < 0) {
 			fprintf(stderr, "esmeload compare: output too large\n");
 			goto out;
 		}
 	} else {
-		print_text(&runs[0], &runs[1], rows);
+		print_text(&runs[0], &runs[1], rows, nrows);
 	}
 	rc = fflush(stdout) == 0 ? 0 : 2;
 out:

@@ -406,6 +406,86 @@ static void chart_latency(FILE *f, const struct rep_run *runs, size_t n)
 	svg_end(&c);
 }
 
+/* ---- the opt-in behaviours over time ---- */
+
+/* A line of an over-time chart: the series' x[k], or its chats (-1). */
+struct sline {
+	int x;
+	enum svg_dash dash;
+	const char *label;
+};
+
+static const double *sline_v(const struct rep_series *s, int x)
+{
+	return x >= 0 ? s->x[x] : s->chats;
+}
+
+static int has_replies_s(const struct rep_run *r)
+{
+	const struct rep_series *s = &r->s;
+
+	return s->n > 0 && (any_finite(s->x[REP_X_REPLIES_SENT], s->n) ||
+			    any_finite(s->x[REP_X_REPLIES_RECEIVED], s->n));
+}
+
+static int has_chats_active_s(const struct rep_run *r)
+{
+	return r->s.n > 0 && any_finite(r->s.x[REP_X_CHATS_ACTIVE], r->s.n);
+}
+
+static int has_reconnects_s(const struct rep_run *r)
+{
+	const struct rep_series *s = &r->s;
+
+	return s->n > 0 && (any_finite(s->x[REP_X_RECONNECTS], s->n) ||
+			    any_finite(s->x[REP_X_DROPS_TESTER], s->n) ||
+			    any_finite(s->x[REP_X_DROPS_SERVER], s->n));
+}
+
+/* One chart of lines[0..nl) of every run that has(), from 0 up; the
+ * caller draws it only when some run has. */
+static void chart_time(FILE *f, const struct rep_run *runs, size_t n,
+		       int (*has)(const struct rep_run *),
+		       const struct sline *lines, size_t nl, const char *id,
+		       const char *title, const char *ylabel)
+{
+	struct legend l = { .n = 0 };
+	struct svg_chart c;
+	double ymax = NAN;
+
+	legend_runs(&l, runs, n, has, 0);
+	if (nl > 1)
+		for (size_t k = 0; k < nl; k++)
+			legend_add(&l, lines[k].label, "#555", lines[k].dash,
+				   0);
+	for (size_t i = 0; i < n; i++)
+		if (has(&runs[i]))
+			for (size_t k = 0; k < nl; k++)
+				fold(sline_v(&runs[i].s, lines[k].x),
+				     runs[i].s.n, &ymax, NULL);
+	chart_open(&c, f, &l, id, title);
+	svg_axis_fit(&c.x, SVG_LINEAR, 0, t_max(runs, n), 8, "time [s]");
+	svg_axis_fit(&c.y, SVG_LINEAR, 0, isnan(ymax) || ymax <= 0 ? 1 : ymax,
+		     6, ylabel);
+	svg_axes(&c);
+	for (size_t i = 0; i < n; i++) {
+		const struct rep_series *s = &runs[i].s;
+
+		if (!has(&runs[i]))
+			continue;
+		/* the last line on top: the first, solid, is the main one */
+		for (size_t k = nl; k-- > 0;) {
+			const double *v = sline_v(s, lines[k].x);
+
+			if (any_finite(v, s->n))
+				svg_path(&c, s->t, v, s->n, rep_color(i),
+					 lines[k].dash, k ? 1.5 : 1.8);
+		}
+	}
+	svg_legend(&c, l.it, l.n);
+	svg_end(&c);
+}
+
 /* ---- distributions: percentile on a log 1/(1 - p) axis ---- */
 
 #define DIST_PTS 200   /* points per line, at most */
@@ -427,6 +507,16 @@ static int has_dist_phases(const struct rep_run *r)
 		if (r->dist[k] && r->dist[k]->count)
 			return 1;
 	return 0;
+}
+
+static int has_dist_reply(const struct rep_run *r)
+{
+	return r->dist[REP_D_REPLY] && r->dist[REP_D_REPLY]->count;
+}
+
+static int has_dist_rejoin(const struct rep_run *r)
+{
+	return r->dist[REP_D_REJOIN] && r->dist[REP_D_REJOIN]->count;
 }
 
 /*
@@ -453,7 +543,7 @@ static size_t dist_points(const struct hist *h, double *x, double *y)
 static const char *const dist_label[REP_NDIST] = {
 	"from the scheduled send (solid)", "from the actual send (dashed)",
 	"time to chat", "sign-up (solid)", "chat request (dashed)",
-	"connect (dotted)",
+	"connect (dotted)", "reply", "back in chat",
 };
 
 /* One chart of the distributions first..last of each run that has one,
@@ -578,6 +668,71 @@ static void td_run(FILE *f, const struct rep_run *r, size_t i)
 	fputs("</span></td>", f);
 }
 
+static int has_behaviour(const struct rep_run *r)
+{
+	return r->has_replies || r->has_chats || r->has_reconnects ||
+	       r->has_devices;
+}
+
+/* The history check's faults: red when not 0. */
+static void td_fault(FILE *f, double v)
+{
+	char b[96];
+
+	if (isnan(v) || v == 0) {
+		td_int(f, v);
+		return;
+	}
+	fmt_int(b, sizeof(b), v);
+	fprintf(f, "<td class=\"bad\">%s</td>", b);
+}
+
+/* The opt-in behaviours' figures, one row per run that had any; none
+ * for a page of plain runs. */
+static void behaviour_table(FILE *f, const struct rep_run *runs, size_t n)
+{
+	if (!count(runs, n, has_behaviour))
+		return;
+	fputs("<div class=\"tw\"><table id=\"behaviours\">\n<thead><tr>"
+	      "<th class=\"t\">run</th>"
+	      "<th>replies sent</th><th>replies received</th>"
+	      "<th>replies in flight</th><th>replies missed</th>"
+	      "<th>reply p99 [ms]</th>"
+	      "<th>chats closed</th><th>chats active</th>"
+	      "<th>refused after close</th>"
+	      "<th>drops</th><th>re&shy;connects</th>"
+	      "<th>back in chat p99 [ms]</th><th>history missing</th>"
+	      "<th>history dupli&shy;cated</th><th>history recovered</th>"
+	      "<th>device copies missing</th>"
+	      "</tr></thead>\n<tbody>\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct rep_run *r = &runs[i];
+
+		if (!has_behaviour(r))
+			continue;
+		fputs("<tr class=\"behaviour\">", f);
+		td_run(f, r, i);
+		td_int(f, r->replies_sent);
+		td_int(f, r->replies_received);
+		td_int(f, r->replies_in_flight);
+		td_int(f, r->replies_missed);
+		td_ms(f, r->reply_lat.p99);
+		td_int(f, r->chats_closed);
+		td_int(f, r->chats_active);
+		td_int(f, r->refused_after_close);
+		td_int(f, r->drops_tester + (isnan(r->drops_server) ? 0 :
+					      r->drops_server));
+		td_int(f, r->rejoined);
+		td_ms(f, r->back_in_chat.p99);
+		td_fault(f, r->hist_missing);
+		td_fault(f, r->hist_duplicated);
+		td_int(f, r->hist_recovered);
+		td_fault(f, rep_copies_missing(r));
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody></table></div>\n", f);
+}
+
 /* The figures, one row per run; then what ended each run. Two tables so
  * neither needs scrolling: the texts get the width they need. */
 static void tables(FILE *f, const struct rep_run *runs, size_t n)
@@ -643,6 +798,8 @@ static void tables(FILE *f, const struct rep_run *runs, size_t n)
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table></div>\n", f);
+
+	behaviour_table(f, runs, n);
 
 	fputs("<div class=\"tw\"><table id=\"outcomes\">\n<thead><tr>"
 	      "<th class=\"t\">run</th><th class=\"t\">summary file</th>"
@@ -762,6 +919,91 @@ static const char css[] =
 	"th,td{padding:3px 4px}"
 	"}";
 
+/*
+ * The opt-in behaviours' charts over time (organizers' replies, chats
+ * that end, reconnects), each only when a run's time series has its
+ * figures: a plain run's page has none of them.
+ */
+static void behaviour_charts(FILE *f, const struct rep_run *runs, size_t n)
+{
+	static const struct sline replies[] = {
+		{ REP_X_REPLIES_RECEIVED, SVG_SOLID, "received (solid)" },
+		{ REP_X_REPLIES_SENT, SVG_DASHED, "sent (dashed)" },
+	};
+	static const struct sline chats[] = {
+		{ REP_X_CHATS_ACTIVE, SVG_SOLID, "active (solid)" },
+		{ -1, SVG_DASHED, "opened in all (dashed)" },
+	};
+	static const struct sline reconnects[] = {
+		{ REP_X_RECONNECTS, SVG_SOLID, "back in their chat (solid)" },
+		{ REP_X_DROPS_TESTER, SVG_DASHED,
+		  "dropped by the tester (dashed)" },
+		{ REP_X_DROPS_SERVER, SVG_DOTTED,
+		  "dropped by the server (dotted)" },
+	};
+
+	if (count(runs, n, has_replies_s)) {
+		fputs("<section id=\"replies\"><h2>Organizers' replies over "
+		      "time</h2>\n<p class=\"what\">Replies the organizers "
+		      "wrote per second (dashed) and the replies their "
+		      "participants read per second (solid).</p>\n<figure>", f);
+		chart_time(f, runs, n, has_replies_s, replies, 2,
+			   "chart-replies", "Organizers' replies over time",
+			   "replies [1/s]");
+		fputs("</figure></section>\n", f);
+	}
+	if (count(runs, n, has_chats_active_s)) {
+		fputs("<section id=\"chats-active\"><h2>Chats that end"
+		      "</h2>\n<p class=\"what\">Chats still open at each "
+		      "second (solid) and the chats opened so far (dashed): "
+		      "the gap between them is the chats that closed.</p>\n"
+		      "<figure>", f);
+		chart_time(f, runs, n, has_chats_active_s, chats, 2,
+			   "chart-chats-active", "Chats open over time",
+			   "chats");
+		fputs("</figure></section>\n", f);
+	}
+	if (count(runs, n, has_reconnects_s)) {
+		fputs("<section id=\"reconnects\"><h2>Reconnects over time"
+		      "</h2>\n<p class=\"what\">Per second: participants "
+		      "back in their chat after a reconnect (solid), "
+		      "connections the tester dropped (dashed) and the server "
+		      "closed (dotted).</p>\n<figure>", f);
+		chart_time(f, runs, n, has_reconnects_s, reconnects, 3,
+			   "chart-reconnects", "Reconnects over time",
+			   "per second [1/s]");
+		fputs("</figure></section>\n", f);
+	}
+}
+
+/* The distributions of replies and reconnects, when a run carries them. */
+static void behaviour_dists(FILE *f, const struct rep_run *runs, size_t n)
+{
+	if (count(runs, n, has_dist_reply)) {
+		fputs("<section id=\"reply-dist\"><h2>Reply latency</h2>\n"
+		      "<p class=\"what\">Every organizer's reply from the "
+		      "moment it was due (its think time after the message it "
+		      "answers) until its participant read it, at each "
+		      "percentile (log 1/(1-p) as above).</p>\n<figure>", f);
+		chart_dist(f, runs, n, REP_D_REPLY, REP_D_REPLY, has_dist_reply,
+			   "chart-reply-dist", "Reply latency distribution",
+			   "reply latency [ms]");
+		fputs("</figure></section>\n", f);
+	}
+	if (count(runs, n, has_dist_rejoin)) {
+		fputs("<section id=\"rejoin-dist\"><h2>Back in chat after a "
+		      "reconnect</h2>\n<p class=\"what\">Every reconnect "
+		      "from its start (after the backoff) until the "
+		      "participant was back in its chat and had checked its "
+		      "history, at each percentile (log 1/(1-p) as above)."
+		      "</p>\n<figure>", f);
+		chart_dist(f, runs, n, REP_D_REJOIN, REP_D_REJOIN,
+			   has_dist_rejoin, "chart-rejoin-dist",
+			   "Back in chat distribution", "back in chat [ms]");
+		fputs("</figure></section>\n", f);
+	}
+}
+
 /* see report.h */
 int rep_html_write(FILE *f, const struct rep_run *runs, size_t n)
 {
@@ -792,9 +1034,11 @@ int rep_html_write(FILE *f, const struct rep_run *runs, size_t n)
 	fputs("</figure></section>\n", f);
 
 	fputs("<section id=\"chats\"><h2>Active chats over time</h2>\n"
-	      "<p class=\"what\">Participants that found their chat "
-	      "(participants never close a chat).</p>\n<figure>",
-	      f);
+	      "<p class=\"what\">Participants that found their chat", f);
+	fputs(count(runs, n, has_chats_active_s) ?
+	      ", counted up: a chat that ends stays counted here (the chats "
+	      "still open are charted below).</p>\n<figure>" :
+	      " (participants never close a chat).</p>\n<figure>", f);
 	chart_chats(f, runs, n);
 	fputs("</figure></section>\n", f);
 
@@ -805,6 +1049,7 @@ int rep_html_write(FILE *f, const struct rep_run *runs, size_t n)
 	      f);
 	chart_latency(f, runs, n);
 	fputs("</figure></section>\n", f);
+	behaviour_charts(f, runs, n);
 
 	fputs("<section id=\"capacity\"><h2>Max message rate vs active "
 	      "chats</h2>\n<p class=\"what\">One point per run: its highest "
@@ -847,6 +1092,7 @@ int rep_html_write(FILE *f, const struct rep_run *runs, size_t n)
 		   "chart-phases-dist", "Phase distributions",
 		   "duration [ms]");
 	fputs("</figure></section>\n", f);
+	behaviour_dists(f, runs, n);
 
 	fputs("<section id=\"summary\"><h2>Runs</h2>\n", f);
 	tables(f, runs, n);
@@ -866,6 +1112,10 @@ static const char usage[] =
 "max message rate vs chats, the distributions of latency, time to chat and\n"
 "an arrival's phases (percentiles on a log 1/(1-p) axis, as HdrHistogram\n"
 "plots them), and a table of the runs' summaries and self-check verdicts.\n"
+"Runs with organizers who answer, chats that end, reconnects or several\n"
+"devices add their charts (replies, open chats and reconnects over time,\n"
+"the distributions of reply latency and of the time back in chat) and a\n"
+"table of their figures.\n"
 "\n"
 "  RUN       a <unix>_performance_test_summary.json file, or a directory:\n"
 "            every summary file in it. The time series (.jsonl) or, without\n"

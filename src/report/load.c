@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,8 +18,10 @@
 #include "json.h"
 #include "timefmt.h"
 
-/* A .jsonl line has about 40 tokens; room for fields added later. */
-#define LINE_TOKENS 20000 /* a shard's line carries 5 histograms whole */
+/* A .jsonl line has about 40 tokens (60 with the opt-in behaviours'
+ * keys); a shard's line carries up to 7 histograms whole, each at most
+ * 2 x 1728 bucket tokens and a few more. */
+#define LINE_TOKENS 30000
 
 static void seterr(char *err, size_t cap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -44,9 +47,20 @@ void rep_run_init(struct rep_run *r)
 		&r->server_errors, &r->connected, &r->errors_total,
 		&r->cpu_percent, &r->cq_overflows, &r->enobufs,
 		&r->lag_p99_ms, &r->in_flight, &r->lost,
+		&r->replies_scheduled, &r->replies_sent, &r->replies_received,
+		&r->replies_in_flight, &r->replies_dropped, &r->replies_missed,
+		&r->chats_opened, &r->chats_closed, &r->chats_active,
+		&r->chats_reopened, &r->closes_sent, &r->refused_after_close,
+		&r->drops_tester, &r->drops_server, &r->rejoined,
+		&r->echoes_after_drop, &r->hist_checks, &r->hist_missing,
+		&r->hist_duplicated, &r->hist_recovered, &r->hist_unexpected,
+		&r->devices, &r->org_devices, &r->copies_expected,
+		&r->copies_received, &r->org_copies_expected,
+		&r->org_copies_received,
 	};
 	struct rep_pct *pcts[] = { &r->lat, &r->lat_actual, &r->lag,
-				   &r->arrival_lag, &r->to_chat };
+				   &r->arrival_lag, &r->to_chat, &r->reply_lat,
+				   &r->back_in_chat };
 
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -56,13 +70,20 @@ void rep_run_init(struct rep_run *r)
 	r->log_ws = -1;
 	r->tester_limited = -1;
 	r->cross_check = -1;
+	r->hist_passed = -1;
 	r->name = r->path;
 }
 
 /* see report.h */
 const char *const rep_dist_names[REP_NDIST] = {
 	"latency", "latency_actual", "time_to_chat", "sign_up",
-	"chat_request", "connect",
+	"chat_request", "connect", "reply_latency", "rejoin",
+};
+
+/* see report.h */
+const char *const rep_sx_names[REP_NX] = {
+	"replies_sent", "replies_received", "chats_active", "reconnects",
+	"drops_tester", "drops_server",
 };
 
 /* see report.h */
@@ -82,27 +103,41 @@ void rep_run_free(struct rep_run *r)
 	free(s->p50);
 	free(s->p99);
 	free(s->cpu);
+	for (int k = 0; k < REP_NX; k++)
+		free(s->x[k]);
 	memset(s, 0, sizeof(*s));
 }
 
+static int grow(double **v, size_t cap)
+{
+	double *p = realloc(*v, cap * sizeof(double));
+
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	return 0;
+}
+
+/* One second; x[REP_NX] the opt-in behaviours' figures, NULL: none. */
 static int series_push(struct rep_series *s, double t, double sent,
 		       double delivered, double chats, double p50, double p99,
-		       double cpu)
+		       double cpu, const double *x)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
 		double **arr[] = { &s->t, &s->sent, &s->delivered, &s->chats,
 				   &s->p50, &s->p99, &s->cpu };
 
-		for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++) {
-			double *p = realloc(*arr[i], cap * sizeof(double));
-
-			if (!p)
+		for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++)
+			if (grow(arr[i], cap) < 0)
 				return -ENOMEM;
-			*arr[i] = p;
-		}
+		for (int k = 0; k < REP_NX; k++)
+			if (grow(&s->x[k], cap) < 0)
+				return -ENOMEM;
 		s->cap = cap;
 	}
+	for (int k = 0; k < REP_NX; k++)
+		s->x[k][s->n] = x ? x[k] : NAN;
 	s->t[s->n] = t;
 	s->sent[s->n] = sent;
 	s->delivered[s->n] = delivered;
@@ -251,14 +286,15 @@ static int get_obj(const struct json_doc *d, int obj, const char *where,
 	return 0;
 }
 
-static int get_pct(const struct json_doc *d, int obj, const char *key,
-		   struct rep_pct *p, char *err, size_t cap)
+/* The quantiles object obj.key (p50 ... max); in names obj in errors. */
+static int get_pct_in(const struct json_doc *d, int obj, const char *in,
+		      const char *key, struct rep_pct *p, char *err, size_t cap)
 {
-	char where[64];
+	char where[96];
 	int o, e;
 
-	snprintf(where, sizeof(where), "esmeload.%s", key);
-	e = get_obj(d, obj, "esmeload", key, &o, err, cap);
+	snprintf(where, sizeof(where), "%s.%s", in, key);
+	e = get_obj(d, obj, in, key, &o, err, cap);
 	if (e < 0 || o < 0)
 		return e;
 	if ((e = get_num(d, o, where, "p50", &p->p50, err, cap)) < 0 ||
@@ -268,6 +304,12 @@ static int get_pct(const struct json_doc *d, int obj, const char *key,
 	    (e = get_num(d, o, where, "max", &p->max, err, cap)) < 0)
 		return e;
 	return 0;
+}
+
+static int get_pct(const struct json_doc *d, int obj, const char *key,
+		   struct rep_pct *p, char *err, size_t cap)
+{
+	return get_pct_in(d, obj, "esmeload", key, p, err, cap);
 }
 
 static int get_duration(const struct json_doc *d, const char *key, double *v,
@@ -413,6 +455,116 @@ static int get_dists(struct rep_run *r, const struct json_doc *d, int o,
 	return 0;
 }
 
+/* A number member of an object, by its place in struct rep_run. */
+struct num_key {
+	const char *key;
+	size_t off;
+};
+#define NK(key, field) { key, offsetof(struct rep_run, field) }
+
+static int get_nums(struct rep_run *r, const struct json_doc *d, int o,
+		    const char *where, const struct num_key *k, size_t n,
+		    char *err, size_t cap)
+{
+	for (size_t i = 0; i < n; i++) {
+		double *v = (double *)(void *)((char *)r + k[i].off);
+		int e = get_num(d, o, where, k[i].key, v, err, cap);
+
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+/*
+ * The opt-in behaviours' objects (null when off): esmeload.replies,
+ * .chats, .reconnects (with its history check), .devices.
+ */
+static int get_behaviours(struct rep_run *r, const struct json_doc *d,
+			  int esme, char *err, size_t cap)
+{
+	static const struct num_key replies[] = {
+		NK("scheduled", replies_scheduled), NK("sent", replies_sent),
+		NK("received", replies_received),
+		NK("in_flight", replies_in_flight),
+		NK("dropped", replies_dropped), NK("missed", replies_missed),
+	};
+	static const struct num_key chats[] = {
+		NK("opened", chats_opened), NK("closed", chats_closed),
+		NK("active", chats_active), NK("reopened", chats_reopened),
+		NK("closes_sent", closes_sent),
+		NK("refused_after_close", refused_after_close),
+	};
+	static const struct num_key reconnects[] = {
+		NK("drops_tester", drops_tester),
+		NK("drops_server", drops_server), NK("rejoined", rejoined),
+		NK("echoes_after_drop", echoes_after_drop),
+	};
+	static const struct num_key history[] = {
+		NK("checks", hist_checks), NK("missing", hist_missing),
+		NK("duplicated", hist_duplicated),
+		NK("recovered", hist_recovered),
+		NK("unexpected", hist_unexpected),
+	};
+	static const struct num_key devices[] = {
+		NK("participant", devices), NK("organizer", org_devices),
+		NK("copies_expected", copies_expected),
+		NK("copies_received", copies_received),
+		NK("organizer_copies_expected", org_copies_expected),
+		NK("organizer_copies_received", org_copies_received),
+	};
+#define N(a) (sizeof(a) / sizeof(a[0]))
+	int o, h, e;
+
+	if ((e = get_obj(d, esme, "esmeload", "replies", &o, err, cap)) < 0)
+		return e;
+	if (o >= 0) {
+		r->has_replies = 1;
+		if ((e = get_nums(r, d, o, "esmeload.replies", replies,
+				  N(replies), err, cap)) < 0 ||
+		    (e = get_pct_in(d, o, "esmeload.replies", "latency_ms",
+				    &r->reply_lat, err, cap)) < 0)
+			return e;
+	}
+	if ((e = get_obj(d, esme, "esmeload", "chats", &o, err, cap)) < 0)
+		return e;
+	if (o >= 0) {
+		r->has_chats = 1;
+		if ((e = get_nums(r, d, o, "esmeload.chats", chats, N(chats),
+				  err, cap)) < 0)
+			return e;
+	}
+	if ((e = get_obj(d, esme, "esmeload", "reconnects", &o, err, cap)) < 0)
+		return e;
+	if (o >= 0) {
+		const char *w = "esmeload.reconnects";
+
+		r->has_reconnects = 1;
+		if ((e = get_nums(r, d, o, w, reconnects, N(reconnects), err,
+				  cap)) < 0 ||
+		    (e = get_pct_in(d, o, w, "back_in_chat_ms",
+				    &r->back_in_chat, err, cap)) < 0 ||
+		    (e = get_obj(d, o, w, "history", &h, err, cap)) < 0)
+			return e;
+		if (h >= 0 &&
+		    ((e = get_nums(r, d, h, "esmeload.reconnects.history",
+				   history, N(history), err, cap)) < 0 ||
+		     (e = get_bool(d, h, "esmeload.reconnects.history",
+				   "passed", &r->hist_passed, err, cap)) < 0))
+			return e;
+	}
+	if ((e = get_obj(d, esme, "esmeload", "devices", &o, err, cap)) < 0)
+		return e;
+	if (o >= 0) {
+		r->has_devices = 1;
+		if ((e = get_nums(r, d, o, "esmeload.devices", devices,
+				  N(devices), err, cap)) < 0)
+			return e;
+	}
+#undef N
+	return 0;
+}
+
 static int get_esme(struct rep_run *r, const struct json_doc *d, int o,
 		    char *err, size_t cap)
 {
@@ -451,6 +603,7 @@ static int get_esme(struct rep_run *r, const struct json_doc *d, int o,
 			  sizeof(r->first_error), err, cap)) < 0 ||
 	    (e = get_self_check(r, d, o, err, cap)) < 0 ||
 	    (e = get_checks(r, d, o, err, cap)) < 0 ||
+	    (e = get_behaviours(r, d, o, err, cap)) < 0 ||
 	    (e = get_dists(r, d, o, err, cap)) < 0)
 		return e;
 	/* Older files: the ratio from its parts. */
@@ -595,7 +748,7 @@ int rep_parse_series(struct rep_run *r, const char *js, size_t n, char *err,
 		const char *p = js + pos, *nl = memchr(p, '\n', n - pos);
 		size_t len = nl ? (size_t)(nl - p) : n - pos;
 		int last = only_space(p + len, n - pos - len);
-		double t, ts, sent, dlv, chats, p50, p99, cpu;
+		double t, ts, sent, dlv, chats, p50, p99, cpu, x[REP_NX];
 		struct json_doc d;
 
 		line++;
@@ -640,6 +793,10 @@ int rep_parse_series(struct rep_run *r, const char *js, size_t n, char *err,
 		    (e = line_lat(&d, "latency_ms", "p99", &p99, line, err,
 				  cap)))
 			goto out;
+		for (int k = 0; k < REP_NX; k++)
+			if ((e = line_num(&d, 0, rep_sx_names[k], &x[k], line,
+					  err, cap)))
+				goto out;
 		if (isnan(t) && !isnan(ts)) {
 			/* No elapsed_s: from the Unix second it ends. */
 			if (isnan(t_first))
@@ -653,7 +810,7 @@ int rep_parse_series(struct rep_run *r, const char *js, size_t n, char *err,
 			e = -EINVAL;
 			goto out;
 		}
-		e = series_push(&r->s, t, sent, dlv, chats, p50, p99, cpu);
+		e = series_push(&r->s, t, sent, dlv, chats, p50, p99, cpu, x);
 		if (e < 0) {
 			seterr(err, cap, "out of memory");
 			goto out;
@@ -755,13 +912,16 @@ bad_key:
 			/* The Go tool writes only seconds with sends. */
 			double gap0 = (double)v[i - 1].sec + 2 - start;
 
-			if (series_push(&r->s, gap0, 0, NAN, NAN, NAN, NAN, NAN))
+			if (series_push(&r->s, gap0, 0, NAN, NAN, NAN, NAN,
+					NAN, NULL))
 				goto nomem;
 			if (v[i].sec > v[i - 1].sec + 2 &&
-			    series_push(&r->s, x - 1, 0, NAN, NAN, NAN, NAN, NAN))
+			    series_push(&r->s, x - 1, 0, NAN, NAN, NAN, NAN,
+					NAN, NULL))
 				goto nomem;
 		}
-		if (series_push(&r->s, x, v[i].count, NAN, NAN, NAN, NAN, NAN))
+		if (series_push(&r->s, x, v[i].count, NAN, NAN, NAN, NAN, NAN,
+				NULL))
 			goto nomem;
 	}
 	r->src = REP_SRC_RATES;
@@ -1022,6 +1182,17 @@ double rep_max_rate(const struct rep_run *r)
 		if (!isnan(r->s.sent[i]) && !(r->s.sent[i] <= m))
 			m = r->s.sent[i];
 	return m;
+}
+
+/* see report.h */
+double rep_copies_missing(const struct rep_run *r)
+{
+	double p = r->copies_expected - r->copies_received;
+	double o = r->org_copies_expected - r->org_copies_received;
+
+	if (!r->has_devices || (isnan(p) && isnan(o)))
+		return NAN;
+	return (isnan(p) || p < 0 ? 0 : p) + (isnan(o) || o < 0 ? 0 : o);
 }
 
 /* see report.h */

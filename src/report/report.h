@@ -48,19 +48,34 @@ enum rep_src {
 };
 
 /*
+ * The opt-in behaviours' per-second figures a time series may carry
+ * (src/run/series.c writes them only when the behaviour is on), indexes
+ * of rep_series.x; rep_sx_names are their .jsonl keys.
+ */
+enum rep_sx { REP_X_REPLIES_SENT, REP_X_REPLIES_RECEIVED, REP_X_CHATS_ACTIVE,
+	      REP_X_RECONNECTS, REP_X_DROPS_TESTER, REP_X_DROPS_SERVER,
+	      REP_NX };
+extern const char *const rep_sx_names[REP_NX];
+
+/*
  * Per-second data, parallel arrays of n values. t is seconds since the
  * run's start (the end of each one-second interval). From message rates
- * only t and sent are known; the other arrays then hold NaN.
+ * only t and sent are known; the other arrays then hold NaN, as x[k] does
+ * on every line without its key.
  */
 struct rep_series {
 	size_t n, cap;
 	double *t, *sent, *delivered, *chats, *p50, *p99, *cpu;
+	double *x[REP_NX];
 };
 
 /* The distributions a summary carries whole (esmeload.histograms), in
- * the order of rep_dist_names. */
+ * the order of rep_dist_names: REP_D_REPLY an organizer's reply from its
+ * schedule ("reply_latency"), REP_D_REJOIN a reconnect until it is back
+ * in its chat ("rejoin"). */
 enum rep_dist { REP_D_LAT, REP_D_ACTUAL, REP_D_TTC, REP_D_SIGNUP,
-		REP_D_REQUEST, REP_D_CONNECT, REP_NDIST };
+		REP_D_REQUEST, REP_D_CONNECT, REP_D_REPLY, REP_D_REJOIN,
+		REP_NDIST };
 extern const char *const rep_dist_names[REP_NDIST];
 struct hist;
 
@@ -93,6 +108,30 @@ struct rep_run {
 	char verdict[1024];
 	int cross_check;        /* -1 absent or null, 0 failed, 1 passed */
 	int thresholds_n, thresholds_passed;
+	/*
+	 * The opt-in behaviours: esmeload.replies, .chats, .reconnects and
+	 * .devices; has_* is 0 when the object is null or absent (the
+	 * behaviour was off, or an older file), and its numbers are NaN.
+	 */
+	int has_replies, has_chats, has_reconnects, has_devices;
+	/* replies: sent = received + missed + in_flight */
+	double replies_scheduled, replies_sent, replies_received;
+	double replies_in_flight, replies_dropped, replies_missed;
+	struct rep_pct reply_lat;
+	/* chats: opened = closed + active */
+	double chats_opened, chats_closed, chats_active, chats_reopened;
+	double closes_sent, refused_after_close;
+	/* reconnects, and the history check of each return */
+	double drops_tester, drops_server, rejoined, echoes_after_drop;
+	struct rep_pct back_in_chat;
+	double hist_checks, hist_missing, hist_duplicated, hist_recovered;
+	double hist_unexpected;
+	int hist_passed;        /* -1 absent or null (nothing checked) */
+	/* devices: connections per user, and the copies of every frame
+	 * their other connections should read (expected) and did */
+	double devices, org_devices;
+	double copies_expected, copies_received;
+	double org_copies_expected, org_copies_received;
 	/* Its histograms (microseconds), NULL each when the file has none
 	 * (the Go tool's, an older esmeload's). */
 	struct hist *dist[REP_NDIST];
@@ -307,11 +346,23 @@ struct rep_cmp_row {
 	int verdict;            /* +1 B better, -1 B worse, 0 same or unknown */
 };
 
-#define REP_CMP_ROWS 19
+/* The rows every comparison has, then at most this many in all: the
+ * opt-in behaviours' rows come only when a or b has the figure. */
+#define REP_CMP_BASE_ROWS 19
+#define REP_CMP_ROWS 27
 
-/* Fill rows[REP_CMP_ROWS] with the key figures of a and b. */
-void rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
-		      struct rep_cmp_row rows[REP_CMP_ROWS]);
+/*
+ * Fill rows[0..n) with the key figures of a and b and return n: the
+ * REP_CMP_BASE_ROWS rows always, then those of replies, chats that end,
+ * reconnects and devices that a or b has (both NaN: left out).
+ */
+int rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
+		     struct rep_cmp_row rows[REP_CMP_ROWS]);
+
+/* Copies of frames a run's other devices should have read and did not:
+ * copies_expected - copies_received plus the organizers' (each >= 0);
+ * NaN without the devices object. */
+double rep_copies_missing(const struct rep_run *r);
 
 /* `esmeload compare [--json] A B`: 0, or 2 (usage, a bad file). */
 int compare_main(int argc, char **argv);

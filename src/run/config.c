@@ -117,6 +117,12 @@ static const char usage[] =
 "  --org-devices N           connections per organizer, 1-8 (default 1):\n"
 "                            start_chat and replies leave from the first,\n"
 "                            and every other one must read what it reads\n"
+"  --scenario FILE           these behaviours and the load (-sci, -cpi or\n"
+"                            --arrival-rate, -smi, --organizers,\n"
+"                            --max-participants, --duration) from a JSON\n"
+"                            file (docs/scenario.schema.json), recorded in\n"
+"                            the summary; a flag on the command line wins\n"
+"                            over the file, wherever --scenario is\n"
 "\n"
 "Shards (one test over several processes or machines; `esmeload merge`\n"
 "reads their files back as one result):\n"
@@ -214,9 +220,12 @@ static const char usage[] =
 "arrival_lag_p50 ... arrival_lag_max (sign-up written minus its schedule),\n"
 "time_to_chat_p50 ... time_to_chat_max (scheduled arrival until its chat),\n"
 "reply_p50 ... reply_max (an organizer's reply, from its schedule),\n"
+"rejoin_p50 ... rejoin_max (a reconnect until back in its chat),\n"
 "delivered_ratio, sent, delivered, organizer_received, errors, chats,\n"
 "participants, msgs_per_s, cpu_percent, in_flight, lost, replies_sent,\n"
-"replies_received.\n"
+"replies_received, chats_closed, chats_reopened, reconnects,\n"
+"history_missing, history_duplicated, device_copies_missing,\n"
+"replies_missed.\n"
 "\n"
 "Files, <unix> being the Unix second they are written in at the end of the\n"
 "run, as the Go tool names its two (the time series is written under the\n"
@@ -432,6 +441,107 @@ static void set_u(struct run_opts *o, int k, uint64_t x)
 	}
 }
 
+/* see run.h */
+int run_opt_apply(struct run_opts *o, const char *name, const char *v,
+		  char *why, size_t cap)
+{
+	uint64_t x;
+	int64_t ns, ms;
+	int r;
+
+	for (size_t k = 0; k < sizeof(go_ms) / sizeof(go_ms[0]); k++) {
+		if (strcmp(name, go_ms[k].name))
+			continue;
+		/* Go's flag.Int syntax: "010" is 8, "0x10" 16, "+7" 7. */
+		r = opt_go_int(v, &ms);
+		if (r == -EINVAL)
+			snprintf(why, cap, "parse error (an integer in ms, as Go "
+				 "reads it: 10, 012, 0o12, 0x0a, 0b1010, 1_000)");
+		else if (r < 0)
+			snprintf(why, cap, "value out of range");
+		/* Go takes these and its loops spin without waiting (or its
+		 * Duration overflows): they mean nothing, so we refuse them. */
+		else if (ms < 0)
+			snprintf(why, cap, "a negative interval means nothing "
+				 "(esmeload refuses it; the Go tool would not "
+				 "wait at all)");
+		else if (ms > MS_MAX)
+			snprintf(why, cap, "at most 9223372036854 ms (more "
+				 "overflows the Go tool's time.Duration)");
+		else {
+			*(int64_t *)(void *)((char *)o + go_ms[k].off) = ms;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < sizeof(dur_opt) / sizeof(dur_opt[0]); k++) {
+		if (strcmp(name, dur_opt[k].name))
+			continue;
+		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 ||
+		    ns < 1000000) {
+			snprintf(why, cap, "not a duration of at least 1ms "
+				 "(e.g. 500ms, 90s, 10m)");
+			return -EINVAL;
+		}
+		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
+		return 0;
+	}
+	if (!strcmp(name, "org-think-dist") || !strcmp(name, "reconnect-dist")) {
+		if (strcmp(v, "fixed") && strcmp(v, "exp")) {
+			snprintf(why, cap, "not fixed or exp");
+			return -EINVAL;
+		}
+		if (name[0] == 'o')
+			o->org_think_exp = !strcmp(v, "exp");
+		else
+			o->reconnect_fixed = !strcmp(v, "fixed");
+		return 0;
+	}
+	if (!strcmp(name, "arrival-rate")) {
+		char *end;
+		double rate;
+
+		errno = 0;
+		rate = strtod(v, &end);
+		if (end != v && !strcmp(end, "/s"))
+			end += 2;
+		if (end == v || *end || errno || !(rate >= 0.001) ||
+		    rate > 1000000) {
+			snprintf(why, cap, "not a rate of arrivals per second "
+				 "from 0.001 to 1000000 (e.g. 5000, 2500/s, 0.5)");
+			return -EINVAL;
+		}
+		o->arrival_rate = rate;
+		return 0;
+	}
+	for (int k = 0; k < NU; k++) {
+		if (strcmp(name, u_opt[k].name))
+			continue;
+		if (opt_u64(v, u_opt[k].min, u_opt[k].max, &x) < 0) {
+			if (u_opt[k].max == UINT64_MAX)
+				snprintf(why, cap, "not a whole number >= %llu",
+					 (unsigned long long)u_opt[k].min);
+			else
+				snprintf(why, cap,
+					 "not a whole number from %llu to %llu",
+					 (unsigned long long)u_opt[k].min,
+					 (unsigned long long)u_opt[k].max);
+			return -EINVAL;
+		}
+		set_u(o, k, x);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The value flags run_opt_apply checks and sets besides the tables. */
+static const char *const apply_other[] = {
+	"org-think-dist", "reconnect-dist", "arrival-rate",
+};
+#define N_GO (sizeof(go_ms) / sizeof(go_ms[0]))
+#define N_DUR (sizeof(dur_opt) / sizeof(dur_opt[0]))
+#define N_OTHER (sizeof(apply_other) / sizeof(apply_other[0]))
+
 /*
  * Match argv[*i] against one value option. Returns 1 with *v set (and *i
  * advanced when the value was the next argument), 0 when it is another
@@ -448,12 +558,45 @@ static int value(int argc, char **argv, int *i, const char *dashes,
 	return r;
 }
 
+/*
+ * argv[*i] as one of the flags run_opt_apply sets: 0 applied, 2 after
+ * printing the error, -ENOENT when it is another argument.
+ */
+static int apply_arg(struct run_opts *o, int argc, char **argv, int *i)
+{
+	char why[160];
+	const char *v;
+	int r;
+
+	for (size_t k = 0; k < N_GO + N_DUR + N_OTHER + NU; k++) {
+		const char *dashes = k < N_GO ? "-" : "--";
+		const char *name =
+			k < N_GO ? go_ms[k].name :
+			k < N_GO + N_DUR ? dur_opt[k - N_GO].name :
+			k < N_GO + N_DUR + N_OTHER ?
+				apply_other[k - N_GO - N_DUR] :
+				u_opt[k - N_GO - N_DUR - N_OTHER].name;
+
+		r = value(argc, argv, i, dashes, name, &v);
+		if (r != 1) {
+			if (r)
+				return r;
+			continue;
+		}
+		if (run_opt_apply(o, name, v, why, sizeof(why)) < 0)
+			return bad_value(dashes, name, v, why);
+		if (!strcmp(name, "cpi"))
+			o->cpi_given = 1;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* One option at argv[*i]: 0 matched and applied, 1 help, 2 error. */
 static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i], *v;
-	uint64_t x;
-	int64_t ns, ms;
+	int64_t ns;
 	int r, on;
 	/* The boolean flags (-name, -name=true|false) and what each sets. */
 	const struct {
@@ -485,72 +628,8 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 			return 0;
 		}
 	}
-	for (size_t k = 0; k < sizeof(go_ms) / sizeof(go_ms[0]); k++) {
-		r = value(argc, argv, i, "-", go_ms[k].name, &v);
-		if (r != 1) {
-			if (r)
-				return r;
-			continue;
-		}
-		/* Go's flag.Int syntax: "010" is 8, "0x10" 16, "+7" 7. */
-		r = opt_go_int(v, &ms);
-		if (r == -EINVAL)
-			return bad_value("-", go_ms[k].name, v,
-					 "parse error (an integer in ms, as Go "
-					 "reads it: 10, 012, 0o12, 0x0a, 0b1010, "
-					 "1_000)");
-		if (r < 0)
-			return bad_value("-", go_ms[k].name, v,
-					 "value out of range");
-		/* Go takes these and its loops spin without waiting (or its
-		 * Duration overflows): they mean nothing, so we refuse them. */
-		if (ms < 0)
-			return bad_value("-", go_ms[k].name, v,
-					 "a negative interval means nothing "
-					 "(esmeload refuses it; the Go tool "
-					 "would not wait at all)");
-		if (ms > MS_MAX)
-			return bad_value("-", go_ms[k].name, v,
-					 "at most 9223372036854 ms (more "
-					 "overflows the Go tool's time.Duration)");
-		*(int64_t *)(void *)((char *)o + go_ms[k].off) = ms;
-		if (go_ms[k].off == offsetof(struct run_opts, cpi_ms))
-			o->cpi_given = 1;
-		return 0;
-	}
-	for (size_t k = 0; k < sizeof(dur_opt) / sizeof(dur_opt[0]); k++) {
-		r = value(argc, argv, i, "--", dur_opt[k].name, &v);
-		if (r != 1) {
-			if (r)
-				return r;
-			continue;
-		}
-		if (timefmt_duration_parse(v, strlen(v), &ns) < 0 ||
-		    ns < 1000000)
-			return bad_value("--", dur_opt[k].name, v,
-					 "not a duration of at least 1ms (e.g. 500ms, 90s, 10m)");
-		*(int64_t *)(void *)((char *)o + dur_opt[k].off) = ns / 1000000;
-		return 0;
-	}
-	r = value(argc, argv, i, "--", "org-think-dist", &v);
-	if (r == 1) {
-		if (strcmp(v, "fixed") && strcmp(v, "exp"))
-			return bad_value("--", "org-think-dist", v,
-					 "not fixed or exp");
-		o->org_think_exp = !strcmp(v, "exp");
-		return 0;
-	}
-	if (r)
-		return r;
-	r = value(argc, argv, i, "--", "reconnect-dist", &v);
-	if (r == 1) {
-		if (strcmp(v, "fixed") && strcmp(v, "exp"))
-			return bad_value("--", "reconnect-dist", v,
-					 "not fixed or exp");
-		o->reconnect_fixed = !strcmp(v, "fixed");
-		return 0;
-	}
-	if (r)
+	r = apply_arg(o, argc, argv, i);
+	if (r != -ENOENT)
 		return r;
 	r = value(argc, argv, i, "--", "shard", &v);
 	if (r == 1) {
@@ -570,26 +649,6 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 					 "not a Unix time in seconds or an "
 					 "RFC 3339 time (e.g. 1764622800, "
 					 "2026-12-01T21:00:00Z)");
-		return 0;
-	}
-	if (r)
-		return r;
-	r = value(argc, argv, i, "--", "arrival-rate", &v);
-	if (r == 1) {
-		char *end;
-		double rate;
-
-		errno = 0;
-		rate = strtod(v, &end);
-		if (end != v && !strcmp(end, "/s"))
-			end += 2;
-		if (end == v || *end || errno || !(rate >= 0.001) ||
-		    rate > 1000000)
-			return bad_value("--", "arrival-rate", v,
-					 "not a rate of arrivals per second "
-					 "from 0.001 to 1000000 (e.g. 5000, "
-					 "2500/s, 0.5)");
-		o->arrival_rate = rate;
 		return 0;
 	}
 	if (r)
@@ -628,30 +687,6 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 	}
 	if (r)
 		return r;
-	for (int k = 0; k < NU; k++) {
-		r = value(argc, argv, i, "--", u_opt[k].name, &v);
-		if (r != 1) {
-			if (r)
-				return r;
-			continue;
-		}
-		if (opt_u64(v, u_opt[k].min, u_opt[k].max, &x) < 0) {
-			char why[96];
-
-			if (u_opt[k].max == UINT64_MAX)
-				snprintf(why, sizeof(why),
-					 "not a whole number >= %llu",
-					 (unsigned long long)u_opt[k].min);
-			else
-				snprintf(why, sizeof(why),
-					 "not a whole number from %llu to %llu",
-					 (unsigned long long)u_opt[k].min,
-					 (unsigned long long)u_opt[k].max);
-			return bad_value("--", u_opt[k].name, v, why);
-		}
-		set_u(o, k, x);
-		return 0;
-	}
 	if ((r = value(argc, argv, i, "--", "threshold", &v)) > 1)
 		return r;
 	if (r == 1) {
@@ -679,6 +714,15 @@ static int parse_one(struct run_opts *o, int argc, char **argv, int *i)
 					 "not an IPv4 address or range A.B.C.D-A.B.C.D (low <= high, not 0.0.0.0)");
 		return 0;
 	}
+	/* run_parse loaded the file before the flags (scenario_argv). */
+	r = value(argc, argv, i, "--", "scenario", &v);
+	if (r == 1) {
+		if (!*v)
+			return bad_value("--", "scenario", v, "must not be empty");
+		return 0;
+	}
+	if (r)
+		return r;
 	{
 		static const struct {
 			const char *name;
@@ -763,12 +807,45 @@ uint64_t run_test_id(const struct run_opts *o)
 	return h;
 }
 
+/*
+ * The last --scenario FILE of argv, before a "--" (NULL: none, or only
+ * an empty or missing value, which parse_one refuses). *help: -h, -help
+ * or --help is there too, so the file is not to be read (help is printed
+ * whatever the file holds).
+ */
+static const char *scenario_argv(int argc, char **argv, int *help)
+{
+	const char *path = NULL, *v;
+
+	*help = 0;
+	for (int i = 0; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "-help") ||
+		    !strcmp(argv[i], "--help"))
+			*help = 1;
+		else if (opt_value(argc, argv, &i, "scenario", &v) == 1)
+			path = *v ? v : NULL;
+	}
+	return path;
+}
+
 /* see run.h */
 int run_parse(struct run_opts *o, int argc, char **argv)
 {
-	int r;
+	const char *scen;
+	double file_rate = 0;
+	int r, help;
 
 	defaults(o);
+	/* The file first, then every flag over it: the command line wins
+	 * wherever --scenario is in it. */
+	scen = scenario_argv(argc, argv, &help);
+	if (scen && !help) {
+		if ((r = scenfile_load(o, scen)))
+			return r;
+		/* The file's arrival_rate gives way to a -cpi flag. */
+		file_rate = o->arrival_rate;
+		o->arrival_rate = 0;
+	}
 	for (int i = 0; i < argc; i++) {
 		/* Go's flag package ends the flags at "--"; the tool takes no
 		 * arguments, so whatever follows is refused below. */
@@ -782,9 +859,15 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 		if (r)
 			return r;
 	}
+	/* A "-h" that was another flag's value, not a request for help. */
+	if (scen && help)
+		return fail("--scenario %s: not read: -h or --help is on the "
+			    "command line, as the value of a flag", scen);
 	if (o->arrival_rate > 0 && o->cpi_given)
 		return fail("-cpi and --arrival-rate both set the arrivals: "
 			    "give one of them");
+	if (!o->arrival_rate && !o->cpi_given)
+		o->arrival_rate = file_rate;
 	if ((r = shard_env(o)) != 0)
 		return r;
 	if (o->recv_buffers & (o->recv_buffers - 1))

@@ -18,7 +18,9 @@
  * - Message rates add up per Unix second; time-series lines add up per
  *   Unix second, each shard's running totals (participants, chats)
  *   carried forward, and the second's percentiles come from the lines'
- *   histograms added up.
+ *   histograms added up. The opt-in behaviours' keys (replies, chats
+ *   that end, reconnects, devices) are merged the same way, and written
+ *   only in the seconds whose lines have them.
  */
 #include "run/run.h"
 #include "histjson.h"
@@ -41,10 +43,11 @@
 
 /* The histograms a summary carries, and the figures made of them. */
 enum { H_LAT, H_ACT, H_LAG, H_ARR, H_TTC, H_SIGNUP, H_REQUEST, H_CONNECT,
-       H_TIMER, H_REPLY, NH };
+       H_TIMER, H_REPLY, H_REJOIN, NH };
 static const char *const hist_names[NH] = {
 	"latency", "latency_actual", "lag", "arrival_lag", "time_to_chat",
 	"sign_up", "chat_request", "connect", "timer_late", "reply_latency",
+	"rejoin",
 };
 
 struct part {
@@ -67,6 +70,11 @@ struct merge {
 	struct hist h[NH];          /* merged */
 	uint64_t sent, delivered, in_flight, lost, errors, created, chats;
 	uint64_t org_received, replies_sent, replies_received;
+	/* the opt-in objects' counts, summed over the shards that have
+	 * them (replies, chats, reconnects, devices) */
+	uint64_t replies_missed, chats_opened, chats_closed, chats_reopened;
+	uint64_t rejoined, hist_checks, hist_missing, hist_duplicated;
+	uint64_t hist_unexpected, copies_missing;
 	struct threshold *th;
 	unsigned nth;
 	int th_failed;
@@ -343,24 +351,45 @@ static void fn_accounted(struct merge *m, struct jw *w, const int *tok)
 }
 
 /* Replies in flight over the whole test: an organizer of one shard
- * answers participants of another. */
+ * answers participants of another. sent = received + missed + in
+ * flight, as a run writes it. */
 static void fn_reply_flight(struct merge *m, struct jw *w, const int *tok)
 {
-	uint64_t sent = 0, got = 0;
+	uint64_t done = m->replies_received + m->replies_missed;
 
-	for (unsigned i = 0; i < m->n; i++) {
-		const struct part *p = &m->p[i];
-		int rs = json_find(&p->d, p->es, "replies");
-		int64_t v;
+	(void)tok;
+	jw_u64(w, m->replies_sent > done ? m->replies_sent - done : 0);
+}
 
-		if (tok[i] < 0 || rs < 0)
-			continue;
-		if (i64_at(&p->d, rs, "sent", &v) == 0 && v > 0)
-			sent += (uint64_t)v;
-		if (i64_at(&p->d, rs, "received", &v) == 0 && v > 0)
-			got += (uint64_t)v;
-	}
-	jw_u64(w, sent > got ? sent - got : 0);
+/* Chats still open over the whole test: opened - closed, as a run
+ * writes it, and the identity on the totals (a shard's true is not the
+ * test's). */
+static void fn_chats_active(struct merge *m, struct jw *w, const int *tok)
+{
+	(void)tok;
+	jw_u64(w, m->chats_opened > m->chats_closed ?
+	       m->chats_opened - m->chats_closed : 0);
+}
+
+static void fn_chats_accounted(struct merge *m, struct jw *w, const int *tok)
+{
+	uint64_t active = m->chats_opened > m->chats_closed ?
+		m->chats_opened - m->chats_closed : 0;
+
+	(void)tok;
+	jw_bool(w, m->chats_opened == m->chats_closed + active &&
+		m->chats_closed <= m->chats_opened);
+}
+
+/* The history check of the whole test: null when no shard checked one. */
+static void fn_history_passed(struct merge *m, struct jw *w, const int *tok)
+{
+	(void)tok;
+	if (m->hist_checks)
+		jw_bool(w, !m->hist_missing && !m->hist_duplicated &&
+			!m->hist_unexpected);
+	else
+		jw_null(w);
 }
 
 static void fn_ratio(struct merge *m, struct jw *w, const int *tok)
@@ -505,6 +534,7 @@ static void fn_cross(struct merge *m, struct jw *w, const int *tok)
 	}
 	jw_obj_begin(w);
 	jw_kv_u64(w, "sent", m->sent);
+	jw_kv_u64(w, "replies_sent", m->replies_sent); /* serve counts them */
 	jw_key(w, "server_received");
 	if (s0 != INT64_MAX && s1 >= s0)
 		jw_i64(w, s1 - s0);
@@ -518,7 +548,8 @@ static void fn_cross(struct merge *m, struct jw *w, const int *tok)
 	jw_kv_i64(w, "server_received_end", s1);
 	jw_key(w, "passed");
 	if (s0 != INT64_MAX)
-		jw_bool(w, s1 >= s0 && (uint64_t)(s1 - s0) == m->sent);
+		jw_bool(w, s1 >= s0 &&
+			(uint64_t)(s1 - s0) == m->sent + m->replies_sent);
 	else
 		jw_null(w);
 	jw_obj_end(w);
@@ -540,7 +571,7 @@ static uint64_t metric(const struct merge *m, const struct threshold *t,
 
 	if (t->metric < M_NLATENCY) {
 		static const int hk[] = { H_LAT, H_ACT, H_LAG, H_ARR, H_TTC,
-					  H_REPLY };
+					  H_REPLY, H_REJOIN };
 		const struct hist *h = &m->h[hk[t->metric / 5]];
 
 		*v = quantile_ms(h, qs[t->metric % 5]);
@@ -563,6 +594,13 @@ static uint64_t metric(const struct merge *m, const struct threshold *t,
 	case M_LOST: *v = (double)m->lost; return 1;
 	case M_REPLIES_SENT: *v = (double)m->replies_sent; return 1;
 	case M_REPLIES_RECEIVED: *v = (double)m->replies_received; return 1;
+	case M_CHATS_CLOSED: *v = (double)m->chats_closed; return 1;
+	case M_CHATS_REOPENED: *v = (double)m->chats_reopened; return 1;
+	case M_RECONNECTS: *v = (double)m->rejoined; return 1;
+	case M_HISTORY_MISSING: *v = (double)m->hist_missing; return 1;
+	case M_HISTORY_DUPLICATED: *v = (double)m->hist_duplicated; return 1;
+	case M_DEVICE_COPIES_MISSING: *v = (double)m->copies_missing; return 1;
+	case M_REPLIES_MISSED: *v = (double)m->replies_missed; return 1;
 	default: *v = 0; return 0; /* cpu_percent: per machine */
 	}
 }
@@ -621,6 +659,13 @@ static const struct rule rules[] = {
 	{ "esmeload.organizers", OP_CONCAT, 0, NULL },
 	{ "esmeload.replies.in_flight", OP_SPECIAL, 0, fn_reply_flight },
 	{ "esmeload.replies.latency_ms", OP_QUANT, H_REPLY, NULL },
+	{ "esmeload.chats.active", OP_SPECIAL, 0, fn_chats_active },
+	{ "esmeload.chats.accounted", OP_SPECIAL, 0, fn_chats_accounted },
+	{ "esmeload.reconnects.back_in_chat_ms", OP_QUANT, H_REJOIN, NULL },
+	{ "esmeload.reconnects.history.passed", OP_SPECIAL, 0,
+	  fn_history_passed },
+	{ "esmeload.devices.participant", OP_COPY, 0, NULL },
+	{ "esmeload.devices.organizer", OP_COPY, 0, NULL },
 	{ "esmeload.max_conns", OP_COPY, 0, NULL },
 	{ "esmeload.latency_ms", OP_QUANT, H_LAT, NULL },
 	{ "esmeload.latency_actual_ms", OP_QUANT, H_ACT, NULL },
@@ -887,8 +932,31 @@ static uint64_t sum_key(const struct merge *m, int top, const char *key)
 	return s;
 }
 
+/* The sum over the shards of esmeload.<obj>[.<sub>].<key>, where the
+ * shard has that object (null: the option was off). */
+static uint64_t sum_in(const struct merge *m, const char *obj,
+		       const char *sub, const char *key)
+{
+	uint64_t s = 0;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct part *p = &m->p[i];
+		int o = json_find(&p->d, p->es, obj);
+		int64_t v;
+
+		if (o >= 0 && sub && json_type(&p->d, o) == JSMN_OBJECT)
+			o = json_find(&p->d, o, sub);
+		if (o >= 0 && json_type(&p->d, o) == JSMN_OBJECT &&
+		    i64_at(&p->d, o, key, &v) == 0 && v > 0)
+			s += (uint64_t)v;
+	}
+	return s;
+}
+
 static void totals(struct merge *m)
 {
+	uint64_t want, got;
+
 	m->sent = sum_key(m, 0, "sent");
 	m->delivered = sum_key(m, 0, "delivered");
 	m->in_flight = sum_key(m, 0, "in_flight");
@@ -896,19 +964,22 @@ static void totals(struct merge *m)
 	m->org_received = sum_key(m, 0, "organizer_received");
 	m->created = sum_key(m, 1, "created_participants_count");
 	m->chats = sum_key(m, 1, "chats_count");
-	m->replies_sent = m->replies_received = 0;
-	for (unsigned i = 0; i < m->n; i++) {
-		const struct part *p = &m->p[i];
-		int rs = json_find(&p->d, p->es, "replies");
-		int64_t v;
-
-		if (rs >= 0 && json_type(&p->d, rs) == JSMN_OBJECT) {
-			if (i64_at(&p->d, rs, "sent", &v) == 0 && v > 0)
-				m->replies_sent += (uint64_t)v;
-			if (i64_at(&p->d, rs, "received", &v) == 0 && v > 0)
-				m->replies_received += (uint64_t)v;
-		}
-	}
+	m->replies_sent = sum_in(m, "replies", NULL, "sent");
+	m->replies_received = sum_in(m, "replies", NULL, "received");
+	m->replies_missed = sum_in(m, "replies", NULL, "missed");
+	m->chats_opened = sum_in(m, "chats", NULL, "opened");
+	m->chats_closed = sum_in(m, "chats", NULL, "closed");
+	m->chats_reopened = sum_in(m, "chats", NULL, "reopened");
+	m->rejoined = sum_in(m, "reconnects", NULL, "rejoined");
+	m->hist_checks = sum_in(m, "reconnects", "history", "checks");
+	m->hist_missing = sum_in(m, "reconnects", "history", "missing");
+	m->hist_duplicated = sum_in(m, "reconnects", "history", "duplicated");
+	m->hist_unexpected = sum_in(m, "reconnects", "history", "unexpected");
+	want = sum_in(m, "devices", NULL, "copies_expected") +
+	       sum_in(m, "devices", NULL, "organizer_copies_expected");
+	got = sum_in(m, "devices", NULL, "copies_received") +
+	      sum_in(m, "devices", NULL, "organizer_copies_received");
+	m->copies_missing = want > got ? want - got : 0;
 	m->errors = 0;
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct json_doc *d = &m->p[i].d;
@@ -1031,24 +1102,59 @@ static int line_cmp(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
-/* Running totals a line carries (participants, chats), per shard. */
-enum { G_CREATED, G_CONNECTED, G_CHATS, NG };
+/*
+ * The keys of a line, in three tables: running totals (per shard, the
+ * last value carried forward), the second's counts and the second's
+ * histograms with the key of their percentiles. Each table's keys from
+ * G_OPT, C_OPT, S_OPT on are the opt-in behaviours' (series.c
+ * behaviours_json): a line has them only when its run had the behaviour
+ * on, and a merged line only when one of its second's lines has them.
+ * replies_in_flight is not summed: a shard's is its organizers' replies
+ * less what its own participants read or missed, and organizers answer
+ * other shards' participants; the merged line's is the test's, made of
+ * the merged counts so far, as the summary's is.
+ */
+enum { G_CREATED, G_CONNECTED, G_CHATS,
+       G_OPT, G_REPLY_FLIGHT = G_OPT, G_CHATS_ACTIVE, G_COPIES_MISSING, NG };
 static const char *const gauge_names[NG] = {
 	"participants_created", "participants_connected", "chats",
+	"replies_in_flight", "chats_active", "device_copies_missing",
 };
-/* Per-second counts a line carries. */
-enum { C_SENT, C_DELIVERED, C_ORG, C_ERRORS, C_ARRIVALS, NC };
+enum { C_SENT, C_DELIVERED, C_ORG, C_ERRORS, C_ARRIVALS,
+       C_OPT, C_REPLIES_SENT = C_OPT, C_REPLIES_RECEIVED, C_REPLIES_MISSED,
+       C_CLOSED,
+       C_REOPENED, C_REFUSED, C_DROPS_TESTER, C_DROPS_SERVER, C_RECONNECTS,
+       C_HIST_MISSING, C_HIST_DUPLICATED, NC };
 static const char *const count_names[NC] = {
 	"sent", "delivered", "organizer_received", "errors", "arrivals",
+	"replies_sent", "replies_received", "replies_missed", "chats_closed",
+	"chats_reopened",
+	"refused_after_close", "drops_tester", "drops_server", "reconnects",
+	"history_missing", "history_duplicated",
 };
-/* The second's histograms. */
-enum { S_LAT, S_ACT, S_LAG, S_ARR, S_TTC, NS };
+enum { S_LAT, S_ACT, S_LAG, S_ARR, S_TTC,
+       S_OPT, S_REPLY = S_OPT, S_REJOIN, NS };
 static const char *const series_hists[NS] = {
 	"latency", "latency_actual", "lag", "arrival_lag", "time_to_chat",
+	"reply_latency", "rejoin",
 };
 static const char *const series_keys[NS] = {
 	"latency_ms", "latency_actual_ms", "lag_ms", "arrival_lag_ms",
-	"time_to_chat_ms",
+	"time_to_chat_ms", "reply_p99_ms", "rejoin_p99_ms",
+};
+/* The behaviours' keys in a run's order: a count, a running total or a
+ * p99 (null without samples), and its index in that table. */
+enum { K_COUNT, K_GAUGE, K_P99 };
+static const struct { unsigned char kind, k; } opt_keys[] = {
+	{ K_COUNT, C_REPLIES_SENT }, { K_COUNT, C_REPLIES_RECEIVED },
+	{ K_COUNT, C_REPLIES_MISSED }, { K_P99, S_REPLY },
+	{ K_GAUGE, G_REPLY_FLIGHT },
+	{ K_COUNT, C_CLOSED }, { K_COUNT, C_REOPENED }, { K_COUNT, C_REFUSED },
+	{ K_GAUGE, G_CHATS_ACTIVE },
+	{ K_COUNT, C_DROPS_TESTER }, { K_COUNT, C_DROPS_SERVER },
+	{ K_COUNT, C_RECONNECTS }, { K_P99, S_REJOIN },
+	{ K_COUNT, C_HIST_MISSING }, { K_COUNT, C_HIST_DUPLICATED },
+	{ K_GAUGE, G_COPIES_MISSING },
 };
 
 /* Cut every shard's series into lines, sorted by second and shard. Lines
@@ -1094,6 +1200,26 @@ static int collect_lines(struct merge *m, struct line **out, size_t *nout)
 	return 0;
 }
 
+/* A running total over the shards: each one's last value. */
+static uint64_t gauge_sum(const uint64_t *gauge, unsigned n, int k)
+{
+	uint64_t g = 0;
+
+	for (unsigned s = 0; s < n; s++)
+		g += gauge[s * NG + k];
+	return g;
+}
+
+/* A second's p99 in ms, or null without samples, as a run writes it. */
+static void p99_key(struct jw *w, const char *key, const struct hist *h)
+{
+	jw_key(w, key);
+	if (!h->count && !hist_quantile(h, 1.0))
+		jw_null(w);
+	else
+		jw_f64(w, quantile_ms(h, 0.99));
+}
+
 static int write_series(struct merge *m, FILE *f)
 {
 	struct line *v;
@@ -1102,6 +1228,7 @@ static int write_series(struct merge *m, FILE *f)
 	jsmntok_t *tk = malloc(cap * sizeof(*tk));
 	char *buf = malloc(64 * 1024);
 	int64_t t0 = MIN_OF(m, t0);
+	uint64_t rsent = 0, rdone = 0; /* replies so far: sent, read or missed */
 	int e;
 
 	if (!gauge || !tk || !buf || (e = collect_lines(m, &v, &n)) < 0) {
@@ -1112,6 +1239,7 @@ static int write_series(struct merge *m, FILE *f)
 	}
 	for (size_t i = 0, j; i < n; i = j) {
 		uint64_t cnt[NC] = { 0 }, kinds[RE_COUNT] = { 0 };
+		unsigned has[3] = { 0 }; /* by kind, 1 << k: a line has key k */
 		struct hist h[NS], one;
 		double cpu = 0;
 		struct jw w;
@@ -1149,6 +1277,7 @@ static int write_series(struct merge *m, FILE *f)
 					if (json_str_eq(&d, kt, count_names[k]))
 						break;
 				if (k < NC) {
+					has[K_COUNT] |= 1u << k;
 					if (json_get_i64(&d, val, &x) == 0 && x > 0)
 						cnt[k] += (uint64_t)x;
 					continue;
@@ -1157,8 +1286,17 @@ static int write_series(struct merge *m, FILE *f)
 					if (json_str_eq(&d, kt, gauge_names[k]))
 						break;
 				if (k < NG) {
+					has[K_GAUGE] |= 1u << k;
 					if (json_get_i64(&d, val, &x) == 0 && x >= 0)
 						gauge[v[j].shard * NG + k] = (uint64_t)x;
+					continue;
+				}
+				/* the percentiles come from the histograms */
+				for (k = 0; k < NS; k++)
+					if (json_str_eq(&d, kt, series_keys[k]))
+						break;
+				if (k < NS) {
+					has[K_P99] |= 1u << k;
 					continue;
 				}
 				if (json_str_eq(&d, kt, "error_kinds")) {
@@ -1187,13 +1325,8 @@ static int write_series(struct merge *m, FILE *f)
 		jw_f64(&w, (double)((v[i].t * 1000000000 - t0) / 1000000) / 1000.0);
 		for (int k = 0; k < C_ERRORS; k++)
 			jw_kv_u64(&w, count_names[k], cnt[k]);
-		for (int k = 0; k < NG; k++) {
-			uint64_t g = 0;
-
-			for (unsigned s = 0; s < m->n; s++)
-				g += gauge[s * NG + k];
-			jw_kv_u64(&w, gauge_names[k], g);
-		}
+		for (int k = 0; k < G_OPT; k++)
+			jw_kv_u64(&w, gauge_names[k], gauge_sum(gauge, m->n, k));
 		jw_kv_u64(&w, count_names[C_ERRORS], cnt[C_ERRORS]);
 		jw_key(&w, "error_kinds");
 		jw_obj_begin(&w);
@@ -1209,6 +1342,25 @@ static int write_series(struct merge *m, FILE *f)
 		run_jw_ms3(&w, series_keys[S_TTC], &h[S_TTC], 1);
 		jw_key(&w, "cpu_percent");
 		jw_f64(&w, (double)(int64_t)(cpu * 10) / 10.0);
+		rsent += cnt[C_REPLIES_SENT];
+		rdone += cnt[C_REPLIES_RECEIVED] + cnt[C_REPLIES_MISSED];
+		for (size_t q = 0; q < sizeof(opt_keys) / sizeof(opt_keys[0]); q++) {
+			int k = opt_keys[q].k;
+
+			if (!(has[opt_keys[q].kind] & 1u << k))
+				continue;
+			if (opt_keys[q].kind == K_COUNT)
+				jw_kv_u64(&w, count_names[k], cnt[k]);
+			else if (opt_keys[q].kind == K_GAUGE &&
+				 k == G_REPLY_FLIGHT)
+				jw_kv_u64(&w, gauge_names[k],
+					  rsent > rdone ? rsent - rdone : 0);
+			else if (opt_keys[q].kind == K_GAUGE)
+				jw_kv_u64(&w, gauge_names[k],
+					  gauge_sum(gauge, m->n, k));
+			else
+				p99_key(&w, series_keys[k], &h[k]);
+		}
 		jw_obj_end(&w);
 		len = jw_finish(&w);
 		if (len > 0) {

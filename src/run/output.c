@@ -110,7 +110,9 @@ static void jw_span(struct jw *w, int64_t start, int64_t end)
 	jw_cstr(w, timefmt_go_duration(d, sizeof(d), ns) ? d : "");
 }
 
-#define SUMMARY_MAX (512 * 1024) /* with the histograms, at most 9 x 35 KiB */
+/* with the histograms, at most 12 x 35 KiB, and a scenario file of at
+ * most 64 KiB */
+#define SUMMARY_MAX (1024 * 1024)
 
 /* see run.h: {"p50","p90","p99","p99_9","max"} in milliseconds */
 void run_jw_quantiles(struct jw *w, const struct hist *h)
@@ -432,6 +434,91 @@ static void arrivals_json(struct jw *w, const struct run *r,
 	jw_obj_end(w);
 }
 
+/*
+ * Chats that end (--chat-lifetime, --chat-messages; null without them):
+ * opened = closed + active, as run_counters says. accounted is that
+ * identity, false when more chats closed than opened.
+ */
+static void chats_json(struct jw *w, const struct run_opts *o,
+		       const struct run_counters *c)
+{
+	uint64_t active = c->chats > c->chats_closed ?
+		c->chats - c->chats_closed : 0;
+
+	jw_key(w, "chats");
+	if (!o->chat_lifetime_ms && !o->chat_messages) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kv_u64(w, "opened", c->chats);
+	jw_kv_u64(w, "closed", c->chats_closed);
+	jw_kv_u64(w, "active", active);
+	jw_kv_u64(w, "reopened", c->chats_reopened);
+	jw_kv_u64(w, "closes_sent", c->org_closes);
+	jw_kv_u64(w, "refused_after_close", c->chat_refused);
+	jw_key(w, "accounted");
+	jw_bool(w, c->chats == c->chats_closed + active &&
+		c->chats_closed <= c->chats);
+	jw_obj_end(w);
+}
+
+/*
+ * Reconnects (--reconnect-uptime; null without it): the drops, the
+ * returns and their time back in the chat, and the history check of
+ * every return. passed is null when no history was checked.
+ */
+static void reconnects_json(struct jw *w, const struct run *r,
+			    const struct run_counters *c)
+{
+	jw_key(w, "reconnects");
+	if (!r->o.reconnect_uptime_ms) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kv_u64(w, "drops_tester", c->drops_tester);
+	jw_kv_u64(w, "drops_server", c->drops_server);
+	jw_kv_u64(w, "rejoined", c->rejoined);
+	jw_quantiles(w, "back_in_chat_ms", &r->rejoin);
+	jw_kv_u64(w, "echoes_after_drop", c->echo_after_drop);
+	jw_key(w, "history");
+	jw_obj_begin(w);
+	jw_kv_u64(w, "checks", c->hist_checks);
+	jw_kv_u64(w, "missing", c->hist_missing);
+	jw_kv_u64(w, "duplicated", c->hist_duplicated);
+	jw_kv_u64(w, "recovered", c->hist_recovered);
+	jw_kv_u64(w, "unexpected", c->hist_unexpected);
+	jw_key(w, "passed");
+	if (c->hist_checks)
+		jw_bool(w, !c->hist_missing && !c->hist_duplicated &&
+			!c->hist_unexpected);
+	else
+		jw_null(w);
+	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
+/* Several devices (--devices or --org-devices above 1; null without):
+ * the copies every user's other connections should have read, and did. */
+static void devices_json(struct jw *w, const struct run_opts *o,
+			 const struct run_counters *c)
+{
+	jw_key(w, "devices");
+	if (o->devices <= 1 && o->org_devices <= 1) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kv_u64(w, "participant", o->devices);
+	jw_kv_u64(w, "organizer", o->org_devices);
+	jw_kv_u64(w, "copies_expected", c->dev_expected);
+	jw_kv_u64(w, "copies_received", c->dev_received);
+	jw_kv_u64(w, "organizer_copies_expected", c->org_dev_expected);
+	jw_kv_u64(w, "organizer_copies_received", c->org_dev_received);
+	jw_obj_end(w);
+}
+
 /* p50 .. max of a histogram of microseconds, in milliseconds. */
 static void human_quantiles(FILE *f, const struct hist *h)
 {
@@ -522,6 +609,7 @@ static void shard_json(struct jw *w, const struct run *r)
 		{ "connect", offsetof(struct run, ph_connect) },
 		{ "timer_late", offsetof(struct run, timer_late) },
 		{ "reply_latency", offsetof(struct run, reply_lat) },
+		{ "rejoin", offsetof(struct run, rejoin) },
 	};
 	const struct run_opts *o = &r->o;
 	char id[17];
@@ -557,6 +645,38 @@ static void shard_json(struct jw *w, const struct run *r)
 }
 
 /* The summary as compact JSON; returns its length or a negative error. */
+/* A JSON text written as a value without its whitespace (outside its
+ * strings), so the summary's own indentation lays it out. */
+static void jw_compact(struct jw *w, const char *s, size_t n)
+{
+	char *c = malloc(n + 1);
+	size_t o = 0;
+	int in_str = 0;
+
+	if (!c) {
+		jw_null(w);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (in_str) {
+			c[o++] = ch;
+			if (ch == '\\' && i + 1 < n)
+				c[o++] = s[++i];
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+			c[o++] = ch;
+		} else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+			c[o++] = ch;
+		}
+	}
+	jw_raw(w, c, o);
+	free(c);
+}
+
 static long summary_json(const struct run *r, char *buf, size_t cap)
 {
 	const struct run_opts *o = &r->o;
@@ -609,20 +729,28 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_key(&w, "delivery_ratio");
 	jw_f64(&w, c.sent ? (double)c.delivered / (double)c.sent : 0.0);
 	/* --org-reply-every: decided on = written + not yet out at the
-	 * stop; written = read by their participants + in flight */
+	 * stop (+ dropped: their chat had closed); written = read by their
+	 * participants + missed (found in a history after a reconnect,
+	 * never read) + in flight */
 	jw_key(&w, "replies");
 	if (o->org_reply_every) {
 		jw_obj_begin(&w);
 		jw_kv_u64(&w, "scheduled", c.replies_scheduled);
 		jw_kv_u64(&w, "sent", c.replies_sent);
 		jw_kv_u64(&w, "received", c.replies_received);
-		jw_kv_u64(&w, "in_flight", c.replies_sent > c.replies_received ?
-			  c.replies_sent - c.replies_received : 0);
+		jw_kv_u64(&w, "in_flight", c.replies_sent >
+			  c.replies_received + c.replies_missed ? c.replies_sent -
+			  c.replies_received - c.replies_missed : 0);
 		jw_quantiles(&w, "latency_ms", &r->reply_lat);
+		jw_kv_u64(&w, "dropped", c.replies_dropped);
+		jw_kv_u64(&w, "missed", c.replies_missed);
 		jw_obj_end(&w);
 	} else {
 		jw_null(&w);
 	}
+	chats_json(&w, o, &c);
+	reconnects_json(&w, r, &c);
+	devices_json(&w, o, &c);
 	jw_kv_u64(&w, "start_chats", c.start_chats);
 	jw_kv_u64(&w, "new_chats", c.new_chats);
 	jw_kv_u64(&w, "no_new_chats", c.no_new_chats);
@@ -631,6 +759,22 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 	jw_kv_u64(&w, "participants_failed", c.part_failed);
 	jw_key(&w, "embedded_serve"); /* true: a demo, not a real target */
 	jw_bool(&w, o->embedded);
+	/* --scenario: the file as given, checked to be one JSON object */
+	jw_key(&w, "scenario");
+	if (o->scenario_text) {
+		jw_obj_begin(&w);
+		jw_kv_cstr(&w, "path", o->scenario_path);
+		jw_key(&w, "name");
+		if (o->scenario_name)
+			jw_cstr(&w, o->scenario_name);
+		else
+			jw_null(&w);
+		jw_key(&w, "file");
+		jw_compact(&w, o->scenario_text, o->scenario_len);
+		jw_obj_end(&w);
+	} else {
+		jw_null(&w);
+	}
 	jw_kv_u64(&w, "max_conns", o->max_conns);
 	jw_key(&w, "tls"); /* null when no target is https:// or wss:// */
 	if (o->t[T_ORG].u.tls || o->t[T_PART].u.tls || o->t[T_MSG].u.tls) {
@@ -674,6 +818,9 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 
 		jw_obj_begin(&w);
 		jw_kv_u64(&w, "sent", c.sent);
+		/* serve counts every send_message frame: the organizers'
+		 * replies too */
+		jw_kv_u64(&w, "replies_sent", c.replies_sent);
 		jw_key(&w, "server_received");
 		if (s0 >= 0 && r->server_received >= s0)
 			jw_i64(&w, r->server_received - s0);
@@ -690,7 +837,8 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 		jw_key(&w, "passed");
 		if (s0 >= 0 && run_shards(o) == 1)
 			jw_bool(&w, r->server_received >= s0 &&
-				(uint64_t)(r->server_received - s0) == c.sent);
+				(uint64_t)(r->server_received - s0) ==
+				c.sent + c.replies_sent);
 		else
 			jw_null(&w); /* no start to count from */
 		jw_obj_end(&w);

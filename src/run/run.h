@@ -4,6 +4,7 @@
  *
  * Internal contract between the run modules:
  *   config.c    command line (Go flag syntax) and config.json
+ *   scenfile.c  --scenario FILE, a scenario's flags as one JSON object
  *   scenario.c  what participants and organizers do (scenario.h): state
  *               machines over sessions (session/session.h), no sockets
  *   worker.c    one thread (worker.h): its sessions and engine, the
@@ -134,6 +135,13 @@ struct run_opts {
 	unsigned org_devices;        /* --org-devices */
 	const char *metrics_listen;  /* --metrics-listen HOST:PORT, or NULL */
 	int64_t metrics_linger_ms;   /* --metrics-linger */
+	/* --scenario FILE (scenfile.c), all NULL/0 without one: the path
+	 * as given (argv's), the file's bytes, NUL-terminated (one JSON
+	 * object, checked), and its "name", unescaped (NULL: none) */
+	const char *scenario_path;
+	char *scenario_text;
+	size_t scenario_len;         /* bytes of scenario_text, NUL not counted */
+	char *scenario_name;
 };
 
 /* Most connections a participant or an organizer holds (--devices). */
@@ -197,6 +205,48 @@ int run_org_account(const struct run_opts *o, unsigned i, char *email,
 /* Resolve a target URL into o->t[i]; 0 or 2 after printing an error. */
 int run_set_target(struct run_opts *o, int i, const char *url,
 		   const char *what);
+/*
+ * Apply one of run's value flags by its name without dashes (the Go
+ * tool's sci, cpi and smi; our durations, counts, --org-think-dist,
+ * --reconnect-dist, --arrival-rate) and its text, with the command
+ * line's checks and ranges, so that a scenario file (scenfile.c) and
+ * the flags cannot disagree. Sets no *_given field. Returns 0; -ENOENT
+ * when name is no such flag; -EINVAL with the reason the flag's error
+ * gives into why (e.g. "not a duration of at least 1ms (e.g. 500ms,
+ * 90s, 10m)"), o unchanged. No I/O.
+ */
+int run_opt_apply(struct run_opts *o, const char *name, const char *v,
+		  char *why, size_t cap);
+
+/*
+ * Scenario files (scenfile.c): `esmeload run --scenario FILE`, the
+ * behaviours and rates of a run as one JSON object, documented by
+ * docs/scenario.schema.json. Every key is optional and sets its flag's
+ * field through run_opt_apply: load.start_chat_interval -sci,
+ * create_participant_interval -cpi, arrival_rate --arrival-rate (not
+ * both), send_message_interval -smi (durations of whole ms, or integer
+ * ms), organizers, max_participants, duration; replies.every, think,
+ * think_dist; chats.lifetime, messages, reopen_after; reconnects.uptime,
+ * dist, backoff; devices.participant, organizer. run_parse loads it
+ * before the flags, which override it.
+ *
+ * scenfile_parse: the text js[0..len) (path only names it in errors)
+ * into o, and o->scenario_name (heap, the previous one freed). Returns
+ * 0; -EINVAL (not JSON, an unknown or repeated key, a wrong type, a bad
+ * value) or -ENOMEM with one line in err: "<path>: key \"chats.lifetime\":
+ * ...". o may be partly set on error. No I/O.
+ *
+ * scenfile_load: read the file (at most 64 KiB) and parse it; on success
+ * o->scenario_path = path (not copied), o->scenario_text its bytes (heap),
+ * o->scenario_len. Returns 0, or 2 after printing "esmeload: " and the
+ * error as one line on stderr.
+ *
+ * scenfile_free: free what the two keep in o and zero those fields.
+ */
+int scenfile_parse(struct run_opts *o, const char *path, const char *js,
+		   size_t len, char *err, size_t cap);
+int scenfile_load(struct run_opts *o, const char *path);
+void scenfile_free(struct run_opts *o);
 
 /* ---- thresholds (threshold.c) ---- */
 
@@ -212,10 +262,20 @@ enum run_metric_id {
 	M_ARRIVAL_LAG = 15,   /* sign-up written minus its schedule */
 	M_TIME_TO_CHAT = 20,  /* scheduled arrival until the chat exists */
 	M_REPLY = 25,         /* an organizer's reply, from its schedule */
-	M_NLATENCY = 30,
+	M_REJOIN = 30,        /* a reconnect: dropped until back in the chat */
+	M_NLATENCY = 35,
 	M_DELIVERED_RATIO = M_NLATENCY, M_SENT, M_DELIVERED, M_ORG_RECEIVED,
 	M_ERRORS, M_CHATS, M_PARTICIPANTS, M_MSGS_PER_S, M_CPU, M_IN_FLIGHT,
-	M_LOST, M_REPLIES_SENT, M_REPLIES_RECEIVED, M_COUNT
+	M_LOST, M_REPLIES_SENT, M_REPLIES_RECEIVED,
+	M_CHATS_CLOSED,       /* run_counters.chats_closed */
+	M_CHATS_REOPENED,     /* ... chats_reopened */
+	M_RECONNECTS,         /* ... rejoined: back in their chat */
+	M_HISTORY_MISSING,    /* ... hist_missing */
+	M_HISTORY_DUPLICATED, /* ... hist_duplicated */
+	M_DEVICE_COPIES_MISSING, /* dev_expected - dev_received +
+				  * org_dev_expected - org_dev_received, >= 0 */
+	M_REPLIES_MISSED,     /* ... replies_missed */
+	M_COUNT
 };
 
 /* A pass/fail condition on a figure of the summary, e.g. "p99<50ms". */
@@ -234,10 +294,13 @@ struct threshold {
  * Parse "<metric><op><number>[unit]": metrics p50 p90 p99 p99_9 max (latency
  * from the scheduled send time), actual_p50 ... actual_max, lag_p50 ...
  * lag_max, arrival_lag_p50 ... arrival_lag_max, time_to_chat_p50 ...
- * time_to_chat_max, reply_p50 ... reply_max, delivered_ratio (or
+ * time_to_chat_max, reply_p50 ... reply_max, rejoin_p50 ... rejoin_max
+ * (a reconnect until back in its chat), delivered_ratio (or
  * delivery_ratio), sent, delivered, organizer_received, errors, chats,
  * participants, msgs_per_s, cpu_percent, in_flight, lost, replies_sent,
- * replies_received (enum run_metric_id);
+ * replies_received, chats_closed, chats_reopened, reconnects,
+ * history_missing, history_duplicated, device_copies_missing,
+ * replies_missed (enum run_metric_id);
  * ops < <= > >= ==; latency units us, ms (default), s. Returns 0, or -EINVAL
  * with a reason in why.
  */
@@ -453,6 +516,9 @@ struct series {
 	int64_t last_ns;               /* monotonic time of the last line */
 	struct run_counters prev;
 	struct hist prev_lat, prev_act, prev_lag, prev_arr, prev_ttc;
+	/* the opt-in behaviours' (taken only when on): organizers'
+	 * replies, reconnects back in their chat */
+	struct hist prev_reply, prev_rejoin;
 	struct hist cur, tmp;          /* scratch */
 	double prev_cpu_s;
 	double prev_wait_s;            /* threads' run-queue wait, -1 unknown */

@@ -4,6 +4,9 @@
  */
 #include "run/scenario.h"
 
+#include "run/chatmap.h"
+#include "run/hcheck.h"
+
 #include "json.h"
 #include "jsonw.h"
 #include "run.h"
@@ -21,13 +24,33 @@
 #define MAX_TOKENS 256
 #define GET_CHATS_TRIES 10
 
-enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL, TK_REPLY };
+enum tkind { TK_PART = 1, TK_ORG, TK_ARRIVAL, TK_REPLY, TK_CLOSE };
 
 #define timer run_timer
 
+/*
+ * A participant's states, in the order of its first chat. After it:
+ * P_CLOSED, its chat ended (waiting --reopen-after, or idle); P_AWAY,
+ * dropped, waiting the backoff; P_REJOIN and P_HISTORY, back on a new
+ * connection, waiting for its chats and its chat's history. A reopened
+ * chat's request goes through P_REQUEST_Q and P_REQUEST again, and a
+ * reconnect through P_CONNECT and P_UPGRADE (p->resume says what then).
+ */
 enum pstate {
 	P_SIGNUP_Q = 0, P_SIGNUP, P_REQUEST_Q, P_REQUEST, P_CONNECT, P_UPGRADE,
-	P_WAIT_CHAT, P_CHAT, P_DONE,
+	P_WAIT_CHAT, P_CHAT, P_CLOSED, P_AWAY, P_REJOIN, P_HISTORY, P_DONE,
+};
+
+/* What a participant back from a reconnect does once authorized. */
+enum resume { R_WAIT = 0, R_CHAT, R_IDLE };
+
+/* One more connection of a participant (--devices): what it must read.
+ * Registered once its get_chats is answered: then every echo of a
+ * message numbered above from must reach it. */
+struct pdev {
+	uint32_t conn;
+	uint32_t from;       /* NIL until registered */
+	uint32_t high;       /* highest own number it read */
 };
 
 struct part {
@@ -46,6 +69,29 @@ struct part {
 	uint32_t nsent;      /* ... taken by the kernel in full */
 	uint32_t ndeliv;     /* own echoes received */
 	uint32_t high;       /* highest message number echoed */
+	/*
+	 * Settled accounts: numbers up to acc are counted (delivered or
+	 * lost) already, at a chat's end or a drop; ndeliv counts the echoes
+	 * above acc. A chat's numbers follow on from chat_k0; message
+	 * sched_k0 + j is due at chat_ns + j * smi (a return from a
+	 * reconnect starts the schedule again).
+	 */
+	uint32_t acc;
+	uint32_t chat_k0, sched_k0;
+	uint32_t drop_k;     /* the last number of the dropped connection */
+	uint32_t rep_chat;   /* replies read (or found in a history), this chat */
+	uint8_t resume;      /* enum resume */
+	uint8_t had_chat;    /* found a chat once: not a failed arrival */
+	uint8_t closed_seen; /* prev_chat is set */
+	uint8_t ndev_up;     /* devices registered */
+	uint8_t back;        /* connecting again after a drop */
+	uint8_t early_refusal; /* refused in its chat, its closed_chat due */
+	int64_t drop_ns;     /* in its chat: when the tester drops it, 0 never */
+	int64_t away_ns;     /* the reconnect's start, for rejoin */
+	char prev_chat[24];  /* the chat that ended: its refusals are expected */
+	uint8_t *ebits;      /* --reconnect-uptime: this chat's echoed numbers */
+	uint32_t ebits_cap;  /* ... bits */
+	struct pdev *dev;    /* --devices: devices 1 .. N-1 */
 	int64_t due_ns;      /* its arrival's scheduled moment */
 	int64_t phase_ns;    /* when its current phase began */
 	int64_t chat_ns;     /* schedule base: when the chat was found */
@@ -65,7 +111,9 @@ struct part {
 #define LAG_BITS 26
 #define LAG_TAG(k) ((uint32_t)(((k) / LAGS) & 63) << LAG_BITS)
 
-enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_OPEN, O_DONE };
+/* O_DEVICES: authorized, its other devices not all registered yet
+ * (--org-devices): no start_chat before they are. */
+enum ostate { O_SIGNIN = 0, O_CONNECT, O_UPGRADE, O_DEVICES, O_OPEN, O_DONE };
 
 /* An organizer's reply waiting for its time, then for room to be sent
  * (the organizer's queue, in due order). */
@@ -78,8 +126,27 @@ struct reply {
 };
 #define RCHUNK 1024
 
+/* One more connection of an organizer (--org-devices). */
+struct odev {
+	uint32_t conn;
+	uint8_t up;          /* registered: its get_chats answered */
+};
+
+/* A chat an organizer started, with a lifetime (--chat-lifetime,
+ * --chat-messages). */
+struct ochat {
+	struct timer t;      /* TK_CLOSE: its lifetime's end */
+	char id[24];
+	uint32_t org;
+	uint32_t heard;      /* the participant's messages read */
+	uint8_t state;       /* OC_OPEN, OC_CLOSING (close_chat sent), OC_CLOSED */
+};
+enum { OC_OPEN = 0, OC_CLOSING, OC_CLOSED };
+
 struct org {
 	uint32_t conn;
+	struct odev dev[RUN_MAX_DEVICES - 1];
+	uint8_t ndev_up;
 	uint32_t rq_head, rq_tail; /* replies due, not yet sent */
 	uint64_t heard;      /* participants' messages read */
 	uint8_t state;
@@ -113,6 +180,36 @@ static int64_t sched(int64_t base, int64_t step, uint64_t n)
 		return INT64_MAX;
 	d = step * (int64_t)n;
 	return base + d;
+}
+
+/* Message k of p is due at chat_ns + (k - sched_k0) * smi. */
+static int64_t part_due(const struct scenario *sc, const struct part *p,
+			uint32_t k)
+{
+	return sched(p->chat_ns, sc->o->smi_ms * 1000000,
+		     (uint64_t)(k - p->sched_k0));
+}
+
+/* The token is kept past the authorization: for a reopened chat's
+ * request, a reconnect or the other devices. */
+static int keep_token(const struct run_opts *o)
+{
+	return o->reopen_after_ms || o->reconnect_uptime_ms || o->devices > 1;
+}
+
+/* Chats with a lifetime: the organizers keep a record of each. */
+static int lifetimes(const struct run_opts *o)
+{
+	return o->chat_lifetime_ms || o->chat_messages;
+}
+
+/* xorshift64: the next number of a seeded sequence, as a draw in (0, 1]. */
+static double draw(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return (double)((*rng >> 11) + 1) * 0x1.0p-53;
 }
 
 /* A duration in µs for a histogram: end - start, 0 if negative. */
@@ -150,6 +247,10 @@ int sc_init(struct scenario *sc, const struct run_opts *o, struct run *r,
 	sc->rng = run_test_id(o) ^ (0x9e3779b97f4a7c15ULL * (id + 1));
 	if (!sc->rng)
 		sc->rng = 1;
+	sc->rng_up = sc->rng ^ 0xd1b54a32d192ed03ULL;
+	if (!sc->rng_up)
+		sc->rng_up = 1;
+	chatmap_init(&sc->ochat_map);
 	return pool_init(&sc->tok_pool, 1024, 256, 0) < 0 ? -ENOMEM : 0;
 }
 
@@ -224,7 +325,7 @@ static void perr(struct scenario *sc, struct part *p, enum run_err kind,
 	if (sc->draining)
 		return;
 	/* Failed before its chat: --max-participants counts it as done. */
-	if (p->state < P_CHAT && !p->failed) {
+	if (p->state < P_CHAT && !p->failed && !p->had_chat) {
 		p->failed = 1;
 		sc->c.part_failed++;
 	}
@@ -440,7 +541,17 @@ static void rest_response(void *app, uint32_t job, int status,
 			part_done(sc, p);
 			return;
 		}
-		sc->c.created++;
+		if (p->had_chat) /* --reopen-after: asked again */
+			sc->c.chats_reopened++;
+		else
+			sc->c.created++;
+		if (p->conn != NIL) {
+			p->state = P_WAIT_CHAT;
+			p->tries = 0;
+			p->awaiting = 0;
+			timer_at(sc, &p->t, ses_now(sc->ses) + ms_ns(sc->o->smi_ms));
+			return;
+		}
 		part_connect(sc, job);
 	}
 }
@@ -602,17 +713,20 @@ static size_t message_text(const struct part *p, uint32_t k, char *out)
  * Their lag is taken when they are handed to the kernel (sc_submitted). */
 static void send_due(struct scenario *sc, struct part *p)
 {
-	const int64_t smi = ms_ns(sc->o->smi_ms);
 	char txt[256];
+	int64_t next;
 
-	while (sched(p->chat_ns, smi, p->k + 1) <= ses_now(sc->ses)) {
+	while (part_due(sc, p, p->k + 1) <= ses_now(sc->ses)) {
 		size_t n = message_text(p, p->k + 1, txt);
 
 		if (ses_ws_text(sc->ses, p->conn, txt, n, 1) < 0)
 			return; /* slot full: sc_writable resumes */
 		p->k++;
 	}
-	timer_at(sc, &p->t, sched(p->chat_ns, smi, p->k + 1));
+	next = part_due(sc, p, p->k + 1);
+	if (p->drop_ns && p->drop_ns < next)
+		next = p->drop_ns;
+	timer_at(sc, &p->t, next);
 }
 
 static int hex24(const char *s, size_t n)
@@ -626,54 +740,141 @@ static int hex24(const char *s, size_t n)
 	return 1;
 }
 
+/* The uptime of a connection back in its chat: when the tester drops
+ * it (--reconnect-uptime), or 0. */
+static int64_t drop_at(struct scenario *sc)
+{
+	int64_t mean = ms_ns(sc->o->reconnect_uptime_ms);
+
+	if (!mean || sc->draining)
+		return 0;
+	if (sc->o->reconnect_fixed)
+		return ses_now(sc->ses) + mean;
+	return ses_now(sc->ses) + (int64_t)(-log(draw(&sc->rng_up)) *
+					    (double)mean);
+}
+
 static void chat_found(struct scenario *sc, struct part *p, const char *id)
 {
 	memcpy(p->chat, id, 24);
 	p->state = P_CHAT;
 	p->awaiting = 0;
+	/* this chat's numbers follow on from the last one sent */
 	p->chat_ns = ses_now(sc->ses);
+	p->chat_k0 = p->sched_k0 = p->k;
+	p->rep_chat = 0;
+	if (p->ebits)
+		memset(p->ebits, 0, p->ebits_cap / 8);
 	sc->c.chats++;
-	hist_add(&sc->to_chat, us_since(p->due_ns, ses_now(sc->ses)));
+	if (!p->had_chat) /* a reopened chat's wait is not an arrival's */
+		hist_add(&sc->to_chat, us_since(p->due_ns, ses_now(sc->ses)));
+	p->had_chat = 1;
+	p->drop_ns = drop_at(sc);
 	send_due(sc, p);
+}
+
+/*
+ * Settle p's accounts as far as it got: the numbers above acc that were
+ * sent in full and never echoed are lost, or in flight when open (its
+ * connection still in its chat). acc moves to the last of them. At the
+ * stop, at a chat's end and at a drop.
+ */
+static void settle(struct scenario *sc, struct part *p, int open)
+{
+	/* An echo can beat the credit of its own send's last bytes (a short
+	 * send the stop cut off): nothing above nsent is counted twice. */
+	uint32_t hi = p->high < p->nsent ? p->high : p->nsent;
+	uint64_t gap, above;
+
+	if (hi < p->acc)
+		hi = p->acc;
+	gap = hi - p->acc > p->ndeliv ? hi - p->acc - p->ndeliv : 0;
+	above = p->nsent > hi ? p->nsent - hi : 0;
+	sc->c.lost += gap;
+	if (open)
+		sc->c.in_flight += above;
+	else
+		sc->c.lost += above;
+	p->acc = p->nsent > hi ? p->nsent : hi;
+	p->ndeliv = 0;
+}
+
+/* Room in p's bitmap of echoed numbers for bits numbers; 0 or -ENOMEM
+ * (reported). */
+static int ebits_room(struct scenario *sc, struct part *p, uint32_t bits)
+{
+	uint32_t ncap = p->ebits_cap ? p->ebits_cap : 256;
+	uint8_t *nb;
+
+	if (bits <= p->ebits_cap && p->ebits)
+		return 0;
+	while (ncap < bits && ncap < (UINT32_MAX >> 1))
+		ncap *= 2;
+	nb = realloc(p->ebits, ncap / 8);
+	if (!nb) {
+		sc_error(sc, RE_PROTOCOL, "out of memory for the history check");
+		return -ENOMEM;
+	}
+	memset(nb + p->ebits_cap / 8, 0, (ncap - p->ebits_cap) / 8);
+	p->ebits = nb;
+	p->ebits_cap = ncap;
+	return 0;
+}
+
+/* Echoed number k of this chat, for a later history check. */
+static void echo_bit(struct scenario *sc, struct part *p, uint32_t k)
+{
+	if (ebits_room(sc, p, k - p->chat_k0) == 0)
+		hcheck_set(p->ebits, k - p->chat_k0 - 1);
 }
 
 /*
  * One of p's own messages came back: "connection <addr>: message number
  * <k>". Its latency counts from when message k was due, so a late send
  * cannot hide delay (no coordinated omission), and from when it was
- * actually written, when that is still known.
+ * actually written, when that is still known. Every other device that
+ * was registered before it was written must read it too.
  */
 static void delivered(struct scenario *sc, struct part *p, const char *c,
 		      size_t n)
 {
-	static const char tag[] = "message number ";
-	const size_t tl = sizeof(tag) - 1;
-	const int64_t smi = ms_ns(sc->o->smi_ms);
-	const char *num = c + n;
-	uint64_t k = 0;
+	/* The number ends the content (echo_match and the full parse both
+	 * hand over the content up to its closing quote). */
+	uint32_t k = hcheck_number(c, n);
 	int64_t lat;
 
-	/* The number ends the content (echo_match and the full parse both
-	 * hand over the content up to its closing quote): the digits before
-	 * the end, after the tag. */
-	while (num > c && num[-1] >= '0' && num[-1] <= '9')
-		num--;
-	if (num - c >= (ptrdiff_t)tl && c + n - num <= 10 &&
-	    memcmp(num - tl, tag, tl) == 0)
-		for (; num < c + n; num++)
-			k = k * 10 + (uint64_t)(*num - '0');
-	if (k > UINT32_MAX)
-		k = 0;
+	/* A message of a connection the tester dropped, stored late: its
+	 * account is settled (the history check finds it). */
+	if (k && k <= p->drop_k && k <= p->acc) {
+		sc->c.echo_after_drop++;
+		return;
+	}
 	/* Echoes come back in order: one at or below the highest number
-	 * already echoed is a repeat, one above the last encoded never left. */
-	if (k <= p->high || k > p->k || p->state != P_CHAT) {
+	 * already echoed is a repeat, one above the last encoded never left.
+	 * After its chat ended a participant may still read the echoes of
+	 * what the chat stored (a server need not order them before the
+	 * closed_chat). */
+	if (k <= p->high || k > p->k || p->state == P_DONE ||
+	    (p->state != P_CHAT && !p->closed_seen)) {
 		sc->c.echo_unmatched++;
 		return;
 	}
 	sc->c.delivered++;
 	p->ndeliv++;
-	p->high = (uint32_t)k;
-	lat = ses_now(sc->ses) - sched(p->chat_ns, smi, k);
+	p->high = k;
+	if (sc->o->reconnect_uptime_ms && k > p->chat_k0)
+		echo_bit(sc, p, k);
+	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
+		if (p->dev[d].from != NIL && k > p->dev[d].from &&
+		    p->dev[d].conn != NIL)
+			sc->c.dev_expected++;
+	if (k <= p->sched_k0) {
+		/* an ended chat's, read after the next began: its schedule
+		 * is gone */
+		sc->c.lat_unmatched++;
+		return;
+	}
+	lat = ses_now(sc->ses) - part_due(sc, p, k);
 	if (lat < 0)
 		lat = 0;
 	hist_add(&sc->lat, (uint64_t)lat / 1000);
@@ -685,6 +886,149 @@ static void delivered(struct scenario *sc, struct part *p, const char *c,
 	} else {
 		sc->c.lat_unmatched++; /* more than LAGS messages in flight */
 	}
+}
+
+/* p's chat ended (closed_chat, or gone from its chats after a return):
+ * what it sent since is refused, and lost when its account is settled;
+ * it asks again after --reopen-after. */
+static void chat_ended(struct scenario *sc, struct part *p)
+{
+	memcpy(p->prev_chat, p->chat, 24);
+	p->closed_seen = 1;
+	p->early_refusal = 0;
+	p->drop_ns = 0;
+	p->state = P_CLOSED;
+	sc->c.chats_closed++;
+	ses_timer_del(sc->ses, &p->t.node);
+	if (sc->o->reopen_after_ms && !sc->draining)
+		timer_at(sc, &p->t, ses_now(sc->ses) +
+			 ms_ns(sc->o->reopen_after_ms));
+}
+
+/*
+ * p's connection is gone: dropped by the tester (its uptime is over) or
+ * by the server. Its messages are settled as a closed connection's, the
+ * numbers it had not sent are skipped, and it comes back after the
+ * backoff. The tester drops a connection only once its sends are all
+ * done, so what it counts as sent is what the kernel took.
+ */
+static void part_away(struct scenario *sc, struct part *p, int by_server)
+{
+	if (!by_server && p->nsent != p->k) {
+		timer_at(sc, &p->t, ses_now(sc->ses) + 1000000);
+		return;
+	}
+	if (by_server)
+		sc->c.drops_server++;
+	else
+		sc->c.drops_tester++;
+	p->resume = p->state == P_CHAT || p->state == P_REJOIN ||
+		    p->state == P_HISTORY ? R_CHAT :
+		    p->state == P_CLOSED ? R_IDLE : R_WAIT;
+	settle(sc, p, 0);
+	p->drop_k = p->k;
+	p->nsent = p->ksub = p->high = p->acc = p->k;
+	/* what the dropped connection sent is expected on no device */
+	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
+		if (p->dev[d].from != NIL && p->dev[d].from < p->k)
+			p->dev[d].from = p->k;
+	if (!by_server)
+		ses_close(sc->ses, p->conn);
+	p->conn = NIL;
+	p->drop_ns = 0;
+	p->awaiting = 0;
+	p->back = 1;
+	p->state = P_AWAY;
+	timer_at(sc, &p->t, ses_now(sc->ses) +
+		 ms_ns(sc->o->reconnect_backoff_ms));
+}
+
+/* Back in the chat: history checked, the schedule starts again from now
+ * (what fell due while away was never owed). */
+static void rejoined(struct scenario *sc, struct part *p)
+{
+	hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
+	sc->c.rejoined++;
+	p->state = P_CHAT;
+	p->chat_ns = ses_now(sc->ses);
+	p->sched_k0 = p->k;
+	p->drop_ns = drop_at(sc);
+	send_due(sc, p);
+}
+
+/* The chats answer of a participant back from a reconnect: its chat is
+ * there (ask for its history) or it ended while it was away. */
+static void rejoin_chats(struct scenario *sc, struct part *p,
+			 const struct json_doc *d, int pl)
+{
+	int arr = pl >= 0 ? json_find(d, pl, "chats") : -1;
+	char f[96];
+	int n;
+
+	if (arr >= 0 && json_type(d, arr) == JSMN_ARRAY)
+		for (int c = arr + 1, left = d->tok[arr].size; left > 0;
+		     left--, c = json_next(d, c)) {
+			int k = json_find(d, c, "id");
+
+			if (k >= 0 && json_type(d, k) == JSMN_STRING &&
+			    d->tok[k].end - d->tok[k].start == 24 &&
+			    memcmp(d->js + d->tok[k].start, p->chat, 24) == 0) {
+				n = snprintf(f, sizeof(f),
+					     "{\"type\":\"get_chat_history\","
+					     "\"payload\":{\"chatId\":\"%.24s\"}}",
+					     p->chat);
+				ses_ws_text(sc->ses, p->conn, f, (size_t)n, 0);
+				p->state = P_HISTORY;
+				timer_at(sc, &p->t, ses_now(sc->ses) +
+					 ms_ns(sc->o->request_timeout_ms));
+				return;
+			}
+		}
+	hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
+	sc->c.rejoined++;
+	chat_ended(sc, p);
+}
+
+/* The chat_history answer: checked against what p knows it sent and saw
+ * echoed; 1 when it was that answer. */
+static int rejoin_history(struct scenario *sc, struct part *p, const char *js,
+			  size_t n)
+{
+	struct hcheck h = {
+		.user_id = p->user_id, .k0 = p->chat_k0, .kmax = p->drop_k,
+	};
+	uint32_t bits = p->drop_k - p->chat_k0;
+	unsigned cap = (unsigned)(n / 2 + 2);
+	void *toks;
+	int r;
+
+	if (ebits_room(sc, p, bits) < 0)
+		return 0;
+	h.echoed = p->ebits;
+	h.seen = calloc(bits / 8 + 1, 1);
+	toks = malloc((size_t)cap * sizeof(jsmntok_t));
+	if (!h.seen || !toks) {
+		free(h.seen);
+		free(toks);
+		sc_error(sc, RE_PROTOCOL, "out of memory for the history check");
+		return 0;
+	}
+	r = hcheck_run(&h, js, n, p->chat, toks, cap);
+	free(h.seen);
+	free(toks);
+	if (r < 0)
+		return 0;
+	sc->c.hist_checks++;
+	sc->c.hist_missing += h.missing;
+	sc->c.hist_duplicated += h.duplicated;
+	sc->c.hist_recovered += h.recovered;
+	sc->c.hist_unexpected += h.unexpected;
+	if (h.replies > p->rep_chat) {
+		sc->c.replies_missed += h.replies - p->rep_chat;
+		p->rep_chat = h.replies;
+	}
+	rejoined(sc, p);
+	return 1;
 }
 
 /* An error frame from the messenger: an error of the run, with the
@@ -706,8 +1050,9 @@ static void server_error(struct scenario *sc, const struct json_doc *d, int pl,
 }
 
 /* An organizer's reply ("reply <its schedule, wall-clock ns>") read by
- * its participant: counted, and timed from its schedule. */
-static void reply_read(struct scenario *sc, const struct json_doc *d, int pl)
+ * its participant: counted, and timed from its schedule. 1 when it was
+ * one. */
+static int reply_read(struct scenario *sc, const struct json_doc *d, int pl)
 {
 	int k = json_find(d, pl, "content");
 	char text[48], *end;
@@ -716,12 +1061,50 @@ static void reply_read(struct scenario *sc, const struct json_doc *d, int pl)
 
 	if (k < 0 || json_get_str(d, k, text, sizeof(text), &tn) < 0 ||
 	    strncmp(text, "reply ", 6))
-		return;
+		return 0;
 	due = strtoll(text + 6, &end, 10);
 	if (*end || end == text + 6)
-		return;
+		return 0;
 	sc->c.replies_received++;
 	hist_add(&sc->reply_lat, us_since((int64_t)due, clock_real_ns()));
+	return 1;
+}
+
+/*
+ * 1 when the error frame is the refusal of a message to p's chat that
+ * ended ("you have no access to chat <id>"): expected, not an error. With
+ * chat lifetimes it may come before the chat's closed_chat (the server
+ * refuses on the participant's connection while the close is on its way
+ * from the organizer's): p->early_refusal marks it until the close.
+ */
+static int refused_after_close(const struct scenario *sc, struct part *p,
+			       const struct json_doc *d, int pl)
+{
+	static const char pre[] = "you have no access to chat ";
+	char msg[80];
+	size_t mn;
+	int m;
+
+	if (pl < 0 || (m = json_find(d, pl, "message")) < 0 ||
+	    json_get_str(d, m, msg, sizeof(msg), &mn) < 0 ||
+	    mn != sizeof(pre) - 1 + 24 || memcmp(msg, pre, sizeof(pre) - 1))
+		return 0;
+	if (p->closed_seen && !memcmp(msg + sizeof(pre) - 1, p->prev_chat, 24))
+		return 1;
+	if (lifetimes(sc->o) && p->state == P_CHAT &&
+	    !memcmp(msg + sizeof(pre) - 1, p->chat, 24)) {
+		p->early_refusal = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* 1 when the string at tok is p's chat id. */
+static int is_chat(const struct part *p, const struct json_doc *d, int tok)
+{
+	return tok >= 0 && json_type(d, tok) == JSMN_STRING &&
+	       d->tok[tok].end - d->tok[tok].start == 24 &&
+	       memcmp(d->js + d->tok[tok].start, p->chat, 24) == 0;
 }
 
 /* A text frame for a participant. */
@@ -735,12 +1118,16 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 	size_t idn;
 	const char *ct;
 	size_t ctn;
+	int in_chat = p->state == P_CHAT || p->state == P_REJOIN ||
+		      p->state == P_HISTORY;
 
 	if (p->state == P_CHAT &&
 	    echo_match(js, n, p->user_id, p->addr, p->addr_len, &ct, &ctn)) {
 		delivered(sc, p, ct, ctn);
 		return 0;
 	}
+	if (p->state == P_HISTORY && rejoin_history(sc, p, js, n))
+		return 0;
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
 	    json_type(&d, 0) != JSMN_OBJECT ||
 	    (t = json_find(&d, 0, "type")) < 0)
@@ -757,16 +1144,29 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
 			delivered(sc, p, js + d.tok[k].start,
 				  (size_t)(d.tok[k].end - d.tok[k].start));
-		else if (pl >= 0 && p->state == P_CHAT && author != p->user_id)
-			reply_read(sc, &d, pl);
-		else if (p->state == P_WAIT_CHAT && p->awaiting)
+		else if (pl >= 0 && in_chat && author != p->user_id) {
+			if (reply_read(sc, &d, pl))
+				p->rep_chat++;
+		} else if (p->state == P_WAIT_CHAT && p->awaiting)
 			get_chats_again(sc, p); /* one frame a try */
 		return 0;
 	}
 	if (json_str_eq(&d, t, "error")) {
-		server_error(sc, &d, pl, "participant", p->n);
+		if (refused_after_close(sc, p, &d, pl))
+			sc->c.chat_refused++;
+		else
+			server_error(sc, &d, pl, "participant", p->n);
 		if (p->state == P_WAIT_CHAT && p->awaiting)
 			get_chats_again(sc, p);
+		return 0;
+	}
+	if (json_str_eq(&d, t, "closed_chat") && in_chat && pl >= 0 &&
+	    is_chat(p, &d, json_find(&d, pl, "chatId"))) {
+		chat_ended(sc, p);
+		return 0;
+	}
+	if (p->state == P_REJOIN && json_str_eq(&d, t, "chats")) {
+		rejoin_chats(sc, p, &d, pl);
 		return 0;
 	}
 	if (p->state != P_WAIT_CHAT)
@@ -795,6 +1195,50 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 	}
 	chat_found(sc, p, id);
 	return 0;
+}
+
+/*
+ * A frame on one of p's other devices (--devices). Its first get_chats
+ * answer registers it; then every echo of p's messages numbered above
+ * what p had written by then must come, once each and in order.
+ */
+static void pdev_text(struct scenario *sc, struct part *p, struct pdev *v,
+		      const char *js, size_t n)
+{
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	const char *ct = NULL;
+	size_t ctn = 0;
+	int t, pl, k;
+	int64_t author = -1;
+	uint32_t num;
+
+	if (!echo_match(js, n, p->user_id, p->addr, p->addr_len, &ct, &ctn)) {
+		if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
+		    json_type(&d, 0) != JSMN_OBJECT ||
+		    (t = json_find(&d, 0, "type")) < 0)
+			return;
+		pl = json_find(&d, 0, "payload");
+		if (v->from == NIL) {
+			if (json_str_eq(&d, t, "chats")) {
+				v->from = v->high = p->k;
+				p->ndev_up++;
+			}
+			return;
+		}
+		if (!json_str_eq(&d, t, "user_message") || pl < 0 ||
+		    (k = json_find(&d, pl, "authorId")) < 0 ||
+		    json_get_i64(&d, k, &author) < 0 || author != p->user_id ||
+		    (k = json_find(&d, pl, "content")) < 0)
+			return;
+		ct = js + d.tok[k].start;
+		ctn = (size_t)(d.tok[k].end - d.tok[k].start);
+	}
+	num = hcheck_number(ct, ctn);
+	if (v->from == NIL || num <= v->from || num <= v->high)
+		return;
+	v->high = num;
+	sc->c.dev_received++;
 }
 
 /* ---- organizers ---- */
@@ -847,11 +1291,84 @@ static int64_t think_ns(struct scenario *sc)
 
 	if (!sc->o->org_think_exp)
 		return mean;
-	sc->rng ^= sc->rng << 13;
-	sc->rng ^= sc->rng >> 7;
-	sc->rng ^= sc->rng << 17;
-	u = (double)((sc->rng >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+	u = draw(&sc->rng);
 	return (int64_t)(-log(u) * (double)mean);
+}
+
+#define OCHUNK 1024
+
+static struct ochat *ochat_at(struct scenario *sc, uint32_t i)
+{
+	return &sc->ochunks[i / OCHUNK][i % OCHUNK];
+}
+
+/* The record of chat id (24 bytes), or NULL. */
+static struct ochat *ochat_find(struct scenario *sc, const char *id)
+{
+	uint32_t i = chatmap_get(&sc->ochat_map, id);
+
+	return i == NIL ? NULL : ochat_at(sc, i);
+}
+
+/* A chat organizer o started (its new_chat): recorded, its lifetime's
+ * end armed. */
+static void ochat_new(struct scenario *sc, struct org *o, const char *id)
+{
+	uint32_t i = sc->nochats;
+	struct ochat *c;
+
+	if (ochat_find(sc, id))
+		return;
+	if (i / OCHUNK >= sc->ochunks_cap) {
+		uint32_t ncap = sc->ochunks_cap ? sc->ochunks_cap * 2 : 16;
+		struct ochat **nc = realloc(sc->ochunks, ncap * sizeof(*nc));
+
+		if (!nc)
+			goto oom;
+		memset(nc + sc->ochunks_cap, 0,
+		       (ncap - sc->ochunks_cap) * sizeof(*nc));
+		sc->ochunks = nc;
+		sc->ochunks_cap = ncap;
+	}
+	if (!sc->ochunks[i / OCHUNK] &&
+	    !(sc->ochunks[i / OCHUNK] = calloc(OCHUNK, sizeof(struct ochat))))
+		goto oom;
+	if (chatmap_put(&sc->ochat_map, id, i) < 0)
+		goto oom;
+	sc->nochats++;
+	c = ochat_at(sc, i);
+	memset(c, 0, sizeof(*c));
+	memcpy(c->id, id, 24);
+	c->org = (uint32_t)(o - sc->orgs);
+	c->t.kind = TK_CLOSE;
+	c->t.idx = i;
+	if (sc->o->chat_lifetime_ms)
+		timer_at(sc, &c->t, ses_now(sc->ses) +
+			 ms_ns(sc->o->chat_lifetime_ms));
+	return;
+oom:
+	sc_error(sc, RE_PROTOCOL, "out of memory for chats");
+}
+
+/* Its lifetime is over: the organizer closes the chat (again a moment
+ * later while its send slot is full). */
+static void ochat_close(struct scenario *sc, struct ochat *c)
+{
+	struct org *o = &sc->orgs[c->org];
+	char f[96];
+	int n;
+
+	if (c->state != OC_OPEN || o->state != O_OPEN || sc->draining)
+		return;
+	n = snprintf(f, sizeof(f), "{\"type\":\"close_chat\",\"payload\":"
+		     "{\"chatId\":\"%.24s\"}}", c->id);
+	if (ses_ws_text(sc->ses, o->conn, f, (size_t)n, 0) < 0) {
+		timer_at(sc, &c->t, ses_now(sc->ses) + 1000000);
+		return;
+	}
+	ses_timer_del(sc->ses, &c->t.node);
+	c->state = OC_CLOSING;
+	sc->c.org_closes++;
 }
 
 /* A participant's message organizer o read in chat (24 hex): every k-th
@@ -864,7 +1381,8 @@ static void org_heard(struct scenario *sc, struct org *o, const char *chat,
 	uint32_t i;
 	int64_t th;
 
-	if (sc->draining || ++o->heard % sc->o->org_reply_every || cn != 24)
+	if (sc->draining || !sc->o->org_reply_every ||
+	    ++o->heard % sc->o->org_reply_every || cn != 24)
 		return;
 	i = reply_alloc(sc);
 	if (i == NIL) {
@@ -894,7 +1412,20 @@ static void org_flush_replies(struct scenario *sc, struct org *o)
 	while (o->rq_head != NIL && o->state == O_OPEN) {
 		uint32_t i = o->rq_head;
 		struct reply *r = reply_at(sc, i);
-		int n = snprintf(f, sizeof(f),
+		struct ochat *c = lifetimes(sc->o) ? ochat_find(sc, r->chat) :
+				  NULL;
+		int n;
+
+		if (c && c->state != OC_OPEN) {
+			/* its chat closed while the organizer thought */
+			o->rq_head = r->next;
+			if (o->rq_head == NIL)
+				o->rq_tail = NIL;
+			sc->c.replies_dropped++;
+			reply_release(sc, i);
+			continue;
+		}
+		n = snprintf(f, sizeof(f),
 				 "{\"type\":\"send_message\",\"payload\":{"
 				 "\"chatId\":\"%s\",\"message\":\"reply %lld\"}}",
 				 r->chat, (long long)r->due_real_ns);
@@ -925,8 +1456,10 @@ static void reply_due(struct scenario *sc, uint32_t i)
 		org_flush_replies(sc, o);
 }
 
-/* A user_message an answering organizer read: a participant's (not its
- * own reply coming back) is heard. */
+/* A user_message an answering organizer, or one counting a chat's
+ * messages, read: a participant's (not its own reply coming back) is
+ * heard; the participant's own N-th ("connection ...") ends its chat
+ * under --chat-messages. */
 static void org_user_message(struct scenario *sc, struct org *o,
 			     const struct json_doc *d)
 {
@@ -935,6 +1468,7 @@ static void org_user_message(struct scenario *sc, struct org *o,
 	int b;
 	char chat[32];
 	size_t cn;
+	struct ochat *c;
 
 	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT ||
 	    (k = json_find(d, pl, "fromOrganizer")) < 0 ||
@@ -944,23 +1478,51 @@ static void org_user_message(struct scenario *sc, struct org *o,
 	    json_get_str(d, k, chat, sizeof(chat), &cn) < 0)
 		return;
 	org_heard(sc, o, chat, cn);
+	if (sc->o->chat_messages && cn == 24 && (c = ochat_find(sc, chat)) &&
+	    (k = json_find(d, pl, "content")) >= 0 &&
+	    d->tok[k].end - d->tok[k].start > 11 &&
+	    memcmp(d->js + d->tok[k].start, "connection ", 11) == 0 &&
+	    ++c->heard == sc->o->chat_messages)
+		ochat_close(sc, c);
+}
+
+/* The id (24 bytes) at payload key of a frame, or NULL. */
+static const char *payload_id(const struct json_doc *d, const char *key)
+{
+	int pl = json_find(d, 0, "payload"), k;
+
+	if (pl < 0 || json_type(d, pl) != JSMN_OBJECT ||
+	    (k = json_find(d, pl, key)) < 0 || json_type(d, k) != JSMN_STRING ||
+	    d->tok[k].end - d->tok[k].start != 24)
+		return NULL;
+	return d->js + d->tok[k].start;
+}
+
+/* 1 when the organizer's frames must be parsed whole: it answers, or
+ * counts a chat's messages. */
+static int org_parses(const struct run_opts *o)
+{
+	return o->org_reply_every || o->chat_messages;
 }
 
 static void org_text(struct scenario *sc, struct org *o, const char *js,
 		     size_t n)
 {
 	static const char um[] = "{\"type\":\"user_message\"";
+	const unsigned copies = sc->o->org_devices - 1;
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
+	const char *id;
 	int t;
 
 	/* Most frames an organizer reads are user_message: skip the parse
 	 * when the type leads, as every ESME server writes it (unless the
-	 * organizer answers: then it needs the chat). */
-	if (!sc->o->org_reply_every && n > sizeof(um) &&
+	 * organizer needs the chat). */
+	if (!org_parses(sc->o) && n > sizeof(um) &&
 	    memcmp(js, um, sizeof(um) - 1) == 0) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
+		sc->c.org_dev_expected += copies;
 		return;
 	}
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
@@ -970,15 +1532,48 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	if (json_str_eq(&d, t, "user_message")) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
-		if (sc->o->org_reply_every)
+		sc->c.org_dev_expected += copies;
+		if (org_parses(sc->o))
 			org_user_message(sc, o, &d);
-	} else if (json_str_eq(&d, t, "new_chat"))
+	} else if (json_str_eq(&d, t, "new_chat")) {
 		sc->c.new_chats++;
-	else if (json_str_eq(&d, t, "info"))
+		sc->c.org_dev_expected += copies;
+		if (lifetimes(sc->o) && (id = payload_id(&d, "id")))
+			ochat_new(sc, o, id);
+	} else if (json_str_eq(&d, t, "closed_chat")) {
+		struct ochat *c;
+
+		sc->c.org_dev_expected += copies;
+		if (lifetimes(sc->o) && (id = payload_id(&d, "chatId")) &&
+		    (c = ochat_find(sc, id))) {
+			ses_timer_del(sc->ses, &c->t.node);
+			c->state = OC_CLOSED;
+		}
+	} else if (json_str_eq(&d, t, "info"))
 		sc->c.no_new_chats++;
 	else if (json_str_eq(&d, t, "error"))
 		server_error(sc, &d, json_find(&d, 0, "payload"), "organizer",
 			     (uint64_t)(o - sc->orgs) + 1);
+}
+
+/* A frame on one of an organizer's other devices: its first get_chats
+ * answer registers it; then it must read each user_message, new_chat
+ * and closed_chat the organizer's first connection reads. */
+static void odev_text(struct scenario *sc, struct org *o, struct odev *v,
+		      const char *js, size_t n);
+static void org_open(struct scenario *sc, struct org *o, unsigned oi);
+
+/* An organizer's device is registered (or gone): once all are, it
+ * opens. */
+static void odev_up(struct scenario *sc, struct org *o, struct odev *v)
+{
+	if (v->up)
+		return;
+	v->up = 1;
+	o->ndev_up++;
+	if ((unsigned)o->ndev_up + 1 >= sc->o->org_devices &&
+	    o->state == O_DEVICES)
+		org_open(sc, o, (unsigned)(o - sc->orgs));
 }
 
 static void org_signin(struct scenario *sc, unsigned i)
@@ -1134,51 +1729,199 @@ void sc_up(void *app, uint32_t tag, uint32_t id,
 	}
 }
 
+/* The organizer's start_chat schedule begins: it is open. */
+static void org_open(struct scenario *sc, struct org *o, unsigned oi)
+{
+	int64_t sci = ms_ns(sc->o->sci_ms);
+
+	o->state = O_OPEN;
+	/* The pool's start_chat frames interleave on one origin, the run's
+	 * start: organizer i is i/N of an interval behind the first, so
+	 * each has its turn at the queue instead of all asking at the same
+	 * moment. The first start_chat is the first of that schedule after
+	 * the authorization (the Go tool's waits sci after it). */
+	o->start_ns = sc->t0_ns + (int64_t)((__int128)sci *
+		run_org_global(sc->o, oi) / sc->o->organizers);
+	o->j = sci && ses_now(sc->ses) > o->start_ns ?
+	       (uint64_t)((ses_now(sc->ses) - o->start_ns) / sci) : 0;
+	ses_timer_del(sc->ses, &o->t.node);
+	org_start_chat(sc, o);
+}
+
+/* The authorization frame for a token. */
+static void send_auth(struct scenario *sc, uint32_t id, const char *tok,
+		      size_t tn)
+{
+	char auth[1100];
+	int an = snprintf(auth, sizeof(auth),
+			  "{\"Authorization\":\"Bearer %.*s\"}", (int)tn, tok);
+
+	ses_ws_text(sc->ses, id, auth, (size_t)an, 0);
+}
+
+static const char get_chats_msg[] = "{\"type\":\"get_chats\",\"payload\":\"\"}";
+
+/* Open the other devices of an owner (kind OWN_PDEV or OWN_ODEV, index
+ * idx) into conns; n - 1 of them. A device that cannot open is an error
+ * of its owner's; returns how many opened. */
+static unsigned open_devices(struct scenario *sc, enum owner_kind kind,
+			     uint32_t idx, unsigned n, uint32_t *conns,
+			     size_t stride)
+{
+	char why[200];
+	unsigned up = 0;
+
+	for (unsigned d = 1; d < n; d++) {
+		uint32_t *c = (uint32_t *)(void *)((char *)conns +
+						   (d - 1) * stride);
+
+		*c = ses_ws_open(sc->ses, T_MSG, TAG(kind, idx * 8 + d), why,
+				 sizeof(why));
+		if (*c == NIL)
+			sc_error(sc, RE_CONNECT, "connect: %s %u device %u: %s "
+				 "(%s)", kind == OWN_PDEV ? "participant" :
+				 "organizer", idx + 1, d + 1, why,
+				 sc->o->t[T_MSG].url);
+		else
+			up++;
+	}
+	return up;
+}
+
+/* A participant authorized on the messenger, first or back again. */
+static void part_authorized(struct scenario *sc, struct part *p, uint32_t pi,
+			    uint32_t id)
+{
+	send_auth(sc, id, p->token, p->token_len);
+	if (p->back) {
+		/* back from a reconnect */
+		p->back = 0;
+		if (p->resume == R_CHAT) {
+			ses_ws_text(sc->ses, id, get_chats_msg,
+				    sizeof(get_chats_msg) - 1, 0);
+			p->state = P_REJOIN;
+			timer_at(sc, &p->t, ses_now(sc->ses) +
+				 ms_ns(sc->o->request_timeout_ms));
+			return;
+		}
+		if (p->resume == R_IDLE) {
+			hist_add(&sc->rejoin, us_since(p->away_ns,
+						       ses_now(sc->ses)));
+			sc->c.rejoined++;
+			p->state = P_CLOSED;
+			ses_timer_del(sc->ses, &p->t.node);
+			if (sc->o->reopen_after_ms)
+				timer_at(sc, &p->t, ses_now(sc->ses) +
+					 ms_ns(sc->o->reopen_after_ms));
+			return;
+		}
+	} else {
+		sc->c.connected++;
+		hist_add(&sc->ph_connect, us_since(p->phase_ns,
+						   ses_now(sc->ses)));
+		if (sc->o->devices > 1 && !p->dev) {
+			p->dev = calloc(sc->o->devices - 1, sizeof(*p->dev));
+			if (!p->dev)
+				sc_error(sc, RE_CONNECT, "out of memory for "
+					 "devices");
+			for (unsigned d = 0; p->dev && d + 1 < sc->o->devices;
+			     d++)
+				p->dev[d].from = NIL;
+			if (p->dev)
+				open_devices(sc, OWN_PDEV, pi, sc->o->devices,
+					     &p->dev[0].conn, sizeof(*p->dev));
+		}
+	}
+	if (!keep_token(sc->o)) {
+		pool_put(&sc->tok_pool, p->token);
+		p->token = NULL;
+	}
+	p->state = P_WAIT_CHAT;
+	p->tries = 0;
+	p->awaiting = 0;
+	timer_at(sc, &p->t, ses_now(sc->ses) + ms_ns(sc->o->smi_ms));
+}
+
 /* see scenario.h */
 void sc_upgraded(void *app, uint32_t tag, uint32_t id)
 {
 	struct scenario *sc = app;
 	uint32_t owner = TAG_OWNER(tag);
-	char auth[1100];
-	int an;
 
-	if (TAG_KIND(tag) == OWN_PART) {
-		struct part *p = part_at(sc, owner);
-
-		an = snprintf(auth, sizeof(auth),
-			      "{\"Authorization\":\"Bearer %.*s\"}",
-			      (int)p->token_len, p->token);
-		ses_ws_text(sc->ses, id, auth, (size_t)an, 0);
-		pool_put(&sc->tok_pool, p->token);
-		p->token = NULL;
-		p->state = P_WAIT_CHAT;
-		sc->c.connected++;
-		hist_add(&sc->ph_connect, us_since(p->phase_ns, ses_now(sc->ses)));
-		p->tries = 0;
-		p->awaiting = 0;
-		timer_at(sc, &p->t, ses_now(sc->ses) + ms_ns(sc->o->smi_ms));
-	} else if (TAG_KIND(tag) == OWN_ORG) {
+	switch (TAG_KIND(tag)) {
+	case OWN_PART:
+		part_authorized(sc, part_at(sc, owner), owner, id);
+		break;
+	case OWN_ORG: {
 		struct org *o = &sc->orgs[owner];
-		int64_t sci = ms_ns(sc->o->sci_ms);
 
-		an = snprintf(auth, sizeof(auth),
-			      "{\"Authorization\":\"Bearer %.*s\"}",
-			      (int)o->token_len, o->token);
-		ses_ws_text(sc->ses, id, auth, (size_t)an, 0);
-		o->state = O_OPEN;
-		/* The pool's start_chat frames interleave on one origin, the
-		 * run's start: organizer i is i/N of an interval behind the
-		 * first, so each has its turn at the queue instead of all
-		 * asking at the same moment. The first start_chat is the
-		 * first of that schedule after the authorization (the Go
-		 * tool's waits sci after it). */
-		o->start_ns = sc->t0_ns + (int64_t)((__int128)sci *
-			run_org_global(sc->o, owner) / sc->o->organizers);
-		o->j = sci && ses_now(sc->ses) > o->start_ns ?
-		       (uint64_t)((ses_now(sc->ses) - o->start_ns) / sci) : 0;
-		ses_timer_del(sc->ses, &o->t.node);
-		org_start_chat(sc, o);
+		send_auth(sc, id, o->token, o->token_len);
+		if (sc->o->org_devices > 1) {
+			/* start_chat waits for the other devices: then every
+			 * frame for the organizer is for all of them */
+			o->state = O_DEVICES;
+			timer_at(sc, &o->t, ses_now(sc->ses) +
+				 ms_ns(sc->o->handshake_timeout_ms));
+			open_devices(sc, OWN_ODEV, owner, sc->o->org_devices,
+				     &o->dev[0].conn, sizeof(o->dev[0]));
+			for (unsigned d = 0; d + 1 < sc->o->org_devices; d++)
+				if (o->dev[d].conn == NIL) /* reported */
+					odev_up(sc, o, &o->dev[d]);
+			break;
+		}
+		org_open(sc, o, owner);
+		break;
 	}
+	case OWN_PDEV: {
+		struct part *p = part_at(sc, owner / 8);
+
+		if (p->token)
+			send_auth(sc, id, p->token, p->token_len);
+		ses_ws_text(sc->ses, id, get_chats_msg,
+			    sizeof(get_chats_msg) - 1, 0);
+		break;
+	}
+	case OWN_ODEV: {
+		struct org *o = &sc->orgs[owner / 8];
+
+		send_auth(sc, id, o->token, o->token_len);
+		ses_ws_text(sc->ses, id, get_chats_msg,
+			    sizeof(get_chats_msg) - 1, 0);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* see above */
+static void odev_text(struct scenario *sc, struct org *o, struct odev *v,
+		      const char *js, size_t n)
+{
+	static const char um[] = "{\"type\":\"user_message\"";
+	jsmntok_t toks[MAX_TOKENS];
+	struct json_doc d;
+	int t;
+
+	if (v->up) {
+		if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
+			sc->c.org_dev_received++;
+			return;
+		}
+	}
+	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
+	    json_type(&d, 0) != JSMN_OBJECT ||
+	    (t = json_find(&d, 0, "type")) < 0)
+		return;
+	if (!v->up) {
+		if (json_str_eq(&d, t, "chats"))
+			odev_up(sc, o, v);
+		return;
+	}
+	if (json_str_eq(&d, t, "user_message") ||
+	    json_str_eq(&d, t, "new_chat") ||
+	    json_str_eq(&d, t, "closed_chat"))
+		sc->c.org_dev_received++;
 }
 
 /* The organizer's sign-in answer: its token, then the messenger. */
@@ -1248,6 +1991,15 @@ int sc_text(void *app, uint32_t tag, uint32_t id, const char *p, size_t n)
 		}
 	} else if (TAG_KIND(tag) == OWN_ORG) {
 		org_text(sc, &sc->orgs[TAG_OWNER(tag)], p, n);
+	} else if (TAG_KIND(tag) == OWN_PDEV) {
+		struct part *pt = part_at(sc, TAG_OWNER(tag) / 8);
+
+		if (pt->dev)
+			pdev_text(sc, pt, &pt->dev[TAG_OWNER(tag) % 8 - 1], p, n);
+	} else if (TAG_KIND(tag) == OWN_ODEV) {
+		struct org *o = &sc->orgs[TAG_OWNER(tag) / 8];
+
+		odev_text(sc, o, &o->dev[TAG_OWNER(tag) % 8 - 1], p, n);
 	}
 	return 0;
 }
@@ -1272,7 +2024,7 @@ static void net_cause(struct scenario *sc, const struct ses_end *end, int t,
 
 	if (end->what == SES_INPUT && err == -EMSGSIZE)
 		sc_error(sc, RE_PROTOCOL, "receive: message over %u bytes (%s)",
-			 SC_IN_BLOCK, sc->o->t[t].url);
+			 (unsigned)sc_in_block(sc->o), sc->o->t[t].url);
 	else if (end->what == SES_INPUT)
 		sc_error(sc, RE_RECV, "receive: out of input buffers");
 	if (end->what == SES_STALLED)
@@ -1379,6 +2131,39 @@ static void ended(struct scenario *sc, uint32_t tag, enum run_err kind,
 	}
 }
 
+/* One of the other devices ended: an error of its owner's; nothing more
+ * is expected on it. */
+static void dev_closed(struct scenario *sc, uint32_t tag,
+		       const struct ses_end *end)
+{
+	uint32_t owner = TAG_OWNER(tag);
+	char cause[200];
+
+	if (end->what == SES_INPUT || end->what == SES_NET ||
+	    end->what == SES_STALLED)
+		net_cause(sc, end, T_MSG, cause, sizeof(cause));
+	else
+		snprintf(cause, sizeof(cause), "%s", end->text ? end->text :
+			 "closed");
+	if (!sc->draining)
+		sc_error(sc, RE_CLOSED, "messenger: %s %u device %u: %s (%s)",
+			 TAG_KIND(tag) == OWN_PDEV ? "participant" : "organizer",
+			 TAG_KIND(tag) == OWN_PDEV ?
+			 (unsigned)part_at(sc, owner / 8)->n : owner / 8 + 1,
+			 owner % 8 + 1, cause, sc->o->t[T_MSG].url);
+	if (TAG_KIND(tag) == OWN_PDEV) {
+		struct part *p = part_at(sc, owner / 8);
+
+		if (p->dev)
+			p->dev[owner % 8 - 1].conn = NIL;
+	} else {
+		struct org *o = &sc->orgs[owner / 8];
+
+		o->dev[owner % 8 - 1].conn = NIL;
+		odev_up(sc, o, &o->dev[owner % 8 - 1]);
+	}
+}
+
 /* see scenario.h */
 void sc_closed(void *app, uint32_t tag, const struct ses_end *end)
 {
@@ -1386,6 +2171,33 @@ void sc_closed(void *app, uint32_t tag, const struct ses_end *end)
 	uint32_t owner = TAG_OWNER(tag);
 	char cause[200];
 
+	if (TAG_KIND(tag) == OWN_PDEV || TAG_KIND(tag) == OWN_ODEV) {
+		dev_closed(sc, tag, end);
+		return;
+	}
+	/* With --reconnect-uptime, a participant the server drops on the
+	 * messenger comes back as one the tester dropped does. */
+	if (TAG_KIND(tag) == OWN_PART && sc->o->reconnect_uptime_ms &&
+	    !sc->draining &&
+	    (end->what == SES_NET || end->what == SES_WS_CLOSE)) {
+		struct part *p = part_at(sc, owner);
+
+		if (p->state >= P_WAIT_CHAT && p->state != P_AWAY &&
+		    p->state != P_DONE) {
+			p->conn = NIL;
+			part_away(sc, p, 1);
+			return;
+		}
+		/* asking again (--reopen-after): it connects once accepted */
+		if (p->had_chat && (p->state == P_REQUEST_Q ||
+				    p->state == P_REQUEST)) {
+			sc->c.drops_server++;
+			p->conn = NIL;
+			p->back = 1;
+			p->resume = R_WAIT;
+			return;
+		}
+	}
 	switch (end->what) {
 	case SES_UNASKED:
 		ended(sc, tag, RE_PROTOCOL, "sign-in", end->text);
@@ -1504,6 +2316,20 @@ static void org_timer(struct scenario *sc, unsigned i)
 		org_start_chat(sc, o);
 		return;
 	}
+	if (o->state == O_DEVICES) {
+		/* the devices that did not register are not waited for */
+		no_response(why, sizeof(why), "get_chats",
+			    sc->o->handshake_timeout_ms);
+		oerr(sc, i, RE_TIMEOUT, "messenger, its other devices", why,
+		     T_MSG);
+		for (unsigned d = 0; d + 1 < sc->o->org_devices; d++)
+			if (!o->dev[d].up) {
+				o->dev[d].up = 1;
+				o->ndev_up++;
+			}
+		org_open(sc, o, i);
+		return;
+	}
 	if (o->state == O_SIGNIN) {
 		no_response(why, sizeof(why), "complete",
 			    sc->o->request_timeout_ms);
@@ -1524,7 +2350,25 @@ static void part_timer(struct scenario *sc, struct part *p)
 	char why[64];
 
 	if (p->state == P_CHAT) {
-		send_due(sc, p);
+		if (p->drop_ns && ses_now(sc->ses) >= p->drop_ns)
+			part_away(sc, p, 0);
+		else
+			send_due(sc, p);
+	} else if (p->state == P_CLOSED) {
+		/* --reopen-after: a new chat request, same connection */
+		if (sc->draining || !p->token)
+			return;
+		p->state = P_REQUEST_Q;
+		job_push(sc, p->t.idx, ses_now(sc->ses));
+		ses_pool_pump(&sc->rest);
+	} else if (p->state == P_AWAY) {
+		p->away_ns = ses_now(sc->ses);
+		part_connect(sc, p->t.idx);
+	} else if (p->state == P_REJOIN || p->state == P_HISTORY) {
+		no_response(why, sizeof(why), p->state == P_REJOIN ?
+			    "get_chats" : "get_chat_history",
+			    sc->o->request_timeout_ms);
+		part_fail(sc, p, RE_TIMEOUT, "back from a reconnect", why);
 	} else if (p->state == P_WAIT_CHAT && p->awaiting) {
 		no_response(why, sizeof(why), "get_chats",
 			    sc->o->request_timeout_ms);
@@ -1560,6 +2404,9 @@ void sc_timer(void *app, struct tw_node *n)
 	case TK_REPLY:
 		reply_due(sc, t->idx);
 		break;
+	case TK_CLOSE:
+		ochat_close(sc, ochat_at(sc, t->idx));
+		break;
 	default:
 		break;
 	}
@@ -1569,7 +2416,6 @@ void sc_timer(void *app, struct tw_node *n)
 void sc_submitted(void *app, uint32_t tag, unsigned msgs)
 {
 	struct scenario *sc = app;
-	const int64_t smi = ms_ns(sc->o->smi_ms);
 	struct part *p;
 
 	if (TAG_KIND(tag) != OWN_PART)
@@ -1578,7 +2424,7 @@ void sc_submitted(void *app, uint32_t tag, unsigned msgs)
 	/* The frames are this participant's next messages, in order. */
 	while (msgs--) {
 		uint32_t k = ++p->ksub;
-		uint64_t lag = us_since(sched(p->chat_ns, smi, k), ses_now(sc->ses));
+		uint64_t lag = us_since(part_due(sc, p, k), ses_now(sc->ses));
 
 		p->lag[k % LAGS] = LAG_TAG(k) |
 				   (uint32_t)(lag < (1u << LAG_BITS) ? lag :
@@ -1613,7 +2459,19 @@ uint64_t sc_in_flight(const struct scenario *sc)
 
 		if (p->state == P_CHAT && p->conn != NIL && p->nsent > p->high)
 			n += p->nsent - p->high;
+		/* echoes the first connection read and a device not yet */
+		for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
+			if (p->dev[d].conn != NIL && p->dev[d].from != NIL &&
+			    p->high > p->dev[d].high &&
+			    p->high > p->dev[d].from)
+				n += p->high - (p->dev[d].high > p->dev[d].from ?
+						p->dev[d].high : p->dev[d].from);
 	}
+	/* frames an organizer's first connection read, a device not yet */
+	for (unsigned i = 0; i < sc->norgs && sc->o->org_devices > 1; i++)
+		if (sc->orgs[i].state == O_OPEN)
+			n += sc->c.org_dev_expected > sc->c.org_dev_received ?
+			     1 : 0;
 	return n;
 }
 
@@ -1621,19 +2479,9 @@ uint64_t sc_in_flight(const struct scenario *sc)
 void sc_account(struct scenario *sc)
 {
 	for (uint32_t i = 0; i < sc->nparts; i++) {
-		const struct part *p = part_at(sc, i);
-		/* An echo can beat the credit of its own send's last bytes
-		 * (a short send the stop cut off): nothing above nsent is
-		 * counted twice. */
-		uint64_t hi = p->high < p->nsent ? p->high : p->nsent;
-		uint64_t gap = hi > p->ndeliv ? hi - p->ndeliv : 0;
-		uint64_t above = p->nsent - hi;
+		struct part *p = part_at(sc, i);
 
-		sc->c.lost += gap;
-		if (p->state == P_CHAT && p->conn != NIL)
-			sc->c.in_flight += above;
-		else
-			sc->c.lost += above;
+		settle(sc, p, p->state == P_CHAT && p->conn != NIL);
 	}
 }
 
@@ -1647,8 +2495,18 @@ void sc_drain(struct scenario *sc)
 /* see scenario.h */
 void sc_free(struct scenario *sc)
 {
+	for (uint32_t i = 0; i < sc->nparts; i++) {
+		free(part_at(sc, i)->ebits);
+		free(part_at(sc, i)->dev);
+	}
 	for (uint32_t i = 0; i < sc->pchunks_cap; i++)
 		free(sc->pchunks[i]);
+	for (uint32_t i = 0; i < sc->ochunks_cap; i++)
+		free(sc->ochunks[i]);
+	free(sc->ochunks);
+	sc->ochunks = NULL;
+	sc->ochunks_cap = sc->nochats = 0;
+	chatmap_free(&sc->ochat_map);
 	free(sc->pchunks);
 	free(sc->orgs);
 	free(sc->org_copies);

@@ -22,16 +22,25 @@
 #define ESMELOAD_RUN_SCENARIO_H
 
 #include "run/run.h"
+#include "run/chatmap.h"
 #include "session/session.h"
 
-enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG };
+/* OWN_PDEV and OWN_ODEV: a participant's or organizer's other devices
+ * (--devices), owner = index * 8 + device (1-7). */
+enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_PDEV, OWN_ODEV };
 
 #define TAG(kind, owner) ((uint32_t)(kind) << 28 | (owner))
 #define TAG_KIND(tag) ((enum owner_kind)((tag) >> 28))
 #define TAG_OWNER(tag) ((tag) & 0x0fffffffu)
 
-/* The longest partial input a session keeps (the engine's in_block). */
+/* The longest partial input a session keeps (the engine's in_block);
+ * with reconnects, a chat's history comes in one frame, so more. */
 #define SC_IN_BLOCK (64 * 1024 + 64)
+#define SC_IN_BLOCK_HISTORY (1024 * 1024 + 64)
+static inline size_t sc_in_block(const struct run_opts *o)
+{
+	return o->reconnect_uptime_ms ? SC_IN_BLOCK_HISTORY : SC_IN_BLOCK;
+}
 
 /* A scenario timer: the wheel node and what it belongs to. */
 struct run_timer {
@@ -43,6 +52,7 @@ struct run_timer {
 
 struct part;
 struct org;
+struct ochat;
 
 /* One thread's share of the scenario: participants id + 1, id + 1 +
  * threads, ...; the organizers on thread 0. */
@@ -89,6 +99,12 @@ struct scenario {
 	struct reply **rchunks;
 	uint32_t nreplies, rchunks_cap, reply_free;
 	uint64_t rng;           /* --org-think-dist exp */
+	uint64_t rng_up;        /* --reconnect-dist exp */
+	/* the organizers' chats with a lifetime (thread 0), in chunks so
+	 * their timers never move, found by id */
+	struct ochat **ochunks;
+	uint32_t nochats, ochunks_cap;
+	struct chatmap ochat_map;
 	uint64_t backlog;       /* arrivals due whose sign-up is not written */
 	uint64_t backlog_max;
 	char err_text[256];     /* the first error of this thread */

@@ -152,6 +152,8 @@ int series_open(struct run *r, struct series *s)
 	hist_reset(&s->prev_lag);
 	hist_reset(&s->prev_arr);
 	hist_reset(&s->prev_ttc);
+	hist_reset(&s->prev_reply);
+	hist_reset(&s->prev_rejoin);
 	s->last_ns = r->t0_ns;
 	s->prev_cpu_s = run_cpu_seconds();
 	/* Under the start second while the run goes; series_rename moves
@@ -232,7 +234,77 @@ static uint64_t err_total(const struct run_counters *c)
 	return n;
 }
 
-/* A line: at most 2 KiB, and a shard's its histograms (5 of at most
+static uint64_t since(uint64_t now, uint64_t before)
+{
+	return now > before ? now - before : 0;
+}
+
+/* A second's p99 in ms, or null when nothing was measured in it. */
+static void p99_key(struct jw *w, const char *key, const struct hist *h)
+{
+	jw_key(w, key);
+	if (!h->count && !hist_quantile(h, 1.0))
+		jw_null(w);
+	else
+		jw_f64(w, (double)hist_quantile(h, 0.99) / 1000.0);
+}
+
+/*
+ * The opt-in behaviours' keys of a line, each group only when its
+ * behaviour is on, so a plain run's lines stay as they were: the
+ * second's counts (c less the previous line's p) and p99s (reply,
+ * rejoin: the second's histograms), and running totals where the count
+ * is a level (chats_active, replies_in_flight, device_copies_missing).
+ * README.md, "What the numbers mean", lists them.
+ */
+static void behaviours_json(struct jw *w, const struct run_opts *o,
+			    const struct run_counters *c,
+			    const struct run_counters *p,
+			    const struct hist *reply, const struct hist *rejoin)
+{
+	if (o->org_reply_every) {
+		jw_kv_u64(w, "replies_sent",
+			  since(c->replies_sent, p->replies_sent));
+		jw_kv_u64(w, "replies_received",
+			  since(c->replies_received, p->replies_received));
+		/* found in a history after a reconnect, never read */
+		jw_kv_u64(w, "replies_missed",
+			  since(c->replies_missed, p->replies_missed));
+		p99_key(w, "reply_p99_ms", reply);
+		/* sent = received + missed + in flight */
+		jw_kv_u64(w, "replies_in_flight",
+			  since(c->replies_sent,
+				c->replies_received + c->replies_missed));
+	}
+	if (o->chat_lifetime_ms || o->chat_messages) {
+		jw_kv_u64(w, "chats_closed",
+			  since(c->chats_closed, p->chats_closed));
+		jw_kv_u64(w, "chats_reopened",
+			  since(c->chats_reopened, p->chats_reopened));
+		jw_kv_u64(w, "refused_after_close",
+			  since(c->chat_refused, p->chat_refused));
+		/* opened (the line's "chats") = closed + active */
+		jw_kv_u64(w, "chats_active", since(c->chats, c->chats_closed));
+	}
+	if (o->reconnect_uptime_ms) {
+		jw_kv_u64(w, "drops_tester",
+			  since(c->drops_tester, p->drops_tester));
+		jw_kv_u64(w, "drops_server",
+			  since(c->drops_server, p->drops_server));
+		jw_kv_u64(w, "reconnects", since(c->rejoined, p->rejoined));
+		p99_key(w, "rejoin_p99_ms", rejoin);
+		jw_kv_u64(w, "history_missing",
+			  since(c->hist_missing, p->hist_missing));
+		jw_kv_u64(w, "history_duplicated",
+			  since(c->hist_duplicated, p->hist_duplicated));
+	}
+	if (o->devices > 1 || o->org_devices > 1)
+		jw_kv_u64(w, "device_copies_missing",
+			  since(c->dev_expected + c->org_dev_expected,
+				c->dev_received + c->org_dev_received));
+}
+
+/* A line: at most 2 KiB, and a shard's its histograms (7 of at most
  * 35 KiB). The coordinator alone writes lines. */
 static char line_buf[256 * 1024];
 
@@ -240,7 +312,9 @@ static char line_buf[256 * 1024];
 void series_tick(struct run *r, struct series *s, int64_t now_ns)
 {
 	struct run_counters c;
-	struct hist lat, act, lag, arr, ttc;
+	struct hist lat, act, lag, arr, ttc, reply, rejoin;
+	int replies_on = r->o.org_reply_every != 0;
+	int rejoin_on = r->o.reconnect_uptime_ms != 0;
 	double dt = (double)(now_ns - s->last_ns) / 1e9, cpu = run_cpu_seconds();
 	double wait = threads_wait_s();
 	char *buf = line_buf;
@@ -265,6 +339,20 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	run_merged_hist(r, offsetof(struct worker, sc.to_chat), &s->cur, &s->tmp);
 	hist_delta(&ttc, &s->cur, &s->prev_ttc);
 	s->prev_ttc = s->cur;
+	hist_reset(&reply);
+	hist_reset(&rejoin);
+	if (replies_on) {
+		run_merged_hist(r, offsetof(struct worker, sc.reply_lat),
+				&s->cur, &s->tmp);
+		hist_delta(&reply, &s->cur, &s->prev_reply);
+		s->prev_reply = s->cur;
+	}
+	if (rejoin_on) {
+		run_merged_hist(r, offsetof(struct worker, sc.rejoin), &s->cur,
+				&s->tmp);
+		hist_delta(&rejoin, &s->cur, &s->prev_rejoin);
+		s->prev_rejoin = s->cur;
+	}
 
 	s->sent_per_s = (double)(c.sent - s->prev.sent) / dt;
 	s->delivered_per_s = (double)(c.delivered - s->prev.delivered) / dt;
@@ -309,6 +397,7 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 	run_jw_ms3(&w, "time_to_chat_ms", &ttc, 1);
 	jw_key(&w, "cpu_percent");
 	jw_f64(&w, (double)(int64_t)(s->cpu_percent * 10) / 10.0);
+	behaviours_json(&w, &r->o, &c, &s->prev, &reply, &rejoin);
 	if (r->o.shards > 1) {
 		/* the second's histograms whole: `esmeload merge` adds the
 		 * shards' lines of one second into the same percentiles */
@@ -324,6 +413,14 @@ void series_tick(struct run *r, struct series *s, int64_t now_ns)
 		histjson_write(&w, &arr);
 		jw_key(&w, "time_to_chat");
 		histjson_write(&w, &ttc);
+		if (replies_on) {
+			jw_key(&w, "reply_latency");
+			histjson_write(&w, &reply);
+		}
+		if (rejoin_on) {
+			jw_key(&w, "rejoin");
+			histjson_write(&w, &rejoin);
+		}
 		jw_obj_end(&w);
 	}
 	jw_obj_end(&w);
@@ -485,8 +582,9 @@ void run_cross_check(struct run *r)
 			memcpy(r->server_json, buf, (size_t)n + 1);
 		r->server_received = v;
 		/* What the kernel took may still be on its way to the
-		 * server: wait, bounded, until it has all arrived. */
-		if ((uint64_t)(v - base) >= c.sent || v < base ||
+		 * server: wait, bounded, until it has all arrived (the
+		 * participants' messages and the organizers' replies). */
+		if ((uint64_t)(v - base) >= c.sent + c.replies_sent || v < base ||
 		    clock_mono_ns() > deadline)
 			break;
 		poll(NULL, 0, 50);
@@ -505,7 +603,7 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	if (t->metric < M_NLATENCY) {
 		const struct hist *h[] = { &r->lat, &r->lat_actual, &r->lag,
 					   &r->arrival_lag, &r->to_chat,
-					   &r->reply_lat };
+					   &r->reply_lat, &r->rejoin };
 		const struct hist *g = h[t->metric / 5];
 
 		*v = (double)hist_quantile(g, q[t->metric % 5]) / 1000.0;
@@ -525,6 +623,19 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	case M_LOST: *v = (double)c.lost; return 1;
 	case M_REPLIES_SENT: *v = (double)c.replies_sent; return 1;
 	case M_REPLIES_RECEIVED: *v = (double)c.replies_received; return 1;
+	case M_CHATS_CLOSED: *v = (double)c.chats_closed; return 1;
+	case M_CHATS_REOPENED: *v = (double)c.chats_reopened; return 1;
+	case M_RECONNECTS: *v = (double)c.rejoined; return 1;
+	case M_HISTORY_MISSING: *v = (double)c.hist_missing; return 1;
+	case M_HISTORY_DUPLICATED: *v = (double)c.hist_duplicated; return 1;
+	case M_DEVICE_COPIES_MISSING: {
+		uint64_t want = c.dev_expected + c.org_dev_expected;
+		uint64_t got = c.dev_received + c.org_dev_received;
+
+		*v = want > got ? (double)(want - got) : 0;
+		return 1;
+	}
+	case M_REPLIES_MISSED: *v = (double)c.replies_missed; return 1;
 	case M_MSGS_PER_S:
 		*v = secs > 0 ? (double)c.sent / secs : 0;
 		return secs > 0;

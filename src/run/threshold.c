@@ -22,9 +22,12 @@ static const char *const metrics[] = {
 	"time_to_chat_p50", "time_to_chat_p90", "time_to_chat_p99",
 	"time_to_chat_p99_9", "time_to_chat_max",
 	"reply_p50", "reply_p90", "reply_p99", "reply_p99_9", "reply_max",
+	"rejoin_p50", "rejoin_p90", "rejoin_p99", "rejoin_p99_9", "rejoin_max",
 	"delivered_ratio", "sent", "delivered", "organizer_received", "errors",
 	"chats", "participants", "msgs_per_s", "cpu_percent", "in_flight",
 	"lost", "replies_sent", "replies_received",
+	"chats_closed", "chats_reopened", "reconnects", "history_missing",
+	"history_duplicated", "device_copies_missing", "replies_missed",
 	"delivery_ratio", /* alias, kept last */
 };
 _Static_assert(sizeof(metrics) / sizeof(metrics[0]) == M_COUNT + 1,
@@ -133,8 +136,10 @@ static const char *needs(int m)
 		return "no participant arrived";
 	if (m < M_REPLY)
 		return "no participant found its chat";
-	if (m < M_NLATENCY)
+	if (m < M_REJOIN)
 		return "no reply received";
+	if (m < M_NLATENCY)
+		return "no reconnect back in its chat";
 	if (m == M_MSGS_PER_S || m == M_CPU)
 		return "no run time";
 	return NULL;

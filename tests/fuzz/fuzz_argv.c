@@ -62,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(o->embedded || o->config_path);
 	}
 	free(o->thresholds);
+	scenfile_free(o);       /* --scenario FILE of the current directory */
 	free(o);
 	for (int i = 0; i < argc; i++)
 		free(args[i]);

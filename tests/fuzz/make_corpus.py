@@ -217,6 +217,30 @@ put("config", "escaped", '{"event_id":4294967295,"messenger_ws_url":"ws:\\/\\/lo
                          '"organizer_api_url":"http://localhost","organizer_email":"\\u00e9@x",'
                          '"organizer_password":"p","participant_api_url":"http://localhost:2"}')
 
+# ---- scenario files (--scenario; docs/scenario.schema.json) ----
+SCEN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "docs", "scenarios")
+for n in sorted(os.listdir(SCEN_DIR)):
+    if n.endswith(".json"):
+        with open(os.path.join(SCEN_DIR, n), "rb") as f:
+            put("scenfile", "doc-" + n[:-5], f.read())
+put("scenfile", "every_key", json.dumps({
+    "name": "every key \u00e9", "description": "d",
+    "load": {"start_chat_interval": 10, "create_participant_interval": "20ms",
+             "send_message_interval": "1.5s", "organizers": 2, "max_participants": 6,
+             "duration": "1m30s"},
+    "replies": {"every": 2, "think": "250ms", "think_dist": "fixed"},
+    "chats": {"lifetime": "30s", "messages": 20, "reopen_after": "2s"},
+    "reconnects": {"uptime": "20s", "dist": "exp", "backoff": "500ms"},
+    "devices": {"participant": 2, "organizer": 8}}, separators=(",", ":")))
+put("scenfile", "empty", "{}")
+put("scenfile", "unknown", '{"chats":{"lifetme":"1s"}}')
+put("scenfile", "bad_value", '{"chats":{"lifetime":"abc"},"devices":{"participant":9}}')
+put("scenfile", "both_arrivals", '{"load":{"arrival_rate":0.5,"create_participant_interval":1}}')
+put("scenfile", "twice", '{"replies":{"every":1,"every":2}}')
+put("scenfile", "escapes", '{"name":"a\\u0000b","lo\\u0061d":{"duration":"1\\u00b5s"}}')
+put("scenfile", "not_whole_ms", '{"load":{"send_message_interval":"1500us"}}')
+
 # ---- argv (NUL-separated) ----
 for i, a in enumerate([["-sci", "10", "-cpi", "20", "-smi", "100"],
                        ["--logWs", "--quiet=false", "--duration", "90s", "--threads=2"],

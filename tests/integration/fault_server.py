@@ -29,6 +29,14 @@ Messenger, finding the chat (no new_chat push to participants in these)
   slow_get_chats     get_chats answered --delay seconds late
   empty_get_chats    get_chats always answers an empty list
   silent_get_chats   get_chats never answered
+Messenger, several connections of a user
+  one_device         a frame for a user reaches only its oldest connection
+Messenger, close_chat
+  late_closed_chat   the participant's closed_chat --delay seconds after
+                     the organizer's (its messages meanwhile refused)
+Messenger, get_chat_history (it holds every message stored)
+  history_faulty     a history without the participant's 2nd message and
+                     with its 3rd twice
 Messenger, after --after (3) send_message frames of a participant connection
   server_error_midrun  an error frame "message could not be saved" instead
                      of the echo
@@ -70,7 +78,8 @@ MODES = ("none", "slow_signup", "slow_signin", "idle_408", "slow_get_chats",
          "body_long", "invalid_json", "no_token", "ws_bad_accept",
          "ws_not_101", "slow_bytes", "ws_masked_from_server", "ws_huge_frame",
          "ws_close_midrun", "tcp_reset_midrun", "stop_reading",
-         "connection_refused", "accept_full", "unknown_host")
+         "connection_refused", "accept_full", "unknown_host", "history_faulty",
+         "late_closed_chat", "one_device")
 
 ORG_EMAIL = "jan@kowalski.com"
 ORG_PASSWORD = "performance"
@@ -145,9 +154,10 @@ class State:
         self.queue = []             # chat requests of agency 1, FIFO
         self.locks = set()          # participant ids with a pending request
         self.chats = {}             # chat id -> chat object
+        self.history = {}           # chat id -> its messages, in order
         self.chat_seq = 0
         self.msg_seq = 0
-        self.users = {}             # (role, id) -> set of WS connections
+        self.users = {}             # (role, id) -> its WS connections, oldest first
         self.faults = 0
         self.org_token = make_token("organizer", ORG_ID)
         self.tokens[self.org_token] = ("organizer", ORG_ID)
@@ -179,7 +189,9 @@ class Conn(asyncio.Protocol):
     def connection_lost(self, exc):
         self.dead = True
         if self.role:
-            self.st.users.get((self.role, self.uid), set()).discard(self)
+            conns = self.st.users.get((self.role, self.uid), [])
+            if self in conns:
+                conns.remove(self)
 
     def write(self, data):
         if not self.dead and not self.t.is_closing():
@@ -421,7 +433,12 @@ class Conn(asyncio.Protocol):
         self.write(ws_encode(json.dumps({"type": typ, "payload": payload}).encode()))
 
     def to_user(self, role, uid, typ, payload):
-        for c in list(self.st.users.get((role, uid), ())):
+        conns = list(self.st.users.get((role, uid), ()))
+        if self.st.mode == "one_device" and len(conns) > 1:
+            self.st.fault("a frame to %s %d reached 1 of its %d connections"
+                          % (role, uid, len(conns)))
+            conns = conns[:1]
+        for c in conns:
             c.deliver(typ, payload)
 
     def deliver(self, typ, payload):
@@ -450,7 +467,7 @@ class Conn(asyncio.Protocol):
                 self.write(ws_encode(struct.pack(">H", 1008), 8))
                 return self.close()
             self.role, self.uid = who
-            st.users.setdefault(who, set()).add(self)
+            st.users.setdefault(who, []).append(self)
             return
         typ, pl = js.get("type"), js.get("payload")
         if typ == "get_chats":
@@ -504,11 +521,32 @@ class Conn(asyncio.Protocol):
                 chat["timeEnd"] = now3339()
                 st.locks.discard(chat["participantId"])
                 self.to_user("organizer", chat["organizerId"], "closed_chat", {"chatId": chat["id"]})
+                if st.mode == "late_closed_chat":
+                    st.fault("closed_chat of chat %s to its participant %.1f s late"
+                             % (chat["id"], st.args.delay))
+                    asyncio.get_running_loop().call_later(
+                        st.args.delay, self.to_user, "participant", chat["participantId"],
+                        "closed_chat", {"chatId": chat["id"]})
+                    return
                 self.to_user("participant", chat["participantId"], "closed_chat", {"chatId": chat["id"]})
                 return
             return self.send_obj("error", {"message": "chat could not be closed"})
         if typ == "get_chat_history" and isinstance(pl, dict):
-            return self.send_obj("chat_history", {"chatId": pl.get("chatId"), "messages": []})
+            chat = st.chats.get(pl.get("chatId"))
+            mine = chat and (chat["participantId"] if self.role == "participant"
+                             else chat["organizerId"]) == self.uid
+            if not mine:
+                return self.send_obj("error", {"message": "you have no access to chat %s" % pl.get("chatId")})
+            msgs = list(st.history.get(chat["id"], ()))
+            if st.mode == "history_faulty":
+                # the participant's 2nd message left out, its 3rd twice
+                own = [m for m in msgs if m["fromOrganizer"] == 0 and
+                       m["content"].startswith("connection ")]
+                if len(own) >= 3:
+                    st.fault("history of chat %s lacks a message and doubles one" % chat["id"])
+                    msgs.remove(own[1])
+                    msgs.insert(msgs.index(own[2]), own[2])
+            return self.send_obj("chat_history", {"chatId": chat["id"], "messages": msgs})
         self.send_obj("error", {"message": "invalid message type"})
 
     def message(self, chat, author, from_org, content):
@@ -517,6 +555,7 @@ class Conn(asyncio.Protocol):
         m = {"id": "%024x" % (0xbeef << 64 | st.msg_seq), "chatId": chat["id"],
              "authorId": author, "fromOrganizer": from_org, "content": content,
              "timeSent": now3339()}
+        st.history.setdefault(chat["id"], []).append(m)
         self.to_user("organizer", chat["organizerId"], "user_message", m)
         self.to_user("participant", chat["participantId"], "user_message", m)
 

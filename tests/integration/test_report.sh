@@ -19,12 +19,15 @@ check() {  # name, then a command that must succeed
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
-# series DIR UNIX SECONDS PLATEAU_CHATS SEED -> the .jsonl time series.
-# Chats grow by 2.6 a second up to the plateau; each chat sends 10 messages
-# a second (smi 100 ms); latency rises with the load and shoots up over the
-# last 8 seconds, as when the server falls behind before it fails.
+# series DIR UNIX SECONDS PLATEAU_CHATS SEED [BEHAVIOURS] -> the .jsonl
+# time series. Chats grow by 2.6 a second up to the plateau; each chat
+# sends 10 messages a second (smi 100 ms); latency rises with the load and
+# shoots up over the last 8 seconds, as when the server falls behind
+# before it fails. BEHAVIOURS 1: the keys src/run/series.c adds when
+# organizers answer, chats end, participants reconnect and have two
+# devices (a chat ends after 40 s and is asked for again).
 series() {
-	awk -v unix="$2" -v n="$3" -v top="$4" -v seed="$5" 'BEGIN {
+	awk -v unix="$2" -v n="$3" -v top="$4" -v seed="$5" -v bhv="${6:-0}" 'BEGIN {
 		srand(seed)
 		for (i = 1; i <= n; i++) {
 			chats = int(i * 2.6); if (chats > top) chats = top
@@ -39,15 +42,35 @@ series() {
 			printf("\"organizer_received\":%d,\"participants_created\":%d,", dlv, chats + 1)
 			printf("\"participants_connected\":%d,\"chats\":%d,\"errors\":0,", chats, chats)
 			printf("\"latency_ms\":%s,\"latency_actual_ms\":%s,", lat, lat)
-			printf("\"lag_ms\":{\"p99\":0.05},\"cpu_percent\":%.1f}\n", 3 + chats / 50)
+			printf("\"lag_ms\":{\"p99\":0.05},\"cpu_percent\":%.1f", 3 + chats / 50)
+			if (bhv) {
+				closed = i > 40 ? int((i - 40) * 2.6) : 0
+				rs = int(chats / 10 * (0.9 + 0.2 * rand()))
+				drops = int(chats / 40 * rand() + 0.5)
+				printf(",\"replies_sent\":%d,\"replies_received\":%d,", rs, rs)
+				printf("\"reply_p99_ms\":%s,\"replies_in_flight\":%d,",
+				       rs ? sprintf("%.3f", 1000 + 3 * rand()) : "null", int(rs / 10))
+				printf("\"chats_closed\":%d,\"chats_reopened\":%d,",
+				       closed - pclosed, closed - pclosed)
+				printf("\"refused_after_close\":0,\"chats_active\":%d,",
+				       chats > closed ? chats - closed : 0)
+				printf("\"drops_tester\":%d,\"drops_server\":0,\"reconnects\":%d,", drops, drops)
+				printf("\"rejoin_p99_ms\":%s,", drops ? sprintf("%.3f", 4 + 4 * rand()) : "null")
+				printf("\"history_missing\":0,\"history_duplicated\":0,")
+				printf("\"device_copies_missing\":%d", int(dlv / 100))
+				pclosed = closed
+			}
+			printf("}\n")
 		}
 	}' > "$1/$2_performance_test_timeseries.jsonl"
 }
 
-# hists SEED -> an esmeload.histograms object (src/histjson.c's form):
-# log-normal samples in microseconds, bucketed as include/hist.h does.
+# hists SEED [BEHAVIOURS] -> an esmeload.histograms object (src/histjson.c's
+# form): log-normal samples in microseconds, bucketed as include/hist.h
+# does; BEHAVIOURS 1 adds reply_latency (about 1 s: the think time) and
+# rejoin (a few ms).
 hists() {
-	$PY - "$1" <<'PY'
+	$PY - "$1" "${2:-0}" <<'PY'
 import json, random, sys
 rnd = random.Random(int(sys.argv[1]))
 def bucket(v):
@@ -64,13 +87,19 @@ def hist(mu, sigma, n):
     for k in sorted(b):
         flat += [k, b[k]]
     return {"count": n, "sum": sum(vs), "min": min(vs), "max": max(vs), "buckets": flat}
-print(json.dumps({"latency": hist(6.5, 1.0, 20000), "latency_actual": hist(6.2, 0.9, 20000),
-                  "time_to_chat": hist(9.5, 0.5, 300), "sign_up": hist(7, 0.4, 300),
-                  "chat_request": hist(6.8, 0.4, 300), "connect": hist(7.5, 0.5, 300)}))
+h = {"latency": hist(6.5, 1.0, 20000), "latency_actual": hist(6.2, 0.9, 20000),
+     "time_to_chat": hist(9.5, 0.5, 300), "sign_up": hist(7, 0.4, 300),
+     "chat_request": hist(6.8, 0.4, 300), "connect": hist(7.5, 0.5, 300)}
+if sys.argv[2] == "1":
+    h["reply_latency"] = hist(13.82, 0.002, 1180)
+    h["rejoin"] = hist(8.5, 0.6, 60)
+print(json.dumps(h))
 PY
 }
 
-# summary DIR UNIX SENT DELIVERED P99 CHATS FIRST_ERROR_JSON
+# summary DIR UNIX SENT DELIVERED P99 CHATS FIRST_ERROR_JSON [MEMBERS]
+# MEMBERS: more members of the esmeload object, each with its comma (the
+# opt-in behaviours' objects); with them the histograms have theirs.
 summary() {
 	cat > "$1/$2_performance_test_summary.json" <<EOF
 {
@@ -107,8 +136,8 @@ summary() {
                    "verdict": "the tester kept up: lag p99 0.05 ms"},
     "server": null,
     "cross_check": null,
-    "thresholds": [],
-    "histograms": $(hists "$2")
+    "thresholds": [],${8:-}
+    "histograms": $(hists "$2" $([ -n "${8:-}" ] && echo 1))
   }
 }
 EOF
@@ -154,6 +183,35 @@ awk 'BEGIN {
 	printf("\n}\n")
 }' > "$R/1795687000_performance_test_message_rates.json"
 
+# Runs 4 and 5: organizers who answer, chats that end, reconnects, two
+# devices: esmeload.replies, .chats, .reconnects, .devices as
+# src/run/output.c writes them, the keys of their time series.
+# bhv RECEIVED REPLY_P99 CLOSED REJOINED BACK_P99 MISSING COPIES_RECEIVED
+bhv() {
+	cat <<EOF
+
+    "replies": {"scheduled": 1300, "sent": $(($1 + 10)), "received": $1, "in_flight": 4,
+                "dropped": 10, "missed": 6,
+                "latency_ms": {"p50": 1000.4, "p90": 1000.9, "p99": $2, "p99_9": 1600.0, "max": 1700.0}},
+    "chats": {"opened": $((257 + $3)), "closed": $3, "active": 257, "reopened": $3,
+              "closes_sent": $3, "refused_after_close": 3, "accounted": true},
+    "reconnects": {"drops_tester": $4, "drops_server": 0, "rejoined": $4,
+                   "back_in_chat_ms": {"p50": 3.5, "p90": 5.0, "p99": $5, "p99_9": 14.0, "max": 15.0},
+                   "echoes_after_drop": 2,
+                   "history": {"checks": $4, "missing": $6, "duplicated": 0, "recovered": 1,
+                               "unexpected": 0, "passed": $([ "$6" = 0 ] && echo true || echo false)}},
+    "devices": {"participant": 2, "organizer": 1, "copies_expected": 249750,
+                "copies_received": $7, "organizer_copies_expected": 0,
+                "organizer_copies_received": 0},
+EOF
+}
+R2=$T/behaviours
+mkdir -p "$R2"
+summary "$R2" 1795688000 250000 249750 2.0 257 null "$(bhv 1180 1002.5 143 60 8.0 0 249750)"
+series "$R2" 1795688000 120 257 4 1
+summary "$R2" 1795689000 250000 249750 2.0 257 null "$(bhv 1300 1500.0 150 58 12.0 2 249745)"
+series "$R2" 1795689000 120 257 5 1
+
 if [ ! -x "$ESMELOAD" ]; then
 	fail build "no $ESMELOAD"
 	exit 1
@@ -173,6 +231,12 @@ for id in chart-rate chart-chats chart-latency chart-capacity \
 	  chart-latency-dist chart-ttc-dist chart-phases-dist; do
 	check "has_$id" grep -q "id=\"$id\"" "$H"
 done
+# Plain runs: none of the opt-in behaviours' charts, not even empty.
+for id in chart-replies chart-chats-active chart-reconnects chart-reply-dist \
+	  chart-rejoin-dist; do
+	check "plain_no_$id" bash -c "test -s '$H' && ! grep -q 'id=\"$id\"' '$H'"
+done
+check plain_no_behaviour_table bash -c "test -s '$H' && ! grep -q 'id=\"behaviours\"' '$H'"
 rows=$(grep -o '<tr class="run">' "$H" | wc -l)
 check three_table_rows test "$rows" -eq 3
 rows=$(grep -o '<tr class="outcome">' "$H" | wc -l)
@@ -200,6 +264,24 @@ check no_script bash -c "test -s '$H' && ! grep -qi '<script' '$H'"
 urls=$(grep -oiE 'https?://[^"'"'"' <>)]*' "$H" | grep -vx 'http://www.w3.org/2000/svg')
 check no_urls test -s "$H" -a -z "$urls"
 check no_external_refs bash -c "test -s '$H' && ! grep -qiE '(src|href)=|@import|url\\([^#]' '$H'"
+
+# ---- report: the opt-in behaviours' charts and table ----
+H2=$T/behaviours.html
+"$ESMELOAD" report -o "$H2" "$R2" >/dev/null 2>&1
+check behaviours_exit0 test $? -eq 0
+svgs=$(grep -o '<svg ' "$H2" 2>/dev/null | wc -l)
+check behaviours_twelve_charts test "$svgs" -eq 12
+BHV_CHARTS="chart-replies chart-chats-active chart-reconnects chart-reply-dist chart-rejoin-dist"
+for id in $BHV_CHARTS; do
+	check "behaviours_has_$id" grep -q "id=\"$id\"" "$H2"
+done
+rows=$(grep -o '<tr class="behaviour">' "$H2" 2>/dev/null | wc -l)
+check behaviours_table_rows test "$rows" -eq 2
+# run 5's 2 missing from a history and 5 copies a device never read
+check behaviours_faults_red grep -q '<td class="bad">2</td><td>0</td><td>1</td><td class="bad">5</td></tr>' "$H2"
+# replies: solid received and dashed sent, for each of the two runs
+n=$(grep -o '<path clip-path="url(#chart-replies-clip)"' "$H2" | wc -l)
+check behaviours_reply_lines test "$n" -eq 4
 
 # ---- report: files, -o ----
 "$ESMELOAD" report -o "$T/two.html" "$R/1795685000_performance_test_summary.json" \
@@ -289,6 +371,38 @@ assert m["sent"]["b"] == 201000
 ' "$js"
 "$ESMELOAD" compare "$A" "$R" >/dev/null 2>&1
 check compare_dir_of_three test $? -eq 2
+# Plain runs have no rows of the opt-in behaviours (the 19 above); two
+# runs with them have theirs, each with its direction.
+check compare_plain_no_behaviour_rows bash -c "test -n '$cmp' && ! grep -qE '^(replies received|reconnects|history missing) ' <<<'$cmp'"
+cmp=$("$ESMELOAD" compare "$R2/1795688000_performance_test_summary.json" \
+	"$R2/1795689000_performance_test_summary.json" 2>&1)
+check compare_behaviours_exit0 test $? -eq 0
+check compare_replies row_ok 'replies received' 1180 1300 '\+10\.17%' higher better
+check compare_reply_p99 row_ok 'reply p99 \[ms\]' 1002.500 1500.000 '\+49\.63%' lower worse
+check compare_chats_closed row_ok 'chats closed' 143 150 '\+4\.90%' higher better
+check compare_reconnects row_ok 'reconnects' 60 58 '-3\.33%' higher worse
+check compare_back_in_chat row_ok 'back in chat p99 \[ms\]' 8.000 12.000 '\+50\.00%' lower worse
+check compare_history_missing row_ok 'history missing' 0 2 'n/a' lower worse
+check compare_history_duplicated row_ok 'history duplicated' 0 0 '\+0\.00%' lower same
+check compare_copies_missing row_ok 'device copies missing' 0 5 'n/a' lower worse
+check compare_sent_still row_ok 'sent' 250000 250000 '\+0\.00%' higher same
+# Against a plain run: the rows are there, A has no value and no verdict.
+cmp=$("$ESMELOAD" compare "$A" "$R2/1795689000_performance_test_summary.json" 2>&1)
+check compare_plain_vs_behaviours row_ok 'replies received' - 1300 - higher -
+js=$("$ESMELOAD" compare --json "$R2/1795688000_performance_test_summary.json" \
+	"$R2/1795689000_performance_test_summary.json" 2>&1)
+check compare_json_behaviours $PY -c '
+import json, sys
+m = json.loads(sys.argv[1])["metrics"]
+assert len(m) == 27, len(m)
+want = {"replies_received": "higher", "reply_p99_ms": "lower", "chats_closed": "higher",
+        "reconnects": "higher", "back_in_chat_p99_ms": "lower", "history_missing": "lower",
+        "history_duplicated": "lower", "device_copies_missing": "lower"}
+for k, d in want.items():
+    assert m[k]["better"] == d, (k, m[k])
+assert m["reconnects"]["verdict"] == "worse" and m["chats_closed"]["verdict"] == "better"
+assert m["history_missing"]["change_pct"] is None and m["history_missing"]["b"] == 2
+' "$js"
 
 # ---- render in headless Chromium ----
 CHROMIUM=/usr/bin/chromium
@@ -334,5 +448,22 @@ assert m and re.search(r"<path [^>]*d=\"M", m.group(0)), cid
 	check chromium_dom_table grep -q '<table id="runs">' "$T/dom.html"
 	n=$(grep -o '<tr class="run">' "$T/dom.html" | wc -l)
 	check chromium_dom_rows test "$n" -eq 3
+	# the runs with the opt-in behaviours: every chart drawn, the old
+	# ones and theirs, and nothing on the console
+	chrome --dump-dom "file://$H2" > "$T/dom2.html"
+	n=$(grep -o '<svg ' "$T/dom2.html" | wc -l)
+	check chromium_behaviours_svgs test "$n" -eq 12
+	for id in chart-rate chart-chats chart-latency chart-latency-dist \
+		  chart-ttc-dist chart-phases-dist $BHV_CHARTS; do
+		check "chromium_behaviours_drew_$id" $PY -c '
+import re, sys
+dom, cid = open(sys.argv[1]).read(), sys.argv[2]
+m = re.search(r"<svg id=\"%s\".*?</svg>" % cid, dom, re.S)
+assert m and re.search(r"<path [^>]*d=\"M", m.group(0)), cid
+' "$T/dom2.html" "$id"
+	done
+	check chromium_behaviours_no_console_errors test "$(console "file://$H2")" -eq 0
+	n=$(grep -o '<tr class="behaviour">' "$T/dom2.html" | wc -l)
+	check chromium_behaviours_table_rows test "$n" -eq 2
 fi
 exit $failed

@@ -21,7 +21,9 @@ three_shards_merge: shards 0, 1 and 2 of 3 against one serve (shard 0 by
   the merged organizers are the pool's three; --threshold judges the
   merged figures (a pass; a fail exits 99 and still writes);
   the merged summary matches docs/summary.schema.json; report and compare
-  read it, and report shows the shards beside it.
+  read it, and report shows the shards beside it. The opt-in behaviours'
+  objects (replies, chats, reconnects, devices), null in every shard, stay
+  null; the merged rejoin histogram is the shards' (empty).
 same_schedule_as_one_process: one process at the same flags (against
   another serve, same start) makes the same load: in every whole second
   after the last chat of either run, the same messages within one (24);
@@ -35,6 +37,23 @@ merge_judges_the_total: on edited copies of the shards, the merged
   cross-check passes when serve's count from the earliest start to the
   latest end is the merged sent and fails one short; the self-check
   verdict is one when the shards agree and each named when they differ.
+  With the behaviours' objects written into the copies: their counts add
+  up, chats.active and chats.accounted and history.passed are judged on
+  the totals, the device counts per user are copied, the replies count
+  in the cross-check, and the thresholds on them judge the totals.
+replies_cross_check: one process with --org-reply-every 2 --org-think
+  100ms against serve: serve counted the participants' messages and the
+  organizers' replies, and the cross-check (its own and a merge of it)
+  passes.
+behaviours_series_merged: two shards with replies, chats that end,
+  reconnects and two devices, merged: each merged line has the
+  behaviours' keys, in a run's order; its counts are the sums of the
+  shards' lines of that second and its running levels the sums of each
+  shard's last; reply_p99_ms and rejoin_p99_ms come from the second's
+  histograms together (null without samples); the counts over all lines
+  are the merged summary's totals. The merged lines of the plain shards
+  (three_shards_merge) have the keys of a shard's line but the
+  histograms, none of the behaviours'.
 shard_flags_refused: --shard 3/3, a bad ESMELOAD_SHARD, a --start-at an
   hour ago: exit 2 with one line naming the flag.
 """
@@ -170,6 +189,11 @@ async def run(r):
             check_eq(m["created_participants_count"], P, "participants of the whole test")
             check(e["sent"] > 0 and e["delivered"] == e["sent"], "merged sent %d delivered %d" % (e["sent"], e["delivered"]))
             check_eq(e["merged"]["shards"], 3, "esmeload.merged.shards")
+            for key in ("replies", "chats", "reconnects", "devices"):
+                check(all(s["esmeload"][key] is None for s in shards), "shards' esmeload.%s is null" % key)
+                check(e[key] is None, "merged esmeload.%s stays null: %r" % (key, e[key]))
+            check_eq(e["cross_check"]["replies_sent"], 0, "merged cross_check.replies_sent")
+            check_eq(e["histograms"]["rejoin"]["count"], 0, "merged rejoin histogram")
             check_eq([o["email"] for o in e["organizers"]], accounts, "the merged organizers")
             check_eq(sum(o["user_messages"] for o in e["organizers"]), e["organizer_received"],
                      "the organizers' copies against organizer_received")
@@ -318,7 +342,7 @@ async def run(r):
             names = summaries(sd)
             total = state["merged"]["esmeload"]["sent"]
 
-            def merged_with(ends, verdict2=None):
+            def merged_with(ends, verdict2=None, objects=None, thresholds=(), rc=0):
                 d = tempfile.mkdtemp(prefix="esme-merge-judged-")
                 for i, n in enumerate(names):
                     for suf in ("message_rates.json", "timeseries.jsonl"):
@@ -333,11 +357,16 @@ async def run(r):
                     doc["esmeload"]["self_check"]["verdict"] = "kept up"
                     if verdict2 is not None and doc["esmeload"]["shard"]["index"] == 2:
                         doc["esmeload"]["self_check"]["verdict"] = verdict2
+                    if objects is not None:
+                        doc["esmeload"].update(objects(doc["esmeload"]["shard"]["index"]))
                     with open(os.path.join(d, n), "w") as f:
                         json.dump(doc, f)
                 out = os.path.join(d, "out")
-                p = merge([d], out)
-                check_eq(p.returncode, 0, "merge: %s" % p.stderr.decode()[-300:])
+                args = [d]
+                for t in thresholds:
+                    args += ["--threshold", t]
+                p = merge(args, out)
+                check_eq(p.returncode, rc, "merge: %s" % p.stderr.decode()[-300:])
                 return esme.load_summary(os.path.join(out, summaries(out)[0]))["esmeload"]
 
             e = merged_with([100 + total - 5, 100 + total, 100 + total - 1])
@@ -350,7 +379,208 @@ async def run(r):
             check(v == "shard 0: kept up; shard 1: kept up; shard 2: shard two's own",
                   "each shard's verdict named when they differ: %r" % v)
 
+            # the behaviours' objects, as shards with the options on write
+            # them (shard i's figures made of i); replies serve counted
+            def objects(i):
+                q = {"p50": 1.0, "p90": 1.0, "p99": 1.0, "p99_9": 1.0, "max": 1.0}
+                return {
+                    "replies": {"scheduled": 4 + i, "sent": 3 + i, "received": 2, "in_flight": 1 + i,
+                                "latency_ms": q, "dropped": i, "missed": 1 if i == 1 else 0},
+                    # shard 2 closed more than it opened: accounted on
+                    # the total, not or-ed
+                    "chats": {"opened": 10, "closed": 4 + 4 * i, "active": max(0, 6 - 4 * i),
+                              "reopened": i, "closes_sent": 5, "refused_after_close": i,
+                              "accounted": i != 2},
+                    "reconnects": {"drops_tester": 2, "drops_server": i, "rejoined": 2 + i,
+                                   "back_in_chat_ms": q, "echoes_after_drop": 0,
+                                   "history": {"checks": 0 if i == 0 else 3, "missing": 0,
+                                               "duplicated": 0, "recovered": i, "unexpected": 0,
+                                               "passed": None if i == 0 else True}},
+                    "devices": {"participant": 3, "organizer": 2, "copies_expected": 20,
+                                "copies_received": 20 - i, "organizer_copies_expected": 6,
+                                "organizer_copies_received": 6},
+                }
+            replies = sum(3 + i for i in range(3))
+            e = merged_with([100 + total + replies - 5, 100 + total + replies, 100 + total - 1],
+                            objects=objects,
+                            thresholds=("chats_closed==24", "chats_reopened==3", "reconnects==9",
+                                        "history_missing==0", "history_duplicated==0",
+                                        "device_copies_missing==3", "replies_missed==1",
+                                        "replies_sent==%d" % replies))
+            check_eq(e["replies"], {"scheduled": 15, "sent": replies, "received": 6,
+                                    "in_flight": replies - 6 - 1,
+                                    "latency_ms": e["replies"]["latency_ms"], "dropped": 3, "missed": 1},
+                     "merged replies")
+            check_eq(e["chats"], {"opened": 30, "closed": 24, "active": 6, "reopened": 3,
+                                  "closes_sent": 15, "refused_after_close": 3, "accounted": True},
+                     "merged chats")
+            r = e["reconnects"]
+            check_eq({k: v for k, v in r.items() if k != "back_in_chat_ms"},
+                     {"drops_tester": 6, "drops_server": 3, "rejoined": 9, "echoes_after_drop": 0,
+                      "history": {"checks": 6, "missing": 0, "duplicated": 0, "recovered": 3,
+                                  "unexpected": 0, "passed": True}}, "merged reconnects")
+            check_eq(sorted(r["back_in_chat_ms"]), sorted(["p50", "p90", "p99", "p99_9", "max"]),
+                     "merged back_in_chat_ms (from the merged histogram)")
+            check_eq(e["devices"], {"participant": 3, "organizer": 2, "copies_expected": 60,
+                                    "copies_received": 57, "organizer_copies_expected": 18,
+                                    "organizer_copies_received": 18}, "merged devices")
+            check_eq(e["cross_check"]["sent"], total, "merged cross_check.sent")
+            check_eq(e["cross_check"]["replies_sent"], replies, "merged cross_check.replies_sent")
+            check_eq(e["cross_check"]["passed"], True, "merged cross-check, replies counted")
+            check_eq([(t["expr"], t["passed"]) for t in e["thresholds"]],
+                     [(t["expr"], True) for t in e["thresholds"]], "thresholds on the totals")
+            check_eq(len(e["thresholds"]), 8, "thresholds judged")
+
+            # a history that failed in one shard fails the test; one
+            # more closed than opened in all is not accounted
+            def worse(i):
+                o = objects(i)
+                if i == 1:
+                    o["reconnects"]["history"].update(missing=2, passed=False)
+                o["chats"]["closed"] = 11
+                o["chats"]["active"] = 0
+                o["chats"]["accounted"] = False
+                return o
+            e = merged_with([100 + total + replies - 5, 100 + total + replies - 1, 100 + total - 1],
+                            objects=worse, thresholds=("history_missing==0",), rc=99)
+            check_eq(e["reconnects"]["history"]["passed"], False, "merged history, one shard missing 2")
+            check_eq(e["reconnects"]["history"]["missing"], 2, "merged history.missing")
+            check_eq((e["chats"]["active"], e["chats"]["accounted"]), (0, False),
+                     "merged chats, more closed than opened")
+            check_eq(e["cross_check"]["passed"], False, "merged cross-check, a reply short")
+            check_eq([t["passed"] for t in e["thresholds"]], [False], "history_missing==0 on the total")
+
         await r.case("merge_judges_the_total", judged, needs=["three_shards_merge"])
+
+        def replies_cross_check():
+            d = workdir(a, "replies")
+            p = tester(d, ["-sci", "10", "-cpi", "50", "-smi", "100", "--max-participants", "6",
+                           "--duration", "3s", "--threads", "1", "--quiet",
+                           "--org-reply-every", "2", "--org-think", "100ms"])
+            finish(p, "the run with replies")
+            names = summaries(d)
+            check_eq(len(names), 1, "the run's summary: %s" % names)
+            s = esme.load_summary(os.path.join(d, names[0]))
+            e = s["esmeload"]
+            check(e["replies"] is not None and e["replies"]["sent"] > 0,
+                  "replies were sent: %r" % e["replies"])
+            cc = e["cross_check"]
+            check(cc is not None, "cross_check against serve")
+            check_eq(cc["sent"], e["sent"], "cross_check.sent is the participants' messages")
+            check_eq(cc["replies_sent"], e["replies"]["sent"], "cross_check.replies_sent")
+            check_eq(cc["server_received"], e["sent"] + e["replies"]["sent"],
+                     "serve counted the messages and the replies (%r)" % cc)
+            check_eq(cc["passed"], True, "cross_check with replies: %r" % cc)
+            for key in ("chats", "reconnects", "devices"):
+                check(e[key] is None, "esmeload.%s is null without its options" % key)
+            # a run is shard 0 of 1: its merge checks the same
+            out = os.path.join(d, "merged")
+            p = merge([d], out)
+            check_eq(p.returncode, 0, "merge of the run: %s" % p.stderr.decode()[-300:])
+            m = esme.load_summary(os.path.join(out, summaries(out)[0]))["esmeload"]
+            check_eq(m["cross_check"]["replies_sent"], e["replies"]["sent"], "merged replies_sent")
+            check_eq(m["cross_check"]["passed"], True, "merged cross_check with replies")
+            check_eq(m["replies"]["in_flight"], e["replies"]["in_flight"], "merged replies.in_flight")
+
+        await r.case("replies_cross_check", replies_cross_check, timeout=90)
+
+        def behaviours_series():
+            counts = ("replies_sent", "replies_received", "replies_missed", "chats_closed",
+                      "chats_reopened",
+                      "refused_after_close", "drops_tester", "drops_server", "reconnects",
+                      "history_missing", "history_duplicated")
+            # replies_in_flight is the test's (organizers answer other
+            # shards' participants): made of the merged counts so far
+            levels = ("chats_active", "device_copies_missing")
+            p99s = (("reply_p99_ms", "reply_latency"), ("rejoin_p99_ms", "rejoin"))
+            new = set(counts) | set(levels) | {k for k, _ in p99s} | {"replies_in_flight"}
+            d = workdir(a, "behaviours")
+            at = ["--start-at", str(int(time.time()) + 3)]
+            flags = ["-sci", "10", "-cpi", "50", "-smi", "100", "--max-participants", "12",
+                     "--duration", "4s", "--threads", "1", "--quiet", "--organizers", "2",
+                     "--org-reply-every", "2", "--org-think", "100ms", "--chat-lifetime", "1s",
+                     "--reopen-after", "200ms", "--reconnect-uptime", "700ms",
+                     "--reconnect-backoff", "100ms", "--devices", "2"] + at
+            ps = [tester(d, flags + ["--shard", "%d/2" % i]) for i in range(2)]
+            for i, p in enumerate(ps):
+                finish(p, "shard %d with the behaviours" % i)
+            names = summaries(d)
+            check_eq(len(names), 2, "summary files of the shards: %s" % names)
+            out = os.path.join(d, "merged")
+            p = merge([d], out)
+            check_eq(p.returncode, 0, "merge: %s" % p.stderr.decode()[-300:])
+            mp = os.path.join(out, summaries(out)[0])
+            e = esme.load_summary(mp)["esmeload"]
+            with open(mp.replace("summary.json", "timeseries.jsonl")) as f:
+                lines = [json.loads(x) for x in f]
+            shard_lines = []
+            for n in names:
+                with open(os.path.join(d, n.replace("summary.json", "timeseries.jsonl"))) as f:
+                    shard_lines.append([json.loads(x) for x in f])
+            check(lines, "the merged time series is empty")
+            order = [k for k in shard_lines[0][0] if k != "histograms"]
+            check(new <= set(order), "a shard's line lacks keys: %s" % sorted(new - set(order)))
+            so_far = 0
+            for x in lines:
+                check_eq(list(x), order, "the keys of the merged line of %d" % x["t"])
+                so_far += x["replies_sent"] - x["replies_received"] - x["replies_missed"]
+                check_eq(x["replies_in_flight"], max(0, so_far),
+                         "replies_in_flight of %d: sent - received - missed so far" % x["t"])
+                of = [y for s in shard_lines for y in s if y["t"] == x["t"]]
+                for k in counts:
+                    check_eq(x[k], sum(y[k] for y in of), "%s of %d: the shards' sum" % (k, x["t"]))
+                for k in levels:
+                    last = [[y[k] for y in s if y["t"] <= x["t"]] for s in shard_lines]
+                    check_eq(x[k], sum(v[-1] for v in last if v),
+                             "%s of %d: the shards' last values summed" % (k, x["t"]))
+                for k, h in p99s:
+                    ps_ = [y[k] for y in of if y[k] is not None]
+                    n = sum(y["histograms"][h]["count"] for y in of)
+                    check_eq(x[k] is None, n == 0, "%s of %d null without samples (%d): %r"
+                             % (k, x["t"], n, x[k]))
+                    if len(ps_) == 1:
+                        check_eq(x[k], ps_[0], "%s of %d: the one line's with samples" % (k, x["t"]))
+                    elif ps_:
+                        # the p99 of the samples together lies between
+                        # the shards' (within a bucket, 1 %)
+                        check(min(ps_) / 1.02 <= x[k] <= max(ps_) * 1.02,
+                              "%s of %d: %r outside the shards' %r" % (k, x["t"], x[k], ps_))
+            total = {k: sum(x[k] for x in lines) for k in counts}
+            r, c, rc = e["replies"], e["chats"], e["reconnects"]
+            check(total["replies_received"] > 0 and total["chats_closed"] > 0 and total["reconnects"] > 0,
+                  "the behaviours happened: %r" % total)
+            check_eq(lines[-1]["replies_in_flight"], r["in_flight"],
+                     "the last replies_in_flight: replies.in_flight")
+            for k, want in (("replies_sent", r["sent"]), ("replies_received", r["received"]),
+                            ("replies_missed", r["missed"]),
+                            ("chats_closed", c["closed"]), ("chats_reopened", c["reopened"]),
+                            ("refused_after_close", c["refused_after_close"]),
+                            ("drops_tester", rc["drops_tester"]), ("drops_server", rc["drops_server"]),
+                            ("reconnects", rc["rejoined"]),
+                            ("history_missing", rc["history"]["missing"]),
+                            ("history_duplicated", rc["history"]["duplicated"])):
+                check_eq(total[k], want, "%s over the merged lines against the merged summary" % k)
+            check_eq(lines[-1]["chats_active"], c["active"], "the last chats_active: chats.active")
+            dv = e["devices"]
+            check_eq(lines[-1]["device_copies_missing"],
+                     dv["copies_expected"] + dv["organizer_copies_expected"] -
+                     dv["copies_received"] - dv["organizer_copies_received"],
+                     "the last device_copies_missing: the merged devices'")
+            check(any(x["reply_p99_ms"] is not None for x in lines), "no second with a reply p99")
+            # a plain merge: a shard's keys but the histograms, in order
+            with open(state["merged_path"].replace("summary.json", "timeseries.jsonl")) as f:
+                plain = [json.loads(x) for x in f]
+            sd = state["dir"]
+            one = [n for n in summaries(sd) if "_shard-0-of-3_" in n][0]
+            with open(os.path.join(sd, one.replace("summary.json", "timeseries.jsonl"))) as f:
+                first = json.loads(f.readline())
+            check(not new & set(first), "a plain shard's line has behaviours' keys: %r" % first)
+            for x in plain:
+                check_eq(list(x), [k for k in first if k != "histograms"],
+                         "the keys of a plain merged line")
+
+        await r.case("behaviours_series_merged", behaviours_series, needs=["three_shards_merge"],
+                     timeout=90)
 
         def flags():
             d = workdir(a, "flags")

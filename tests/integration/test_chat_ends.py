@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""esmeload run --chat-lifetime / --chat-messages / --reopen-after: chats
+that end (issue 18, item 2).
+
+lifetime_reopens: against serve, organizers close each chat 800 ms after
+  it began and every participant asks again 200 ms after its chat closed.
+  The summary's chats add up (opened = closed + active, opened = the
+  chats found = serve's new chats), every participant had several chats,
+  each reopened request was accepted (serve counted one chat request per
+  arrival and per reopen: the close released the request lock) and popped
+  from the queue (serve started a chat for each), and nothing is an error.
+messages_lifetime: --chat-messages 4 without reopening: every chat closes
+  once its organizer read the participant's 4th message; each participant
+  had at least 4 messages delivered, what it sent after was refused
+  (lost = refused_after_close, no server error) and the chats are all
+  closed at the end.
+refusals_fire: a server whose closed_chat reaches the participant a
+  second after the organizer's close (fault_server late_closed_chat): the
+  participant's messages meanwhile are refused with "you have no access to
+  chat", counted in refused_after_close (and lost), not as errors.
+refusals_quiet: a lifetime shorter than the send interval: no message
+  goes to a closed chat, so none is refused and none lost.
+chats_off_by_default: without the flags the summary's chats is null.
+bad_lifetime_flags: exit 2 and one line naming the flag.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import esme  # noqa: E402
+from esme import check, check_eq  # noqa: E402
+
+BASE = ["-sci", "10", "-cpi", "50", "-smi", "100", "--threads", "1"]
+
+
+def accounted(e):
+    """The identities every summary keeps, chats ended or not."""
+    check(e["accounted"], "sent %d = delivered %d + in_flight %d + lost %d"
+          % (e["sent"], e["delivered"], e["in_flight"], e["lost"]))
+    ch = e["chats"]
+    check(ch is not None, "chats is null with a chat lifetime")
+    check_eq(ch["opened"], ch["closed"] + ch["active"], "opened = closed + active (%s)" % ch)
+    check(ch["accounted"], "chats.accounted: %s" % ch)
+    check_eq(e["server_errors"], 0, "server errors (%s)" % e["first_error"])
+    return ch
+
+
+async def run(r):
+    srv = esme.Server("--quiet").start()
+    try:
+        def reopens():
+            st0 = srv.stats()
+            s = esme.run_tester(srv.config, BASE + [
+                "--max-participants", "6", "--duration", "5s",
+                "--chat-lifetime", "800ms", "--reopen-after", "200ms"], timeout=90)
+            st1 = srv.stats()
+            e = s["esmeload"]
+            ch = accounted(e)
+            check_eq(ch["opened"], s["chats_count"], "opened = the chats the participants found")
+            check_eq(ch["opened"], e["new_chats"], "opened = the organizer's new chats")
+            check(ch["closed"] >= 12, "every participant's chat closed more than once: %s" % ch)
+            check(ch["closes_sent"] >= ch["closed"], "closes sent %s" % ch)
+            check(0 < ch["reopened"] <= ch["closed"], "reopened %s" % ch)
+            check(ch["opened"] <= 6 + ch["reopened"], "a chat for each arrival and reopen: %s" % ch)
+            check_eq(st1["chat_requests"] - st0["chat_requests"],
+                     s["created_participants_count"] + ch["reopened"],
+                     "serve accepted one request per arrival and per reopen")
+            check_eq(st1["chats"]["total"] - st0["chats"]["total"], ch["opened"],
+                     "serve started a chat for each request popped")
+            check(all(v == 0 for v in e["errors"].values()), "errors %s" % e["errors"])
+            check(e["echo_unmatched"] == 0, "echo_unmatched %d" % e["echo_unmatched"])
+
+        await r.case("lifetime_reopens", reopens, timeout=120)
+
+        def by_messages():
+            s = esme.run_tester(srv.config, BASE[:4] + [
+                "-smi", "50", "--threads", "1", "--max-participants", "4",
+                "--duration", "4s", "--chat-messages", "4"], timeout=90)
+            e = s["esmeload"]
+            ch = accounted(e)
+            check_eq(ch["closed"], 4, "every chat closed: %s" % ch)
+            check_eq(ch["active"], 0, "none active: %s" % ch)
+            check_eq(ch["reopened"], 0, "none reopened: %s" % ch)
+            check(e["delivered"] >= 16, "4 messages delivered per chat: %d" % e["delivered"])
+            check_eq(e["lost"], ch["refused_after_close"], "lost = refused after the close")
+            check_eq(e["in_flight"], 0, "nothing in flight")
+
+        await r.case("messages_lifetime", by_messages, timeout=120)
+
+        def quiet():
+            s = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "50", "-smi", "3000",
+                                             "--threads", "1", "--max-participants", "3",
+                                             "--duration", "2500ms", "--chat-lifetime", "300ms"],
+                                timeout=90)
+            e = s["esmeload"]
+            ch = accounted(e)
+            check_eq(ch["closed"], 3, "every chat closed before its first message: %s" % ch)
+            check_eq(ch["refused_after_close"], 0, "nothing refused")
+            check_eq(e["sent"], 0, "nothing sent")
+            check_eq(e["lost"], 0, "nothing lost")
+
+        await r.case("refusals_quiet", quiet, timeout=120)
+
+        def off():
+            s = esme.run_tester(srv.config, BASE + ["--max-participants", "2", "--duration", "2s"],
+                                timeout=90)
+            check(s["esmeload"]["chats"] is None, "chats without the flags: %s" % s["esmeload"]["chats"])
+
+        await r.case("chats_off_by_default", off, timeout=120)
+
+        def bad():
+            d = tempfile.mkdtemp(prefix="esme-chat-ends-bad-")
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(srv.config, f)
+            for args, name in ((["--chat-lifetime", "0"], "--chat-lifetime"),
+                               (["--chat-messages", "-2"], "--chat-messages"),
+                               (["--reopen-after", "later"], "--reopen-after")):
+                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
+                                   timeout=30)
+                err = p.stderr.decode()
+                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
+                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+
+        await r.case("bad_lifetime_flags", bad)
+    finally:
+        srv.stop()
+
+    def late_close():
+        fs = esme.FaultServer("late_closed_chat", "--delay", "1").start()
+        try:
+            s = esme.run_tester(fs.config, ["-sci", "10", "-cpi", "50", "-smi", "50",
+                                            "--threads", "1", "--max-participants", "2",
+                                            "--duration", "4s", "--chat-messages", "3"],
+                                timeout=90)
+        finally:
+            fs.kill()
+        e = s["esmeload"]
+        ch = accounted(e)
+        check(fs.injected() >= 1, "the late closed_chat was sent: %s" % fs.log())
+        check(ch["refused_after_close"] >= 5,
+              "a second of messages refused after the close: %s" % ch)
+        check_eq(e["lost"], ch["refused_after_close"], "lost = refused after the close")
+        check_eq(ch["closed"], 2, "both chats closed: %s" % ch)
+
+    await r.case("refusals_fire", late_close, timeout=120)
+
+
+if __name__ == "__main__":
+    esme.main("test_chat_ends", run, limit=300)

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""esmeload run --reconnect-uptime: people who reconnect (issue 18, item 3).
+
+tester_drops: against serve, the tester drops each participant's
+  connection 700 ms after it was last back in its chat; it comes back
+  after 100 ms with its token, finds its chat, reads its history and
+  carries on. Every return checked the history and found it whole (no
+  message missing, doubled or unknown), the drops and returns add up,
+  the back-in-chat time was measured, no error, and serve stored exactly
+  what the participants sent (the cross-check): what was on its way at a
+  drop is lost to its sender, and recovered counts those the history
+  showed stored.
+drawn_uptimes: --reconnect-dist exp draws the uptimes: drops happen too.
+server_drops: fault_server resets (tcp_reset_midrun) or closes
+  (ws_close_midrun) each participant connection after its 3rd message:
+  with --reconnect-uptime the participants come back instead of failing,
+  the drops are the server's, and the run ends without an error.
+history_fires: fault_server's history lacks a participant's 2nd message
+  and holds its 3rd twice (history_faulty): the check says missing and
+  duplicated, history.passed is false, and a threshold
+  history_missing==0 fails the run (exit 99).
+reconnects_off_by_default: without the flag reconnects is null.
+bad_reconnect_flags: exit 2 and one line naming the flag.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import esme  # noqa: E402
+from esme import check, check_eq  # noqa: E402
+
+BASE = ["-sci", "10", "-cpi", "50", "-smi", "50", "--threads", "1"]
+FIXED = ["--reconnect-uptime", "700ms", "--reconnect-dist", "fixed",
+         "--reconnect-backoff", "100ms"]
+
+
+def consistent(e, rc):
+    """What every run with reconnects keeps."""
+    check(rc is not None, "reconnects is null with --reconnect-uptime")
+    check(e["accounted"], "sent %d = delivered %d + in_flight %d + lost %d"
+          % (e["sent"], e["delivered"], e["in_flight"], e["lost"]))
+    drops = rc["drops_tester"] + rc["drops_server"]
+    check(rc["rejoined"] <= drops, "rejoined %d <= drops %d" % (rc["rejoined"], drops))
+    h = rc["history"]
+    check_eq(h["missing"], 0, "history: missing (%s)" % h)
+    check_eq(h["duplicated"], 0, "history: duplicated (%s)" % h)
+    check_eq(h["unexpected"], 0, "history: unexpected (%s)" % h)
+    check(h["recovered"] <= e["lost"], "recovered %d <= lost %d" % (h["recovered"], e["lost"]))
+    check_eq(e["server_errors"], 0, "server errors (%s)" % e["first_error"])
+    check(all(v == 0 for v in e["errors"].values()), "errors %s" % e["errors"])
+    check_eq(e["echo_unmatched"], 0, "echo_unmatched")
+
+
+async def run(r):
+    srv = esme.Server("--quiet").start()
+    try:
+        def tester():
+            s = esme.run_tester(srv.config, BASE + FIXED + [
+                "--max-participants", "6", "--duration", "5s"], timeout=90)
+            e = s["esmeload"]
+            rc = e["reconnects"]
+            consistent(e, rc)
+            check(rc["drops_tester"] >= 12, "every participant dropped more than once: %s" % rc)
+            check_eq(rc["drops_server"], 0, "the server dropped none")
+            check(rc["rejoined"] >= rc["drops_tester"] - 6, "returns %s" % rc)
+            check_eq(rc["history"]["checks"], rc["rejoined"], "a history check per return")
+            check(rc["history"]["passed"] is True, "history passed: %s" % rc["history"])
+            check(0 < rc["back_in_chat_ms"]["max"] < 10000, "back in chat %s" % rc["back_in_chat_ms"])
+            check_eq(e["histograms"]["rejoin"]["count"], rc["rejoined"], "back-in-chat samples")
+            check(e["cross_check"]["passed"] is True, "serve stored what was sent: %s" % e["cross_check"])
+            check_eq(s["chats_count"], 6, "one chat each, kept across the reconnects")
+
+        await r.case("tester_drops", tester, timeout=120)
+
+        def drawn():
+            s = esme.run_tester(srv.config, BASE + [
+                "--reconnect-uptime", "500ms", "--reconnect-backoff", "50ms",
+                "--max-participants", "4", "--duration", "4s"], timeout=90)
+            e = s["esmeload"]
+            consistent(e, e["reconnects"])
+            check(e["reconnects"]["drops_tester"] >= 4, "drawn uptimes: %s" % e["reconnects"])
+
+        await r.case("drawn_uptimes", drawn, timeout=120)
+
+        def off():
+            s = esme.run_tester(srv.config, BASE + ["--max-participants", "2", "--duration", "2s"],
+                                timeout=90)
+            e = s["esmeload"]
+            check(e["reconnects"] is None, "reconnects without the flag: %s" % e["reconnects"])
+            check_eq(e["histograms"]["rejoin"]["count"], 0, "no back-in-chat samples")
+
+        await r.case("reconnects_off_by_default", off, timeout=120)
+
+        def bad():
+            d = tempfile.mkdtemp(prefix="esme-reconnects-bad-")
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(srv.config, f)
+            for args, name in ((["--reconnect-dist", "normal"], "--reconnect-dist"),
+                               (["--reconnect-uptime", "-1s"], "--reconnect-uptime"),
+                               (["--reconnect-backoff", "x"], "--reconnect-backoff")):
+                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
+                                   timeout=30)
+                err = p.stderr.decode()
+                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
+                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+
+        await r.case("bad_reconnect_flags", bad)
+    finally:
+        srv.stop()
+
+    for mode in ("tcp_reset_midrun", "ws_close_midrun"):
+        def server(mode=mode):
+            fs = esme.FaultServer(mode, "--after", "3").start()
+            try:
+                s = esme.run_tester(fs.config, BASE + [
+                    "--reconnect-uptime", "60s", "--reconnect-backoff", "100ms",
+                    "--max-participants", "3", "--duration", "4s"], timeout=90)
+            finally:
+                fs.kill()
+            e = s["esmeload"]
+            rc = e["reconnects"]
+            consistent(e, rc)
+            check(fs.injected() >= 3, "the server dropped connections: %s" % fs.log())
+            check(rc["drops_server"] >= 3, "drops by the server: %s" % rc)
+            check_eq(rc["drops_tester"], 0, "the tester dropped none")
+            check(rc["rejoined"] >= 3, "the participants came back: %s" % rc)
+            check(rc["history"]["passed"] is True, "history passed: %s" % rc["history"])
+            check_eq(e["stop_reason"], "duration", "the run went on to its end")
+
+        await r.case("server_drops_" + mode, server, timeout=120)
+
+    def faulty():
+        fs = esme.FaultServer("history_faulty").start()
+        d = tempfile.mkdtemp(prefix="esme-reconnects-faulty-")
+        try:
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(fs.config, f)
+            p = subprocess.run([esme.ESMELOAD, "run", "--quiet"] + BASE + FIXED + [
+                "--max-participants", "2", "--duration", "3s",
+                "--threshold", "history_missing==0"], cwd=d, capture_output=True, timeout=90)
+        finally:
+            fs.kill()
+        err = p.stderr.decode()
+        check_eq(p.returncode, 99, "a history threshold on a faulty history (stderr %r)" % err[-300:])
+        check("history_missing==0" in err, "the failure names the threshold: %r" % err[-300:])
+        names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
+        check_eq(len(names), 1, "one summary")
+        s = esme.load_summary(os.path.join(d, names[0]))
+        h = s["esmeload"]["reconnects"]["history"]
+        check(fs.injected() >= 1, "the faulty history was sent: %s" % fs.log())
+        check(h["missing"] >= 1 and h["duplicated"] >= 1, "the check found both faults: %s" % h)
+        check(h["passed"] is False, "history.passed: %s" % h)
+
+    await r.case("history_fires", faulty, timeout=120)
+
+
+if __name__ == "__main__":
+    esme.main("test_reconnects", run, limit=360)
