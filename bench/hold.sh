@@ -23,6 +23,7 @@ HOLD=${HOLD:-30}
 CPI=${CPI:-1}
 ESMELOAD=${ESMELOAD:-build/esmeload}
 EXTRA=${EXTRA:-}           # more esmeload flags, e.g. EXTRA="--sqpoll"
+SERVE_CONNS=${SERVE_CONNS:-$((N + 1000))} # serve's --max-conns (more with --devices)
 MEM=${MEM:-1}
 SYSCALLS=${SYSCALLS:-0}    # 1: count the tester's io_uring_enter calls in
 			   # the window (perf stat on the syscall tracepoint)
@@ -41,7 +42,7 @@ start_serve() {  # dir
 	rm -f "$1/config.json"
 	taskset -c 0 "$ESMELOAD" serve --organizer-port 0 --participant-port 0 \
 		--messenger-port 0 --write-config "$1/config.json" \
-		--max-conns $((N + 1000)) --quiet >"$1/serve.out" 2>&1 &
+		--max-conns "$SERVE_CONNS" --quiet >"$1/serve.out" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$1/config.json" ] && return 0; sleep 0.05; done
 	echo "hold.sh: serve did not start" >&2

@@ -71,6 +71,7 @@ static int whole_history_passes(void)
 	check_eq(h.recovered, 0);
 	check_eq(h.unexpected, 0);
 	check_eq(h.replies, 2);
+	check(h.reply_last == 17961662701LL); /* the later of "...0" and "...1" */
 	return 0;
 }
 
@@ -92,6 +93,7 @@ static int faults_are_found(void)
 	check_eq(h.recovered, 1);
 	check_eq(h.unexpected, 2);
 	check_eq(h.replies, 0);
+	check(h.reply_last == 0);
 	/* a recovered number is expected from now on */
 	check(hcheck_bit(echoed, 4));
 	return 0;

@@ -6,6 +6,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* see hcheck.h */
@@ -50,8 +51,13 @@ static void one(struct hcheck *h, const struct json_doc *d, int m)
 	if (from) {
 		/* the text of a reply is short: a longer one is not ours */
 		if (json_get_str(d, t, text, sizeof(text), &tn) == 0 &&
-		    strncmp(text, "reply ", 6) == 0)
+		    strncmp(text, "reply ", 6) == 0) {
+			long long due = strtoll(text + 6, NULL, 10);
+
 			h->replies++;
+			if (due > h->reply_last)
+				h->reply_last = due;
+		}
 		return;
 	}
 	if (author != (int64_t)h->user_id)
@@ -100,6 +106,7 @@ int hcheck_run(struct hcheck *h, const char *js, size_t n, const char *chat,
 		return -EPROTO;
 	h->missing = h->duplicated = h->recovered = h->unexpected = 0;
 	h->replies = 0;
+	h->reply_last = 0;
 	for (int m = arr + 1, left = d.tok[arr].size; left > 0;
 	     left--, m = json_next(&d, m))
 		one(h, &d, m);

@@ -40,6 +40,7 @@ struct hcheck {
 	uint32_t recovered;   /* not echoed, in the history */
 	uint32_t unexpected;  /* the participant's, numbered outside its range */
 	uint32_t replies;     /* the organizer's replies ("reply <ns>") held */
+	int64_t reply_last;   /* ... the latest schedule among them, 0 none */
 };
 
 /*

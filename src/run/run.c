@@ -207,7 +207,7 @@ static void participants_done(struct run *r)
 
 	run_sum(r, &t);
 	/* -cpi 0 makes one participant, whatever the limit. */
-	if (t.chats + t.part_failed >=
+	if (t.chatted + t.part_failed >=
 	    (run_cpi_ns(&r->o) ? r->o.max_participants : 1))
 		run_request_stop(r, STOP_DONE);
 }

@@ -331,7 +331,8 @@ extern const char *const run_err_names[RE_COUNT];
 struct run_counters {
 	uint64_t created;        /* participants signed up + request accepted */
 	uint64_t connected;      /* participants authorized on the messenger */
-	uint64_t chats;          /* participants that found their chat */
+	uint64_t chats;          /* chats participants found (a reopened one too) */
+	uint64_t chatted;        /* participants that found their first chat */
 	uint64_t sent;           /* send_message frames the kernel took */
 	uint64_t delivered;      /* own messages echoed back */
 	uint64_t org_received;   /* user_message frames read by organizers */

@@ -52,6 +52,8 @@ struct pdev {
 	uint32_t from;       /* NIL until registered */
 	uint32_t high;       /* highest own number it read */
 };
+/* A device whose copies count: open and registered. */
+#define PDEV_LIVE(v) ((v)->conn != NIL && (v)->from != NIL)
 
 struct part {
 	uint64_t n;          /* participant number, from 1 */
@@ -80,12 +82,15 @@ struct part {
 	uint32_t chat_k0, sched_k0;
 	uint32_t drop_k;     /* the last number of the dropped connection */
 	uint32_t rep_chat;   /* replies read (or found in a history), this chat */
+	uint32_t rep_owed;   /* ... counted missed at the last history check */
+	int64_t rep_last;    /* the latest reply schedule that history held */
 	uint8_t resume;      /* enum resume */
 	uint8_t had_chat;    /* found a chat once: not a failed arrival */
 	uint8_t closed_seen; /* prev_chat is set */
-	uint8_t ndev_up;     /* devices registered */
 	uint8_t back;        /* connecting again after a drop */
 	uint8_t early_refusal; /* refused in its chat, its closed_chat due */
+	int64_t refused_ns;  /* ... since then */
+	uint32_t drop_high;  /* the highest echo read before the last drop */
 	int64_t drop_ns;     /* in its chat: when the tester drops it, 0 never */
 	int64_t away_ns;     /* the reconnect's start, for rejoin */
 	char prev_chat[24];  /* the chat that ended: its refusals are expected */
@@ -129,7 +134,9 @@ struct reply {
 /* One more connection of an organizer (--org-devices). */
 struct odev {
 	uint32_t conn;
-	uint8_t up;          /* registered: its get_chats answered */
+	uint8_t up;          /* registered: its get_chats answered (or given
+			      * up on) */
+	uint64_t expected, received; /* frames it should read, and did */
 };
 
 /* A chat an organizer started, with a lifetime (--chat-lifetime,
@@ -195,6 +202,14 @@ static int64_t part_due(const struct scenario *sc, const struct part *p,
 static int keep_token(const struct run_opts *o)
 {
 	return o->reopen_after_ms || o->reconnect_uptime_ms || o->devices > 1;
+}
+
+/* A participant acts on closed_chat: chats end in this run (the Go
+ * tool's scenario reads it and goes on sending). */
+static int ends_seen(const struct run_opts *o)
+{
+	return o->chat_lifetime_ms || o->chat_messages || o->reopen_after_ms ||
+	       o->reconnect_uptime_ms;
 }
 
 /* Chats with a lifetime: the organizers keep a record of each. */
@@ -465,6 +480,21 @@ static void part_done(struct scenario *sc, struct part *p)
 		sc->backlog--;
 	ses_timer_del(sc->ses, &p->t.node);
 	p->state = P_DONE;
+	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
+		if (p->dev[d].conn != NIL) {
+			ses_close(sc->ses, p->dev[d].conn);
+			p->dev[d].conn = NIL;
+		}
+}
+
+/* A participant's REST request failed: it is done, and a connection it
+ * holds while it asks again (--reopen-after) is closed. */
+static void rest_done(struct scenario *sc, struct part *p)
+{
+	if (p->conn != NIL)
+		ses_close(sc->ses, p->conn);
+	p->conn = NIL;
+	part_done(sc, p);
 }
 
 /* A participant on the messenger fails: the error, its connection
@@ -511,20 +541,20 @@ static void rest_response(void *app, uint32_t job, int status,
 		if (status != 201) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(sc, p, RE_HTTP, "sign-up", cause, T_PART);
-			part_done(sc, p);
+			rest_done(sc, p);
 			return;
 		}
 		if (token_of(body, blen, tok, sizeof(tok), &tn, &p->user_id) < 0 ||
 		    tn > 1000) {
 			perr(sc, p, RE_PROTOCOL, "sign-up",
 			     "response without a token and user id", T_PART);
-			part_done(sc, p);
+			rest_done(sc, p);
 			return;
 		}
 		p->token = pool_get(&sc->tok_pool);
 		if (!p->token) {
 			perr(sc, p, RE_HTTP, "sign-up", "out of memory", T_PART);
-			part_done(sc, p);
+			rest_done(sc, p);
 			return;
 		}
 		memcpy(p->token, tok, tn);
@@ -538,7 +568,7 @@ static void rest_response(void *app, uint32_t job, int status,
 		if (status != 200) {
 			http_cause(status, body, blen, cause, sizeof(cause));
 			perr(sc, p, RE_HTTP, "chat request", cause, T_PART);
-			part_done(sc, p);
+			rest_done(sc, p);
 			return;
 		}
 		if (p->had_chat) /* --reopen-after: asked again */
@@ -762,12 +792,16 @@ static void chat_found(struct scenario *sc, struct part *p, const char *id)
 	/* this chat's numbers follow on from the last one sent */
 	p->chat_ns = ses_now(sc->ses);
 	p->chat_k0 = p->sched_k0 = p->k;
-	p->rep_chat = 0;
+	p->rep_chat = p->rep_owed = 0;
+	p->rep_last = 0;
+	p->early_refusal = 0;
 	if (p->ebits)
 		memset(p->ebits, 0, p->ebits_cap / 8);
 	sc->c.chats++;
-	if (!p->had_chat) /* a reopened chat's wait is not an arrival's */
+	if (!p->had_chat) { /* a reopened chat's wait is not an arrival's */
 		hist_add(&sc->to_chat, us_since(p->due_ns, ses_now(sc->ses)));
+		sc->c.chatted++;
+	}
 	p->had_chat = 1;
 	p->drop_ns = drop_at(sc);
 	send_due(sc, p);
@@ -893,6 +927,11 @@ static void delivered(struct scenario *sc, struct part *p, const char *c,
  * it asks again after --reopen-after. */
 static void chat_ended(struct scenario *sc, struct part *p)
 {
+	if (p->state == P_REJOIN || p->state == P_HISTORY) {
+		/* back, and its chat ended meanwhile */
+		hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
+		sc->c.rejoined++;
+	}
 	memcpy(p->prev_chat, p->chat, 24);
 	p->closed_seen = 1;
 	p->early_refusal = 0;
@@ -927,11 +966,8 @@ static void part_away(struct scenario *sc, struct part *p, int by_server)
 		    p->state == P_CLOSED ? R_IDLE : R_WAIT;
 	settle(sc, p, 0);
 	p->drop_k = p->k;
+	p->drop_high = p->high;
 	p->nsent = p->ksub = p->high = p->acc = p->k;
-	/* what the dropped connection sent is expected on no device */
-	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
-		if (p->dev[d].from != NIL && p->dev[d].from < p->k)
-			p->dev[d].from = p->k;
 	if (!by_server)
 		ses_close(sc->ses, p->conn);
 	p->conn = NIL;
@@ -953,7 +989,8 @@ static void rejoined(struct scenario *sc, struct part *p)
 	p->chat_ns = ses_now(sc->ses);
 	p->sched_k0 = p->k;
 	p->drop_ns = drop_at(sc);
-	send_due(sc, p);
+	if (!sc->draining)
+		send_due(sc, p);
 }
 
 /* The chats answer of a participant back from a reconnect: its chat is
@@ -984,8 +1021,6 @@ static void rejoin_chats(struct scenario *sc, struct part *p,
 				return;
 			}
 		}
-	hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
-	sc->c.rejoined++;
 	chat_ended(sc, p);
 }
 
@@ -1024,8 +1059,12 @@ static int rejoin_history(struct scenario *sc, struct part *p, const char *js,
 	sc->c.hist_recovered += h.recovered;
 	sc->c.hist_unexpected += h.unexpected;
 	if (h.replies > p->rep_chat) {
+		/* held, never read: missed, unless their push is still on
+		 * its way to the new connection (reply_got) */
 		sc->c.replies_missed += h.replies - p->rep_chat;
+		p->rep_owed += h.replies - p->rep_chat;
 		p->rep_chat = h.replies;
+		p->rep_last = h.reply_last;
 	}
 	rejoined(sc, p);
 	return 1;
@@ -1049,10 +1088,9 @@ static void server_error(struct scenario *sc, const struct json_doc *d, int pl,
 		 who, (unsigned long long)n, msg, sc->o->t[T_MSG].url);
 }
 
-/* An organizer's reply ("reply <its schedule, wall-clock ns>") read by
- * its participant: counted, and timed from its schedule. 1 when it was
- * one. */
-static int reply_read(struct scenario *sc, const struct json_doc *d, int pl)
+/* The schedule an organizer's reply carries ("reply <wall-clock ns>"),
+ * or -1 when the message is not one. */
+static int64_t reply_schedule(const struct json_doc *d, int pl)
 {
 	int k = json_find(d, pl, "content");
 	char text[48], *end;
@@ -1061,13 +1099,25 @@ static int reply_read(struct scenario *sc, const struct json_doc *d, int pl)
 
 	if (k < 0 || json_get_str(d, k, text, sizeof(text), &tn) < 0 ||
 	    strncmp(text, "reply ", 6))
-		return 0;
+		return -1;
 	due = strtoll(text + 6, &end, 10);
-	if (*end || end == text + 6)
-		return 0;
+	if (*end || end == text + 6 || due < 0)
+		return -1;
+	return due;
+}
+
+/* A reply p read: counted, and timed from its schedule. One a history
+ * held (and counted missed) whose push came after is read after all. */
+static void reply_got(struct scenario *sc, struct part *p, int64_t due)
+{
 	sc->c.replies_received++;
-	hist_add(&sc->reply_lat, us_since((int64_t)due, clock_real_ns()));
-	return 1;
+	hist_add(&sc->reply_lat, us_since(due, clock_real_ns()));
+	if (p->rep_owed && due <= p->rep_last) {
+		p->rep_owed--;
+		sc->c.replies_missed--;
+		return;
+	}
+	p->rep_chat++;
 }
 
 /*
@@ -1093,6 +1143,8 @@ static int refused_after_close(const struct scenario *sc, struct part *p,
 		return 1;
 	if (lifetimes(sc->o) && p->state == P_CHAT &&
 	    !memcmp(msg + sizeof(pre) - 1, p->chat, 24)) {
+		if (!p->early_refusal)
+			p->refused_ns = ses_now(sc->ses);
 		p->early_refusal = 1;
 		return 1;
 	}
@@ -1120,6 +1172,7 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 	size_t ctn;
 	int in_chat = p->state == P_CHAT || p->state == P_REJOIN ||
 		      p->state == P_HISTORY;
+	int64_t due;
 
 	if (p->state == P_CHAT &&
 	    echo_match(js, n, p->user_id, p->addr, p->addr_len, &ct, &ctn)) {
@@ -1144,10 +1197,10 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		    memcmp(js + d.tok[k].start, "connection ", 11) == 0)
 			delivered(sc, p, js + d.tok[k].start,
 				  (size_t)(d.tok[k].end - d.tok[k].start));
-		else if (pl >= 0 && in_chat && author != p->user_id) {
-			if (reply_read(sc, &d, pl))
-				p->rep_chat++;
-		} else if (p->state == P_WAIT_CHAT && p->awaiting)
+		else if (pl >= 0 && sc->o->org_reply_every &&
+			 author != p->user_id && (due = reply_schedule(&d, pl)) >= 0)
+			reply_got(sc, p, due);
+		else if (p->state == P_WAIT_CHAT && p->awaiting)
 			get_chats_again(sc, p); /* one frame a try */
 		return 0;
 	}
@@ -1160,7 +1213,8 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 			get_chats_again(sc, p);
 		return 0;
 	}
-	if (json_str_eq(&d, t, "closed_chat") && in_chat && pl >= 0 &&
+	if (ends_seen(sc->o) && json_str_eq(&d, t, "closed_chat") && in_chat &&
+	    pl >= 0 &&
 	    is_chat(p, &d, json_find(&d, pl, "chatId"))) {
 		chat_ended(sc, p);
 		return 0;
@@ -1220,10 +1274,8 @@ static void pdev_text(struct scenario *sc, struct part *p, struct pdev *v,
 			return;
 		pl = json_find(&d, 0, "payload");
 		if (v->from == NIL) {
-			if (json_str_eq(&d, t, "chats")) {
+			if (json_str_eq(&d, t, "chats"))
 				v->from = v->high = p->k;
-				p->ndev_up++;
-			}
 			return;
 		}
 		if (!json_str_eq(&d, t, "user_message") || pl < 0 ||
@@ -1239,6 +1291,9 @@ static void pdev_text(struct scenario *sc, struct part *p, struct pdev *v,
 		return;
 	v->high = num;
 	sc->c.dev_received++;
+	/* one the first connection never read: it was dropped first */
+	if (num <= p->drop_k && num > p->drop_high)
+		sc->c.dev_expected++;
 }
 
 /* ---- organizers ---- */
@@ -1498,6 +1553,17 @@ static const char *payload_id(const struct json_doc *d, const char *key)
 	return d->js + d->tok[k].start;
 }
 
+/* A frame for every connection of organizer o, read on its first: each
+ * of its other devices that is open and registered must read it too. */
+static void odev_expect(struct scenario *sc, struct org *o)
+{
+	for (unsigned d = 0; d + 1 < sc->o->org_devices; d++)
+		if (o->dev[d].up && o->dev[d].conn != NIL) {
+			o->dev[d].expected++;
+			sc->c.org_dev_expected++;
+		}
+}
+
 /* 1 when the organizer's frames must be parsed whole: it answers, or
  * counts a chat's messages. */
 static int org_parses(const struct run_opts *o)
@@ -1509,7 +1575,6 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 		     size_t n)
 {
 	static const char um[] = "{\"type\":\"user_message\"";
-	const unsigned copies = sc->o->org_devices - 1;
 	jsmntok_t toks[MAX_TOKENS];
 	struct json_doc d;
 	const char *id;
@@ -1522,7 +1587,7 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	    memcmp(js, um, sizeof(um) - 1) == 0) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
-		sc->c.org_dev_expected += copies;
+		odev_expect(sc, o);
 		return;
 	}
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
@@ -1532,18 +1597,18 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	if (json_str_eq(&d, t, "user_message")) {
 		sc->c.org_received++;
 		sc->org_copies[o - sc->orgs]++;
-		sc->c.org_dev_expected += copies;
+		odev_expect(sc, o);
 		if (org_parses(sc->o))
 			org_user_message(sc, o, &d);
 	} else if (json_str_eq(&d, t, "new_chat")) {
 		sc->c.new_chats++;
-		sc->c.org_dev_expected += copies;
+		odev_expect(sc, o);
 		if (lifetimes(sc->o) && (id = payload_id(&d, "id")))
 			ochat_new(sc, o, id);
 	} else if (json_str_eq(&d, t, "closed_chat")) {
 		struct ochat *c;
 
-		sc->c.org_dev_expected += copies;
+		odev_expect(sc, o);
 		if (lifetimes(sc->o) && (id = payload_id(&d, "chatId")) &&
 		    (c = ochat_find(sc, id))) {
 			ses_timer_del(sc->ses, &c->t.node);
@@ -1819,7 +1884,11 @@ static void part_authorized(struct scenario *sc, struct part *p, uint32_t pi,
 		sc->c.connected++;
 		hist_add(&sc->ph_connect, us_since(p->phase_ns,
 						   ses_now(sc->ses)));
-		if (sc->o->devices > 1 && !p->dev) {
+		if (sc->o->devices > 1 && !p->dev && pi >= (1u << 25)) {
+			sc_error(sc, RE_CONNECT, "participant %llu: more than "
+				 "33554432 participants on a thread hold no "
+				 "devices", (unsigned long long)p->n);
+		} else if (sc->o->devices > 1 && !p->dev) {
 			p->dev = calloc(sc->o->devices - 1, sizeof(*p->dev));
 			if (!p->dev)
 				sc_error(sc, RE_CONNECT, "out of memory for "
@@ -1905,6 +1974,7 @@ static void odev_text(struct scenario *sc, struct org *o, struct odev *v,
 
 	if (v->up) {
 		if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
+			v->received++;
 			sc->c.org_dev_received++;
 			return;
 		}
@@ -1920,8 +1990,10 @@ static void odev_text(struct scenario *sc, struct org *o, struct odev *v,
 	}
 	if (json_str_eq(&d, t, "user_message") ||
 	    json_str_eq(&d, t, "new_chat") ||
-	    json_str_eq(&d, t, "closed_chat"))
+	    json_str_eq(&d, t, "closed_chat")) {
+		v->received++;
 		sc->c.org_dev_received++;
+	}
 }
 
 /* The organizer's sign-in answer: its token, then the messenger. */
@@ -2065,13 +2137,13 @@ static void rest_failed(void *app, uint32_t job, int busy,
 	p = part_at(sc, job);
 	if (end->what == SES_MALFORMED) {
 		perr(sc, p, RE_PROTOCOL, rest_phase(p), end->text, T_PART);
-		part_done(sc, p);
+		rest_done(sc, p);
 		return;
 	}
 	net_cause(sc, end, T_PART, cause, sizeof(cause));
 	perr(sc, p, end->what == SES_STALLED ? RE_SEND :
 		    busy ? RE_RECV : RE_CONNECT, rest_phase(p), cause, T_PART);
-	part_done(sc, p);
+	rest_done(sc, p);
 }
 
 static int rest_wanted(void *app, uint32_t job)
@@ -2088,7 +2160,7 @@ static int rest_write(void *app, uint32_t job, uint32_t id)
 
 	if (job_request(sc, id, p) < 0) {
 		perr(sc, p, RE_HTTP, rest_phase(p), "request too large", T_PART);
-		part_done(sc, p);
+		rest_done(sc, p);
 		return -1;
 	}
 	return 0;
@@ -2302,7 +2374,7 @@ static void rest_timeout(struct scenario *sc, struct part *p)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why),
 			 " (queued for a REST connection)");
 	perr(sc, p, RE_TIMEOUT, rest_phase(p), why, T_PART);
-	part_done(sc, p);
+	rest_done(sc, p);
 	/* A request in flight takes its connection with it. */
 	ses_pool_cancel(&sc->rest, p->t.idx);
 }
@@ -2324,6 +2396,9 @@ static void org_timer(struct scenario *sc, unsigned i)
 		     T_MSG);
 		for (unsigned d = 0; d + 1 < sc->o->org_devices; d++)
 			if (!o->dev[d].up) {
+				if (o->dev[d].conn != NIL)
+					ses_close(sc->ses, o->dev[d].conn);
+				o->dev[d].conn = NIL;
 				o->dev[d].up = 1;
 				o->ndev_up++;
 			}
@@ -2350,10 +2425,17 @@ static void part_timer(struct scenario *sc, struct part *p)
 	char why[64];
 
 	if (p->state == P_CHAT) {
-		if (p->drop_ns && ses_now(sc->ses) >= p->drop_ns)
+		if (p->early_refusal && ses_now(sc->ses) - p->refused_ns >
+		    ms_ns(sc->o->request_timeout_ms)) {
+			/* refused, and no closed_chat came: not an end */
+			part_fail(sc, p, RE_SERVER, "messenger",
+				  "its chat refused its messages, but sent "
+				  "no closed_chat within the request timeout");
+		} else if (p->drop_ns && ses_now(sc->ses) >= p->drop_ns) {
 			part_away(sc, p, 0);
-		else
+		} else {
 			send_due(sc, p);
+		}
 	} else if (p->state == P_CLOSED) {
 		/* --reopen-after: a new chat request, same connection */
 		if (sc->draining || !p->token)
@@ -2450,6 +2532,33 @@ void sc_sent(void *app, uint32_t tag, unsigned msgs, int detached)
 }
 
 /* see scenario.h */
+uint64_t sc_dev_lag(const struct scenario *sc)
+{
+	uint64_t n = 0;
+
+	if (sc->o->devices > 1)
+		for (uint32_t i = 0; i < sc->nparts; i++) {
+			const struct part *p = &sc->pchunks[i / PCHUNK][i % PCHUNK];
+
+			for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++) {
+				const struct pdev *v = &p->dev[d];
+				uint32_t seen = v->high > v->from ? v->high : v->from;
+
+				if (PDEV_LIVE(v) && p->high > seen)
+					n += p->high - seen;
+			}
+		}
+	for (unsigned i = 0; i < sc->norgs && sc->o->org_devices > 1; i++)
+		for (unsigned d = 0; d + 1 < sc->o->org_devices; d++) {
+			const struct odev *v = &sc->orgs[i].dev[d];
+
+			if (v->conn != NIL && v->expected > v->received)
+				n += v->expected - v->received;
+		}
+	return n;
+}
+
+/* see scenario.h */
 uint64_t sc_in_flight(const struct scenario *sc)
 {
 	uint64_t n = 0;
@@ -2459,20 +2568,8 @@ uint64_t sc_in_flight(const struct scenario *sc)
 
 		if (p->state == P_CHAT && p->conn != NIL && p->nsent > p->high)
 			n += p->nsent - p->high;
-		/* echoes the first connection read and a device not yet */
-		for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
-			if (p->dev[d].conn != NIL && p->dev[d].from != NIL &&
-			    p->high > p->dev[d].high &&
-			    p->high > p->dev[d].from)
-				n += p->high - (p->dev[d].high > p->dev[d].from ?
-						p->dev[d].high : p->dev[d].from);
 	}
-	/* frames an organizer's first connection read, a device not yet */
-	for (unsigned i = 0; i < sc->norgs && sc->o->org_devices > 1; i++)
-		if (sc->orgs[i].state == O_OPEN)
-			n += sc->c.org_dev_expected > sc->c.org_dev_received ?
-			     1 : 0;
-	return n;
+	return n + sc_dev_lag(sc);
 }
 
 /* see scenario.h */

@@ -20,6 +20,12 @@ refusals_fire: a server whose closed_chat reaches the participant a
   chat", counted in refused_after_close (and lost), not as errors.
 refusals_quiet: a lifetime shorter than the send interval: no message
   goes to a closed chat, so none is refused and none lost.
+all_arrive_with_reopens: --max-participants 4 without --duration ends
+  once every participant arrived and had its first chat: reopened chats
+  do not count as participants done.
+refusal_without_close_is_error: refusals with no closed_chat behind them
+  (it comes 20 s late, past the 2 s request timeout) fail the
+  participant with an error that says so.
 chats_off_by_default: without the flags the summary's chats is null.
 bad_lifetime_flags: exit 2 and one line naming the flag.
 """
@@ -113,6 +119,19 @@ async def run(r):
 
         await r.case("chats_off_by_default", off, timeout=120)
 
+        def all_arrive():
+            s = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "400", "-smi", "50",
+                                             "--threads", "1", "--max-participants", "4",
+                                             "--chat-lifetime", "150ms", "--reopen-after", "50ms"],
+                                timeout=90)
+            e = s["esmeload"]
+            ch = accounted(e)
+            check_eq(s["created_participants_count"], 4, "every participant arrived")
+            check_eq(e["stop_reason"], "max_participants", "the run ended when all were done")
+            check(ch["reopened"] >= 2, "chats reopened before the last arrival: %s" % ch)
+
+        await r.case("all_arrive_with_reopens", all_arrive, timeout=120)
+
         def bad():
             d = tempfile.mkdtemp(prefix="esme-chat-ends-bad-")
             with open(os.path.join(d, "config.json"), "w") as f:
@@ -148,6 +167,30 @@ async def run(r):
         check_eq(ch["closed"], 2, "both chats closed: %s" % ch)
 
     await r.case("refusals_fire", late_close, timeout=120)
+
+    def no_close():
+        fs = esme.FaultServer("late_closed_chat", "--delay", "20").start()
+        d = tempfile.mkdtemp(prefix="esme-chat-ends-noclose-")
+        try:
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(fs.config, f)
+            p = subprocess.run([esme.ESMELOAD, "run", "--quiet", "-sci", "10", "-cpi", "50",
+                                "-smi", "50", "--threads", "1", "--max-participants", "1",
+                                "--duration", "15s", "--chat-messages", "3",
+                                "--request-timeout", "2s"], cwd=d, capture_output=True, timeout=90)
+        finally:
+            fs.kill()
+        err = p.stderr.decode()
+        check(p.returncode != 0, "refusals without a close end the run with an error: %r" % err)
+        check("no closed_chat" in err and err.count("\n") == 1,
+              "one line that says the chat never closed: %r" % err)
+        names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
+        check_eq(len(names), 1, "one summary")
+        e = esme.load_summary(os.path.join(d, names[0]))["esmeload"]
+        check_eq(e["errors"]["server"], 1, "one server error: %s" % e["errors"])
+        check(e["chats"]["refused_after_close"] > 0, "the refusals counted: %s" % e["chats"])
+
+    await r.case("refusal_without_close_is_error", no_close, timeout=120)
 
 
 if __name__ == "__main__":

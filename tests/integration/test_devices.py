@@ -13,6 +13,9 @@ devices_fire: fault_server delivers a user's frames to its oldest
   connection only (one_device): the other devices read no echo, the
   copies fall short, and a threshold device_copies_missing==0 fails the
   run (exit 99).
+devices_across_reconnects: with --reconnect-uptime the first connection
+  is dropped and comes back while the other devices stay: still every
+  copy read, none counted twice.
 devices_off_by_default: without the flags devices is null.
 bad_device_flags: 0 or 9 devices: exit 2 and one line naming the flag.
 """
@@ -75,6 +78,20 @@ async def run(r):
             check(s["esmeload"]["devices"] is None, "devices without the flags")
 
         await r.case("devices_off_by_default", off, timeout=120)
+
+        def across():
+            s = esme.run_tester(srv.config, BASE + [
+                "--devices", "2", "--reconnect-uptime", "400ms", "--reconnect-dist", "fixed",
+                "--reconnect-backoff", "100ms", "--max-participants", "4", "--duration", "4s"],
+                timeout=90)
+            e = s["esmeload"]
+            dv, rc = e["devices"], e["reconnects"]
+            check(rc["drops_tester"] >= 8, "the first connections were dropped: %s" % rc)
+            check(dv["copies_expected"] > 0, "copies expected: %s" % dv)
+            check_eq(dv["copies_received"], dv["copies_expected"], "every copy read across drops")
+            check_eq(e["server_errors"], 0, "server errors (%s)" % e["first_error"])
+
+        await r.case("devices_across_reconnects", across, timeout=120)
 
         def bad():
             d = tempfile.mkdtemp(prefix="esme-devices-bad-")
