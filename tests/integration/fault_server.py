@@ -29,6 +29,10 @@ Messenger, finding the chat (no new_chat push to participants in these)
   slow_get_chats     get_chats answered --delay seconds late
   empty_get_chats    get_chats always answers an empty list
   silent_get_chats   get_chats never answered
+Messenger, the participant's own messages
+  slow_echo          each stored at once, its echo to the participant
+                     --delay seconds later (to whatever connections it
+                     has then)
 Messenger, several connections of a user
   one_device         a frame for a user reaches only its oldest connection
 Messenger, close_chat
@@ -79,7 +83,7 @@ MODES = ("none", "slow_signup", "slow_signin", "idle_408", "slow_get_chats",
          "ws_not_101", "slow_bytes", "ws_masked_from_server", "ws_huge_frame",
          "ws_close_midrun", "tcp_reset_midrun", "stop_reading",
          "connection_refused", "accept_full", "unknown_host", "history_faulty",
-         "late_closed_chat", "one_device")
+         "late_closed_chat", "one_device", "slow_echo")
 
 ORG_EMAIL = "jan@kowalski.com"
 ORG_PASSWORD = "performance"
@@ -557,6 +561,11 @@ class Conn(asyncio.Protocol):
              "timeSent": now3339()}
         st.history.setdefault(chat["id"], []).append(m)
         self.to_user("organizer", chat["organizerId"], "user_message", m)
+        if st.mode == "slow_echo" and not from_org:
+            asyncio.get_running_loop().call_later(
+                st.args.delay, self.to_user, "participant", chat["participantId"],
+                "user_message", m)
+            return
         self.to_user("participant", chat["participantId"], "user_message", m)
 
     def midrun(self):

@@ -18,6 +18,10 @@ refusals_fire: a server whose closed_chat reaches the participant a
   second after the organizer's close (fault_server late_closed_chat): the
   participant's messages meanwhile are refused with "you have no access to
   chat", counted in refused_after_close (and lost), not as errors.
+replies_dropped: organizers answer every message 500 ms later but close
+  each chat once they read its 3rd message: the replies still thinking
+  when their chat closed are not sent (replies.dropped), and sent =
+  received + missed + in_flight still holds.
 refusals_quiet: a lifetime shorter than the send interval: no message
   goes to a closed chat, so none is refused and none lost.
 all_arrive_with_reopens: --max-participants 4 without --duration ends
@@ -97,6 +101,20 @@ async def run(r):
             check_eq(e["in_flight"], 0, "nothing in flight")
 
         await r.case("messages_lifetime", by_messages, timeout=120)
+
+        def dropped():
+            s = esme.run_tester(srv.config, BASE[:4] + [
+                "-smi", "50", "--threads", "1", "--max-participants", "3",
+                "--duration", "3s", "--chat-messages", "3",
+                "--org-reply-every", "1", "--org-think", "500ms"], timeout=90)
+            e = s["esmeload"]
+            accounted(e)
+            rp = e["replies"]
+            check(rp["dropped"] >= 3, "replies dropped with their chat: %s" % rp)
+            check_eq(rp["sent"], rp["received"] + rp["missed"] + rp["in_flight"],
+                     "sent = received + missed + in_flight")
+
+        await r.case("replies_dropped", dropped, timeout=120)
 
         def quiet():
             s = esme.run_tester(srv.config, ["-sci", "10", "-cpi", "50", "-smi", "3000",

@@ -19,6 +19,15 @@ history_fires: fault_server's history lacks a participant's 2nd message
   and holds its 3rd twice (history_faulty): the check says missing and
   duplicated, history.passed is false, and a threshold
   history_missing==0 fails the run (exit 99).
+late_echoes: fault_server stores each message at once but echoes it
+  400 ms later (slow_echo), longer than the backoff: the echoes of what
+  a dropped connection sent reach the new one (echoes_after_drop), and
+  the history holds them though they were never echoed before the drop
+  (recovered), with nothing missing.
+replies_missed_while_away: organizers answer every message 300 ms later
+  and the participants stay away 300 ms: replies the server sent while
+  they were away are found in the history (missed), and sent = received
+  + missed + in_flight.
 reconnects_off_by_default: without the flag reconnects is null.
 bad_reconnect_flags: exit 2 and one line naming the flag.
 """
@@ -96,6 +105,19 @@ async def run(r):
 
         await r.case("reconnects_off_by_default", off, timeout=120)
 
+        def missed():
+            s = esme.run_tester(srv.config, BASE + FIXED[:4] + [
+                "--reconnect-backoff", "300ms", "--org-reply-every", "1", "--org-think", "300ms",
+                "--max-participants", "4", "--duration", "4s"], timeout=90)
+            e = s["esmeload"]
+            consistent(e, e["reconnects"])
+            rp = e["replies"]
+            check(rp["missed"] > 0, "replies missed while away: %s" % rp)
+            check_eq(rp["sent"], rp["received"] + rp["missed"] + rp["in_flight"],
+                     "sent = received + missed + in_flight")
+
+        await r.case("replies_missed_while_away", missed, timeout=120)
+
         def bad():
             d = tempfile.mkdtemp(prefix="esme-reconnects-bad-")
             with open(os.path.join(d, "config.json"), "w") as f:
@@ -133,6 +155,22 @@ async def run(r):
             check_eq(e["stop_reason"], "duration", "the run went on to its end")
 
         await r.case("server_drops_" + mode, server, timeout=120)
+
+    def late():
+        fs = esme.FaultServer("slow_echo", "--delay", "0.4").start()
+        try:
+            s = esme.run_tester(fs.config, BASE + FIXED + [
+                "--max-participants", "2", "--duration", "4s"], timeout=90)
+        finally:
+            fs.kill()
+        e = s["esmeload"]
+        rc = e["reconnects"]
+        consistent(e, rc)
+        check(rc["echoes_after_drop"] > 0, "echoes of a dropped connection's messages: %s" % rc)
+        check(rc["history"]["recovered"] > 0, "stored, never echoed before the drop: %s" % rc)
+        check(rc["history"]["passed"] is True, "history passed: %s" % rc["history"])
+
+    await r.case("late_echoes", late, timeout=120)
 
     def faulty():
         fs = esme.FaultServer("history_faulty").start()

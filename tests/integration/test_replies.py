@@ -61,6 +61,8 @@ async def run(r):
             check(rp["received"] > 0, "no reply received: %s" % rp)
             check(rp["scheduled"] >= rp["sent"], "scheduled %d < sent %d" % (rp["scheduled"], rp["sent"]))
             check_eq(rp["sent"], rp["received"] + rp["in_flight"], "sent = received + in_flight")
+            check_eq((rp["missed"], rp["dropped"]), (0, 0),
+                     "nothing missed or dropped without reconnects or chat ends")
             # every 2nd of what the organizer heard: the participants'
             # messages and the descriptions, but for the few still on
             # their way when the run stopped
