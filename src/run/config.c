@@ -70,8 +70,9 @@ static const char usage[] =
 "  exit code 2 naming the missing file. A bare `esmeload` (no arguments),\n"
 "  or --demo, is the demo instead: a short run against an embedded\n"
 "  `esmeload serve` started on loopback (targets and organizer from it,\n"
-"  stopped at the end), with -sci 10 -cpi 20 -smi 100 unless given and\n"
-"  --duration 10s (at most 30s). It says so on stderr, even with --quiet,\n"
+"  stopped at the end), with -sci 10 -cpi 20 -smi 100 unless given (by a\n"
+"  flag or --scenario) and --duration 10s (at most 30s). It says so on\n"
+"  stderr, even with --quiet,\n"
 "  and its summary has \"embedded_serve\": true.\n"
 "\n"
 "When to stop (the Go tool stops at the first error or a signal):\n"
@@ -471,6 +472,7 @@ int run_opt_apply(struct run_opts *o, const char *name, const char *v,
 				 "overflows the Go tool's time.Duration)");
 		else {
 			*(int64_t *)(void *)((char *)o + go_ms[k].off) = ms;
+			o->go_set |= 1u << k;
 			return 0;
 		}
 		return -EINVAL;

@@ -182,18 +182,6 @@ static void stop_serve(struct child *ch)
 	rmdir(ch->dir);
 }
 
-static int flag_given(int argc, char **argv, const char *name)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *v;
-		int k = i;
-
-		if (opt_value(argc, argv, &k, name, &v) != 0)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * --max-participants N without --duration: the run is done when every one
  * of the N participants has arrived and either found its chat or failed
@@ -270,11 +258,11 @@ int run_main(int argc, char **argv)
 	if (o->embedded) {
 		/* No target given: a short, bounded demonstration against our
 		 * own serve, with the thesis's intervals unless overridden. */
-		if (!flag_given(argc, argv, "sci"))
+		if (!(o->go_set & 1))
 			o->sci_ms = 10;
-		if (!flag_given(argc, argv, "cpi") && !o->arrival_rate)
+		if (!(o->go_set & 2) && !o->arrival_rate)
 			o->cpi_ms = 20;
-		if (!flag_given(argc, argv, "smi"))
+		if (!(o->go_set & 4))
 			o->smi_ms = 100;
 		if (!o->duration_ms || o->duration_ms > 30000)
 			o->duration_ms = o->duration_ms ? 30000 : 10000;

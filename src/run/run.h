@@ -68,6 +68,8 @@ struct run_opts {
 	int64_t sci_ms, cpi_ms, smi_ms;
 	double arrival_rate;         /* --arrival-rate: per second, 0: -cpi */
 	int cpi_given;               /* -cpi was on the command line */
+	unsigned go_set;             /* -sci, -cpi, -smi (bits 0, 1, 2) set
+				      * by a flag or the scenario file */
 	int log_ws;
 	const char *config_path;     /* NULL: ./config.json if present */
 	int embedded;                /* no config: start our own serve */

@@ -14,6 +14,8 @@ bad_files: a missing file, a directory, bad JSON, a non-object, an
 examples_load_and_run: each docs/scenarios/*.json runs briefly against
   serve (--max-participants 2 --duration 2s override it), and the
   summary's constants are the file's intervals.
+demo_takes_the_file: `esmeload demo --scenario FILE` runs the file's
+  intervals, not the demo's own 10/20/100 ms; a flag still wins.
 examples_match_schema: each example validates against
   docs/scenario.schema.json with the small validator below (the subset
   of JSON Schema the schema uses: type, properties, additionalProperties,
@@ -400,6 +402,25 @@ async def run(r):
         await r.case("examples_load_and_run", examples, timeout=200)
     finally:
         srv.stop()
+
+    def demo():
+        path = write("demo.json", {"load": {"start_chat_interval": "7ms",
+                                            "send_message_interval": "250ms"}})
+        for extra, want in (([], {"start_chat_interval": "7ms", "send_message_interval": "250ms",
+                                  "create_participant_interval": "20ms"}),
+                            (["-smi", "300"], {"send_message_interval": "300ms"})):
+            d = tempfile.mkdtemp(prefix="demo-", dir=TMP)
+            p = subprocess.run([esme.ESMELOAD, "demo", "--scenario", path, "--quiet",
+                                "--max-participants", "2", "--duration", "2s"] + extra,
+                               cwd=d, stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+            check_eq(p.returncode, 0, "demo with a scenario file: %s" % p.stderr.decode()[-300:])
+            names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
+            check_eq(len(names), 1, "one summary")
+            s = esme.load_summary(os.path.join(d, names[0]))
+            for k, v in want.items():
+                check_eq(s["constants"][k], v, "demo %s: constants.%s" % (extra, k))
+
+    await r.case("demo_takes_the_file", demo, timeout=200)
 
 
 if __name__ == "__main__":
