@@ -16,56 +16,10 @@
 #include <unistd.h>
 
 #include "opt.h"
+#include "run_parse.h"
 #include "test.h"
 
-#define MAXARGS 16
-
-/* Output of the last call() on stderr and stdout. */
-static char err_out[4096], std_out[16384];
 static char tmpdir[64];
-
-/* Run fn with fd redirected to a temporary file, whose text lands in buf. */
-static void grab_begin(int fd, int *saved, FILE **tmp)
-{
-	fflush(fd == 1 ? stdout : stderr);
-	*tmp = tmpfile();
-	*saved = dup(fd);
-	dup2(fileno(*tmp), fd);
-}
-
-static void grab_end(int fd, int saved, FILE *tmp, char *buf, size_t cap)
-{
-	size_t n;
-
-	fflush(fd == 1 ? stdout : stderr);
-	dup2(saved, fd);
-	close(saved);
-	rewind(tmp);
-	n = fread(buf, 1, cap - 1, tmp);
-	buf[n] = 0;
-	fclose(tmp);
-}
-
-/* run_parse over the NULL-terminated arguments, capturing both outputs. */
-static int call(struct run_opts *o, ...)
-{
-	static char *argv[MAXARGS];
-	int argc = 0, r, s1, s2;
-	FILE *t1, *t2;
-	va_list ap;
-	char *a;
-
-	va_start(ap, o);
-	while ((a = va_arg(ap, char *)) != NULL && argc < MAXARGS)
-		argv[argc++] = a;
-	va_end(ap);
-	grab_begin(1, &s1, &t1);
-	grab_begin(2, &s2, &t2);
-	r = run_parse(o, argc, argv);
-	grab_end(2, s2, t2, err_out, sizeof(err_out));
-	grab_end(1, s1, t1, std_out, sizeof(std_out));
-	return r;
-}
 
 /* run_load_config with stderr captured. */
 static int load(struct run_opts *o, const char *path)

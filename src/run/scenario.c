@@ -164,6 +164,30 @@ struct org {
 	struct timer t;
 };
 
+/*
+ * Room for entry i of a table of chunks of n entries each, tab[cap]: the
+ * table doubled and entry i's chunk allocated (zeroed) as needed, so
+ * entries never move. 0 or -ENOMEM. A macro, for each table's own type.
+ */
+#define CHUNK_ROOM(tab, cap, i, n) __extension__ ({                        \
+	int r_ = 0;                                                         \
+	if ((i) / (n) >= (cap)) {                                           \
+		uint32_t nc_ = (cap) ? (cap) * 2 : 16;                      \
+		__typeof__(tab) t_ = realloc((tab), nc_ * sizeof(*t_));     \
+		if (t_) {                                                   \
+			memset(t_ + (cap), 0, (nc_ - (cap)) * sizeof(*t_)); \
+			(tab) = t_;                                         \
+			(cap) = nc_;                                        \
+		} else {                                                    \
+			r_ = -ENOMEM;                                       \
+		}                                                           \
+	}                                                                   \
+	if (!r_ && !(tab)[(i) / (n)] &&                                     \
+	    !((tab)[(i) / (n)] = calloc((n), sizeof(**(tab)))))             \
+		r_ = -ENOMEM;                                               \
+	r_;                                                                 \
+})
+
 static struct part *part_at(struct scenario *sc, uint32_t i)
 {
 	return &sc->pchunks[i / PCHUNK][i % PCHUNK];
@@ -605,25 +629,9 @@ static int arrive(struct scenario *sc, int64_t due_ns)
 	uint32_t pi = sc->nparts;
 	struct part *p;
 
-	if (pi / PCHUNK >= sc->pchunks_cap) {
-		uint32_t ncap = sc->pchunks_cap ? sc->pchunks_cap * 2 : 16;
-		struct part **nc = realloc(sc->pchunks, ncap * sizeof(*nc));
-
-		if (!nc) {
-			sc_error(sc, RE_HTTP, "out of memory for participants");
-			return -ENOMEM;
-		}
-		memset(nc + sc->pchunks_cap, 0,
-		       (ncap - sc->pchunks_cap) * sizeof(*nc));
-		sc->pchunks = nc;
-		sc->pchunks_cap = ncap;
-	}
-	if (!sc->pchunks[pi / PCHUNK]) {
-		sc->pchunks[pi / PCHUNK] = calloc(PCHUNK, sizeof(struct part));
-		if (!sc->pchunks[pi / PCHUNK]) {
-			sc_error(sc, RE_HTTP, "out of memory for participants");
-			return -ENOMEM;
-		}
+	if (CHUNK_ROOM(sc->pchunks, sc->pchunks_cap, pi, PCHUNK) < 0) {
+		sc_error(sc, RE_HTTP, "out of memory for participants");
+		return -ENOMEM;
 	}
 	if (sc->run->part_start_real_ns == 0 && sc->id == 0)
 		sc->run->part_start_real_ns = clock_real_ns();
@@ -1313,19 +1321,7 @@ static uint32_t reply_alloc(struct scenario *sc)
 		return i;
 	}
 	i = sc->nreplies;
-	if (i / RCHUNK >= sc->rchunks_cap) {
-		uint32_t ncap = sc->rchunks_cap ? sc->rchunks_cap * 2 : 16;
-		struct reply **nc = realloc(sc->rchunks, ncap * sizeof(*nc));
-
-		if (!nc)
-			return NIL;
-		memset(nc + sc->rchunks_cap, 0,
-		       (ncap - sc->rchunks_cap) * sizeof(*nc));
-		sc->rchunks = nc;
-		sc->rchunks_cap = ncap;
-	}
-	if (!sc->rchunks[i / RCHUNK] &&
-	    !(sc->rchunks[i / RCHUNK] = calloc(RCHUNK, sizeof(struct reply))))
+	if (CHUNK_ROOM(sc->rchunks, sc->rchunks_cap, i, RCHUNK) < 0)
 		return NIL;
 	sc->nreplies++;
 	return i;
@@ -1374,19 +1370,7 @@ static void ochat_new(struct scenario *sc, struct org *o, const char *id)
 
 	if (ochat_find(sc, id))
 		return;
-	if (i / OCHUNK >= sc->ochunks_cap) {
-		uint32_t ncap = sc->ochunks_cap ? sc->ochunks_cap * 2 : 16;
-		struct ochat **nc = realloc(sc->ochunks, ncap * sizeof(*nc));
-
-		if (!nc)
-			goto oom;
-		memset(nc + sc->ochunks_cap, 0,
-		       (ncap - sc->ochunks_cap) * sizeof(*nc));
-		sc->ochunks = nc;
-		sc->ochunks_cap = ncap;
-	}
-	if (!sc->ochunks[i / OCHUNK] &&
-	    !(sc->ochunks[i / OCHUNK] = calloc(OCHUNK, sizeof(struct ochat))))
+	if (CHUNK_ROOM(sc->ochunks, sc->ochunks_cap, i, OCHUNK) < 0)
 		goto oom;
 	if (chatmap_put(&sc->ochat_map, id, i) < 0)
 		goto oom;

@@ -731,6 +731,30 @@ def run_tester(config, args, exe=None, timeout=120, prefix="esme-run-"):
     return load_summary(os.path.join(d, name[0]))
 
 
+def run_failing(config, args, timeout=120, prefix="esme-run-"):
+    """`esmeload run --quiet` with args beside config, as run_tester, for a
+    run that may fail: (exit status, stderr, its summary or None)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f)
+    p = subprocess.run([ESMELOAD, "run", "--quiet"] + list(args), cwd=d,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    name = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
+    check(len(name) <= 1, "one summary file at most: %s" % name)
+    return (p.returncode, p.stderr.decode(errors="replace"),
+            load_summary(os.path.join(d, name[0])) if name else None)
+
+
+def check_bad_flags(config, cases):
+    """Each (args, flag) of cases: `esmeload run args` exits 2 with one
+    line on stderr that names flag, and writes no summary."""
+    for args, flag in cases:
+        rc, err, s = run_failing(config, args, timeout=30, prefix="esme-bad-flag-")
+        check_eq(rc, 2, "%s: exit status (stderr %r)" % (args, err))
+        check(flag in err and err.count("\n") == 1, "%s: %r" % (args, err))
+        check(s is None, "%s: a summary was written" % (args,))
+
+
 def dig(d, *path):
     for p in path:
         if not isinstance(d, dict) or p not in d:

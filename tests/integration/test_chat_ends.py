@@ -34,11 +34,8 @@ chats_off_by_default: without the flags the summary's chats is null.
 bad_lifetime_flags: exit 2 and one line naming the flag.
 """
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -151,17 +148,9 @@ async def run(r):
         await r.case("all_arrive_with_reopens", all_arrive, timeout=120)
 
         def bad():
-            d = tempfile.mkdtemp(prefix="esme-chat-ends-bad-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            for args, name in ((["--chat-lifetime", "0"], "--chat-lifetime"),
-                               (["--chat-messages", "-2"], "--chat-messages"),
-                               (["--reopen-after", "later"], "--reopen-after")):
-                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
-                                   timeout=30)
-                err = p.stderr.decode()
-                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
-                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+            esme.check_bad_flags(srv.config, ((["--chat-lifetime", "0"], "--chat-lifetime"),
+                                     (["--chat-messages", "-2"], "--chat-messages"),
+                                     (["--reopen-after", "later"], "--reopen-after")))
 
         await r.case("bad_lifetime_flags", bad)
     finally:
@@ -188,23 +177,18 @@ async def run(r):
 
     def no_close():
         fs = esme.FaultServer("late_closed_chat", "--delay", "20").start()
-        d = tempfile.mkdtemp(prefix="esme-chat-ends-noclose-")
         try:
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(fs.config, f)
-            p = subprocess.run([esme.ESMELOAD, "run", "--quiet", "-sci", "10", "-cpi", "50",
-                                "-smi", "50", "--threads", "1", "--max-participants", "1",
-                                "--duration", "15s", "--chat-messages", "3",
-                                "--request-timeout", "2s"], cwd=d, capture_output=True, timeout=90)
+            rc, err, s = esme.run_failing(fs.config, [
+                "-sci", "10", "-cpi", "50", "-smi", "50", "--threads", "1",
+                "--max-participants", "1", "--duration", "15s", "--chat-messages", "3",
+                "--request-timeout", "2s"], timeout=90)
         finally:
             fs.kill()
-        err = p.stderr.decode()
-        check(p.returncode != 0, "refusals without a close end the run with an error: %r" % err)
+        check(rc != 0, "refusals without a close end the run with an error: %r" % err)
         check("no closed_chat" in err and err.count("\n") == 1,
               "one line that says the chat never closed: %r" % err)
-        names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
-        check_eq(len(names), 1, "one summary")
-        e = esme.load_summary(os.path.join(d, names[0]))["esmeload"]
+        check(s is not None, "a summary")
+        e = s["esmeload"]
         check_eq(e["errors"]["server"], 1, "one server error: %s" % e["errors"])
         check(e["chats"]["refused_after_close"] > 0, "the refusals counted: %s" % e["chats"])
 

@@ -20,11 +20,8 @@ devices_off_by_default: without the flags devices is null.
 bad_device_flags: 0 or 9 devices: exit 2 and one line naming the flag.
 """
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -94,17 +91,9 @@ async def run(r):
         await r.case("devices_across_reconnects", across, timeout=120)
 
         def bad():
-            d = tempfile.mkdtemp(prefix="esme-devices-bad-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            for args, name in ((["--devices", "0"], "--devices"),
-                               (["--devices", "9"], "--devices"),
-                               (["--org-devices", "x"], "--org-devices")):
-                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
-                                   timeout=30)
-                err = p.stderr.decode()
-                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
-                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+            esme.check_bad_flags(srv.config, ((["--devices", "0"], "--devices"),
+                                     (["--devices", "9"], "--devices"),
+                                     (["--org-devices", "x"], "--org-devices")))
 
         await r.case("bad_device_flags", bad)
     finally:
@@ -112,21 +101,16 @@ async def run(r):
 
     def fires():
         fs = esme.FaultServer("one_device").start()
-        d = tempfile.mkdtemp(prefix="esme-devices-fire-")
         try:
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(fs.config, f)
-            p = subprocess.run([esme.ESMELOAD, "run", "--quiet"] + BASE + [
+            rc, err, s = esme.run_failing(fs.config, BASE + [
                 "--devices", "2", "--max-participants", "2", "--duration", "2s",
-                "--threshold", "device_copies_missing==0"], cwd=d, capture_output=True, timeout=90)
+                "--threshold", "device_copies_missing==0"], timeout=90)
         finally:
             fs.kill()
-        err = p.stderr.decode()
-        check_eq(p.returncode, 99, "a device threshold on a server that skips devices (stderr %r)"
+        check_eq(rc, 99, "a device threshold on a server that skips devices (stderr %r)"
                  % err[-300:])
-        names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
-        check_eq(len(names), 1, "one summary")
-        dv = esme.load_summary(os.path.join(d, names[0]))["esmeload"]["devices"]
+        check(s is not None, "a summary")
+        dv = s["esmeload"]["devices"]
         check(fs.injected() >= 1, "frames skipped the other devices: %s" % fs.log())
         check(dv["copies_expected"] > 0 and dv["copies_received"] == 0,
               "the other devices read no echo: %s" % dv)

@@ -32,11 +32,8 @@ reconnects_off_by_default: without the flag reconnects is null.
 bad_reconnect_flags: exit 2 and one line naming the flag.
 """
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -119,17 +116,9 @@ async def run(r):
         await r.case("replies_missed_while_away", missed, timeout=120)
 
         def bad():
-            d = tempfile.mkdtemp(prefix="esme-reconnects-bad-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            for args, name in ((["--reconnect-dist", "normal"], "--reconnect-dist"),
-                               (["--reconnect-uptime", "-1s"], "--reconnect-uptime"),
-                               (["--reconnect-backoff", "x"], "--reconnect-backoff")):
-                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
-                                   timeout=30)
-                err = p.stderr.decode()
-                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
-                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+            esme.check_bad_flags(srv.config, ((["--reconnect-dist", "normal"], "--reconnect-dist"),
+                                     (["--reconnect-uptime", "-1s"], "--reconnect-uptime"),
+                                     (["--reconnect-backoff", "x"], "--reconnect-backoff")))
 
         await r.case("bad_reconnect_flags", bad)
     finally:
@@ -174,21 +163,15 @@ async def run(r):
 
     def faulty():
         fs = esme.FaultServer("history_faulty").start()
-        d = tempfile.mkdtemp(prefix="esme-reconnects-faulty-")
         try:
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(fs.config, f)
-            p = subprocess.run([esme.ESMELOAD, "run", "--quiet"] + BASE + FIXED + [
+            rc, err, s = esme.run_failing(fs.config, BASE + FIXED + [
                 "--max-participants", "2", "--duration", "3s",
-                "--threshold", "history_missing==0"], cwd=d, capture_output=True, timeout=90)
+                "--threshold", "history_missing==0"], timeout=90)
         finally:
             fs.kill()
-        err = p.stderr.decode()
-        check_eq(p.returncode, 99, "a history threshold on a faulty history (stderr %r)" % err[-300:])
+        check_eq(rc, 99, "a history threshold on a faulty history (stderr %r)" % err[-300:])
         check("history_missing==0" in err, "the failure names the threshold: %r" % err[-300:])
-        names = [n for n in os.listdir(d) if n.endswith("_performance_test_summary.json")]
-        check_eq(len(names), 1, "one summary")
-        s = esme.load_summary(os.path.join(d, names[0]))
+        check(s is not None, "a summary")
         h = s["esmeload"]["reconnects"]["history"]
         check(fs.injected() >= 1, "the faulty history was sent: %s" % fs.log())
         check(h["missing"] >= 1 and h["duplicated"] >= 1, "the check found both faults: %s" % h)

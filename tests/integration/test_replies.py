@@ -20,11 +20,8 @@ reply_threshold_fails: reply_p50 on a run without replies fails (exit
   99) and says there was no reply.
 """
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True   # keep the tree clean of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,28 +89,16 @@ async def run(r):
         await r.case("replies_off_by_default", off, timeout=120)
 
         def bad():
-            d = tempfile.mkdtemp(prefix="esme-replies-bad-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            for args, name in ((["--org-think-dist", "gauss"], "--org-think-dist"),
-                               (["--org-reply-every", "-1"], "--org-reply-every"),
-                               (["--org-think", "soon"], "--org-think")):
-                p = subprocess.run([esme.ESMELOAD, "run"] + args, cwd=d, capture_output=True,
-                                   timeout=30)
-                err = p.stderr.decode()
-                check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (args, err))
-                check(name in err and err.count("\n") == 1, "%s: %r" % (args, err))
+            esme.check_bad_flags(srv.config, ((["--org-think-dist", "gauss"], "--org-think-dist"),
+                                     (["--org-reply-every", "-1"], "--org-reply-every"),
+                                     (["--org-think", "soon"], "--org-think")))
 
         await r.case("bad_reply_flags", bad)
 
         def failing():
-            d = tempfile.mkdtemp(prefix="esme-replies-th-")
-            with open(os.path.join(d, "config.json"), "w") as f:
-                json.dump(srv.config, f)
-            p = subprocess.run([esme.ESMELOAD, "run", "--quiet"] + BASE +
-                               ["--threshold", "reply_p50>3600s"], cwd=d, capture_output=True, timeout=90)
-            err = p.stderr.decode()
-            check_eq(p.returncode, 99, "a reply threshold without replies (stderr %r)" % err[-300:])
+            rc, err, _ = esme.run_failing(srv.config, BASE + ["--threshold", "reply_p50>3600s"],
+                                          timeout=90)
+            check_eq(rc, 99, "a reply threshold without replies (stderr %r)" % err[-300:])
             check("reply_p50>3600s" in err and "no reply received" in err,
                   "the failure says why: %r" % err[-300:])
 
