@@ -99,6 +99,39 @@ static int faults_are_found(void)
 	return 0;
 }
 
+static int a_cut_history_is_truncated(void)
+{
+	/* the server keeps the latest: 11 and 12 are gone from its start,
+	 * 14 from its middle */
+	static const unsigned nums[] = { 13, 15, 16, 0 };
+	uint8_t echoed[16], seen[16] = { 0 };
+	struct hcheck h = { .user_id = 7, .k0 = 10, .kmax = 16,
+			    .echoed = echoed, .seen = seen };
+	char f[4096];
+	size_t n = history(f, sizeof(f), CHAT, nums, 0);
+
+	echoes(echoed, "111111");
+	check_eq(hcheck_run(&h, f, n, CHAT, toks, 4096), 0);
+	check_eq(h.truncated, 2);
+	check_eq(h.missing, 1);
+	/* a history of others' messages only: all of them cut */
+	memset(seen, 0, sizeof(seen));
+	n = (size_t)snprintf(f, sizeof(f), "{\"type\":\"chat_history\",\"payload\":"
+			     "{\"chatId\":\"%s\",\"messages\":[{\"authorId\":2,"
+			     "\"fromOrganizer\":1,\"content\":\"reply 5\"}]}}", CHAT);
+	check_eq(hcheck_run(&h, f, n, CHAT, toks, 4096), 0);
+	check_eq(h.truncated, 6);
+	check_eq(h.missing, 0);
+	/* an empty history: every echoed message missing */
+	memset(seen, 0, sizeof(seen));
+	n = (size_t)snprintf(f, sizeof(f), "{\"type\":\"chat_history\",\"payload\":"
+			     "{\"chatId\":\"%s\",\"messages\":[]}}", CHAT);
+	check_eq(hcheck_run(&h, f, n, CHAT, toks, 4096), 0);
+	check_eq(h.truncated, 0);
+	check_eq(h.missing, 6);
+	return 0;
+}
+
 static int other_frames_are_not_checked(void)
 {
 	static const unsigned nums[] = { 11, 0 };
@@ -164,5 +197,6 @@ static int chatmap_finds_what_it_holds(void)
 }
 
 TEST_MAIN(T(whole_history_passes), T(faults_are_found),
-	  T(other_frames_are_not_checked), T(numbers_of_texts),
+	  T(a_cut_history_is_truncated), T(other_frames_are_not_checked),
+	  T(numbers_of_texts),
 	  T(chatmap_finds_what_it_holds))

@@ -1074,7 +1074,7 @@ static const char behaviours_json[] =
 "\"rejoined\": 39, \"back_in_chat_ms\": {\"p50\": 3.5, \"p90\": 5, "
 "\"p99\": 8.25, \"p99_9\": 9, \"max\": 9.5}, \"echoes_after_drop\": 3, "
 "\"history\": {\"checks\": 39, \"missing\": 0, \"duplicated\": 1, "
-"\"recovered\": 2, \"unexpected\": 0, \"passed\": false}},\n"
+"\"recovered\": 2, \"unexpected\": 0, \"truncated\": 4, \"passed\": false}},\n"
 "\"devices\": {\"participant\": 2, \"organizer\": 3, "
 "\"copies_expected\": 500, \"copies_received\": 497, "
 "\"organizer_copies_expected\": 40, \"organizer_copies_received\": 41},\n";
@@ -1135,7 +1135,8 @@ static int test_behaviours_read(void)
 	check(near(r.back_in_chat.p99, 8.25));
 	check(r.hist_checks == 39 && r.hist_missing == 0 &&
 	      r.hist_duplicated == 1 && r.hist_recovered == 2 &&
-	      r.hist_unexpected == 0 && r.hist_passed == 0);
+	      r.hist_unexpected == 0 && r.hist_truncated == 4 &&
+	      r.hist_passed == 0);
 	check(r.devices == 2 && r.org_devices == 3);
 	/* 3 of the participants' copies; the organizers' extra one is not
 	 * a missing one */
@@ -1267,11 +1268,11 @@ static int test_behaviours_compare(void)
 	static const char *const keys[] = {
 		"replies_received", "reply_p99_ms", "chats_closed",
 		"reconnects", "back_in_chat_p99_ms", "history_missing",
-		"history_duplicated", "device_copies_missing",
+		"history_duplicated", "history_truncated", "device_copies_missing",
 	};
 	static const enum rep_better better[] = {
 		REP_HIGHER, REP_LOWER, REP_HIGHER, REP_HIGHER, REP_LOWER,
-		REP_LOWER, REP_LOWER, REP_LOWER,
+		REP_LOWER, REP_LOWER, REP_LOWER, REP_LOWER,
 	};
 	struct rep_run a, b;
 	int n;
@@ -1285,8 +1286,8 @@ static int test_behaviours_compare(void)
 	b.copies_received = 500;     /* none missing: better */
 	n = rep_compare_rows(&a, &b, rows);
 	check_eq(n, REP_CMP_ROWS);
-	check_eq(n, REP_CMP_BASE_ROWS + 8);
-	for (int i = 0; i < 8; i++) {
+	check_eq(n, REP_CMP_BASE_ROWS + 9);
+	for (int i = 0; i < 9; i++) {
 		const struct rep_cmp_row *r = &rows[REP_CMP_BASE_ROWS + i];
 
 		check(!strcmp(r->key, keys[i]) && r->label);
@@ -1300,9 +1301,11 @@ static int test_behaviours_compare(void)
 	check(rows[REP_CMP_BASE_ROWS + 5].verdict == 0 &&
 	      rows[REP_CMP_BASE_ROWS + 5].change_pct == 0);
 	check(rows[REP_CMP_BASE_ROWS + 6].verdict == 1);
-	check(rows[REP_CMP_BASE_ROWS + 7].a == 3 &&
-	      rows[REP_CMP_BASE_ROWS + 7].b == 0 &&
-	      rows[REP_CMP_BASE_ROWS + 7].verdict == 1);
+	check(rows[REP_CMP_BASE_ROWS + 7].a == 4 &&
+	      rows[REP_CMP_BASE_ROWS + 7].verdict == 0);
+	check(rows[REP_CMP_BASE_ROWS + 8].a == 3 &&
+	      rows[REP_CMP_BASE_ROWS + 8].b == 0 &&
+	      rows[REP_CMP_BASE_ROWS + 8].verdict == 1);
 	rep_run_free(&b);
 
 	/* one side without them: shown, no change; only the behaviours

@@ -944,7 +944,7 @@ static int test_behaviours(void)
 	h = json_find(&d, o, "history");
 	check(h > 0);
 	keys_of(&d, h, keys, sizeof(keys));
-	check(!strcmp(keys, "checks,missing,duplicated,recovered,unexpected,"
+	check(!strcmp(keys, "checks,missing,duplicated,recovered,unexpected,truncated,"
 		      "passed"));
 	check(int_is(&d, h, "checks", 0));
 	check_eq(bool_of(&d, h, "passed"), -1);
@@ -952,10 +952,14 @@ static int test_behaviours(void)
 	r->w[0].sc.c.hist_checks = 4;
 	r->w[1].sc.c.hist_checks = 2;
 	r->w[1].sc.c.hist_recovered = 3;
+	r->w[0].sc.c.hist_truncated = 5;
+	r->w[1].sc.c.hist_truncated = 2;
 	e = esme_of(r, &d);
 	h = json_find(&d, json_find(&d, e, "reconnects"), "history");
 	check(int_is(&d, h, "checks", 6));
 	check(int_is(&d, h, "recovered", 3));
+	/* a history cut at its start is reported, and no failure */
+	check(int_is(&d, h, "truncated", 7));
 	check_eq(bool_of(&d, h, "passed"), 1);
 	/* one missing, one duplicated or one unexpected: failed */
 	r->w[0].sc.c.hist_missing = 1;

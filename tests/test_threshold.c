@@ -63,6 +63,7 @@ static int behaviours(void)
 		{ "chats_reopened", M_CHATS_REOPENED },
 		{ "reconnects", M_RECONNECTS },
 		{ "history_missing", M_HISTORY_MISSING },
+		{ "history_truncated", M_HISTORY_TRUNCATED },
 		{ "history_duplicated", M_HISTORY_DUPLICATED },
 		{ "device_copies_missing", M_DEVICE_COPIES_MISSING },
 		{ "replies_missed", M_REPLIES_MISSED },
@@ -100,7 +101,7 @@ static int behaviours(void)
 		snprintf(expr, sizeof(expr), "%s<5ms", counts[i].name);
 		check(threshold_parse(&t, expr, why, sizeof(why)) == -EINVAL);
 	}
-	check(M_REPLIES_MISSED + 1 == M_COUNT);
+	check(M_HISTORY_TRUNCATED + 1 == M_COUNT);
 	/* names that are not metrics */
 	check(threshold_parse(&t, "rejoin_p98<1s", why, sizeof(why)) == -EINVAL);
 	check(strstr(why, "unknown metric \"rejoin_p98\"") != NULL);

@@ -107,6 +107,8 @@ int rep_compare_rows(const struct rep_run *a, const struct rep_run *b,
 		b->hist_missing, REP_LOWER, 0);
 	opt_row(&r, "history_duplicated", "history duplicated",
 		a->hist_duplicated, b->hist_duplicated, REP_LOWER, 0);
+	opt_row(&r, "history_truncated", "history truncated",
+		a->hist_truncated, b->hist_truncated, REP_LOWER, 0);
 	opt_row(&r, "device_copies_missing", "device copies missing",
 		rep_copies_missing(a), rep_copies_missing(b), REP_LOWER, 0);
 	return (int)(r - rows);

@@ -54,6 +54,7 @@ void rep_run_init(struct rep_run *r)
 		&r->drops_tester, &r->drops_server, &r->rejoined,
 		&r->echoes_after_drop, &r->hist_checks, &r->hist_missing,
 		&r->hist_duplicated, &r->hist_recovered, &r->hist_unexpected,
+		&r->hist_truncated,
 		&r->devices, &r->org_devices, &r->copies_expected,
 		&r->copies_received, &r->org_copies_expected,
 		&r->org_copies_received,
@@ -505,6 +506,7 @@ static int get_behaviours(struct rep_run *r, const struct json_doc *d,
 		NK("duplicated", hist_duplicated),
 		NK("recovered", hist_recovered),
 		NK("unexpected", hist_unexpected),
+		NK("truncated", hist_truncated),
 	};
 	static const struct num_key devices[] = {
 		NK("participant", devices), NK("organizer", org_devices),

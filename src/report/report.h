@@ -125,7 +125,7 @@ struct rep_run {
 	double drops_tester, drops_server, rejoined, echoes_after_drop;
 	struct rep_pct back_in_chat;
 	double hist_checks, hist_missing, hist_duplicated, hist_recovered;
-	double hist_unexpected;
+	double hist_unexpected, hist_truncated;
 	int hist_passed;        /* -1 absent or null (nothing checked) */
 	/* devices: connections per user, and the copies of every frame
 	 * their other connections should read (expected) and did */
@@ -349,7 +349,7 @@ struct rep_cmp_row {
 /* The rows every comparison has, then at most this many in all: the
  * opt-in behaviours' rows come only when a or b has the figure. */
 #define REP_CMP_BASE_ROWS 19
-#define REP_CMP_ROWS 27
+#define REP_CMP_ROWS 28
 
 /*
  * Fill rows[0..n) with the key figures of a and b and return n: the

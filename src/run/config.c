@@ -227,7 +227,7 @@ static const char usage[] =
 "participants, msgs_per_s, cpu_percent, in_flight, lost, replies_sent,\n"
 "replies_received, chats_closed, chats_reopened, reconnects,\n"
 "history_missing, history_duplicated, device_copies_missing,\n"
-"replies_missed.\n"
+"replies_missed, history_truncated.\n"
 "\n"
 "Files, <unix> being the Unix second they are written in at the end of the\n"
 "run, as the Go tool names its two (the time series is written under the\n"

@@ -88,6 +88,7 @@ int hcheck_run(struct hcheck *h, const char *js, size_t n, const char *chat,
 {
 	struct json_doc d;
 	int t, pl, arr, r;
+	uint32_t first;
 
 	r = json_parse(&d, js, n, toks, cap);
 	if (r == -ENOSPC)
@@ -105,15 +106,26 @@ int hcheck_run(struct hcheck *h, const char *js, size_t n, const char *chat,
 	    json_type(&d, arr) != JSMN_ARRAY)
 		return -EPROTO;
 	h->missing = h->duplicated = h->recovered = h->unexpected = 0;
-	h->replies = 0;
+	h->truncated = h->replies = 0;
 	h->reply_last = 0;
 	for (int m = arr + 1, left = d.tok[arr].size; left > 0;
 	     left--, m = json_next(&d, m))
 		one(h, &d, m);
 	/* An echoed number the history lacks: the server lost a message it
-	 * had delivered. */
+	 * had delivered; but one older than the first the history holds (or
+	 * any, when it holds only others' messages) was cut from its start. */
+	first = h->kmax - h->k0;
 	for (uint32_t i = 0; i < h->kmax - h->k0; i++)
-		if (hcheck_bit(h->echoed, i) && !hcheck_bit(h->seen, i))
-			h->missing++;
+		if (hcheck_bit(h->seen, i)) {
+			first = i;
+			break;
+		}
+	for (uint32_t i = 0; i < h->kmax - h->k0; i++)
+		if (hcheck_bit(h->echoed, i) && !hcheck_bit(h->seen, i)) {
+			if (i < first && d.tok[arr].size > 0)
+				h->truncated++;
+			else
+				h->missing++;
+		}
 	return 0;
 }

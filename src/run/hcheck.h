@@ -8,7 +8,10 @@
  * Go tool's text, "connection <addr>: message number <k>", whatever
  * connection sent them). A number whose echo came back was stored by the
  * server, so the history must hold it exactly once; a number sent but
- * never echoed (on its way at the drop) may be there or not.
+ * never echoed (on its way at the drop) may be there or not. A history
+ * that begins after the chat's first messages (a server that keeps only
+ * the latest, as `esmeload serve --history N` does) leaves those out:
+ * truncated, not missing.
  */
 #ifndef ESMELOAD_RUN_HCHECK_H
 #define ESMELOAD_RUN_HCHECK_H
@@ -36,6 +39,9 @@ struct hcheck {
 	uint8_t *seen;        /* scratch, kmax - k0 bits, zeroed by the caller */
 	/* out */
 	uint32_t missing;     /* echoed, not in the history */
+	uint32_t truncated;   /* echoed, older than the history's first of the
+			       * participant's: a server that keeps only the
+			       * latest messages of a chat */
 	uint32_t duplicated;  /* in the history more than once */
 	uint32_t recovered;   /* not echoed, in the history */
 	uint32_t unexpected;  /* the participant's, numbered outside its range */

@@ -74,6 +74,7 @@ struct merge {
 	 * them (replies, chats, reconnects, devices) */
 	uint64_t replies_missed, chats_opened, chats_closed, chats_reopened;
 	uint64_t rejoined, hist_checks, hist_missing, hist_duplicated;
+	uint64_t hist_truncated;
 	uint64_t hist_unexpected, copies_missing;
 	struct threshold *th;
 	unsigned nth;
@@ -598,6 +599,7 @@ static uint64_t metric(const struct merge *m, const struct threshold *t,
 	case M_CHATS_REOPENED: *v = (double)m->chats_reopened; return 1;
 	case M_RECONNECTS: *v = (double)m->rejoined; return 1;
 	case M_HISTORY_MISSING: *v = (double)m->hist_missing; return 1;
+	case M_HISTORY_TRUNCATED: *v = (double)m->hist_truncated; return 1;
 	case M_HISTORY_DUPLICATED: *v = (double)m->hist_duplicated; return 1;
 	case M_DEVICE_COPIES_MISSING: *v = (double)m->copies_missing; return 1;
 	case M_REPLIES_MISSED: *v = (double)m->replies_missed; return 1;
@@ -975,6 +977,7 @@ static void totals(struct merge *m)
 	m->hist_missing = sum_in(m, "reconnects", "history", "missing");
 	m->hist_duplicated = sum_in(m, "reconnects", "history", "duplicated");
 	m->hist_unexpected = sum_in(m, "reconnects", "history", "unexpected");
+	m->hist_truncated = sum_in(m, "reconnects", "history", "truncated");
 	want = sum_in(m, "devices", NULL, "copies_expected") +
 	       sum_in(m, "devices", NULL, "organizer_copies_expected");
 	got = sum_in(m, "devices", NULL, "copies_received") +
@@ -1124,13 +1127,13 @@ enum { C_SENT, C_DELIVERED, C_ORG, C_ERRORS, C_ARRIVALS,
        C_OPT, C_REPLIES_SENT = C_OPT, C_REPLIES_RECEIVED, C_REPLIES_MISSED,
        C_CLOSED,
        C_REOPENED, C_REFUSED, C_DROPS_TESTER, C_DROPS_SERVER, C_RECONNECTS,
-       C_HIST_MISSING, C_HIST_DUPLICATED, NC };
+       C_HIST_MISSING, C_HIST_DUPLICATED, C_HIST_TRUNCATED, NC };
 static const char *const count_names[NC] = {
 	"sent", "delivered", "organizer_received", "errors", "arrivals",
 	"replies_sent", "replies_received", "replies_missed", "chats_closed",
 	"chats_reopened",
 	"refused_after_close", "drops_tester", "drops_server", "reconnects",
-	"history_missing", "history_duplicated",
+	"history_missing", "history_duplicated", "history_truncated",
 };
 enum { S_LAT, S_ACT, S_LAG, S_ARR, S_TTC,
        S_OPT, S_REPLY = S_OPT, S_REJOIN, NS };
@@ -1154,6 +1157,7 @@ static const struct { unsigned char kind, k; } opt_keys[] = {
 	{ K_COUNT, C_DROPS_TESTER }, { K_COUNT, C_DROPS_SERVER },
 	{ K_COUNT, C_RECONNECTS }, { K_P99, S_REJOIN },
 	{ K_COUNT, C_HIST_MISSING }, { K_COUNT, C_HIST_DUPLICATED },
+	{ K_COUNT, C_HIST_TRUNCATED },
 	{ K_GAUGE, G_COPIES_MISSING },
 };
 

@@ -489,6 +489,7 @@ static void reconnects_json(struct jw *w, const struct run *r,
 	jw_kv_u64(w, "duplicated", c->hist_duplicated);
 	jw_kv_u64(w, "recovered", c->hist_recovered);
 	jw_kv_u64(w, "unexpected", c->hist_unexpected);
+	jw_kv_u64(w, "truncated", c->hist_truncated);
 	jw_key(w, "passed");
 	if (c->hist_checks)
 		jw_bool(w, !c->hist_missing && !c->hist_duplicated &&

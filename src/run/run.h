@@ -277,6 +277,7 @@ enum run_metric_id {
 	M_DEVICE_COPIES_MISSING, /* dev_expected - dev_received +
 				  * org_dev_expected - org_dev_received, >= 0 */
 	M_REPLIES_MISSED,     /* ... replies_missed */
+	M_HISTORY_TRUNCATED,  /* ... hist_truncated */
 	M_COUNT
 };
 
@@ -301,7 +302,8 @@ struct threshold {
  * delivery_ratio), sent, delivered, organizer_received, errors, chats,
  * participants, msgs_per_s, cpu_percent, in_flight, lost, replies_sent,
  * replies_received, chats_closed, chats_reopened, reconnects,
- * history_missing, history_duplicated, device_copies_missing,
+ * history_missing, history_duplicated, history_truncated,
+ * device_copies_missing,
  * replies_missed (enum run_metric_id);
  * ops < <= > >= ==; latency units us, ms (default), s. Returns 0, or -EINVAL
  * with a reason in why.
@@ -393,6 +395,7 @@ struct run_counters {
 	uint64_t rejoined;
 	uint64_t hist_checks, hist_missing, hist_duplicated, hist_recovered;
 	uint64_t hist_unexpected, replies_missed;
+	uint64_t hist_truncated;   /* echoed, older than the history's start */
 	uint64_t echo_after_drop;  /* echoes of a dropped connection's messages */
 	/*
 	 * Devices (--devices, --org-devices): every frame for a user reaches

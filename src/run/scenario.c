@@ -91,6 +91,9 @@ struct part {
 	uint8_t early_refusal; /* refused in its chat, its closed_chat due */
 	int64_t refused_ns;  /* ... since then */
 	uint32_t drop_high;  /* the highest echo read before the last drop */
+	uint32_t early_echoes; /* echoed before their send's credit, at a
+				* drop: that credit comes detached, and they
+				* are delivered, not lost */
 	int64_t drop_ns;     /* in its chat: when the tester drops it, 0 never */
 	int64_t away_ns;     /* the reconnect's start, for rejoin */
 	char prev_chat[24];  /* the chat that ended: its refusals are expected */
@@ -972,6 +975,7 @@ static void part_away(struct scenario *sc, struct part *p, int by_server)
 	p->resume = p->state == P_CHAT || p->state == P_REJOIN ||
 		    p->state == P_HISTORY ? R_CHAT :
 		    p->state == P_CLOSED ? R_IDLE : R_WAIT;
+	p->early_echoes = p->high > p->nsent ? p->high - p->nsent : 0;
 	settle(sc, p, 0);
 	p->drop_k = p->k;
 	p->drop_high = p->high;
@@ -1063,6 +1067,7 @@ static int rejoin_history(struct scenario *sc, struct part *p, const char *js,
 		return 0;
 	sc->c.hist_checks++;
 	sc->c.hist_missing += h.missing;
+	sc->c.hist_truncated += h.truncated;
 	sc->c.hist_duplicated += h.duplicated;
 	sc->c.hist_recovered += h.recovered;
 	sc->c.hist_unexpected += h.unexpected;
@@ -2506,13 +2511,23 @@ void sc_sent(void *app, uint32_t tag, unsigned msgs, int detached)
 
 	/* Counted in the rate table and for their participant; on a
 	 * connection the scenario already closed (its owner gone) they
-	 * count as lost. */
+	 * count as lost, but for those whose echo came before this credit
+	 * and a drop (part_away): they were delivered. */
 	sc->c.sent += msgs;
 	sc_rate(sc, msgs);
-	if (detached)
-		sc->c.lost += msgs;
-	else if (TAG_KIND(tag) == OWN_PART)
+	if (detached) {
+		unsigned early = 0;
+
+		if (TAG_KIND(tag) == OWN_PART) {
+			struct part *p = part_at(sc, TAG_OWNER(tag));
+
+			early = msgs < p->early_echoes ? msgs : p->early_echoes;
+			p->early_echoes -= early;
+		}
+		sc->c.lost += msgs - early;
+	} else if (TAG_KIND(tag) == OWN_PART) {
 		part_at(sc, TAG_OWNER(tag))->nsent += msgs;
+	}
 }
 
 /* see scenario.h */

@@ -297,6 +297,8 @@ static void behaviours_json(struct jw *w, const struct run_opts *o,
 			  since(c->hist_missing, p->hist_missing));
 		jw_kv_u64(w, "history_duplicated",
 			  since(c->hist_duplicated, p->hist_duplicated));
+		jw_kv_u64(w, "history_truncated",
+			  since(c->hist_truncated, p->hist_truncated));
 	}
 	if (o->devices > 1 || o->org_devices > 1)
 		jw_kv_u64(w, "device_copies_missing",
@@ -627,6 +629,7 @@ uint64_t run_metric(const struct run *r, const struct threshold *t, double *v)
 	case M_CHATS_REOPENED: *v = (double)c.chats_reopened; return 1;
 	case M_RECONNECTS: *v = (double)c.rejoined; return 1;
 	case M_HISTORY_MISSING: *v = (double)c.hist_missing; return 1;
+	case M_HISTORY_TRUNCATED: *v = (double)c.hist_truncated; return 1;
 	case M_HISTORY_DUPLICATED: *v = (double)c.hist_duplicated; return 1;
 	case M_DEVICE_COPIES_MISSING: {
 		uint64_t want = c.dev_expected + c.org_dev_expected;

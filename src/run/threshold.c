@@ -28,6 +28,7 @@ static const char *const metrics[] = {
 	"lost", "replies_sent", "replies_received",
 	"chats_closed", "chats_reopened", "reconnects", "history_missing",
 	"history_duplicated", "device_copies_missing", "replies_missed",
+	"history_truncated",
 	"delivery_ratio", /* alias, kept last */
 };
 _Static_assert(sizeof(metrics) / sizeof(metrics[0]) == M_COUNT + 1,

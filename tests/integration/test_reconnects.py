@@ -28,6 +28,11 @@ replies_missed_while_away: organizers answer every message 300 ms later
   and the participants stay away 300 ms: replies the server sent while
   they were away are found in the history (missed), and sent = received
   + missed + in_flight.
+history_truncated_fires: a serve that keeps only the last 10 messages of
+  a chat (--history 10): the histories begin after the chat's first
+  messages, counted truncated, not missing, and history.passed stays
+  true; a threshold history_truncated==0 fails the run (exit 99). In
+  tester_drops (chats shorter than serve's 100) truncated is 0.
 reconnects_off_by_default: without the flag reconnects is null.
 bad_reconnect_flags: exit 2 and one line naming the flag.
 """
@@ -80,6 +85,7 @@ async def run(r):
             check_eq(e["histograms"]["rejoin"]["count"], rc["rejoined"], "back-in-chat samples")
             check(e["cross_check"]["passed"] is True, "serve stored what was sent: %s" % e["cross_check"])
             check_eq(s["chats_count"], 6, "one chat each, kept across the reconnects")
+            check_eq(rc["history"]["truncated"], 0, "no history cut short")
 
         await r.case("tester_drops", tester, timeout=120)
 
@@ -144,6 +150,23 @@ async def run(r):
             check_eq(e["stop_reason"], "duration", "the run went on to its end")
 
         await r.case("server_drops_" + mode, server, timeout=120)
+
+    def truncated():
+        short = esme.Server("--quiet", "--history", "10").start()
+        try:
+            rc_, err, s = esme.run_failing(short.config, BASE + FIXED + [
+                "--max-participants", "2", "--duration", "3s",
+                "--threshold", "history_truncated==0"], timeout=90)
+        finally:
+            short.stop()
+        check_eq(rc_, 99, "a truncated history fails its threshold (stderr %r)" % err[-300:])
+        check(s is not None, "a summary")
+        h = s["esmeload"]["reconnects"]["history"]
+        check(h["truncated"] > 0, "histories cut at their start: %s" % h)
+        check_eq(h["missing"], 0, "nothing missing from a history's middle: %s" % h)
+        check(h["passed"] is True, "history.passed: %s" % h)
+
+    await r.case("history_truncated_fires", truncated, timeout=120)
 
     def late():
         fs = esme.FaultServer("slow_echo", "--delay", "0.4").start()

@@ -199,7 +199,8 @@ bhv() {
                    "back_in_chat_ms": {"p50": 3.5, "p90": 5.0, "p99": $5, "p99_9": 14.0, "max": 15.0},
                    "echoes_after_drop": 2,
                    "history": {"checks": $4, "missing": $6, "duplicated": 0, "recovered": 1,
-                               "unexpected": 0, "passed": $([ "$6" = 0 ] && echo true || echo false)}},
+                               "unexpected": 0, "truncated": 0,
+                               "passed": $([ "$6" = 0 ] && echo true || echo false)}},
     "devices": {"participant": 2, "organizer": 1, "copies_expected": 249750,
                 "copies_received": $7, "organizer_copies_expected": 0,
                 "organizer_copies_received": 0},
@@ -384,6 +385,7 @@ check compare_reconnects row_ok 'reconnects' 60 58 '-3\.33%' higher worse
 check compare_back_in_chat row_ok 'back in chat p99 \[ms\]' 8.000 12.000 '\+50\.00%' lower worse
 check compare_history_missing row_ok 'history missing' 0 2 'n/a' lower worse
 check compare_history_duplicated row_ok 'history duplicated' 0 0 '\+0\.00%' lower same
+check compare_history_truncated row_ok 'history truncated' 0 0 '\+0\.00%' lower same
 check compare_copies_missing row_ok 'device copies missing' 0 5 'n/a' lower worse
 check compare_sent_still row_ok 'sent' 250000 250000 '\+0\.00%' higher same
 # Against a plain run: the rows are there, A has no value and no verdict.
@@ -394,10 +396,11 @@ js=$("$ESMELOAD" compare --json "$R2/1795688000_performance_test_summary.json" \
 check compare_json_behaviours $PY -c '
 import json, sys
 m = json.loads(sys.argv[1])["metrics"]
-assert len(m) == 27, len(m)
+assert len(m) == 28, len(m)
 want = {"replies_received": "higher", "reply_p99_ms": "lower", "chats_closed": "higher",
         "reconnects": "higher", "back_in_chat_p99_ms": "lower", "history_missing": "lower",
-        "history_duplicated": "lower", "device_copies_missing": "lower"}
+        "history_duplicated": "lower", "history_truncated": "lower",
+        "device_copies_missing": "lower"}
 for k, d in want.items():
     assert m[k]["better"] == d, (k, m[k])
 assert m["reconnects"]["verdict"] == "worse" and m["chats_closed"]["verdict"] == "better"

@@ -395,6 +395,7 @@ async def run(r):
                                    "back_in_chat_ms": q, "echoes_after_drop": 0,
                                    "history": {"checks": 0 if i == 0 else 3, "missing": 0,
                                                "duplicated": 0, "recovered": i, "unexpected": 0,
+                                               "truncated": i,
                                                "passed": None if i == 0 else True}},
                     "devices": {"participant": 3, "organizer": 2, "copies_expected": 20,
                                 "copies_received": 20 - i, "organizer_copies_expected": 6,
@@ -406,6 +407,7 @@ async def run(r):
                             thresholds=("chats_closed==24", "chats_reopened==3", "reconnects==9",
                                         "history_missing==0", "history_duplicated==0",
                                         "device_copies_missing==3", "replies_missed==1",
+                                        "history_truncated==3",
                                         "replies_sent==%d" % replies))
             check_eq(e["replies"], {"scheduled": 15, "sent": replies, "received": 6,
                                     "in_flight": replies - 6 - 1,
@@ -418,7 +420,8 @@ async def run(r):
             check_eq({k: v for k, v in r.items() if k != "back_in_chat_ms"},
                      {"drops_tester": 6, "drops_server": 3, "rejoined": 9, "echoes_after_drop": 0,
                       "history": {"checks": 6, "missing": 0, "duplicated": 0, "recovered": 3,
-                                  "unexpected": 0, "passed": True}}, "merged reconnects")
+                                  "unexpected": 0, "truncated": 3, "passed": True}},
+                     "merged reconnects")
             check_eq(sorted(r["back_in_chat_ms"]), sorted(["p50", "p90", "p99", "p99_9", "max"]),
                      "merged back_in_chat_ms (from the merged histogram)")
             check_eq(e["devices"], {"participant": 3, "organizer": 2, "copies_expected": 60,
@@ -429,7 +432,7 @@ async def run(r):
             check_eq(e["cross_check"]["passed"], True, "merged cross-check, replies counted")
             check_eq([(t["expr"], t["passed"]) for t in e["thresholds"]],
                      [(t["expr"], True) for t in e["thresholds"]], "thresholds on the totals")
-            check_eq(len(e["thresholds"]), 8, "thresholds judged")
+            check_eq(len(e["thresholds"]), 9, "thresholds judged")
 
             # a history that failed in one shard fails the test; one
             # more closed than opened in all is not accounted
