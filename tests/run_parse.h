@@ -1,15 +1,19 @@
 /*
  * For the tests of run's options (test_run_config.c, test_scenfile.c):
  * a call with its stdout and stderr captured into std_out and err_out,
- * and run_parse over a NULL-terminated argument list.
+ * run_parse over a NULL-terminated argument list, and a fresh temporary
+ * directory as the current one, with files written into it.
  */
 #ifndef ESMELOAD_TESTS_RUN_PARSE_H
 #define ESMELOAD_TESTS_RUN_PARSE_H
 
 #include "run/run.h"
+#include "test.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MAXARGS 16
@@ -59,6 +63,34 @@ static inline int call(struct run_opts *o, ...)
 	grab_end(2, s2, t2, err_out, sizeof(err_out));
 	grab_end(1, s1, t1, std_out, sizeof(std_out));
 	return r;
+}
+
+static char tmpdir[64];
+
+/* A fresh empty directory /tmp/<name>.XXXXXX as the current one. */
+static inline int tmpdir_enter(const char *name)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/%s.XXXXXX", name);
+	if (!mkdtemp(tmpdir) || chdir(tmpdir) < 0)
+		return -1;
+	return 0;
+}
+
+/* Out of it, and it removed with what it holds. */
+static inline void leave_tmpdir(void)
+{
+	if (chdir("/") == 0)
+		test_remove_dir(tmpdir);
+}
+
+static inline int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
 }
 
 #endif

@@ -19,8 +19,6 @@
 #include "run_parse.h"
 #include "test.h"
 
-static char tmpdir[64];
-
 /* run_load_config with stderr captured. */
 static int load(struct run_opts *o, const char *path)
 {
@@ -45,29 +43,7 @@ static int one_line_error(void)
 /* A fresh empty directory as the current directory (no config.json). */
 static int enter_tmpdir(void)
 {
-	strcpy(tmpdir, "/tmp/test_run_config.XXXXXX");
-	if (!mkdtemp(tmpdir) || chdir(tmpdir) < 0)
-		return -1;
-	return 0;
-}
-
-static void leave_tmpdir(void)
-{
-	unlink("config.json");
-	unlink("other.json");
-	unlink("big.json");
-	if (chdir("/") == 0)
-		rmdir(tmpdir);
-}
-
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
+	return tmpdir_enter("test_run_config");
 }
 
 static const char good_cfg[] =

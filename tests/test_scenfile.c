@@ -16,8 +16,6 @@
 #include "run_parse.h"
 #include "test.h"
 
-static char tmpdir[64];
-
 /* scenfile_load with stderr captured. */
 static int load(struct run_opts *o, const char *path)
 {
@@ -40,16 +38,6 @@ static int one_line_error(const char *file)
 	       err_out[n - 1] == '\n' && strchr(err_out, '\n') == err_out + n - 1;
 }
 
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 static const char good_cfg[] =
 	"{\"event_id\": 7, \"messenger_ws_url\": \"ws://127.0.0.1:8300\",\n"
 	" \"organizer_api_url\": \"http://127.0.0.1:8000\",\n"
@@ -60,16 +48,9 @@ static const char good_cfg[] =
 /* A fresh directory with a config.json as the current directory. */
 static int enter_tmpdir(void)
 {
-	strcpy(tmpdir, "/tmp/test_scenfile.XXXXXX");
-	if (!mkdtemp(tmpdir) || chdir(tmpdir) < 0)
+	if (tmpdir_enter("test_scenfile") < 0)
 		return -1;
 	return write_text("config.json", good_cfg);
-}
-
-static void leave_tmpdir(void)
-{
-	if (chdir("/") == 0)
-		test_remove_dir(tmpdir);
 }
 
 static const char full[] =

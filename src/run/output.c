@@ -446,7 +446,7 @@ static void chats_json(struct jw *w, const struct run_opts *o,
 		c->chats - c->chats_closed : 0;
 
 	jw_key(w, "chats");
-	if (!o->chat_lifetime_ms && !o->chat_messages) {
+	if (!run_chats_end(o)) {
 		jw_null(w);
 		return;
 	}
@@ -506,7 +506,7 @@ static void devices_json(struct jw *w, const struct run_opts *o,
 			 const struct run_counters *c)
 {
 	jw_key(w, "devices");
-	if (o->devices <= 1 && o->org_devices <= 1) {
+	if (!run_devices(o)) {
 		jw_null(w);
 		return;
 	}

@@ -177,6 +177,18 @@ static inline unsigned run_org_count(const struct run_opts *o)
 		(o->organizers - o->shard + n - 1) / n : 0;
 }
 
+/* Chats end in this run (--chat-lifetime, --chat-messages): its figures
+ * are reported. */
+static inline int run_chats_end(const struct run_opts *o)
+{
+	return o->chat_lifetime_ms || o->chat_messages;
+}
+/* A user holds more than one connection (--devices, --org-devices). */
+static inline int run_devices(const struct run_opts *o)
+{
+	return o->devices > 1 || o->org_devices > 1;
+}
+
 /* The time between two arrivals, in ns: --arrival-rate's, else -cpi's
  * milliseconds (0: -cpi 0, one participant). */
 static inline int64_t run_cpi_ns(const struct run_opts *o)

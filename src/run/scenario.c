@@ -235,15 +235,9 @@ static int keep_token(const struct run_opts *o)
  * tool's scenario reads it and goes on sending). */
 static int ends_seen(const struct run_opts *o)
 {
-	return o->chat_lifetime_ms || o->chat_messages || o->reopen_after_ms ||
-	       o->reconnect_uptime_ms;
+	return run_chats_end(o) || o->reopen_after_ms || o->reconnect_uptime_ms;
 }
 
-/* Chats with a lifetime: the organizers keep a record of each. */
-static int lifetimes(const struct run_opts *o)
-{
-	return o->chat_lifetime_ms || o->chat_messages;
-}
 
 /* xorshift64: the next number of a seeded sequence, as a draw in (0, 1]. */
 static double draw(uint64_t *rng)
@@ -1154,7 +1148,7 @@ static int refused_after_close(const struct scenario *sc, struct part *p,
 		return 0;
 	if (p->closed_seen && !memcmp(msg + sizeof(pre) - 1, p->prev_chat, 24))
 		return 1;
-	if (lifetimes(sc->o) && p->state == P_CHAT &&
+	if (run_chats_end(sc->o) && p->state == P_CHAT &&
 	    !memcmp(msg + sizeof(pre) - 1, p->chat, 24)) {
 		if (!p->early_refusal)
 			p->refused_ns = ses_now(sc->ses);
@@ -1456,7 +1450,7 @@ static void org_flush_replies(struct scenario *sc, struct org *o)
 	while (o->rq_head != NIL && o->state == O_OPEN) {
 		uint32_t i = o->rq_head;
 		struct reply *r = reply_at(sc, i);
-		struct ochat *c = lifetimes(sc->o) ? ochat_find(sc, r->chat) :
+		struct ochat *c = run_chats_end(sc->o) ? ochat_find(sc, r->chat) :
 				  NULL;
 		int n;
 
@@ -1592,13 +1586,13 @@ static void org_text(struct scenario *sc, struct org *o, const char *js,
 	} else if (json_str_eq(&d, t, "new_chat")) {
 		sc->c.new_chats++;
 		odev_expect(sc, o);
-		if (lifetimes(sc->o) && (id = payload_id(&d, "id")))
+		if (run_chats_end(sc->o) && (id = payload_id(&d, "id")))
 			ochat_new(sc, o, id);
 	} else if (json_str_eq(&d, t, "closed_chat")) {
 		struct ochat *c;
 
 		odev_expect(sc, o);
-		if (lifetimes(sc->o) && (id = payload_id(&d, "chatId")) &&
+		if (run_chats_end(sc->o) && (id = payload_id(&d, "chatId")) &&
 		    (c = ochat_find(sc, id))) {
 			ses_timer_del(sc->ses, &c->t.node);
 			c->state = OC_CLOSED;

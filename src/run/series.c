@@ -276,7 +276,7 @@ static void behaviours_json(struct jw *w, const struct run_opts *o,
 			  since(c->replies_sent,
 				c->replies_received + c->replies_missed));
 	}
-	if (o->chat_lifetime_ms || o->chat_messages) {
+	if (run_chats_end(o)) {
 		jw_kv_u64(w, "chats_closed",
 			  since(c->chats_closed, p->chats_closed));
 		jw_kv_u64(w, "chats_reopened",
@@ -300,7 +300,7 @@ static void behaviours_json(struct jw *w, const struct run_opts *o,
 		jw_kv_u64(w, "history_truncated",
 			  since(c->hist_truncated, p->hist_truncated));
 	}
-	if (o->devices > 1 || o->org_devices > 1)
+	if (run_devices(o))
 		jw_kv_u64(w, "device_copies_missing",
 			  since(c->dev_expected + c->org_dev_expected,
 				c->dev_received + c->org_dev_received));
