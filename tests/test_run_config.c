@@ -881,7 +881,39 @@ static int test_set_target(void)
 	return 0;
 }
 
-TEST_MAIN(T(test_defaults), T(test_go_flag_forms), T(test_logws_forms),
+/* The test id: the same flags give the same id; each flag of the load
+ * and of the behaviours changes it, the output directory does not. */
+static int test_test_id(void)
+{
+	static const char *const differ[][2] = {
+		{ "-smi", "99" }, { "--max-participants", "7" },
+		{ "--org-reply-every", "2" }, { "--org-think", "2s" },
+		{ "--chat-lifetime", "9s" }, { "--chat-messages", "5" },
+		{ "--reopen-after", "1s" }, { "--reconnect-uptime", "5s" },
+		{ "--reconnect-dist", "fixed" }, { "--reconnect-backoff", "1s" },
+		{ "--devices", "2" }, { "--org-devices", "3" },
+	};
+	struct run_opts a, b;
+	uint64_t base;
+
+	check(enter_tmpdir_cfg() == 0);
+	check_eq(call(&a, "-sci", "10", NULL), 0);
+	base = run_test_id(&a);
+	check_eq(call(&b, "-sci", "10", "--out-dir", "/tmp", NULL), 0);
+	check(run_test_id(&b) == base);
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		check_eq(call(&b, "-sci", "10", differ[i][0], differ[i][1], NULL), 0);
+		if (run_test_id(&b) == base) {
+			fprintf(stderr, "%s %s leaves the test id\n", differ[i][0],
+				differ[i][1]);
+			return __LINE__;
+		}
+	}
+	leave_tmpdir();
+	return 0;
+}
+
+TEST_MAIN(T(test_defaults), T(test_test_id), T(test_go_flag_forms), T(test_logws_forms),
 	  T(test_our_flags), T(test_timer_slack), T(test_arrival_rate),
 	  T(test_bad_values), T(test_go_int_syntax),
 	  T(test_no_config), T(test_help),

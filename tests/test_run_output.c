@@ -1105,7 +1105,25 @@ static int test_quiet_summary(void)
 	return 0;
 }
 
-TEST_MAIN(T(test_err_names), T(test_sum), T(test_files), T(test_quiet_summary),
+/* Indentation drops the layout a value brought from a file (a scenario,
+ * a shard's object copied by merge) and lays it out as the rest. */
+static int test_indent_copied(void)
+{
+	static const char in[] = "{\"a\":{\"b\" : [1, 2]},\n  \"c\":{ },"
+				 "\"d\":\"x  y\",\"e\":[\n]}";
+	static const char want[] = "{\n  \"a\": {\n    \"b\": [\n      1,\n"
+				   "      2\n    ]\n  },\n  \"c\": {},\n"
+				   "  \"d\": \"x  y\",\n  \"e\": []\n}";
+	static char out[16384];
+	size_t n;
+
+	check(run_json_indent_room(sizeof(in) - 1) <= sizeof(out));
+	n = run_json_indent(out, in, sizeof(in) - 1);
+	check_span(out, n, want);
+	return 0;
+}
+
+TEST_MAIN(T(test_err_names), T(test_indent_copied), T(test_sum), T(test_files), T(test_quiet_summary),
 	  T(test_zone_and_edges), T(test_unwritable), T(test_self_check),
 	  T(test_cross_check), T(test_behaviours), T(test_cross_check_replies),
 	  T(test_thresholds))

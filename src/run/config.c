@@ -794,16 +794,26 @@ static int shard_env(struct run_opts *o)
 /* see run.h */
 uint64_t run_test_id(const struct run_opts *o)
 {
-	char s[512];
+	char s[768];
 	uint64_t h = 14695981039346656037ULL;
+	/* the load, and the behaviours beyond the Go tool's scenario: shards
+	 * that differ in any of them are not one test */
 	int n = snprintf(s, sizeof(s),
 			 "sci=%lld cpi_ns=%lld smi=%lld maxp=%llu dur=%lld "
-			 "orgs=%u shards=%u start=%lld event=%u",
+			 "orgs=%u shards=%u start=%lld event=%u "
+			 "reply=%u think=%lld exp=%d life=%lld msgs=%u "
+			 "reopen=%lld up=%lld fixed=%d backoff=%lld dev=%u odev=%u",
 			 (long long)o->sci_ms, (long long)run_cpi_ns(o),
 			 (long long)o->smi_ms,
 			 (unsigned long long)o->max_participants,
 			 (long long)o->duration_ms, o->organizers, o->shards,
-			 (long long)o->start_at_ns, o->event_id);
+			 (long long)o->start_at_ns, o->event_id,
+			 o->org_reply_every, (long long)o->org_think_ms,
+			 o->org_think_exp, (long long)o->chat_lifetime_ms,
+			 o->chat_messages, (long long)o->reopen_after_ms,
+			 (long long)o->reconnect_uptime_ms, o->reconnect_fixed,
+			 (long long)o->reconnect_backoff_ms, o->devices,
+			 o->org_devices);
 
 	for (int i = 0; i < n && i < (int)sizeof(s); i++)
 		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;

@@ -646,38 +646,6 @@ static void shard_json(struct jw *w, const struct run *r)
 }
 
 /* The summary as compact JSON; returns its length or a negative error. */
-/* A JSON text written as a value without its whitespace (outside its
- * strings), so the summary's own indentation lays it out. */
-static void jw_compact(struct jw *w, const char *s, size_t n)
-{
-	char *c = malloc(n + 1);
-	size_t o = 0;
-	int in_str = 0;
-
-	if (!c) {
-		jw_null(w);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (in_str) {
-			c[o++] = ch;
-			if (ch == '\\' && i + 1 < n)
-				c[o++] = s[++i];
-			else if (ch == '"')
-				in_str = 0;
-		} else if (ch == '"') {
-			in_str = 1;
-			c[o++] = ch;
-		} else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-			c[o++] = ch;
-		}
-	}
-	jw_raw(w, c, o);
-	free(c);
-}
-
 static long summary_json(const struct run *r, char *buf, size_t cap)
 {
 	const struct run_opts *o = &r->o;
@@ -770,8 +738,8 @@ static long summary_json(const struct run *r, char *buf, size_t cap)
 			jw_cstr(&w, o->scenario_name);
 		else
 			jw_null(&w);
-		jw_key(&w, "file");
-		jw_compact(&w, o->scenario_text, o->scenario_len);
+		jw_key(&w, "file"); /* indent() lays it out anew */
+		jw_raw(&w, o->scenario_text, o->scenario_len);
 		jw_obj_end(&w);
 	} else {
 		jw_null(&w);
@@ -885,9 +853,10 @@ static void put_indent(char *dst, size_t *o, unsigned depth)
 }
 
 /*
- * Re-indent compact JSON the way Go's json.MarshalIndent(v, "", "  ")
- * lays it out: one member per line, ": " after keys, empty {} and []
- * kept on one line. dst needs room for indent_room(n, depth) bytes.
+ * Re-indent JSON the way Go's json.MarshalIndent(v, "", "  ") lays it
+ * out: one member per line, ": " after keys, empty {} and [] kept on one
+ * line; whitespace outside strings (a value copied whole from a file)
+ * is dropped. dst needs room for indent_room(n, depth) bytes.
  * Returns the output length.
  */
 static size_t indent(char *dst, const char *s, size_t n)
@@ -913,14 +882,21 @@ static size_t indent(char *dst, const char *s, size_t n)
 			dst[o++] = ch;
 			break;
 		case '{':
-		case '[':
+		case '[': {
+			size_t j = i + 1;
+
 			dst[o++] = ch;
-			if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
-				dst[o++] = s[++i];
+			while (j < n && (s[j] == ' ' || s[j] == '\t' ||
+					 s[j] == '\n' || s[j] == '\r'))
+				j++;
+			if (j < n && (s[j] == '}' || s[j] == ']')) {
+				dst[o++] = s[j];
+				i = j;
 				break;
 			}
 			put_indent(dst, &o, ++depth);
 			break;
+		}
 		case '}':
 		case ']':
 			put_indent(dst, &o, --depth);
@@ -934,6 +910,11 @@ static size_t indent(char *dst, const char *s, size_t n)
 			dst[o++] = ':';
 			dst[o++] = ' ';
 			break;
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			break; /* its own layout: a value copied whole */
 		default:
 			dst[o++] = ch;
 			break;

@@ -640,8 +640,8 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap);
 int merge_main(int argc, char **argv);
 
 /* A hash of what makes shards parts of one test (the intervals, the
- * limits, the shard count, the start): shards that differ in it are not
- * one test. */
+ * limits, the shard count, the start, the behaviours beyond the Go
+ * tool's scenario): shards that differ in it are not one test. */
 uint64_t run_test_id(const struct run_opts *o);
 /* An output file's path: "<out_dir>/<unix>_<what>", with "shard-I-of-N_"
  * after the prefix when the run is one of several shards. Returns 0, or
