@@ -669,6 +669,7 @@ static const struct rule rules[] = {
 	{ "esmeload.devices.participant", OP_COPY, 0, NULL },
 	{ "esmeload.devices.organizer", OP_COPY, 0, NULL },
 	{ "esmeload.max_conns", OP_COPY, 0, NULL },
+	{ "esmeload.scenario", OP_COPY, 0, NULL },
 	{ "esmeload.latency_ms", OP_QUANT, H_LAT, NULL },
 	{ "esmeload.latency_actual_ms", OP_QUANT, H_ACT, NULL },
 	{ "esmeload.lag_ms", OP_QUANT, H_LAG, NULL },

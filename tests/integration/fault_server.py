@@ -39,8 +39,9 @@ Messenger, close_chat
   late_closed_chat   the participant's closed_chat --delay seconds after
                      the organizer's (its messages meanwhile refused)
 Messenger, get_chat_history (it holds every message stored)
-  history_faulty     a history without the participant's 2nd message and
-                     with its 3rd twice
+  history_faulty     a history without the participant's 2nd message,
+                     with its 3rd twice, and one numbered 999999 it never
+                     sent
 Messenger, after --after (3) send_message frames of a participant connection
   server_error_midrun  an error frame "message could not be saved" instead
                      of the echo
@@ -550,6 +551,8 @@ class Conn(asyncio.Protocol):
                     st.fault("history of chat %s lacks a message and doubles one" % chat["id"])
                     msgs.remove(own[1])
                     msgs.insert(msgs.index(own[2]), own[2])
+                    msgs.append(dict(own[2], content=own[2]["content"].rsplit(" ", 1)[0] +
+                                     " 999999"))
             return self.send_obj("chat_history", {"chatId": chat["id"], "messages": msgs})
         self.send_obj("error", {"message": "invalid message type"})
 

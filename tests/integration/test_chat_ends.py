@@ -30,6 +30,8 @@ all_arrive_with_reopens: --max-participants 4 without --duration ends
 refusal_without_close_is_error: refusals with no closed_chat behind them
   (it comes 20 s late, past the 2 s request timeout) fail the
   participant with an error that says so.
+chats_quiet_within_lifetime: a lifetime longer than the run: nothing
+  closed, nothing sent to close, every chat active.
 chats_off_by_default: without the flags the summary's chats is null.
 bad_lifetime_flags: exit 2 and one line naming the flag.
 """
@@ -64,7 +66,8 @@ async def run(r):
             st0 = srv.stats()
             s = esme.run_tester(srv.config, BASE + [
                 "--max-participants", "6", "--duration", "5s",
-                "--chat-lifetime", "800ms", "--reopen-after", "200ms"], timeout=90)
+                "--chat-lifetime", "800ms", "--reopen-after", "200ms",
+                "--threshold", "chats_closed>=12", "--threshold", "chats_reopened>0"], timeout=90)
             st1 = srv.stats()
             e = s["esmeload"]
             ch = accounted(e)
@@ -81,6 +84,9 @@ async def run(r):
                      "serve started a chat for each request popped")
             check(all(v == 0 for v in e["errors"].values()), "errors %s" % e["errors"])
             check(e["echo_unmatched"] == 0, "echo_unmatched %d" % e["echo_unmatched"])
+            th = e["thresholds"]
+            check_eq([(t["passed"], t["measured"]) for t in th],
+                     [(True, ch["closed"]), (True, ch["reopened"])], "chat thresholds")
 
         await r.case("lifetime_reopens", reopens, timeout=120)
 
@@ -126,6 +132,16 @@ async def run(r):
             check_eq(e["lost"], 0, "nothing lost")
 
         await r.case("refusals_quiet", quiet, timeout=120)
+
+        def none_closed():
+            s = esme.run_tester(srv.config, BASE + ["--max-participants", "2", "--duration", "2s",
+                                                    "--chat-lifetime", "60s"], timeout=90)
+            ch = accounted(s["esmeload"])
+            check_eq((ch["closed"], ch["closes_sent"], ch["reopened"]), (0, 0, 0),
+                     "nothing closes before the lifetime: %s" % ch)
+            check_eq(ch["active"], ch["opened"], "every chat still open")
+
+        await r.case("chats_quiet_within_lifetime", none_closed, timeout=120)
 
         def off():
             s = esme.run_tester(srv.config, BASE + ["--max-participants", "2", "--duration", "2s"],

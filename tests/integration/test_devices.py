@@ -103,7 +103,8 @@ async def run(r):
         fs = esme.FaultServer("one_device").start()
         try:
             rc, err, s = esme.run_failing(fs.config, BASE + [
-                "--devices", "2", "--max-participants", "2", "--duration", "2s",
+                "--devices", "2", "--org-devices", "2", "--max-participants", "2",
+                "--duration", "2s",
                 "--threshold", "device_copies_missing==0"], timeout=90)
         finally:
             fs.kill()
@@ -114,6 +115,8 @@ async def run(r):
         check(fs.injected() >= 1, "frames skipped the other devices: %s" % fs.log())
         check(dv["copies_expected"] > 0 and dv["copies_received"] == 0,
               "the other devices read no echo: %s" % dv)
+        check(dv["organizer_copies_received"] < dv["organizer_copies_expected"],
+              "the organizer's other device fell short: %s" % dv)
 
     await r.case("devices_fire", fires, timeout=120)
 

@@ -15,10 +15,11 @@ server_drops: fault_server resets (tcp_reset_midrun) or closes
   (ws_close_midrun) each participant connection after its 3rd message:
   with --reconnect-uptime the participants come back instead of failing,
   the drops are the server's, and the run ends without an error.
-history_fires: fault_server's history lacks a participant's 2nd message
-  and holds its 3rd twice (history_faulty): the check says missing and
-  duplicated, history.passed is false, and a threshold
-  history_missing==0 fails the run (exit 99).
+history_fires: fault_server's history lacks a participant's 2nd message,
+  holds its 3rd twice and one it never sent (history_faulty): the check
+  says missing, duplicated and unexpected, history.passed is false, and
+  thresholds history_missing==0 and history_duplicated==0 fail the run
+  (exit 99).
 late_echoes: fault_server stores each message at once but echoes it
   400 ms later (slow_echo), longer than the backoff: the echoes of what
   a dropped connection sent reach the new one (echoes_after_drop), and
@@ -72,10 +73,15 @@ async def run(r):
     try:
         def tester():
             s = esme.run_tester(srv.config, BASE + FIXED + [
-                "--max-participants", "6", "--duration", "5s"], timeout=90)
+                "--max-participants", "6", "--duration", "5s",
+                "--threshold", "rejoin_p99<10s", "--threshold", "reconnects>0"], timeout=90)
             e = s["esmeload"]
             rc = e["reconnects"]
             consistent(e, rc)
+            th = e["thresholds"]
+            check_eq([t["passed"] for t in th], [True, True], "rejoin and reconnects thresholds")
+            check_eq(th[0]["measured"], rc["back_in_chat_ms"]["p99"], "rejoin_p99 measured")
+            check_eq(th[1]["measured"], rc["rejoined"], "reconnects measured")
             check(rc["drops_tester"] >= 12, "every participant dropped more than once: %s" % rc)
             check_eq(rc["drops_server"], 0, "the server dropped none")
             check(rc["rejoined"] >= rc["drops_tester"] - 6, "returns %s" % rc)
@@ -105,17 +111,26 @@ async def run(r):
             e = s["esmeload"]
             check(e["reconnects"] is None, "reconnects without the flag: %s" % e["reconnects"])
             check_eq(e["histograms"]["rejoin"]["count"], 0, "no back-in-chat samples")
+            rc_, err, _ = esme.run_failing(srv.config, BASE + [
+                "--max-participants", "2", "--duration", "2s", "--threshold", "rejoin_p50<1s"],
+                timeout=90)
+            check_eq(rc_, 99, "a rejoin threshold without reconnects (stderr %r)" % err[-300:])
+            check("no reconnect back in its chat" in err, "the failure says why: %r" % err[-300:])
 
         await r.case("reconnects_off_by_default", off, timeout=120)
 
         def missed():
             s = esme.run_tester(srv.config, BASE + FIXED[:4] + [
                 "--reconnect-backoff", "300ms", "--org-reply-every", "1", "--org-think", "300ms",
-                "--max-participants", "4", "--duration", "4s"], timeout=90)
+                "--max-participants", "4", "--duration", "4s", "--threshold", "replies_missed>0"],
+                timeout=90)
             e = s["esmeload"]
             consistent(e, e["reconnects"])
             rp = e["replies"]
             check(rp["missed"] > 0, "replies missed while away: %s" % rp)
+            check(e["thresholds"][0]["passed"] and
+                  e["thresholds"][0]["measured"] == rp["missed"], "replies_missed>0: %s"
+                  % e["thresholds"])
             check_eq(rp["sent"], rp["received"] + rp["missed"] + rp["in_flight"],
                      "sent = received + missed + in_flight")
 
@@ -189,7 +204,8 @@ async def run(r):
         try:
             rc, err, s = esme.run_failing(fs.config, BASE + FIXED + [
                 "--max-participants", "2", "--duration", "3s",
-                "--threshold", "history_missing==0"], timeout=90)
+                "--threshold", "history_missing==0", "--threshold", "history_duplicated==0"],
+                timeout=90)
         finally:
             fs.kill()
         check_eq(rc, 99, "a history threshold on a faulty history (stderr %r)" % err[-300:])
@@ -197,7 +213,10 @@ async def run(r):
         check(s is not None, "a summary")
         h = s["esmeload"]["reconnects"]["history"]
         check(fs.injected() >= 1, "the faulty history was sent: %s" % fs.log())
-        check(h["missing"] >= 1 and h["duplicated"] >= 1, "the check found both faults: %s" % h)
+        check(h["missing"] >= 1 and h["duplicated"] >= 1 and h["unexpected"] >= 1,
+              "the check found the three faults: %s" % h)
+        check_eq([t["passed"] for t in s["esmeload"]["thresholds"]], [False, False],
+                 "history_missing and history_duplicated thresholds")
         check(h["passed"] is False, "history.passed: %s" % h)
 
     await r.case("history_fires", faulty, timeout=120)

@@ -397,6 +397,9 @@ async def run(r):
                                                "duplicated": 0, "recovered": i, "unexpected": 0,
                                                "truncated": i,
                                                "passed": None if i == 0 else True}},
+                    # the file the shards ran: copied, not summed
+                    "scenario": {"path": "crowd.json", "name": "crowd",
+                                 "file": {"load": {"organizers": 4, "max_participants": 2000}}},
                     "devices": {"participant": 3, "organizer": 2, "copies_expected": 20,
                                 "copies_received": 20 - i, "organizer_copies_expected": 6,
                                 "organizer_copies_received": 6},
@@ -413,6 +416,7 @@ async def run(r):
                                     "in_flight": replies - 6 - 1,
                                     "latency_ms": e["replies"]["latency_ms"], "dropped": 3, "missed": 1},
                      "merged replies")
+            check_eq(e["scenario"], objects(0)["scenario"], "the scenario copied, not summed")
             check_eq(e["chats"], {"opened": 30, "closed": 24, "active": 6, "reopened": 3,
                                   "closes_sent": 15, "refused_after_close": 3, "accounted": True},
                      "merged chats")
@@ -491,7 +495,7 @@ async def run(r):
             counts = ("replies_sent", "replies_received", "replies_missed", "chats_closed",
                       "chats_reopened",
                       "refused_after_close", "drops_tester", "drops_server", "reconnects",
-                      "history_missing", "history_duplicated")
+                      "history_missing", "history_duplicated", "history_truncated")
             # replies_in_flight is the test's (organizers answer other
             # shards' participants): made of the merged counts so far
             levels = ("chats_active", "device_copies_missing")
@@ -561,7 +565,8 @@ async def run(r):
                             ("drops_tester", rc["drops_tester"]), ("drops_server", rc["drops_server"]),
                             ("reconnects", rc["rejoined"]),
                             ("history_missing", rc["history"]["missing"]),
-                            ("history_duplicated", rc["history"]["duplicated"])):
+                            ("history_duplicated", rc["history"]["duplicated"]),
+                            ("history_truncated", rc["history"]["truncated"])):
                 check_eq(total[k], want, "%s over the merged lines against the merged summary" % k)
             check_eq(lines[-1]["chats_active"], c["active"], "the last chats_active: chats.active")
             dv = e["devices"]
