@@ -375,9 +375,9 @@ static const struct {
 	const char *name;
 	size_t off;
 } go_ms[] = {
-	{ "sci", offsetof(struct run_opts, sci_ms) },
-	{ "cpi", offsetof(struct run_opts, cpi_ms) },
-	{ "smi", offsetof(struct run_opts, smi_ms) },
+	[RUN_GO_SCI] = { "sci", offsetof(struct run_opts, sci_ms) },
+	[RUN_GO_CPI] = { "cpi", offsetof(struct run_opts, cpi_ms) },
+	[RUN_GO_SMI] = { "smi", offsetof(struct run_opts, smi_ms) },
 };
 
 /* Our duration flags, stored in ms, at least 1 ms. */

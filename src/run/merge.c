@@ -374,12 +374,8 @@ static void fn_chats_active(struct merge *m, struct jw *w, const int *tok)
 
 static void fn_chats_accounted(struct merge *m, struct jw *w, const int *tok)
 {
-	uint64_t active = m->chats_opened > m->chats_closed ?
-		m->chats_opened - m->chats_closed : 0;
-
-	(void)tok;
-	jw_bool(w, m->chats_opened == m->chats_closed + active &&
-		m->chats_closed <= m->chats_opened);
+	(void)tok; /* as output.c's chats_json */
+	jw_bool(w, m->chats_closed <= m->chats_opened);
 }
 
 /* The history check of the whole test: null when no shard checked one. */

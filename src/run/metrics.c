@@ -228,29 +228,21 @@ static void conn_drop(struct run_metrics_conn *c)
 	c->n = 0;
 }
 
-/* Write all of p on a non-blocking socket, waiting a little for room; a
- * scraper that does not read is dropped. */
+/* Write all of p on a non-blocking socket without waiting: its send
+ * buffer holds a whole answer (accept sets it), so a scraper whose
+ * buffer is full is not reading, and is dropped (the coordinator that
+ * serves it must not wait). */
 static void write_all(int fd, const char *p, size_t n)
 {
-	int64_t until = clock_mono_ns() + REQ_DEADLINE_NS;
-
 	while (n) {
 		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
 
 		if (k > 0) {
 			p += k;
 			n -= (size_t)k;
-			continue;
+		} else if (!(k < 0 && errno == EINTR)) {
+			return;
 		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && errno == EAGAIN && clock_mono_ns() < until) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-
-			poll(&pf, 1, 100);
-			continue;
-		}
-		return;
 	}
 }
 
@@ -315,11 +307,13 @@ void run_metrics_poll(struct run_metrics *mx, struct run *r, int ended,
 		struct run_metrics_conn *c = &mx->c[idx[k]];
 		ssize_t got;
 
-		if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR))) {
-			if (now > c->deadline_ns)
-				conn_drop(c);
+		/* the deadline holds for a scraper that trickles bytes too */
+		if (now > c->deadline_ns) {
+			conn_drop(c);
 			continue;
 		}
+		if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
 		got = recv(c->fd, c->buf + c->n, sizeof(c->buf) - 1 - c->n, 0);
 		if (got <= 0) {
 			if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -335,6 +329,9 @@ void run_metrics_poll(struct run_metrics *mx, struct run *r, int ended,
 			conn_drop(c); /* a head over 4 KiB */
 	}
 	if (pf[0].revents & POLLIN) {
+		/* room for a whole answer (the kernel doubles the value) */
+		const int sndbuf = TEXT_MAX + 4096;
+
 		for (;;) {
 			int fd = accept4(mx->lfd, NULL, NULL,
 					 SOCK_NONBLOCK | SOCK_CLOEXEC), i;
@@ -347,6 +344,8 @@ void run_metrics_poll(struct run_metrics *mx, struct run *r, int ended,
 				close(fd); /* busy: the scraper retries */
 				continue;
 			}
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				   sizeof(sndbuf));
 			mx->c[i].fd = fd;
 			mx->c[i].n = 0;
 			mx->c[i].deadline_ns = now + REQ_DEADLINE_NS;
@@ -361,7 +360,6 @@ void run_metrics_close(struct run_metrics *mx)
 		return; /* never opened: the slots were never set */
 	for (int i = 0; i < RUN_METRICS_CONNS; i++)
 		conn_drop(&mx->c[i]);
-	if (mx->lfd >= 0)
-		close(mx->lfd);
+	close(mx->lfd);
 	mx->lfd = -1;
 }

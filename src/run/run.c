@@ -258,11 +258,11 @@ int run_main(int argc, char **argv)
 	if (o->embedded) {
 		/* No target given: a short, bounded demonstration against our
 		 * own serve, with the thesis's intervals unless overridden. */
-		if (!(o->go_set & 1))
+		if (!(o->go_set & 1u << RUN_GO_SCI))
 			o->sci_ms = 10;
-		if (!(o->go_set & 2) && !o->arrival_rate)
+		if (!(o->go_set & 1u << RUN_GO_CPI) && !o->arrival_rate)
 			o->cpi_ms = 20;
-		if (!(o->go_set & 4))
+		if (!(o->go_set & 1u << RUN_GO_SMI))
 			o->smi_ms = 100;
 		if (!o->duration_ms || o->duration_ms > 30000)
 			o->duration_ms = o->duration_ms ? 30000 : 10000;

@@ -64,11 +64,15 @@ struct run_org_acct {
 	char email[256], password[256];
 };
 
+/* The Go tool's interval flags, in run_opts.go_set (config.c's go_ms[]
+ * order). */
+enum { RUN_GO_SCI = 0, RUN_GO_CPI, RUN_GO_SMI };
+
 struct run_opts {
 	int64_t sci_ms, cpi_ms, smi_ms;
 	double arrival_rate;         /* --arrival-rate: per second, 0: -cpi */
 	int cpi_given;               /* -cpi was on the command line */
-	unsigned go_set;             /* -sci, -cpi, -smi (bits 0, 1, 2) set
+	unsigned go_set;             /* -sci, -cpi, -smi (1 << RUN_GO_SCI, ...) set
 				      * by a flag or the scenario file */
 	int log_ws;
 	const char *config_path;     /* NULL: ./config.json if present */

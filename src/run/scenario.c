@@ -248,6 +248,12 @@ static double draw(uint64_t *rng)
 	return (double)((*rng >> 11) + 1) * 0x1.0p-53;
 }
 
+/* A duration drawn from the exponential distribution of mean ns. */
+static int64_t exp_ns(uint64_t *rng, int64_t mean)
+{
+	return (int64_t)(-log(draw(rng)) * (double)mean);
+}
+
 /* A duration in µs for a histogram: end - start, 0 if negative. */
 static uint64_t us_since(int64_t start_ns, int64_t end_ns)
 {
@@ -783,10 +789,8 @@ static int64_t drop_at(struct scenario *sc)
 
 	if (!mean || sc->draining)
 		return 0;
-	if (sc->o->reconnect_fixed)
-		return ses_now(sc->ses) + mean;
-	return ses_now(sc->ses) + (int64_t)(-log(draw(&sc->rng_up)) *
-					    (double)mean);
+	return ses_now(sc->ses) +
+	       (sc->o->reconnect_fixed ? mean : exp_ns(&sc->rng_up, mean));
 }
 
 static void chat_found(struct scenario *sc, struct part *p, const char *id)
@@ -904,8 +908,7 @@ static void delivered(struct scenario *sc, struct part *p, const char *c,
 	if (sc->o->reconnect_uptime_ms && k > p->chat_k0)
 		echo_bit(sc, p, k);
 	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++)
-		if (p->dev[d].from != NIL && k > p->dev[d].from &&
-		    p->dev[d].conn != NIL)
+		if (PDEV_LIVE(&p->dev[d]) && k > p->dev[d].from)
 			sc->c.dev_expected++;
 	if (k <= p->sched_k0) {
 		/* an ended chat's, read after the next began: its schedule
@@ -930,13 +933,17 @@ static void delivered(struct scenario *sc, struct part *p, const char *c,
 /* p's chat ended (closed_chat, or gone from its chats after a return):
  * what it sent since is refused, and lost when its account is settled;
  * it asks again after --reopen-after. */
+/* A reconnect is over: p is back (in its chat, or idle). */
+static void back(struct scenario *sc, struct part *p)
+{
+	hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
+	sc->c.rejoined++;
+}
+
 static void chat_ended(struct scenario *sc, struct part *p)
 {
-	if (p->state == P_REJOIN || p->state == P_HISTORY) {
-		/* back, and its chat ended meanwhile */
-		hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
-		sc->c.rejoined++;
-	}
+	if (p->state == P_REJOIN || p->state == P_HISTORY)
+		back(sc, p); /* and its chat ended meanwhile */
 	memcpy(p->prev_chat, p->chat, 24);
 	p->closed_seen = 1;
 	p->early_refusal = 0;
@@ -989,8 +996,7 @@ static void part_away(struct scenario *sc, struct part *p, int by_server)
  * (what fell due while away was never owed). */
 static void rejoined(struct scenario *sc, struct part *p)
 {
-	hist_add(&sc->rejoin, us_since(p->away_ns, ses_now(sc->ses)));
-	sc->c.rejoined++;
+	back(sc, p);
 	p->state = P_CHAT;
 	p->chat_ns = ses_now(sc->ses);
 	p->sched_k0 = p->k;
@@ -1186,7 +1192,12 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		delivered(sc, p, ct, ctn);
 		return 0;
 	}
-	if (p->state == P_HISTORY && rejoin_history(sc, p, js, n))
+	/* every ESME server writes the type first: only a chat_history (or a
+	 * frame in another form) is worth its tokens */
+	if (p->state == P_HISTORY &&
+	    !(n > 9 && !memcmp(js, "{\"type\":\"", 9) &&
+	      (n < 23 || memcmp(js + 9, "chat_history\"", 13))) &&
+	    rejoin_history(sc, p, js, n))
 		return 0;
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
 	    json_type(&d, 0) != JSMN_OBJECT ||
@@ -1294,7 +1305,7 @@ static void pdev_text(struct scenario *sc, struct part *p, struct pdev *v,
 		ctn = (size_t)(d.tok[k].end - d.tok[k].start);
 	}
 	num = hcheck_number(ct, ctn);
-	if (v->from == NIL || num <= v->from || num <= v->high)
+	if (v->from == NIL || num <= v->high) /* high >= from */
 		return;
 	v->high = num;
 	sc->c.dev_received++;
@@ -1337,12 +1348,8 @@ static void reply_release(struct scenario *sc, uint32_t i)
 static int64_t think_ns(struct scenario *sc)
 {
 	int64_t mean = ms_ns(sc->o->org_think_ms);
-	double u;
 
-	if (!sc->o->org_think_exp)
-		return mean;
-	u = draw(&sc->rng);
-	return (int64_t)(-log(u) * (double)mean);
+	return sc->o->org_think_exp ? exp_ns(&sc->rng, mean) : mean;
 }
 
 #define OCHUNK 1024
@@ -1440,6 +1447,17 @@ static void org_heard(struct scenario *sc, struct org *o, const char *chat,
 	timer_at(sc, &r->t, ses_now(sc->ses) + th);
 }
 
+/* Take the first of o's due replies off its queue, and free it. */
+static void reply_pop(struct scenario *sc, struct org *o)
+{
+	uint32_t i = o->rq_head;
+
+	o->rq_head = reply_at(sc, i)->next;
+	if (o->rq_head == NIL)
+		o->rq_tail = NIL;
+	reply_release(sc, i);
+}
+
 /* The organizer's due replies, in order, while its send slot has room
  * (sc_writable resumes). The text carries the reply's schedule, so the
  * participant, in whatever process, times it from there. */
@@ -1456,11 +1474,8 @@ static void org_flush_replies(struct scenario *sc, struct org *o)
 
 		if (c && c->state != OC_OPEN) {
 			/* its chat closed while the organizer thought */
-			o->rq_head = r->next;
-			if (o->rq_head == NIL)
-				o->rq_tail = NIL;
 			sc->c.replies_dropped++;
-			reply_release(sc, i);
+			reply_pop(sc, o);
 			continue;
 		}
 		n = snprintf(f, sizeof(f),
@@ -1470,11 +1485,8 @@ static void org_flush_replies(struct scenario *sc, struct org *o)
 
 		if (ses_ws_text(sc->ses, o->conn, f, (size_t)n, 0) < 0)
 			return;
-		o->rq_head = r->next;
-		if (o->rq_head == NIL)
-			o->rq_tail = NIL;
 		sc->c.replies_sent++;
-		reply_release(sc, i);
+		reply_pop(sc, o);
 	}
 }
 
@@ -1853,9 +1865,7 @@ static void part_authorized(struct scenario *sc, struct part *p, uint32_t pi,
 			return;
 		}
 		if (p->resume == R_IDLE) {
-			hist_add(&sc->rejoin, us_since(p->away_ns,
-						       ses_now(sc->ses)));
-			sc->c.rejoined++;
+			back(sc, p);
 			p->state = P_CLOSED;
 			ses_timer_del(sc->ses, &p->t.node);
 			if (sc->o->reopen_after_ms)
@@ -1955,12 +1965,10 @@ static void odev_text(struct scenario *sc, struct org *o, struct odev *v,
 	struct json_doc d;
 	int t;
 
-	if (v->up) {
-		if (n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
-			v->received++;
-			sc->c.org_dev_received++;
-			return;
-		}
+	if (v->up && n > sizeof(um) && memcmp(js, um, sizeof(um) - 1) == 0) {
+		v->received++;
+		sc->c.org_dev_received++;
+		return;
 	}
 	if (json_parse(&d, js, n, toks, MAX_TOKENS) < 0 ||
 	    json_type(&d, 0) != JSMN_OBJECT ||
@@ -2382,10 +2390,8 @@ static void org_timer(struct scenario *sc, unsigned i)
 				if (o->dev[d].conn != NIL)
 					ses_close(sc->ses, o->dev[d].conn);
 				o->dev[d].conn = NIL;
-				o->dev[d].up = 1;
-				o->ndev_up++;
+				odev_up(sc, o, &o->dev[d]); /* the last opens it */
 			}
-		org_open(sc, o, i);
 		return;
 	}
 	if (o->state == O_SIGNIN) {
@@ -2535,10 +2541,10 @@ uint64_t sc_dev_lag(const struct scenario *sc)
 
 			for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++) {
 				const struct pdev *v = &p->dev[d];
-				uint32_t seen = v->high > v->from ? v->high : v->from;
 
-				if (PDEV_LIVE(v) && p->high > seen)
-					n += p->high - seen;
+				/* registered: high starts at from */
+				if (PDEV_LIVE(v) && p->high > v->high)
+					n += p->high - v->high;
 			}
 		}
 	for (unsigned i = 0; i < sc->norgs && sc->o->org_devices > 1; i++)
@@ -2562,7 +2568,7 @@ uint64_t sc_in_flight(const struct scenario *sc)
 		if (p->state == P_CHAT && p->conn != NIL && p->nsent > p->high)
 			n += p->nsent - p->high;
 	}
-	return n + sc_dev_lag(sc);
+	return n;
 }
 
 /* see scenario.h */

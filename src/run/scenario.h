@@ -123,7 +123,8 @@ void sc_drain(struct scenario *sc);
  * above the highest echoed number): what a drain may still wait for. */
 uint64_t sc_in_flight(const struct scenario *sc);
 /* Copies a device (--devices, --org-devices) has yet to read of what its
- * user's first connection read: what a drain also waits for. */
+ * user's first connection read: what a drain also waits for (apart from
+ * sc_in_flight). */
 uint64_t sc_dev_lag(const struct scenario *sc);
 /* After the loop: fill the counters' in_flight and lost. */
 void sc_account(struct scenario *sc);

@@ -172,9 +172,8 @@ static int64_t worker_turn(void *app)
 	/* Done when every echo that can still come has: nothing left to
 	 * send, nothing in flight on an open connection (a lost message is
 	 * not waited for), no copy a device has yet to read. */
-	if ((!eng_sends_pending(e) &&
-	     ((sc->c.delivered >= sc->c.sent && !sc_dev_lag(sc)) ||
-	      !sc_in_flight(sc))) ||
+	if ((!eng_sends_pending(e) && !sc_dev_lag(sc) &&
+	     (sc->c.delivered >= sc->c.sent || !sc_in_flight(sc))) ||
 	    now >= w->drain_deadline)
 		return ENG_STOP;
 	/* The drain runs no timers: it looks again every 10 ms until its
