@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -22,7 +23,7 @@
 #include "opt.h"
 #include "timefmt.h"
 
-#define CONFIG_MAX (64 << 10)
+
 #define MAX_CONNS_CAP (1u << 20)
 /* Largest interval in ms whose nanoseconds still fit an int64_t, so later
  * ms -> ns conversions cannot overflow. */
@@ -915,44 +916,50 @@ int run_parse(struct run_opts *o, int argc, char **argv)
 		    "demo against an embedded serve)", strerror(errno));
 }
 
-/* Read the whole file into a NUL-terminated heap buffer. 0 or 2. */
-static int slurp(const char *path, char **out, size_t *len)
+/* see run.h */
+int run_read_file(const char *path, const char *what, char **out, size_t *len)
 {
-	char *buf;
+	struct stat st;
+	char *buf = NULL;
 	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fl, e = 0;
+	/* Not blocking in open: a FIFO without a writer reads as empty
+	 * instead of waiting for ever; reads block again after it, so a
+	 * pipe (--scenario <(...)) is read whole. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
-		return fail("%s: %s", path, strerror(errno));
+		return fail("%s: cannot read %s: %s", path, what, strerror(errno));
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || fstat(fd, &st) < 0)
+		e = errno;
+	else if (S_ISDIR(st.st_mode))
+		e = EISDIR;
 	/* One byte over the limit tells "too big" from "exactly 64 KiB". */
-	buf = malloc(CONFIG_MAX + 2);
-	if (!buf) {
-		close(fd);
-		return fail("%s: %s", path, strerror(ENOMEM));
-	}
-	for (;;) {
-		ssize_t k = read(fd, buf + n, CONFIG_MAX + 1 - n);
+	else if (!(buf = malloc(RUN_FILE_MAX + 2)))
+		e = ENOMEM;
+	while (!e) {
+		ssize_t k = read(fd, buf + n, RUN_FILE_MAX + 1 - n);
 
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0) {
-			int e = errno;
-
-			close(fd);
-			free(buf);
-			return fail("%s: %s", path, strerror(e));
-		}
-		if (k == 0)
+		if (k <= 0) {
+			e = k < 0 ? errno : 0;
 			break;
+		}
 		n += (size_t)k;
-		if (n > CONFIG_MAX) {
+		if (n > RUN_FILE_MAX) {
 			close(fd);
 			free(buf);
-			return fail("%s: larger than 64 KiB, not a config.json",
-				    path);
+			return fail("%s: larger than 64 KiB, too large for %s",
+				    path, what);
 		}
 	}
 	close(fd);
+	if (e) {
+		free(buf);
+		return fail("%s: cannot read %s: %s", path, what, strerror(e));
+	}
 	buf[n] = 0;
 	*out = buf;
 	*len = n;
@@ -1071,7 +1078,7 @@ int run_load_config(struct run_opts *o, const char *path)
 	int64_t ev;
 	int r, t;
 
-	r = slurp(path, &js, &len);
+	r = run_read_file(path, "a config.json", &js, &len);
 	if (r)
 		return r;
 	/* A token takes at least one byte of input, so len + 1 tokens is

@@ -206,6 +206,18 @@ static inline int64_t run_cpi_ns(const struct run_opts *o)
  * printed, or 2 after printing a one-line error. */
 int run_parse(struct run_opts *o, int argc, char **argv);
 
+/* The largest config.json or scenario file. */
+#define RUN_FILE_MAX (64 << 10)
+/*
+ * Read the file at path whole, NUL-terminated, into a heap buffer (*out,
+ * *len bytes without the NUL): at most RUN_FILE_MAX bytes. A FIFO without
+ * a writer reads as empty, a pipe is read whole, a directory is refused.
+ * Returns 0, or 2 after one line naming path and what it should be
+ * ("a config.json", "the scenario file").
+ */
+int run_read_file(const char *path, const char *what, char **out,
+		  size_t *len);
+
 /* Load a config.json into o (targets, email, password, event). Returns 0
  * or 2 after printing a one-line error naming the file and the key. */
 int run_load_config(struct run_opts *o, const char *path);

@@ -21,18 +21,14 @@
 #include "run/run.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "json.h"
 #include "timefmt.h"
 
-#define SCENFILE_MAX (64 << 10)
 #define SHOW_MAX 48      /* bytes of a value or key quoted in an error */
 #define VALUE_MAX 64     /* a flag's value text, NUL included */
 
@@ -440,72 +436,22 @@ out_tok:
 int scenfile_load(struct run_opts *o, const char *path)
 {
 	char err[768], *buf;
-	size_t n = 0;
-	struct stat st;
-	int fd, fl, r;
+	size_t n;
+	int r;
 
-	/* Not blocking in open: a FIFO without a writer reads as empty
-	 * instead of waiting for ever; reads block again after it, so a
-	 * pipe (--scenario <(...)) is read whole. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		fprintf(stderr, "esmeload: %s: cannot read the scenario file: "
-			"%s\n", path, strerror(errno));
+	if (run_read_file(path, "the scenario file", &buf, &n))
 		return 2;
-	}
-	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "esmeload: %s: cannot read the scenario file: "
-			"%s\n", path, strerror(errno));
-		goto out_fd;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "esmeload: %s: cannot read the scenario file: "
-			"%s\n", path, strerror(EISDIR));
-		goto out_fd;
-	}
-	/* One byte over the limit tells "too big" from "exactly 64 KiB". */
-	buf = malloc(SCENFILE_MAX + 2);
-	if (!buf) {
-		fprintf(stderr, "esmeload: %s: %s\n", path, strerror(ENOMEM));
-		goto out_fd;
-	}
-	for (;;) {
-		ssize_t k = read(fd, buf + n, SCENFILE_MAX + 1 - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			fprintf(stderr, "esmeload: %s: cannot read the scenario "
-				"file: %s\n", path, strerror(errno));
-			goto out_buf;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-		if (n > SCENFILE_MAX) {
-			fprintf(stderr, "esmeload: %s: larger than 64 KiB, not a "
-				"scenario file\n", path);
-			goto out_buf;
-		}
-	}
-	buf[n] = 0;
 	r = scenfile_parse(o, path, buf, n, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "esmeload: %s\n", err);
-		goto out_buf;
+		free(buf);
+		return 2;
 	}
-	close(fd);
 	free(o->scenario_text);
 	o->scenario_path = path;
 	o->scenario_text = buf;
 	o->scenario_len = n;
 	return 0;
-out_buf:
-	free(buf);
-out_fd:
-	close(fd);
-	return 2;
 }
 
 /* see run.h */
