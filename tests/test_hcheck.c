@@ -166,6 +166,13 @@ static int numbers_of_texts(void)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		check_eq(hcheck_number(t[i], strlen(t[i])), want[i]);
+	/* a reply's schedule: the whole rest a number */
+	check(hcheck_reply("reply 1796166270123456789") == 1796166270123456789LL);
+	check(hcheck_reply("reply 0") == 0);
+	check(hcheck_reply("reply ") == -1);
+	check(hcheck_reply("reply 12x") == -1);
+	check(hcheck_reply("reply -5") == -1);
+	check(hcheck_reply("replied 5") == -1);
 	return 0;
 }
 

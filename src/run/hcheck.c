@@ -29,6 +29,18 @@ uint32_t hcheck_number(const char *c, size_t n)
 	return k > UINT32_MAX ? 0 : (uint32_t)k;
 }
 
+/* see hcheck.h */
+int64_t hcheck_reply(const char *text)
+{
+	char *end;
+	long long due;
+
+	if (strncmp(text, "reply ", 6))
+		return -1;
+	due = strtoll(text + 6, &end, 10);
+	return *end || end == text + 6 || due < 0 ? -1 : due;
+}
+
 /* One message object of the history. */
 static void one(struct hcheck *h, const struct json_doc *d, int m)
 {
@@ -50,10 +62,10 @@ static void one(struct hcheck *h, const struct json_doc *d, int m)
 		return;
 	if (from) {
 		/* the text of a reply is short: a longer one is not ours */
-		if (json_get_str(d, t, text, sizeof(text), &tn) == 0 &&
-		    strncmp(text, "reply ", 6) == 0) {
-			long long due = strtoll(text + 6, NULL, 10);
+		int64_t due = json_get_str(d, t, text, sizeof(text), &tn) ?
+			      -1 : hcheck_reply(text);
 
+		if (due >= 0) {
 			h->replies++;
 			if (due > h->reply_last)
 				h->reply_last = due;

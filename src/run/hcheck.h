@@ -62,5 +62,8 @@ int hcheck_run(struct hcheck *h, const char *js, size_t n, const char *chat,
 /* The number of a participant's message text ("... message number <k>"),
  * or 0 when it has none. */
 uint32_t hcheck_number(const char *c, size_t n);
+/* The schedule an organizer's reply carries in its text ("reply <unix
+ * ns>", NUL-terminated), or -1 when the text is not a reply. */
+int64_t hcheck_reply(const char *text);
 
 #endif

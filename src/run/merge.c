@@ -1211,16 +1211,6 @@ static uint64_t gauge_sum(const uint64_t *gauge, unsigned n, int k)
 	return g;
 }
 
-/* A second's p99 in ms, or null without samples, as a run writes it. */
-static void p99_key(struct jw *w, const char *key, const struct hist *h)
-{
-	jw_key(w, key);
-	if (!h->count && !hist_quantile(h, 1.0))
-		jw_null(w);
-	else
-		jw_f64(w, quantile_ms(h, 0.99));
-}
-
 static int write_series(struct merge *m, FILE *f)
 {
 	struct line *v;
@@ -1360,7 +1350,7 @@ static int write_series(struct merge *m, FILE *f)
 				jw_kv_u64(&w, gauge_names[k],
 					  gauge_sum(gauge, m->n, k));
 			else
-				p99_key(&w, series_keys[k], &h[k]);
+				run_jw_p99(&w, series_keys[k], &h[k]);
 		}
 		jw_obj_end(&w);
 		len = jw_finish(&w);

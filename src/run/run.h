@@ -617,6 +617,9 @@ void run_jw_quantiles(struct jw *w, const struct hist *h);
  * with_p50), or null for an empty histogram. */
 void run_jw_ms3(struct jw *w, const char *key, const struct hist *h,
 		int with_p50);
+/* A time-series line's p99 key in ms alone, or null for an empty
+ * histogram (reply_p99_ms, rejoin_p99_ms). */
+void run_jw_p99(struct jw *w, const char *key, const struct hist *h);
 size_t run_json_indent_room(size_t n);
 size_t run_json_indent(char *dst, const char *s, size_t n);
 FILE *run_open_tmp(const char *path, char *tmp, size_t cap);

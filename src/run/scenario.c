@@ -1106,17 +1106,12 @@ static void server_error(struct scenario *sc, const struct json_doc *d, int pl,
 static int64_t reply_schedule(const struct json_doc *d, int pl)
 {
 	int k = json_find(d, pl, "content");
-	char text[48], *end;
+	char text[48];
 	size_t tn;
-	long long due;
 
-	if (k < 0 || json_get_str(d, k, text, sizeof(text), &tn) < 0 ||
-	    strncmp(text, "reply ", 6))
+	if (k < 0 || json_get_str(d, k, text, sizeof(text), &tn) < 0)
 		return -1;
-	due = strtoll(text + 6, &end, 10);
-	if (*end || end == text + 6 || due < 0)
-		return -1;
-	return due;
+	return hcheck_reply(text);
 }
 
 /* A reply p read: counted, and timed from its schedule. One a history
@@ -1835,7 +1830,7 @@ static unsigned open_devices(struct scenario *sc, enum owner_kind kind,
 		uint32_t *c = (uint32_t *)(void *)((char *)conns +
 						   (d - 1) * stride);
 
-		*c = ses_ws_open(sc->ses, T_MSG, TAG(kind, idx * 8 + d), why,
+		*c = ses_ws_open(sc->ses, T_MSG, TAG(kind, DEV_OWNER(idx, d)), why,
 				 sizeof(why));
 		if (*c == NIL)
 			sc_error(sc, RE_CONNECT, "connect: %s %u device %u: %s "
@@ -1877,10 +1872,10 @@ static void part_authorized(struct scenario *sc, struct part *p, uint32_t pi,
 		sc->c.connected++;
 		hist_add(&sc->ph_connect, us_since(p->phase_ns,
 						   ses_now(sc->ses)));
-		if (sc->o->devices > 1 && !p->dev && pi >= (1u << 25)) {
+		if (sc->o->devices > 1 && !p->dev && pi >= DEV_USERS_MAX) {
 			sc_error(sc, RE_CONNECT, "participant %llu: more than "
-				 "33554432 participants on a thread hold no "
-				 "devices", (unsigned long long)p->n);
+				 "%u participants on a thread hold no devices",
+				 (unsigned long long)p->n, DEV_USERS_MAX);
 		} else if (sc->o->devices > 1 && !p->dev) {
 			p->dev = calloc(sc->o->devices - 1, sizeof(*p->dev));
 			if (!p->dev)
@@ -1935,7 +1930,7 @@ void sc_upgraded(void *app, uint32_t tag, uint32_t id)
 		break;
 	}
 	case OWN_PDEV: {
-		struct part *p = part_at(sc, owner / 8);
+		struct part *p = part_at(sc, DEV_USER(owner));
 
 		if (p->token)
 			send_auth(sc, id, p->token, p->token_len);
@@ -1944,7 +1939,7 @@ void sc_upgraded(void *app, uint32_t tag, uint32_t id)
 		break;
 	}
 	case OWN_ODEV: {
-		struct org *o = &sc->orgs[owner / 8];
+		struct org *o = &sc->orgs[DEV_USER(owner)];
 
 		send_auth(sc, id, o->token, o->token_len);
 		ses_ws_text(sc->ses, id, get_chats_msg,
@@ -2055,14 +2050,14 @@ int sc_text(void *app, uint32_t tag, uint32_t id, const char *p, size_t n)
 	} else if (TAG_KIND(tag) == OWN_ORG) {
 		org_text(sc, &sc->orgs[TAG_OWNER(tag)], p, n);
 	} else if (TAG_KIND(tag) == OWN_PDEV) {
-		struct part *pt = part_at(sc, TAG_OWNER(tag) / 8);
+		struct part *pt = part_at(sc, DEV_USER(TAG_OWNER(tag)));
 
 		if (pt->dev)
-			pdev_text(sc, pt, &pt->dev[TAG_OWNER(tag) % 8 - 1], p, n);
+			pdev_text(sc, pt, &pt->dev[DEV_SLOT(TAG_OWNER(tag))], p, n);
 	} else if (TAG_KIND(tag) == OWN_ODEV) {
-		struct org *o = &sc->orgs[TAG_OWNER(tag) / 8];
+		struct org *o = &sc->orgs[DEV_USER(TAG_OWNER(tag))];
 
-		odev_text(sc, o, &o->dev[TAG_OWNER(tag) % 8 - 1], p, n);
+		odev_text(sc, o, &o->dev[DEV_SLOT(TAG_OWNER(tag))], p, n);
 	}
 	return 0;
 }
@@ -2212,18 +2207,20 @@ static void dev_closed(struct scenario *sc, uint32_t tag,
 		sc_error(sc, RE_CLOSED, "messenger: %s %u device %u: %s (%s)",
 			 TAG_KIND(tag) == OWN_PDEV ? "participant" : "organizer",
 			 TAG_KIND(tag) == OWN_PDEV ?
-			 (unsigned)part_at(sc, owner / 8)->n : owner / 8 + 1,
-			 owner % 8 + 1, cause, sc->o->t[T_MSG].url);
+			 (unsigned)part_at(sc, DEV_USER(owner))->n :
+			 DEV_USER(owner) + 1,
+			 /* counted from the first connection, device 1 */
+			 DEV_SLOT(owner) + 2, cause, sc->o->t[T_MSG].url);
 	if (TAG_KIND(tag) == OWN_PDEV) {
-		struct part *p = part_at(sc, owner / 8);
+		struct part *p = part_at(sc, DEV_USER(owner));
 
 		if (p->dev)
-			p->dev[owner % 8 - 1].conn = NIL;
+			p->dev[DEV_SLOT(owner)].conn = NIL;
 	} else {
-		struct org *o = &sc->orgs[owner / 8];
+		struct org *o = &sc->orgs[DEV_USER(owner)];
 
-		o->dev[owner % 8 - 1].conn = NIL;
-		odev_up(sc, o, &o->dev[owner % 8 - 1]);
+		o->dev[DEV_SLOT(owner)].conn = NIL;
+		odev_up(sc, o, &o->dev[DEV_SLOT(owner)]);
 	}
 }
 

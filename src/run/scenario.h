@@ -32,6 +32,13 @@ enum owner_kind { OWN_NONE = 0, OWN_PART, OWN_ORG, OWN_PDEV, OWN_ODEV };
 #define TAG(kind, owner) ((uint32_t)(kind) << 28 | (owner))
 #define TAG_KIND(tag) ((enum owner_kind)((tag) >> 28))
 #define TAG_OWNER(tag) ((tag) & 0x0fffffffu)
+/* A device's owner: its user's index and the device (1 .. 7; its slot
+ * in the user's devices is one less). */
+#define DEV_OWNER(idx, d) ((idx) * RUN_MAX_DEVICES + (d))
+#define DEV_USER(owner) ((owner) / RUN_MAX_DEVICES)
+#define DEV_SLOT(owner) ((owner) % RUN_MAX_DEVICES - 1)
+/* Most users on a thread whose devices a tag can name. */
+#define DEV_USERS_MAX ((0x0fffffffu + 1) / RUN_MAX_DEVICES)
 
 /* The longest partial input a session keeps (the engine's in_block);
  * with reconnects, a chat's history comes in one frame, so more. */

@@ -239,8 +239,8 @@ static uint64_t since(uint64_t now, uint64_t before)
 	return now > before ? now - before : 0;
 }
 
-/* A second's p99 in ms, or null when nothing was measured in it. */
-static void p99_key(struct jw *w, const char *key, const struct hist *h)
+/* see run.h */
+void run_jw_p99(struct jw *w, const char *key, const struct hist *h)
 {
 	jw_key(w, key);
 	if (!h->count && !hist_quantile(h, 1.0))
@@ -270,7 +270,7 @@ static void behaviours_json(struct jw *w, const struct run_opts *o,
 		/* found in a history after a reconnect, never read */
 		jw_kv_u64(w, "replies_missed",
 			  since(c->replies_missed, p->replies_missed));
-		p99_key(w, "reply_p99_ms", reply);
+		run_jw_p99(w, "reply_p99_ms", reply);
 		/* sent = received + missed + in flight */
 		jw_kv_u64(w, "replies_in_flight",
 			  since(c->replies_sent,
@@ -292,7 +292,7 @@ static void behaviours_json(struct jw *w, const struct run_opts *o,
 		jw_kv_u64(w, "drops_server",
 			  since(c->drops_server, p->drops_server));
 		jw_kv_u64(w, "reconnects", since(c->rejoined, p->rejoined));
-		p99_key(w, "rejoin_p99_ms", rejoin);
+		run_jw_p99(w, "rejoin_p99_ms", rejoin);
 		jw_kv_u64(w, "history_missing",
 			  since(c->hist_missing, p->hist_missing));
 		jw_kv_u64(w, "history_duplicated",
