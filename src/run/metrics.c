@@ -112,7 +112,8 @@ long run_metrics_text(struct run *r, int ended, char *buf, size_t cap)
 	    "Participants authorized on the messenger.", c.connected);
 	cnt(&m, "participants_failed_total",
 	    "Participants that failed before their chat.", c.part_failed);
-	cnt(&m, "chats_total", "Chats participants found, reopened ones included.", c.chats);
+	cnt(&m, "chats_total", "Chats participants found, reopened ones "
+	    "included.", c.chats);
 	cnt(&m, "messages_sent_total", "send_message frames the kernel took.",
 	    c.sent);
 	cnt(&m, "messages_delivered_total",
