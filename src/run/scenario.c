@@ -89,6 +89,7 @@ struct part {
 	uint8_t closed_seen; /* prev_chat is set */
 	uint8_t back;        /* connecting again after a drop */
 	uint8_t early_refusal; /* refused in its chat, its closed_chat due */
+	uint8_t hist_asked;  /* its get_chat_history not answered yet */
 	int64_t refused_ns;  /* ... since then */
 	uint32_t drop_high;  /* the highest echo read before the last drop */
 	uint32_t early_echoes; /* echoed before their send's credit, at a
@@ -977,6 +978,17 @@ static void part_away(struct scenario *sc, struct part *p, int by_server)
 		    p->state == P_HISTORY ? R_CHAT :
 		    p->state == P_CLOSED ? R_IDLE : R_WAIT;
 	p->early_echoes = p->high > p->nsent ? p->high - p->nsent : 0;
+	/* echoes a device read before this connection did, which it now
+	 * never will: copies expected all the same (later ones pdev_text
+	 * counts by the drop's range) */
+	for (unsigned d = 0; p->dev && d + 1 < sc->o->devices; d++) {
+		const struct pdev *v = &p->dev[d];
+		uint32_t lo = p->high > v->from ? p->high : v->from;
+		uint32_t hi = v->high < p->k ? v->high : p->k;
+
+		if (PDEV_LIVE(v) && hi > lo)
+			sc->c.dev_expected += hi - lo;
+	}
 	settle(sc, p, 0);
 	p->drop_k = p->k;
 	p->drop_high = p->high;
@@ -1027,6 +1039,7 @@ static void rejoin_chats(struct scenario *sc, struct part *p,
 					     "\"payload\":{\"chatId\":\"%.24s\"}}",
 					     p->chat);
 				ses_ws_text(sc->ses, p->conn, f, (size_t)n, 0);
+				p->hist_asked = 1;
 				p->state = P_HISTORY;
 				timer_at(sc, &p->t, ses_now(sc->ses) +
 					 ms_ns(sc->o->request_timeout_ms));
@@ -1065,6 +1078,7 @@ static int rejoin_history(struct scenario *sc, struct part *p, const char *js,
 	free(toks);
 	if (r < 0)
 		return 0;
+	p->hist_asked = 0;
 	sc->c.hist_checks++;
 	sc->c.hist_missing += h.missing;
 	sc->c.hist_truncated += h.truncated;
@@ -1130,7 +1144,9 @@ static void reply_got(struct scenario *sc, struct part *p, int64_t due)
 
 /*
  * 1 when the error frame is the refusal of a message to p's chat that
- * ended ("you have no access to chat <id>"): expected, not an error. With
+ * ended ("you have no access to chat <id>"): expected, not an error; 2
+ * when it refused p's get_chat_history of that chat instead, 3 when that
+ * came before the chat's closed_chat (the chat ended). With
  * chat lifetimes it may come before the chat's closed_chat (the server
  * refuses on the participant's connection while the close is on its way
  * from the organizer's): p->early_refusal marks it until the close.
@@ -1147,8 +1163,22 @@ static int refused_after_close(const struct scenario *sc, struct part *p,
 	    json_get_str(d, m, msg, sizeof(msg), &mn) < 0 ||
 	    mn != sizeof(pre) - 1 + 24 || memcmp(msg, pre, sizeof(pre) - 1))
 		return 0;
-	if (p->closed_seen && !memcmp(msg + sizeof(pre) - 1, p->prev_chat, 24))
+	/* its get_chat_history refused before the closed_chat came (the
+	 * two leave the server by different ways): the chat has ended */
+	if (p->hist_asked && p->state == P_HISTORY &&
+	    !memcmp(msg + sizeof(pre) - 1, p->chat, 24)) {
+		p->hist_asked = 0;
+		return 3;
+	}
+	if (p->closed_seen && !memcmp(msg + sizeof(pre) - 1, p->prev_chat, 24)) {
+		/* its get_chat_history, refused as the chat closed: no
+		 * message (none is sent while it waits for the history) */
+		if (p->hist_asked) {
+			p->hist_asked = 0;
+			return 2;
+		}
 		return 1;
+	}
 	if (run_chats_end(sc->o) && p->state == P_CHAT &&
 	    !memcmp(msg + sizeof(pre) - 1, p->chat, 24)) {
 		if (!p->early_refusal)
@@ -1218,9 +1248,13 @@ static int part_text(struct scenario *sc, struct part *p, const char *js,
 		return 0;
 	}
 	if (json_str_eq(&d, t, "error")) {
-		if (refused_after_close(sc, p, &d, pl))
+		int ref = refused_after_close(sc, p, &d, pl);
+
+		if (ref == 1)
 			sc->c.chat_refused++;
-		else
+		else if (ref == 3)
+			chat_ended(sc, p);
+		else if (!ref)
 			server_error(sc, &d, pl, "participant", p->n);
 		if (p->state == P_WAIT_CHAT && p->awaiting)
 			get_chats_again(sc, p);

@@ -38,6 +38,11 @@ Messenger, several connections of a user
 Messenger, close_chat
   late_closed_chat   the participant's closed_chat --delay seconds after
                      the organizer's (its messages meanwhile refused)
+  close_on_rejoin    a participant back on a new connection: its chat
+                     closed right after its get_chats is answered, so
+                     its get_chat_history is refused after the closed_chat
+  close_on_rejoin_late  the same, the participant's closed_chat --delay
+                     seconds late: the refusal comes first
 Messenger, get_chat_history (it holds every message stored)
   history_faulty     a history without the participant's 2nd message,
                      with its 3rd twice, and one numbered 999999 it never
@@ -84,7 +89,8 @@ MODES = ("none", "slow_signup", "slow_signin", "idle_408", "slow_get_chats",
          "ws_not_101", "slow_bytes", "ws_masked_from_server", "ws_huge_frame",
          "ws_close_midrun", "tcp_reset_midrun", "stop_reading",
          "connection_refused", "accept_full", "unknown_host", "history_faulty",
-         "late_closed_chat", "one_device", "slow_echo")
+         "late_closed_chat", "one_device", "slow_echo",
+         "close_on_rejoin", "close_on_rejoin_late")
 
 ORG_EMAIL = "jan@kowalski.com"
 ORG_PASSWORD = "performance"
@@ -160,6 +166,7 @@ class State:
         self.locks = set()          # participant ids with a pending request
         self.chats = {}             # chat id -> chat object
         self.history = {}           # chat id -> its messages, in order
+        self.logins = {}            # (role, id) -> authorizations so far
         self.chat_seq = 0
         self.msg_seq = 0
         self.users = {}             # (role, id) -> its WS connections, oldest first
@@ -473,6 +480,7 @@ class Conn(asyncio.Protocol):
                 return self.close()
             self.role, self.uid = who
             st.users.setdefault(who, []).append(self)
+            st.logins[who] = st.logins.get(who, 0) + 1
             return
         typ, pl = js.get("type"), js.get("payload")
         if typ == "get_chats":
@@ -489,7 +497,11 @@ class Conn(asyncio.Protocol):
                 asyncio.get_running_loop().call_later(
                     st.args.delay, self.send_obj, "chats", {"chats": mine})
                 return
-            return self.send_obj("chats", {"chats": mine})
+            self.send_obj("chats", {"chats": mine})
+            if self.role == "participant" and st.mode.startswith("close_on_rejoin") and \
+                    st.logins.get(("participant", self.uid), 0) > 1 and mine:
+                self.close_now(mine[0], st.args.delay if st.mode.endswith("_late") else 0)
+            return
         if typ == "start_chat" and self.role == "organizer":
             if not st.queue:
                 return self.send_obj("info", {"message": "no new chats"})
@@ -538,8 +550,9 @@ class Conn(asyncio.Protocol):
             return self.send_obj("error", {"message": "chat could not be closed"})
         if typ == "get_chat_history" and isinstance(pl, dict):
             chat = st.chats.get(pl.get("chatId"))
-            mine = chat and (chat["participantId"] if self.role == "participant"
-                             else chat["organizerId"]) == self.uid
+            mine = chat and chat["ended"] == 0 and \
+                (chat["participantId"] if self.role == "participant"
+                 else chat["organizerId"]) == self.uid
             if not mine:
                 return self.send_obj("error", {"message": "you have no access to chat %s" % pl.get("chatId")})
             msgs = list(st.history.get(chat["id"], ()))
@@ -555,6 +568,22 @@ class Conn(asyncio.Protocol):
                                      " 999999"))
             return self.send_obj("chat_history", {"chatId": chat["id"], "messages": msgs})
         self.send_obj("error", {"message": "invalid message type"})
+
+    def close_now(self, chat, late):
+        """The organizer closes chat: its participant's closed_chat late
+        seconds after the organizer's."""
+        st = self.st
+        st.fault("chat %s closed as its participant came back%s"
+                 % (chat["id"], " (its closed_chat %.1f s late)" % late if late else ""))
+        chat["ended"] = 1
+        st.locks.discard(chat["participantId"])
+        self.to_user("organizer", chat["organizerId"], "closed_chat", {"chatId": chat["id"]})
+        if late:
+            asyncio.get_running_loop().call_later(
+                late, self.to_user, "participant", chat["participantId"], "closed_chat",
+                {"chatId": chat["id"]})
+        else:
+            self.to_user("participant", chat["participantId"], "closed_chat", {"chatId": chat["id"]})
 
     def message(self, chat, author, from_org, content):
         st = self.st

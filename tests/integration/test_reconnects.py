@@ -34,6 +34,11 @@ history_truncated_fires: a serve that keeps only the last 10 messages of
   messages, counted truncated, not missing, and history.passed stays
   true; a threshold history_truncated==0 fails the run (exit 99). In
   tester_drops (chats shorter than serve's 100) truncated is 0.
+closed_while_rejoining: the chat closes between a returning
+  participant's get_chats and its get_chat_history (fault_server
+  close_on_rejoin, and _late, where the refusal comes before the
+  closed_chat): the history's refusal is neither an error nor a refused
+  message, the return is counted, and the chat ended.
 reconnects_off_by_default: without the flag reconnects is null.
 bad_reconnect_flags: exit 2 and one line naming the flag.
 """
@@ -182,6 +187,26 @@ async def run(r):
         check(h["passed"] is True, "history.passed: %s" % h)
 
     await r.case("history_truncated_fires", truncated, timeout=120)
+
+    for mode in ("close_on_rejoin", "close_on_rejoin_late"):
+        def closing(mode=mode):
+            fs = esme.FaultServer(mode, "--delay", "0.5").start()
+            try:
+                s = esme.run_tester(fs.config, BASE + FIXED + [
+                    "--chat-lifetime", "60s", "--max-participants", "2",
+                    "--duration", "3s"], timeout=90)
+            finally:
+                fs.kill()
+            e = s["esmeload"]
+            rc, ch = e["reconnects"], e["chats"]
+            check(fs.injected() >= 2, "the chats closed as they came back: %s" % fs.log())
+            check_eq(e["server_errors"], 0, "server errors (%s)" % e["first_error"])
+            check_eq(ch["refused_after_close"], 0, "no message refused: %s" % ch)
+            check_eq(ch["closed"], 2, "both chats ended: %s" % ch)
+            check_eq(rc["rejoined"], rc["drops_tester"], "every return counted: %s" % rc)
+            check_eq(rc["history"]["checks"], 0, "no history checked: %s" % rc)
+
+        await r.case("closed_while_rejoining_" + mode, closing, timeout=120)
 
     def late():
         fs = esme.FaultServer("slow_echo", "--delay", "0.4").start()
